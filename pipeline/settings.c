@@ -1,0 +1,250 @@
+#include "settings.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+typedef enum { SETTING_STRING, SETTING_INT, SETTING_INT64, SETTING_DOUBLE } setting_type;
+
+typedef struct setting_def {
+    const char *name;
+    setting_type type;
+    size_t offset;
+    const char *default_value;
+    double min, max; /* numeric bounds, inclusive */
+} setting_def;
+
+#define FIELD(f) offsetof(mc_settings, f)
+static const setting_def setting_defs[] = {
+    {"db", SETTING_STRING, FIELD(db), "", 0, 0},
+    {"state_dir", SETTING_STRING, FIELD(state_dir), "", 0, 0},
+    {"config", SETTING_STRING, FIELD(config), "", 0, 0},
+    {"device", SETTING_STRING, FIELD(device), "auto", 0, 0},
+    {"threads", SETTING_INT, FIELD(threads), "0", 0, 4096},
+    {"id_field", SETTING_STRING, FIELD(id_field), "parcel_id", 0, 0},
+    {"inner_buffer_m", SETTING_DOUBLE, FIELD(inner_buffer_m), "10", 0, 1000},
+    {"min_valid_pixels", SETTING_INT64, FIELD(min_valid_pixels), "5", 1, 1e12},
+    {"min_valid_share", SETTING_DOUBLE, FIELD(min_valid_share), "0.5", 0, 1},
+    {"scl_valid_classes", SETTING_STRING, FIELD(scl_valid_classes), "4,5", 0, 0},
+    {"model", SETTING_STRING, FIELD(model), "", 0, 0},
+};
+#undef FIELD
+enum { N_SETTINGS = sizeof setting_defs / sizeof setting_defs[0] };
+
+static const setting_def *find_def(const char *name)
+{
+    char canonical[64];
+    size_t len = strlen(name);
+    if (len >= sizeof canonical)
+        return NULL;
+    for (size_t i = 0; i <= len; i++)
+        canonical[i] = name[i] == '-' ? '_' : name[i];
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        if (strcmp(setting_defs[i].name, canonical) == 0)
+            return &setting_defs[i];
+    return NULL;
+}
+
+int settings_known(const char *name) { return find_def(name) != NULL; }
+
+static int parse_number(const setting_def *d, const char *value, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(value, &end);
+    while (*end && isspace((unsigned char)*end))
+        end++;
+    if (errno != 0 || end == value || *end != '\0' || !isfinite(v))
+        return mc_fail("setting %s: '%s' is not a number", d->name, value);
+    if ((d->type == SETTING_INT || d->type == SETTING_INT64) && v != floor(v))
+        return mc_fail("setting %s: '%s' is not a whole number", d->name, value);
+    if (v < d->min || v > d->max)
+        return mc_fail("setting %s: %s is outside %g..%g", d->name, value, d->min, d->max);
+    *out = v;
+    return MC_OK;
+}
+
+static int apply(mc_settings *s, const setting_def *d, const char *value)
+{
+    void *field = (char *)s + d->offset;
+    double v = 0;
+    switch (d->type) {
+    case SETTING_STRING: {
+        char *copy = strdup(value);
+        if (!copy)
+            return mc_fail("out of memory");
+        free(*(char **)field);
+        *(char **)field = copy;
+        return MC_OK;
+    }
+    case SETTING_INT:
+        if (parse_number(d, value, &v) != MC_OK)
+            return MC_ERR;
+        *(int *)field = (int)v;
+        return MC_OK;
+    case SETTING_INT64:
+        if (parse_number(d, value, &v) != MC_OK)
+            return MC_ERR;
+        *(int64_t *)field = (int64_t)v;
+        return MC_OK;
+    case SETTING_DOUBLE:
+        if (parse_number(d, value, &v) != MC_OK)
+            return MC_ERR;
+        *(double *)field = v;
+        return MC_OK;
+    }
+    return mc_fail("setting %s: unknown type", d->name);
+}
+
+int settings_set(mc_settings *s, const char *name, const char *value)
+{
+    const setting_def *d = find_def(name);
+    if (!d)
+        return mc_fail("unknown setting '%s'", name);
+    return apply(s, d, value);
+}
+
+static char *trim(char *p)
+{
+    while (isspace((unsigned char)*p))
+        p++;
+    char *end = p + strlen(p);
+    while (end > p && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    return p;
+}
+
+/* The file: `name = value` lines; '#' starts a comment; [sections] are allowed and
+ * ignored here (other parts of the program read their own sections). */
+static int load_file(mc_settings *s, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return mc_fail("config %s: %s", path, strerror(errno));
+    char line[4096];
+    int line_no = 0;
+    int status = MC_OK;
+    while (status == MC_OK && fgets(line, sizeof line, f)) {
+        line_no++;
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = '\0';
+        char *text = trim(line);
+        if (*text == '\0' || *text == '[')
+            continue;
+        char *eq = strchr(text, '=');
+        if (!eq) {
+            status = mc_fail("config %s:%d: expected 'name = value'", path, line_no);
+            break;
+        }
+        *eq = '\0';
+        char *name = trim(text);
+        char *value = trim(eq + 1);
+        if (!find_def(name))
+            continue; /* a setting of another part (registry, reports): not ours */
+        if (settings_set(s, name, value) != MC_OK)
+            status = mc_fail_wrap("config %s:%d", path, line_no);
+    }
+    fclose(f);
+    return status;
+}
+
+static int load_env(mc_settings *s)
+{
+    for (size_t i = 0; i < N_SETTINGS; i++) {
+        char env_name[80] = "MOWCHECK_";
+        size_t len = strlen(env_name);
+        for (const char *c = setting_defs[i].name; *c && len + 1 < sizeof env_name; c++)
+            env_name[len++] = (char)toupper((unsigned char)*c);
+        env_name[len] = '\0';
+        const char *value = getenv(env_name);
+        if (value && apply(s, &setting_defs[i], value) != MC_OK)
+            return mc_fail_wrap("environment %s", env_name);
+    }
+    return MC_OK;
+}
+
+int settings_load(mc_settings *s, const char *config_path)
+{
+    memset(s, 0, sizeof *s);
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        if (apply(s, &setting_defs[i], setting_defs[i].default_value) != MC_OK)
+            return MC_ERR;
+    if (!config_path || !*config_path)
+        config_path = getenv("MOWCHECK_CONFIG");
+    if (config_path && *config_path) {
+        if (load_file(s, config_path) != MC_OK)
+            return MC_ERR;
+        if (settings_set(s, "config", config_path) != MC_OK)
+            return MC_ERR;
+    }
+    return load_env(s);
+}
+
+void settings_free(mc_settings *s)
+{
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        if (setting_defs[i].type == SETTING_STRING) {
+            char **field = (char **)((char *)s + setting_defs[i].offset);
+            free(*field);
+            *field = NULL;
+        }
+}
+
+int settings_device(const mc_settings *s, kernel_device *device)
+{
+    if (strcmp(s->device, "auto") == 0)
+        *device = KERNEL_DEVICE_AUTO;
+    else if (strcmp(s->device, "cpu") == 0)
+        *device = KERNEL_DEVICE_CPU;
+    else if (strcmp(s->device, "cuda") == 0)
+        *device = KERNEL_DEVICE_CUDA;
+    else
+        return mc_fail("device '%s': expected auto, cpu or cuda", s->device);
+    return MC_OK;
+}
+
+int settings_scl_mask(const mc_settings *s, uint16_t *mask)
+{
+    uint16_t m = 0;
+    const char *p = s->scl_valid_classes;
+    while (*p) {
+        char *end;
+        long c = strtol(p, &end, 10);
+        if (end == p || c < 0 || c > 11)
+            return mc_fail("scl_valid_classes '%s': expected SCL classes 0..11 separated by commas",
+                           s->scl_valid_classes);
+        m |= (uint16_t)(1u << c);
+        p = end;
+        while (*p == ' ' || *p == ',')
+            p++;
+    }
+    if (m == 0)
+        return mc_fail("scl_valid_classes is empty: no pixel could ever count");
+    *mask = m;
+    return MC_OK;
+}
+
+int settings_state_dir(const mc_settings *s, char *buf, size_t size)
+{
+    int n;
+    const char *xdg = getenv("XDG_STATE_HOME");
+    const char *home = getenv("HOME");
+    if (s->state_dir && *s->state_dir)
+        n = snprintf(buf, size, "%s", s->state_dir);
+    else if (xdg && *xdg)
+        n = snprintf(buf, size, "%s/mowcheck", xdg);
+    else if (home && *home)
+        n = snprintf(buf, size, "%s/.local/state/mowcheck", home);
+    else
+        return mc_fail("no state directory: set --state-dir, MOWCHECK_STATE_DIR or HOME");
+    if (n < 0 || (size_t)n >= size)
+        return mc_fail("state directory path too long");
+    return MC_OK;
+}

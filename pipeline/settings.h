@@ -1,0 +1,44 @@
+/* The agency's settings: one table of names, read from the config file, then
+ * the environment (MOWCHECK_<NAME>), then command-line flags (--name value),
+ * each overriding the one before. Names use underscores in files and the
+ * environment and dashes on the command line (min_valid_share, --min-valid-share). */
+#ifndef MOWCHECK_SETTINGS_H
+#define MOWCHECK_SETTINGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernel.h"
+
+typedef struct mc_settings {
+    /* common */
+    char *db;          /* libpq DSN; empty: private cluster in state_dir */
+    char *state_dir;
+    char *config;      /* the file these came from, if any */
+    char *device;      /* auto | cpu | cuda */
+    int threads;       /* 0: all cores */
+    /* ingest */
+    char *id_field;
+    double inner_buffer_m;
+    int64_t min_valid_pixels;
+    double min_valid_share;
+    char *scl_valid_classes; /* comma-separated SCL classes counted as clear, e.g. "4,5" */
+    /* detect */
+    char *model;       /* model file; empty: the shipped default */
+} mc_settings;
+
+/* Defaults, then the file named by config_path (may be NULL), then the environment. */
+int settings_load(mc_settings *s, const char *config_path);
+/* Sets one setting by name ("min_valid_share" or "min-valid-share"); checks the value. */
+int settings_set(mc_settings *s, const char *name, const char *value);
+/* 1 if name is a known setting. */
+int settings_known(const char *name);
+void settings_free(mc_settings *s);
+
+/* Derived values, checked. */
+int settings_device(const mc_settings *s, kernel_device *device);
+int settings_scl_mask(const mc_settings *s, uint16_t *mask);
+/* The state directory: the setting, else $XDG_STATE_HOME/mowcheck, else ~/.local/state/mowcheck. */
+int settings_state_dir(const mc_settings *s, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,82 @@
+/* Storage: the one narrow door between the stages and PostgreSQL.
+ *
+ * store_open() connects to the DSN given, or, with none, starts (and later
+ * stops) a private cluster in the state directory: initdb + pg_ctl, Unix socket
+ * only, run as an unprivileged user when we are root. It then applies the
+ * migrations in schemas/ that are not applied yet.
+ *
+ * Every write that belongs together is one transaction: a scene's observations
+ * are either all stored with the scene marked ingested, or none are. */
+#ifndef MOWCHECK_STORE_H
+#define MOWCHECK_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "kernel.h"
+#include "scene.h"
+
+typedef struct store store;
+
+typedef struct store_options {
+    const char *dsn;        /* libpq connection string; NULL or "": private cluster */
+    const char *state_dir;  /* where the private cluster lives (required without dsn) */
+    const char *schema_dir; /* migrations; NULL: the installed/source schemas/ */
+} store_options;
+
+int store_open(const store_options *opt, store **out);
+/* Closes the connection and stops the private cluster if this process started it. */
+void store_close(store *s);
+
+/* ---- runs ---- */
+int store_run_begin(store *s, const char *command, int64_t *run_id);
+/* status: "ok", "failed", "partial"; summary_json may be NULL. */
+int store_run_end(store *s, int64_t run_id, const char *status, const char *summary_json);
+
+/* ---- parcel sets and tiles ---- */
+/* Records the parcel set (content hash of file + id field + buffer) as the current one. */
+int store_parcel_set_put(store *s, const char *set_hash, const char *source_path,
+                         const char *id_field, size_t n_parcels);
+int store_tile_put(store *s, const tile_grid *grid);
+/* All tiles ever seen; caller frees *grids with free(). */
+int store_tiles_get(store *s, tile_grid **grids, size_t *n);
+/* Replaces the pixel counts of the set's parcels in this tile (pixels the tile owns). */
+int store_parcel_tile_put(store *s, const char *set_hash, const char *tile_id,
+                          const char *const *parcel_ids, const int64_t *n_pixels, size_t n);
+
+/* ---- scenes ---- */
+/* *ingested = 1 where the scene is already stored (nothing to do). */
+int store_scene_is_ingested(store *s, const char *scene_id, int *ingested);
+/* Takes a session-level advisory lock on the scene so that concurrent workers
+ * skip it: *claimed = 0 where another session holds it or it is already ingested. */
+int store_scene_claim(store *s, const char *scene_id, int *claimed);
+void store_scene_release(store *s, const char *scene_id);
+
+typedef struct store_obs_part {
+    const char *parcel_id;
+    int64_t n_total;   /* parcel pixels this tile owns */
+    kernel_stats stats;
+} store_obs_part;
+
+/* One transaction: the scene row (status ingested) plus its observation parts (COPY).
+ * *duplicate = 1 (and nothing written) where another scene of the same tile and date
+ * is already ingested. */
+int store_scene_commit(store *s, int64_t run_id, const scene_info *scene, const char *set_hash,
+                       const store_obs_part *parts, size_t n_parts, int *duplicate);
+/* Records that a scene was refused and why (kept per path; a later night retries it). */
+int store_scene_reject(store *s, int64_t run_id, const char *scene_id, const char *path,
+                       const char *reason);
+
+/* ---- series ---- */
+typedef struct store_series_filter {
+    int64_t min_valid_pixels;  /* below: the date is "not observed" (ndvi empty) */
+    double min_valid_share;    /* n_valid / n_total below this: not observed */
+    int season;                /* 0: all */
+} store_series_filter;
+
+/* Writes the series CSV: parcel_id,date,ndvi,valid_share,n_valid,n_total,ndvi_std,n_seen
+ * ordered by parcel_id, date. ndvi and ndvi_std are empty where the date is not observed. */
+int store_export_series(store *s, const store_series_filter *filter, FILE *out);
+
+#endif
