@@ -1,0 +1,62 @@
+/* Parcels and their label rasters.
+ *
+ * A parcel set is read once from any vector file GDAL reads (polygons and
+ * multipolygons with holes, any CRS). A label raster puts the set on one tile's
+ * 10 m grid: pixel (x, y) holds label L (parcel ids[L - 1]) when
+ *   - its centre lies inside the parcel shrunk by the inner buffer,
+ *   - no other parcel's shrunk polygon contains that centre (overlaps count for
+ *     neither parcel: no pixel is counted twice), and
+ *   - this tile owns the ground point (see labels_build), so that where tiles
+ *     overlap each point is counted in exactly one tile;
+ * else 0. Label rasters are cached on disk keyed by everything they depend on,
+ * so a tile is rasterised once per parcel set, not once per night. */
+#ifndef MOWCHECK_PARCELS_H
+#define MOWCHECK_PARCELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "scene.h"
+
+typedef struct parcel_set {
+    size_t n;               /* parcels; label L <-> ids[L - 1] */
+    char **ids;             /* parcel ids as text (integer ids are printed) */
+    void **geometries;      /* OGRGeometryH each, in the file's CRS; NULL for a refused parcel */
+    void *srs;              /* OGRSpatialReferenceH of the file */
+    char hash[65];          /* hex content hash: id field, ids, geometries (WKB), buffer */
+    char *source_path;
+    size_t n_refused;       /* invalid or empty geometries, reported by id, never labelled */
+} parcel_set;
+
+/* Reads the parcels. Duplicate or missing ids are errors (naming the feature);
+ * invalid polygons are reported by parcel id (log warning) and refused. */
+int parcels_load(const char *path, const char *id_field, double inner_buffer_m,
+                 parcel_set **out);
+void parcels_free(parcel_set *set);
+
+typedef struct label_raster {
+    int width, height;     /* the tile's 10 m grid */
+    uint32_t *labels;      /* width * height, row-major; 0 = no parcel / not owned */
+    uint32_t n_labels;     /* = set->n */
+    int64_t *n_pixels;     /* per label, n_labels + 1 entries (index 0 unused) */
+} label_raster;
+
+/* Rasterises the set onto tile `tile`. `all_tiles` (including `tile`) decides
+ * ownership: a pixel centre belongs to the tile of the same CRS whose centre is
+ * nearest (ties: the smaller tile id); tiles of other CRSs do not take pixels from
+ * this one. */
+int labels_build(const parcel_set *set, const tile_grid *tile, const tile_grid *all_tiles,
+                 size_t n_tiles, double inner_buffer_m, label_raster **out);
+
+/* labels_build through a cache in cache_dir (created if missing); a cache file that
+ * is unreadable or does not match is rebuilt, never trusted. Written atomically. */
+int labels_get_cached(const char *cache_dir, const parcel_set *set, const tile_grid *tile,
+                      const tile_grid *all_tiles, size_t n_tiles, double inner_buffer_m,
+                      label_raster **out);
+
+/* 1 where any pixel of the window [x0, x0+w) x [y0, y0+h) has a label. */
+int labels_window_has_parcel(const label_raster *lr, int x0, int y0, int w, int h);
+
+void labels_free(label_raster *lr);
+
+#endif
