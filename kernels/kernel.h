@@ -32,7 +32,8 @@ typedef struct kernel_params {
 /* Per-label statistics. Index 0 (no parcel) is never written. */
 typedef struct kernel_stats {
     int64_t n_valid; /* clear pixels with data: these carry NDVI */
-    int64_t n_seen;  /* pixels with data (red, nir DN != 0 and SCL != 0), clear or not */
+    int64_t n_seen;  /* pixels the scene covers (SCL != 0), clear or not: from SCL alone,
+                      * so a block whose SCL has no clear pixel need not be decoded */
     int64_t sum_q;   /* sum of fixed-point NDVI over valid pixels */
     int64_t sum_q2;  /* sum of squares of fixed-point NDVI over valid pixels */
 } kernel_stats;
@@ -68,6 +69,17 @@ int32_t kernel_ndvi_q(uint16_t red_dn, uint16_t nir_dn, int32_t reflectance_offs
  * entries). Meant for callers that already run one block per thread (ingest). */
 void kernel_accumulate_window(const kernel_window *w, const kernel_params *p,
                               kernel_stats *stats, uint32_t n_labels);
+
+/* Single-threaded, SCL and labels only: adds n_seen for a window whose B04/B08 were not
+ * decoded because no SCL pixel in it is clear (w->red and w->nir are not read). Gives
+ * exactly what kernel_accumulate_window would have given for such a window. */
+void kernel_count_seen_window(const kernel_window *w, const kernel_params *p,
+                              kernel_stats *stats, uint32_t n_labels);
+
+/* 1 where at least one SCL pixel of the window (at 20 m) is a clear class: only then
+ * can the window add to n_valid, and only then need its bands be decoded. */
+int kernel_window_may_be_clear(const uint8_t *scl, int scl_width, int scl_height,
+                               ptrdiff_t scl_stride, uint16_t scl_valid_mask);
 
 /* Whole window on the chosen device, in parallel (n_threads <= 0: OpenMP default).
  * Adds into stats. Returns KERNEL_OK or a KERNEL_ERR_* code; kernel_error_message()

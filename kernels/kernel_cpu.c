@@ -19,6 +19,31 @@ void kernel_accumulate_window(const kernel_window *w, const kernel_params *p,
         kernel_accumulate_row(w, p, y, stats, n_labels);
 }
 
+void kernel_count_seen_window(const kernel_window *w, const kernel_params *p,
+                              kernel_stats *stats, uint32_t n_labels)
+{
+    (void)p;
+    for (int y = 0; y < w->height; y++) {
+        const uint8_t *scl = w->scl + (ptrdiff_t)(y / 2) * w->scl_stride;
+        const uint32_t *labels = w->labels + (ptrdiff_t)y * w->label_stride;
+        for (int x = 0; x < w->width; x++)
+            if (labels[x] != 0 && labels[x] <= n_labels && kernel_pixel_seen(scl[x / 2]))
+                stats[labels[x]].n_seen++;
+    }
+}
+
+int kernel_window_may_be_clear(const uint8_t *scl, int scl_width, int scl_height,
+                               ptrdiff_t scl_stride, uint16_t scl_valid_mask)
+{
+    for (int y = 0; y < scl_height; y++)
+        for (int x = 0; x < scl_width; x++) {
+            uint8_t c = scl[(ptrdiff_t)y * scl_stride + x];
+            if (c < 16 && ((scl_valid_mask >> c) & 1u))
+                return 1;
+        }
+    return 0;
+}
+
 static int accumulate_cpu(const kernel_window *w, const kernel_params *p, kernel_stats *stats,
                           uint32_t n_labels, int n_threads)
 {

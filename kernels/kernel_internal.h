@@ -33,18 +33,15 @@ KERNEL_HD int32_t kernel_ndvi_q_inline(uint16_t red_dn, uint16_t nir_dn, int32_t
     return q;
 }
 
-/* A pixel counts as clear when both bands have data, the SCL class is in the
- * mask, and the reflectances are positive (the offset can make dark pixels
+/* A pixel is seen when the scene covers it (SCL != 0). It counts as clear when
+ * both bands have data, the SCL class is in the mask, and the reflectances are positive (the offset can make dark pixels
  * negative; their NDVI would be meaningless). */
-KERNEL_HD int kernel_pixel_seen(uint16_t red_dn, uint16_t nir_dn, uint8_t scl)
-{
-    return red_dn != 0 && nir_dn != 0 && scl != 0;
-}
+KERNEL_HD int kernel_pixel_seen(uint8_t scl) { return scl != 0; }
 
 KERNEL_HD int kernel_pixel_clear(uint16_t red_dn, uint16_t nir_dn, uint8_t scl, int32_t offset,
                                  uint16_t scl_valid_mask)
 {
-    return kernel_pixel_seen(red_dn, nir_dn, scl) && scl < 16 &&
+    return red_dn != 0 && nir_dn != 0 && scl < 16 &&
            ((scl_valid_mask >> scl) & 1u) && (int32_t)red_dn + offset > 0 &&
            (int32_t)nir_dn + offset > 0;
 }
@@ -62,7 +59,7 @@ static inline void kernel_accumulate_row(const kernel_window *w, const kernel_pa
         if (label == 0 || label > n_labels)
             continue;
         uint8_t s = scl[x / 2];
-        if (!kernel_pixel_seen(red[x], nir[x], s))
+        if (!kernel_pixel_seen(s))
             continue;
         kernel_stats *st = &stats[label];
         st->n_seen++;
