@@ -39,7 +39,12 @@ typedef struct label_raster {
     uint32_t *labels;      /* width * height, row-major; 0 = no parcel / not owned */
     uint32_t n_labels;     /* = set->n */
     int64_t *n_pixels;     /* per label, n_labels + 1 entries (index 0 unused) */
+    /* Coarse index for labels_window_has_parcel: one byte per LABELS_OCC_CELL²
+     * pixels, 1 where the cell holds a label. NULL: the window is scanned. */
+    uint8_t *occupancy;
 } label_raster;
+
+enum { LABELS_OCC_CELL = 16 };
 
 /* Rasterises the set onto tile `tile`. `all_tiles` (including `tile`) decides
  * ownership: a pixel centre belongs to the tile of the same CRS whose centre is

@@ -1,0 +1,594 @@
+/* Label rasters: the parcel set put on one tile's 10 m grid.
+ *
+ * labels_build: copies every parcel's rings into flat arrays, reprojects them to
+ * the tile's CRS (one PROJ transformation per thread), then rasterises bands of
+ * rows in parallel with the exact scanline rule of labels_scan.c. A centre that a
+ * second parcel also claims is marked LABELS_OVERLAP and ends as 0 (no pixel is
+ * counted twice). A last pass per row clears what another tile owns (see
+ * owner_lost_range), resolves overlaps, counts pixels per label and fills the
+ * occupancy index. Each band and each row is written by one thread: no locks. */
+#include "labels_internal.h"
+
+#include <math.h>
+#include <omp.h>
+#include <ogr_api.h>
+#include <ogr_srs_api.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "log.h"
+
+enum { LABELS_BAND_ROWS = 32 };
+
+/* ---- grids and tiles ---- */
+
+int labels_tile_scan_grid(const tile_grid *tile, labels_grid *g)
+{
+    const double *gt = tile->geotransform;
+    if (tile->width <= 0 || tile->height <= 0)
+        return mc_fail("tile %s: empty grid %dx%d", tile->tile_id, tile->width, tile->height);
+    if (gt[2] != 0.0 || gt[4] != 0.0 || !(gt[1] > 0.0) || !(gt[5] < 0.0) || !isfinite(gt[0]) ||
+        !isfinite(gt[3]))
+        return mc_fail("tile %s: only north-up grids are supported (geotransform %g %g %g %g "
+                       "%g %g)", tile->tile_id, gt[0], gt[1], gt[2], gt[3], gt[4], gt[5]);
+    *g = (labels_grid){gt[0], gt[1], gt[3], gt[5], tile->width, tile->height};
+    return MC_OK;
+}
+
+/* The footprint [west, east) x (south, north]. */
+static void tile_footprint(const tile_grid *t, double *w, double *e, double *s, double *n)
+{
+    *w = t->geotransform[0];
+    *e = t->geotransform[0] + t->width * t->geotransform[1];
+    *n = t->geotransform[3];
+    *s = t->geotransform[3] + t->height * t->geotransform[5];
+}
+
+static int cmp_tile_ptr(const void *a, const void *b)
+{
+    return strcmp((*(const tile_grid *const *)a)->tile_id, (*(const tile_grid *const *)b)->tile_id);
+}
+
+int labels_neighbours(const tile_grid *tile, const tile_grid *all_tiles, size_t n_tiles,
+                      const tile_grid ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (n_tiles == 0)
+        return MC_OK;
+    const tile_grid **v = malloc(n_tiles * sizeof *v);
+    if (!v)
+        return mc_fail("tile %s: out of memory", tile->tile_id);
+    double tw, te, ts, tn;
+    tile_footprint(tile, &tw, &te, &ts, &tn);
+    size_t k = 0;
+    for (size_t i = 0; i < n_tiles; i++) {
+        const tile_grid *u = &all_tiles[i];
+        if (u->epsg != tile->epsg || strcmp(u->tile_id, tile->tile_id) == 0)
+            continue;
+        double uw, ue, us, un;
+        tile_footprint(u, &uw, &ue, &us, &un);
+        if (uw < te && ue > tw && us < tn && un > ts)
+            v[k++] = u;
+    }
+    qsort(v, k, sizeof *v, cmp_tile_ptr);
+    *out = v;
+    *n = k;
+    return MC_OK;
+}
+
+/* ---- the raster ---- */
+
+static size_t occ_cols(int width) { return (size_t)(width + LABELS_OCC_CELL - 1) / LABELS_OCC_CELL; }
+static size_t occ_rows(int height) { return (size_t)(height + LABELS_OCC_CELL - 1) / LABELS_OCC_CELL; }
+
+int labels_alloc(int width, int height, uint32_t n_labels, label_raster **out)
+{
+    *out = NULL;
+    label_raster *lr = calloc(1, sizeof *lr);
+    if (!lr)
+        return mc_fail("label raster: out of memory");
+    lr->width = width;
+    lr->height = height;
+    lr->n_labels = n_labels;
+    lr->labels = calloc((size_t)width * (size_t)height, sizeof *lr->labels);
+    lr->n_pixels = calloc((size_t)n_labels + 1, sizeof *lr->n_pixels);
+    lr->occupancy = calloc(occ_cols(width) * occ_rows(height), 1);
+    if (!lr->labels || !lr->n_pixels || !lr->occupancy) {
+        labels_free(lr);
+        return mc_fail("label raster %dx%d: out of memory", width, height);
+    }
+    *out = lr;
+    return MC_OK;
+}
+
+void labels_free(label_raster *lr)
+{
+    if (!lr)
+        return;
+    free(lr->labels);
+    free(lr->n_pixels);
+    free(lr->occupancy);
+    free(lr);
+}
+
+void labels_occ_mark(label_raster *lr, int y, int x0, int x1)
+{
+    if (x0 >= x1)
+        return;
+    uint8_t *row = lr->occupancy + (size_t)(y / LABELS_OCC_CELL) * occ_cols(lr->width);
+    for (int c = x0 / LABELS_OCC_CELL; c <= (x1 - 1) / LABELS_OCC_CELL; c++)
+        row[c] = 1;
+}
+
+static int window_scan(const label_raster *lr, int x0, int y0, int x1, int y1)
+{
+    for (int y = y0; y < y1; y++) {
+        const uint32_t *row = lr->labels + (size_t)y * (size_t)lr->width;
+        for (int x = x0; x < x1; x++)
+            if (row[x])
+                return 1;
+    }
+    return 0;
+}
+
+int labels_window_has_parcel(const label_raster *lr, int x0, int y0, int w, int h)
+{
+    int x1 = x0 + w, y1 = y0 + h;
+    if (x0 < 0) x0 = 0;
+    if (y0 < 0) y0 = 0;
+    if (x1 > lr->width) x1 = lr->width;
+    if (y1 > lr->height) y1 = lr->height;
+    if (x0 >= x1 || y0 >= y1)
+        return 0;
+    if (!lr->occupancy)
+        return window_scan(lr, x0, y0, x1, y1);
+    const int C = LABELS_OCC_CELL;
+    size_t cols = occ_cols(lr->width);
+    for (int cy = y0 / C; cy <= (y1 - 1) / C; cy++) {
+        for (int cx = x0 / C; cx <= (x1 - 1) / C; cx++) {
+            if (!lr->occupancy[(size_t)cy * cols + (size_t)cx])
+                continue;
+            /* the part of this cell inside the window */
+            int ax = cx * C > x0 ? cx * C : x0, bx = (cx + 1) * C < x1 ? (cx + 1) * C : x1;
+            int ay = cy * C > y0 ? cy * C : y0, by = (cy + 1) * C < y1 ? (cy + 1) * C : y1;
+            int whole = ax == cx * C && ay == cy * C &&
+                        (bx == (cx + 1) * C || bx == lr->width) &&
+                        (by == (cy + 1) * C || by == lr->height);
+            if (whole || window_scan(lr, ax, ay, bx, by))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* ---- parcels as flat arrays in the tile's CRS ---- */
+
+typedef struct labels_flat {
+    size_t n;
+    size_t *pt_first;   /* n + 1: parcel p's points are [pt_first[p], pt_first[p + 1]) */
+    size_t *ring_first; /* n + 1: parcel p's rings */
+    size_t *ring_end;   /* per ring, relative to its parcel's first point */
+    double *x, *y;
+    int *row_lo, *row_hi; /* rows the parcel may cover; row_lo >= row_hi: none */
+} labels_flat;
+
+static void flat_free(labels_flat *f)
+{
+    free(f->pt_first);
+    free(f->ring_first);
+    free(f->ring_end);
+    free(f->x);
+    free(f->y);
+    free(f->row_lo);
+    free(f->row_hi);
+}
+
+/* The rings of a polygon or multipolygon, visited in order. */
+static size_t geom_n_polygons(OGRGeometryH g)
+{
+    return wkbFlatten(OGR_G_GetGeometryType(g)) == wkbMultiPolygon
+               ? (size_t)OGR_G_GetGeometryCount(g) : 1;
+}
+static OGRGeometryH geom_polygon(OGRGeometryH g, size_t i)
+{
+    return wkbFlatten(OGR_G_GetGeometryType(g)) == wkbMultiPolygon ? OGR_G_GetGeometryRef(g, (int)i)
+                                                                   : g;
+}
+
+static int flat_count(const parcel_set *set, labels_flat *f)
+{
+    f->n = set->n;
+    f->pt_first = calloc(set->n + 1, sizeof(size_t));
+    f->ring_first = calloc(set->n + 1, sizeof(size_t));
+    f->row_lo = calloc(set->n + 1, sizeof(int));
+    f->row_hi = calloc(set->n + 1, sizeof(int));
+    if (!f->pt_first || !f->ring_first || !f->row_lo || !f->row_hi)
+        return mc_fail("parcels %s: out of memory", set->source_path);
+    for (size_t p = 0; p < set->n; p++) {
+        size_t rings = 0, pts = 0;
+        OGRGeometryH g = set->geometries[p];
+        for (size_t k = 0; g && k < geom_n_polygons(g); k++) {
+            OGRGeometryH poly = geom_polygon(g, k);
+            int nr = OGR_G_GetGeometryCount(poly);
+            for (int r = 0; r < nr; r++)
+                pts += (size_t)OGR_G_GetPointCount(OGR_G_GetGeometryRef(poly, r));
+            rings += (size_t)nr;
+        }
+        f->pt_first[p + 1] = f->pt_first[p] + pts;
+        f->ring_first[p + 1] = f->ring_first[p] + rings;
+    }
+    size_t n_pts = f->pt_first[set->n], n_rings = f->ring_first[set->n];
+    f->x = malloc((n_pts + 1) * sizeof(double));
+    f->y = malloc((n_pts + 1) * sizeof(double));
+    f->ring_end = malloc((n_rings + 1) * sizeof(size_t));
+    if (!f->x || !f->y || !f->ring_end)
+        return mc_fail("parcels %s: out of memory for %zu points", set->source_path, n_pts);
+    return MC_OK;
+}
+
+static void flat_fill_one(const parcel_set *set, labels_flat *f, size_t p)
+{
+    OGRGeometryH g = set->geometries[p];
+    size_t off = f->pt_first[p], ring = f->ring_first[p];
+    for (size_t k = 0; g && k < geom_n_polygons(g); k++) {
+        OGRGeometryH poly = geom_polygon(g, k);
+        int nr = OGR_G_GetGeometryCount(poly);
+        for (int r = 0; r < nr; r++) {
+            OGRGeometryH lr = OGR_G_GetGeometryRef(poly, r);
+            int np = OGR_G_GetPointCount(lr);
+            OGR_G_GetPoints(lr, f->x + off, sizeof(double), f->y + off, sizeof(double), NULL, 0);
+            off += (size_t)np;
+            f->ring_end[ring++] = off - f->pt_first[p];
+        }
+    }
+}
+
+/* Reprojects every parcel's points; a parcel whose points do not all transform
+ * is reported and left out (row range emptied). */
+static int flat_transform(const parcel_set *set, labels_flat *f, OGRSpatialReferenceH dst,
+                          const tile_grid *tile)
+{
+    int nt = omp_get_max_threads();
+    OGRCoordinateTransformationH *ct = calloc((size_t)nt, sizeof *ct);
+    unsigned char *bad = calloc(set->n + 1, 1);
+    int rc = MC_OK;
+    if (!ct || !bad)
+        rc = mc_fail("parcels %s: out of memory", set->source_path);
+    for (int t = 0; rc == MC_OK && t < nt; t++)
+        if (!(ct[t] = OCTNewCoordinateTransformation(set->srs, dst)))
+            rc = mc_fail("parcels %s: no transformation from the parcels' CRS to EPSG:%d "
+                         "(tile %s)", set->source_path, tile->epsg, tile->tile_id);
+    if (rc == MC_OK) {
+#pragma omp parallel for schedule(dynamic, 512)
+        for (size_t p = 0; p < set->n; p++) {
+            size_t a = f->pt_first[p], n = f->pt_first[p + 1] - a;
+            if (n && !OCTTransformEx(ct[omp_get_thread_num()], (int)n, f->x + a, f->y + a, NULL,
+                                     NULL))
+                bad[p] = 1;
+        }
+        size_t n_bad = 0;
+        for (size_t p = 0; p < set->n; p++) {
+            if (!bad[p])
+                continue;
+            if (n_bad++ < 20)
+                log_warn("parcels %s: parcel %s does not transform to EPSG:%d (tile %s); "
+                         "left out", set->source_path, set->ids[p], tile->epsg, tile->tile_id);
+            f->row_lo[p] = -1; /* marker read by flat_rows: no rows */
+        }
+        if (n_bad > 20)
+            log_warn("parcels %s: %zu parcels in all do not transform to EPSG:%d",
+                     set->source_path, n_bad, tile->epsg);
+    }
+    for (int t = 0; ct && t < nt; t++)
+        if (ct[t])
+            OCTDestroyCoordinateTransformation(ct[t]);
+    free(ct);
+    free(bad);
+    return rc;
+}
+
+/* Rows each parcel may cover; parcels wholly off the tile get none. */
+static void flat_rows(labels_flat *f, const labels_grid *g)
+{
+    double west = g->x0, east = g->x0 + g->width * g->dx;
+#pragma omp parallel for schedule(static)
+    for (size_t p = 0; p < f->n; p++) {
+        size_t a = f->pt_first[p], b = f->pt_first[p + 1];
+        if (a == b || f->row_lo[p] < 0) {
+            f->row_lo[p] = f->row_hi[p] = 0;
+            continue;
+        }
+        double x0 = f->x[a], x1 = f->x[a], y0 = f->y[a], y1 = f->y[a];
+        int finite = 1;
+        for (size_t k = a; k < b; k++) {
+            x0 = fmin(x0, f->x[k]);
+            x1 = fmax(x1, f->x[k]);
+            y0 = fmin(y0, f->y[k]);
+            y1 = fmax(y1, f->y[k]);
+            finite &= isfinite(f->x[k]) && isfinite(f->y[k]);
+        }
+        if (!finite || x1 < west || x0 > east) {
+            f->row_lo[p] = f->row_hi[p] = 0;
+            continue;
+        }
+        labels_grid_rows_near(g, y0, y1, &f->row_lo[p], &f->row_hi[p]);
+    }
+}
+
+static int flat_build(const parcel_set *set, const tile_grid *tile, const labels_grid *g,
+                      labels_flat *f)
+{
+    if (flat_count(set, f))
+        return MC_ERR;
+#pragma omp parallel for schedule(dynamic, 1024)
+    for (size_t p = 0; p < set->n; p++)
+        flat_fill_one(set, f, p);
+    OGRSpatialReferenceH dst = OSRNewSpatialReference(NULL);
+    if (!dst || OSRImportFromEPSG(dst, tile->epsg) != OGRERR_NONE) {
+        if (dst)
+            OSRDestroySpatialReference(dst);
+        return mc_fail("tile %s: unknown CRS EPSG:%d", tile->tile_id, tile->epsg);
+    }
+    OSRSetAxisMappingStrategy(dst, OAMS_TRADITIONAL_GIS_ORDER);
+    int rc = MC_OK;
+    if (!OSRIsSame(set->srs, dst))
+        rc = flat_transform(set, f, dst, tile);
+    OSRDestroySpatialReference(dst);
+    if (rc == MC_OK)
+        flat_rows(f, g);
+    return rc;
+}
+
+/* ---- rasterising in bands of rows ---- */
+
+static void write_runs(label_raster *lr, uint32_t label, const labels_run *runs, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        uint32_t *row = lr->labels + (size_t)runs[k].row * (size_t)lr->width;
+        for (int32_t x = runs[k].x0; x < runs[k].x1; x++) {
+            uint32_t v = row[x];
+            row[x] = (v == 0 || v == label) ? label : LABELS_OVERLAP;
+        }
+    }
+}
+
+/* Parcel indices per band of LABELS_BAND_ROWS rows (a parcel may be in several). */
+static int bands_build(const labels_flat *f, int height, size_t **off, size_t **items,
+                       size_t *n_bands)
+{
+    size_t nb = (size_t)(height + LABELS_BAND_ROWS - 1) / LABELS_BAND_ROWS;
+    size_t *o = calloc(nb + 1, sizeof *o), *cur = calloc(nb + 1, sizeof *cur);
+    if (!o || !cur) {
+        free(o);
+        free(cur);
+        return mc_fail("label raster: out of memory");
+    }
+    for (size_t p = 0; p < f->n; p++)
+        if (f->row_lo[p] < f->row_hi[p])
+            for (int b = f->row_lo[p] / LABELS_BAND_ROWS; b <= (f->row_hi[p] - 1) / LABELS_BAND_ROWS; b++)
+                o[b + 1]++;
+    for (size_t b = 0; b < nb; b++)
+        o[b + 1] += o[b];
+    size_t *it = malloc((o[nb] + 1) * sizeof *it);
+    if (!it) {
+        free(o);
+        free(cur);
+        return mc_fail("label raster: out of memory");
+    }
+    memcpy(cur, o, nb * sizeof *cur);
+    for (size_t p = 0; p < f->n; p++)
+        if (f->row_lo[p] < f->row_hi[p])
+            for (int b = f->row_lo[p] / LABELS_BAND_ROWS; b <= (f->row_hi[p] - 1) / LABELS_BAND_ROWS; b++)
+                it[cur[b]++] = p;
+    free(cur);
+    *off = o;
+    *items = it;
+    *n_bands = nb;
+    return MC_OK;
+}
+
+static int rasterise(const parcel_set *set, const labels_flat *f, const labels_grid *g,
+                     double buffer_m, label_raster *lr)
+{
+    size_t *off, *items, nb;
+    if (bands_build(f, g->height, &off, &items, &nb))
+        return MC_ERR;
+    int oom = 0;
+#pragma omp parallel
+    {
+        labels_scan_scratch *s = labels_scan_scratch_new();
+        if (!s) {
+#pragma omp atomic write
+            oom = 1;
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (size_t b = 0; b < nb; b++) {
+            int lo = (int)b * LABELS_BAND_ROWS, hi = lo + LABELS_BAND_ROWS;
+            for (size_t k = off[b]; s && k < off[b + 1]; k++) {
+                size_t p = items[k];
+                labels_polygon poly = {f->x + f->pt_first[p], f->y + f->pt_first[p],
+                                       f->ring_end + f->ring_first[p],
+                                       f->ring_first[p + 1] - f->ring_first[p]};
+                const labels_run *runs;
+                size_t n_runs;
+                if (labels_scan_polygon(g, &poly, buffer_m, lo, hi, s, &runs, &n_runs)) {
+#pragma omp atomic write
+                    oom = 1;
+                    break;
+                }
+                write_runs(lr, (uint32_t)(p + 1), runs, n_runs);
+            }
+        }
+        labels_scan_scratch_free(s);
+    }
+    free(off);
+    free(items);
+    if (oom)
+        return mc_fail("parcels %s: out of memory while rasterising", set->source_path);
+    return MC_OK;
+}
+
+/* ---- ownership, overlaps, counts ---- */
+
+typedef struct owner_nb {
+    double west, east, south, north; /* footprint [west, east) x (south, north] */
+    double cx, cy;                   /* centre */
+    int before;                      /* its id sorts before this tile's: it wins ties */
+} owner_nb;
+
+typedef struct owner_ctx {
+    const labels_grid *g;
+    double cx, cy; /* this tile's centre */
+    owner_nb *nb;
+    size_t n;
+} owner_ctx;
+
+/* Whether neighbour u's centre is nearer to (x, y) than this tile's (ties by id).
+ * For grids on multiples of 5 m every term is an exact integer in a double, so
+ * both tiles take the same decision for a shared centre. */
+static int owner_closer(const owner_ctx *o, const owner_nb *u, double x, double y)
+{
+    double ux = x - u->cx, uy = y - u->cy, tx = x - o->cx, ty = y - o->cy;
+    double du = ux * ux + uy * uy, dt = tx * tx + ty * ty;
+    return du < dt || (du == dt && u->before);
+}
+
+/* The columns [*a, *b) of row j that neighbour u takes: those in its footprint
+ * nearer to its centre. The bisector is a straight line: estimate, then settle
+ * the boundary with the exact predicate. */
+static void owner_lost_range(const owner_ctx *o, const owner_nb *u, int j, int *a, int *b)
+{
+    const labels_grid *g = o->g;
+    double y = labels_grid_row_y(g, j);
+    *a = *b = 0;
+    if (!(y > u->south && y <= u->north))
+        return;
+    int fa = labels_grid_first_col_ge(g, u->west), fb = labels_grid_first_col_ge(g, u->east);
+    if (fa >= fb)
+        return;
+    if (u->cx == o->cx) {
+        if (owner_closer(o, u, labels_grid_col_x(g, fa), y))
+            *a = fa, *b = fb;
+        return;
+    }
+    double ey = (y - u->cy) * (y - u->cy) - (y - o->cy) * (y - o->cy);
+    double xs = 0.5 * (u->cx + o->cx) - ey / (2.0 * (o->cx - u->cx));
+    int k = labels_grid_first_col_ge(g, xs);
+    k = k < fa ? fa : k > fb ? fb : k;
+    if (u->cx > o->cx) { /* u takes the east side [k, fb) */
+        while (k > fa && owner_closer(o, u, labels_grid_col_x(g, k - 1), y))
+            k--;
+        while (k < fb && !owner_closer(o, u, labels_grid_col_x(g, k), y))
+            k++;
+        *a = k, *b = fb;
+    } else { /* u takes the west side [fa, k) */
+        while (k < fb && owner_closer(o, u, labels_grid_col_x(g, k), y))
+            k++;
+        while (k > fa && !owner_closer(o, u, labels_grid_col_x(g, k - 1), y))
+            k--;
+        *a = fa, *b = k;
+    }
+}
+
+static int owner_init(const tile_grid *tile, const tile_grid *all, size_t n_all,
+                      const labels_grid *g, owner_ctx *o)
+{
+    const tile_grid **nbs;
+    size_t n;
+    if (labels_neighbours(tile, all, n_all, &nbs, &n))
+        return MC_ERR;
+    *o = (owner_ctx){g, g->x0 + 0.5 * g->width * g->dx, g->y0 + 0.5 * g->height * g->dy, NULL, 0};
+    o->nb = calloc(n + 1, sizeof *o->nb);
+    if (!o->nb) {
+        free(nbs);
+        return mc_fail("tile %s: out of memory", tile->tile_id);
+    }
+    for (size_t i = 0; i < n; i++) {
+        owner_nb *u = &o->nb[i];
+        tile_footprint(nbs[i], &u->west, &u->east, &u->south, &u->north);
+        u->cx = 0.5 * (u->west + u->east);
+        u->cy = 0.5 * (u->south + u->north);
+        u->before = strcmp(nbs[i]->tile_id, tile->tile_id) < 0;
+    }
+    o->n = n;
+    free(nbs);
+    return MC_OK;
+}
+
+/* Clears what other tiles own and overlap markers; counts; marks occupancy. */
+static int finish(const owner_ctx *o, label_raster *lr)
+{
+    int nt = omp_get_max_threads();
+    size_t nl = (size_t)lr->n_labels + 1;
+    int64_t *counts = calloc((size_t)nt * nl, sizeof *counts);
+    if (!counts)
+        return mc_fail("label raster: out of memory for pixel counts");
+    int n_cell_rows = (int)occ_rows(lr->height);
+    size_t cols = occ_cols(lr->width);
+#pragma omp parallel for schedule(dynamic, 4)
+    for (int cr = 0; cr < n_cell_rows; cr++) {
+        int64_t *cnt = counts + (size_t)omp_get_thread_num() * nl;
+        uint8_t *occ = lr->occupancy + (size_t)cr * cols;
+        int y1 = (cr + 1) * LABELS_OCC_CELL < lr->height ? (cr + 1) * LABELS_OCC_CELL : lr->height;
+        for (int y = cr * LABELS_OCC_CELL; y < y1; y++) {
+            uint32_t *row = lr->labels + (size_t)y * (size_t)lr->width;
+            for (size_t i = 0; i < o->n; i++) {
+                int a, b;
+                owner_lost_range(o, &o->nb[i], y, &a, &b);
+                if (a < b)
+                    memset(row + a, 0, (size_t)(b - a) * sizeof *row);
+            }
+            for (int x = 0; x < lr->width; x++) {
+                uint32_t v = row[x];
+                if (!v)
+                    continue;
+                if (v == LABELS_OVERLAP) {
+                    row[x] = 0;
+                    continue;
+                }
+                cnt[v]++;
+                occ[x / LABELS_OCC_CELL] = 1;
+            }
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        for (size_t l = 1; l < nl; l++)
+            lr->n_pixels[l] += counts[(size_t)t * nl + l];
+    free(counts);
+    return MC_OK;
+}
+
+int labels_build(const parcel_set *set, const tile_grid *tile, const tile_grid *all_tiles,
+                 size_t n_tiles, double inner_buffer_m, label_raster **out)
+{
+    *out = NULL;
+    labels_grid g;
+    if (labels_tile_scan_grid(tile, &g))
+        return MC_ERR;
+    if (!isfinite(inner_buffer_m) || inner_buffer_m < 0)
+        return mc_fail("tile %s: inner buffer %g m must be >= 0", tile->tile_id, inner_buffer_m);
+    if (set->n >= LABELS_OVERLAP - 1)
+        return mc_fail("parcels %s: too many parcels (%zu)", set->source_path, set->n);
+    labels_flat f = {0};
+    owner_ctx o = {0};
+    label_raster *lr = NULL;
+    int rc = flat_build(set, tile, &g, &f);
+    if (rc == MC_OK)
+        rc = owner_init(tile, all_tiles, n_tiles, &g, &o);
+    if (rc == MC_OK)
+        rc = labels_alloc(tile->width, tile->height, (uint32_t)set->n, &lr);
+    if (rc == MC_OK)
+        rc = rasterise(set, &f, &g, inner_buffer_m, lr);
+    if (rc == MC_OK)
+        rc = finish(&o, lr);
+    flat_free(&f);
+    free(o.nb);
+    if (rc != MC_OK) {
+        labels_free(lr);
+        return mc_fail_wrap("labels for tile %s", tile->tile_id);
+    }
+    *out = lr;
+    return MC_OK;
+}

@@ -1,0 +1,535 @@
+/* parcels_load, labels_build and the label cache on files the test writes with OGR.
+ *
+ * Tiles are small grids in EPSG:32635 (UTM 35N, where Estonia's east lies) with
+ * 10 m pixels; pixel centres are at x = 5 mod 10. Expected counts are worked out
+ * in the comments. */
+#include <fcntl.h>
+#include <gdal.h>
+#include <ogr_api.h>
+#include <ogr_srs_api.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "log.h"
+#include "parcels.h"
+#include "test.h"
+
+static char tmpdir[256];
+
+/* ---- writing inputs ---- */
+
+typedef struct feat {
+    const char *id;  /* NULL: leave the id unset */
+    const char *wkt; /* NULL: no geometry */
+} feat;
+
+/* Writes a GeoPackage with one layer; id field `field` (text unless int_ids). */
+static void write_gpkg(const char *path, int epsg, const char *field, int int_ids,
+                       OGRwkbGeometryType type, const feat *f, size_t n)
+{
+    GDALDriverH drv = GDALGetDriverByName("GPKG");
+    REQUIRE(drv);
+    unlink(path);
+    GDALDatasetH ds = GDALCreate(drv, path, 0, 0, 0, GDT_Unknown, NULL);
+    REQUIRE(ds);
+    OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
+    REQUIRE(OSRImportFromEPSG(srs, epsg) == OGRERR_NONE);
+    OGRLayerH layer = GDALDatasetCreateLayer(ds, "parcels", srs, type, NULL);
+    REQUIRE(layer);
+    OGRFieldDefnH fd = OGR_Fld_Create(field, int_ids ? OFTInteger64 : OFTString);
+    REQUIRE(OGR_L_CreateField(layer, fd, 1) == OGRERR_NONE);
+    OGR_Fld_Destroy(fd);
+    OGRFieldDefnH other = OGR_Fld_Create("crop", OFTString);
+    OGR_L_CreateField(layer, other, 1);
+    OGR_Fld_Destroy(other);
+    for (size_t i = 0; i < n; i++) {
+        OGRFeatureH ft = OGR_F_Create(OGR_L_GetLayerDefn(layer));
+        if (f[i].id && int_ids)
+            OGR_F_SetFieldInteger64(ft, 0, atoll(f[i].id));
+        else if (f[i].id)
+            OGR_F_SetFieldString(ft, 0, f[i].id);
+        if (f[i].wkt) {
+            OGRGeometryH g = NULL;
+            char *w = (char *)f[i].wkt;
+            REQUIRE(OGR_G_CreateFromWkt(&w, srs, &g) == OGRERR_NONE);
+            OGR_F_SetGeometryDirectly(ft, g);
+        }
+        REQUIRE(OGR_L_CreateFeature(layer, ft) == OGRERR_NONE);
+        OGR_F_Destroy(ft);
+    }
+    OSRDestroySpatialReference(srs);
+    GDALClose(ds);
+}
+
+static char *path_in_tmp(const char *name)
+{
+    static char buf[8][512];
+    static int k;
+    char *p = buf[k++ % 8];
+    snprintf(p, 512, "%s/%s", tmpdir, name);
+    return p;
+}
+
+/* A WKT rectangle. */
+static const char *rect_wkt(double x0, double y0, double x1, double y1)
+{
+    static char buf[16][256];
+    static int k;
+    char *p = buf[k++ % 16];
+    snprintf(p, 256, "POLYGON((%.6f %.6f,%.6f %.6f,%.6f %.6f,%.6f %.6f,%.6f %.6f))", x0, y0, x1,
+             y0, x1, y1, x0, y1, x0, y0);
+    return p;
+}
+
+/* ---- capturing warnings ---- */
+
+static char captured[65536];
+static int saved_stderr = -1;
+
+static void capture_start(void)
+{
+    fflush(stderr);
+    saved_stderr = dup(2);
+    int fd = open(path_in_tmp("stderr.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 2);
+    close(fd);
+}
+
+static void capture_end(void)
+{
+    fflush(stderr);
+    dup2(saved_stderr, 2);
+    close(saved_stderr);
+    FILE *f = fopen(path_in_tmp("stderr.txt"), "r");
+    size_t n = f ? fread(captured, 1, sizeof captured - 1, f) : 0;
+    captured[n] = 0;
+    if (f)
+        fclose(f);
+}
+
+/* ---- grids ---- */
+
+static tile_grid tile(const char *id, int epsg, double x0, double y0, int w, int h)
+{
+    tile_grid t = {.epsg = epsg, .geotransform = {x0, 10, 0, y0, 0, -10}, .width = w, .height = h};
+    snprintf(t.tile_id, sizeof t.tile_id, "%s", id);
+    return t;
+}
+
+static const double X0 = 500000, Y0 = 6500000; /* the test tile's north-west corner */
+
+static label_raster *build(const parcel_set *s, const tile_grid *t, const tile_grid *all,
+                           size_t n_all, double b)
+{
+    label_raster *lr = NULL;
+    if (labels_build(s, t, all, n_all, b, &lr) != MC_OK)
+        fprintf(stderr, "labels_build: %s\n", mc_error_message());
+    return lr;
+}
+
+/* ---- loading ---- */
+
+static void test_load_basic(void)
+{
+    const char *p = path_in_tmp("basic.gpkg");
+    feat f[] = {
+        {"EE-1", rect_wkt(X0, Y0 - 100, X0 + 100, Y0)},
+        {"EE-2", "MULTIPOLYGON(((500200 6499900,500300 6499900,500300 6500000,500200 6500000,"
+                 "500200 6499900),(500230 6499930,500270 6499930,500270 6499970,500230 6499970,"
+                 "500230 6499930)),((500400 6499900,500450 6499900,500450 6499950,500400 6499950,"
+                 "500400 6499900)))"},
+    };
+    write_gpkg(p, 32635, "parcel_id", 0, wkbUnknown, f, 2);
+    parcel_set *s = NULL, *s2 = NULL, *s3 = NULL;
+    REQUIRE(parcels_load(p, "parcel_id", 10, &s) == MC_OK);
+    CHECK_INT(s->n, 2);
+    CHECK_STR(s->ids[0], "EE-1");
+    CHECK_STR(s->ids[1], "EE-2");
+    CHECK_INT(s->n_refused, 0);
+    CHECK_INT(strlen(s->hash), 64);
+    CHECK_STR(s->source_path, p);
+    REQUIRE(parcels_load(p, "parcel_id", 10, &s2) == MC_OK);
+    CHECK_STR(s->hash, s2->hash); /* same content, same hash */
+    REQUIRE(parcels_load(p, "parcel_id", 5, &s3) == MC_OK);
+    CHECK(strcmp(s->hash, s3->hash) != 0); /* the buffer is part of it */
+
+    /* EE-1: 10 x 10 centres at buffer 0, 8 x 8 at 10 m. EE-2: square 10 x 10 less a
+     * hole of 4 x 4 (centres 500235..500265) = 84, plus a part of 5 x 5 = 109 at 0 m;
+     * at 10 m: 8 x 8 less the hole grown to (500220, 500280): 6 x 6, = 28, plus 3 x 3 */
+    tile_grid t = tile("35VLF", 32635, X0, Y0, 100, 100);
+    label_raster *lr0 = build(s3, &t, &t, 1, 0), *lr10 = build(s, &t, &t, 1, 10);
+    REQUIRE(lr0 && lr10);
+    CHECK_INT(lr0->n_labels, 2);
+    CHECK_INT(lr0->n_pixels[1], 100);
+    CHECK_INT(lr0->n_pixels[2], 109);
+    CHECK_INT(lr10->n_pixels[1], 64);
+    CHECK_INT(lr10->n_pixels[2], 28 + 9);
+    CHECK_INT(lr10->labels[1 * 100 + 1], 1);
+    CHECK_INT(lr10->labels[0], 0);
+    CHECK_INT(lr10->labels[5 * 100 + 21], 2);
+    CHECK_INT(lr10->labels[5 * 100 + 25], 0); /* in the hole's buffer */
+    /* the occupancy index agrees with a scan of the window */
+    CHECK(labels_window_has_parcel(lr10, 0, 0, 16, 16));
+    CHECK(!labels_window_has_parcel(lr10, 0, 50, 100, 50));
+    CHECK(!labels_window_has_parcel(lr10, 9, 0, 11, 100)); /* columns 9..19 are empty */
+    CHECK(labels_window_has_parcel(lr10, 8, 8, 1, 1));
+    CHECK(!labels_window_has_parcel(lr10, 8, 9, 1, 1));
+    CHECK(!labels_window_has_parcel(lr10, 200, 200, 16, 16));
+    labels_free(lr0);
+    labels_free(lr10);
+    parcels_free(s);
+    parcels_free(s2);
+    parcels_free(s3);
+
+    /* integer ids are printed */
+    const char *pi = path_in_tmp("intids.gpkg");
+    feat fi[] = {{"1001", rect_wkt(X0, Y0 - 100, X0 + 100, Y0)}, {"7", rect_wkt(X0, Y0 - 300, X0 + 100, Y0 - 200)}};
+    write_gpkg(pi, 32635, "pid", 1, wkbPolygon, fi, 2);
+    REQUIRE(parcels_load(pi, "pid", 10, &s) == MC_OK);
+    CHECK_STR(s->ids[0], "1001");
+    CHECK_STR(s->ids[1], "7");
+    parcels_free(s);
+}
+
+static void test_load_errors(void)
+{
+    const char *p = path_in_tmp("errs.gpkg");
+    feat f[] = {{"A", rect_wkt(X0, Y0 - 100, X0 + 100, Y0)}};
+    write_gpkg(p, 32635, "parcel_id", 0, wkbPolygon, f, 1);
+    parcel_set *s = NULL;
+    CHECK(parcels_load(p, "kood", 10, &s) == MC_ERR && !s);
+    CHECK(strstr(mc_error_message(), p) && strstr(mc_error_message(), "\"kood\"") &&
+          strstr(mc_error_message(), "parcel_id"));
+
+    const char *pd = path_in_tmp("dups.gpkg");
+    feat fd[] = {{"A", rect_wkt(X0, Y0 - 100, X0 + 100, Y0)}, {"B", rect_wkt(X0, Y0 - 300, X0 + 100, Y0 - 200)},
+                 {"A", rect_wkt(X0, Y0 - 500, X0 + 100, Y0 - 400)}};
+    write_gpkg(pd, 32635, "parcel_id", 0, wkbPolygon, fd, 3);
+    CHECK(parcels_load(pd, "parcel_id", 10, &s) == MC_ERR && !s);
+    CHECK(strstr(mc_error_message(), "duplicate id \"A\"") && strstr(mc_error_message(), "features 1 and 3"));
+
+    const char *pe = path_in_tmp("empty-id.gpkg");
+    feat fe[] = {{"A", rect_wkt(X0, Y0 - 100, X0 + 100, Y0)}, {NULL, rect_wkt(X0, Y0 - 300, X0 + 100, Y0 - 200)}};
+    write_gpkg(pe, 32635, "parcel_id", 0, wkbPolygon, fe, 2);
+    CHECK(parcels_load(pe, "parcel_id", 10, &s) == MC_ERR && !s);
+    CHECK(strstr(mc_error_message(), "feature 2 has no id"));
+
+    const char *pp = path_in_tmp("points.gpkg");
+    feat fp[] = {{"A", "POINT(500000 6500000)"}};
+    write_gpkg(pp, 32635, "parcel_id", 0, wkbPoint, fp, 1);
+    CHECK(parcels_load(pp, "parcel_id", 10, &s) == MC_ERR && !s);
+    CHECK(strstr(mc_error_message(), "expected polygons"));
+
+    CHECK(parcels_load(path_in_tmp("missing.gpkg"), "parcel_id", 10, &s) == MC_ERR);
+    CHECK(strstr(mc_error_message(), "missing.gpkg"));
+}
+
+/* A bow-tie is reported by id and refused; a line among polygons too; the others load. */
+static void test_invalid_refused(void)
+{
+    const char *p = path_in_tmp("invalid.gpkg");
+    feat f[] = {
+        {"GOOD", rect_wkt(X0, Y0 - 100, X0 + 100, Y0)},
+        {"BOWTIE-7", "POLYGON((500200 6499900,500300 6500000,500300 6499900,500200 6500000,"
+                     "500200 6499900))"},
+        {"LINE-8", "LINESTRING(500000 6499000,500100 6499100)"},
+        {"NOGEOM-9", NULL},
+    };
+    write_gpkg(p, 32635, "parcel_id", 0, wkbUnknown, f, 4);
+    parcel_set *s = NULL;
+    capture_start();
+    int rc = parcels_load(p, "parcel_id", 0, &s);
+    capture_end();
+    REQUIRE(rc == MC_OK);
+    CHECK_INT(s->n, 4);
+    CHECK_INT(s->n_refused, 3);
+    CHECK(s->geometries[0] && !s->geometries[1] && !s->geometries[2] && !s->geometries[3]);
+    CHECK_MSG(strstr(captured, "parcel BOWTIE-7 has an invalid geometry"), "%s", captured);
+    CHECK_MSG(strstr(captured, "parcel LINE-8 is a"), "%s", captured);
+    CHECK_MSG(strstr(captured, "parcel NOGEOM-9 has no geometry"), "%s", captured);
+    tile_grid t = tile("35VLF", 32635, X0, Y0, 100, 100);
+    label_raster *lr = build(s, &t, &t, 1, 0);
+    REQUIRE(lr);
+    CHECK_INT(lr->n_pixels[1], 100);
+    CHECK_INT(lr->n_pixels[2], 0);
+    labels_free(lr);
+    parcels_free(s);
+}
+
+/* Overlapping parcels: centres in both shrunk polygons count for neither. */
+static void test_overlap(void)
+{
+    const char *p = path_in_tmp("overlap.gpkg");
+    /* A = [0, 200] x [0, 200] and B = [100, 300] x [100, 300] (metres from the
+     * corner, y downwards). Buffer 0: each 20 x 20 = 400; the shared square
+     * [100, 200]^2 holds 10 x 10 centres: A 300, B 300. Buffer 10: A shrinks to
+     * [10, 190], B to [110, 290]; shared [110, 190]^2: 8 x 8; each 18 x 18 - 64 = 260 */
+    feat f[] = {{"A", rect_wkt(X0, Y0 - 200, X0 + 200, Y0)},
+                {"B", rect_wkt(X0 + 100, Y0 - 300, X0 + 300, Y0 - 100)}};
+    write_gpkg(p, 32635, "parcel_id", 0, wkbPolygon, f, 2);
+    parcel_set *s = NULL;
+    REQUIRE(parcels_load(p, "parcel_id", 0, &s) == MC_OK);
+    tile_grid t = tile("35VLF", 32635, X0, Y0, 100, 100);
+    label_raster *lr = build(s, &t, &t, 1, 0);
+    REQUIRE(lr);
+    CHECK_INT(lr->n_pixels[1], 300);
+    CHECK_INT(lr->n_pixels[2], 300);
+    CHECK_INT(lr->labels[15 * 100 + 15], 0);
+    CHECK_INT(lr->labels[5 * 100 + 5], 1);
+    CHECK_INT(lr->labels[25 * 100 + 25], 2);
+    labels_free(lr);
+    lr = build(s, &t, &t, 1, 10);
+    REQUIRE(lr);
+    CHECK_INT(lr->n_pixels[1], 260);
+    CHECK_INT(lr->n_pixels[2], 260);
+    labels_free(lr);
+    parcels_free(s);
+}
+
+/* ---- reprojection ---- */
+
+/* Writes a square given in UTM 35N as EPSG:3301 (corners transformed with OSR). */
+static void write_square_3301(const char *path, double x0, double y0, double x1, double y1)
+{
+    OGRSpatialReferenceH utm = OSRNewSpatialReference(NULL), est = OSRNewSpatialReference(NULL);
+    REQUIRE(OSRImportFromEPSG(utm, 32635) == OGRERR_NONE && OSRImportFromEPSG(est, 3301) == OGRERR_NONE);
+    OSRSetAxisMappingStrategy(utm, OAMS_TRADITIONAL_GIS_ORDER);
+    OSRSetAxisMappingStrategy(est, OAMS_TRADITIONAL_GIS_ORDER);
+    OGRCoordinateTransformationH ct = OCTNewCoordinateTransformation(utm, est);
+    REQUIRE(ct);
+    double x[] = {x0, x1, x1, x0}, y[] = {y0, y0, y1, y1};
+    REQUIRE(OCTTransform(ct, 4, x, y, NULL));
+    char wkt[512];
+    snprintf(wkt, sizeof wkt, "POLYGON((%.9f %.9f,%.9f %.9f,%.9f %.9f,%.9f %.9f,%.9f %.9f))", x[0],
+             y[0], x[1], y[1], x[2], y[2], x[3], y[3], x[0], y[0]);
+    /* 3301 is metric with easting ~ 7e5 and northing ~ 6.5e6 here: check we wrote that */
+    CHECK(x[0] > 600000 && x[0] < 800000 && y[0] > 6400000 && y[0] < 6700000);
+    feat f[] = {{"EST-1", wkt}};
+    write_gpkg(path, 3301, "parcel_id", 0, wkbPolygon, f, 1);
+    OCTDestroyCoordinateTransformation(ct);
+    OSRDestroySpatialReference(utm);
+    OSRDestroySpatialReference(est);
+}
+
+static void test_reprojection(void)
+{
+    tile_grid t = tile("35VLF", 32635, X0, Y0, 100, 100);
+    parcel_set *s = NULL;
+    /* Exact case: a 300 m UTM square on pixel edges. Every centre is 5 m from the
+     * edges and the round trip moves points by far less than a millimetre (the
+     * edges bend by micrometres over 300 m), so the count is exact:
+     * 30 x 30 at buffer 0, 28 x 28 at 10 m. */
+    const char *p = path_in_tmp("est.gpkg");
+    write_square_3301(p, X0 + 200, Y0 - 800, X0 + 500, Y0 - 500);
+    REQUIRE(parcels_load(p, "parcel_id", 0, &s) == MC_OK);
+    label_raster *lr = build(s, &t, &t, 1, 0);
+    REQUIRE(lr);
+    CHECK_INT(lr->n_pixels[1], 900);
+    CHECK_INT(lr->labels[50 * 100 + 20], 1);
+    CHECK_INT(lr->labels[50 * 100 + 19], 0);
+    CHECK_INT(lr->labels[79 * 100 + 49], 1);
+    CHECK_INT(lr->labels[80 * 100 + 49], 0);
+    labels_free(lr);
+    lr = build(s, &t, &t, 1, 10);
+    REQUIRE(lr);
+    CHECK_INT(lr->n_pixels[1], 784);
+    labels_free(lr);
+    parcels_free(s);
+
+    /* Off-grid case: a square whose edges lie between centres at odd offsets; the
+     * answer in UTM is 30 x 30 (centres 500215..500505 in x, 6499205..6499495 in y);
+     * through 3301 it must agree within one row and one column. */
+    write_square_3301(p, X0 + 213.7, Y0 - 798.2, X0 + 511.1, Y0 - 501.3);
+    REQUIRE(parcels_load(p, "parcel_id", 0, &s) == MC_OK);
+    lr = build(s, &t, &t, 1, 0);
+    REQUIRE(lr);
+    CHECK_MSG(lr->n_pixels[1] >= 29 * 29 && lr->n_pixels[1] <= 31 * 31, "%lld",
+              (long long)lr->n_pixels[1]);
+    CHECK_INT(lr->n_pixels[1], 30 * 30); /* the edges are >= 1.3 m from any centre */
+    labels_free(lr);
+    parcels_free(s);
+}
+
+/* ---- ownership between overlapping tiles ---- */
+
+static long long count_label(const label_raster *lr, uint32_t l)
+{
+    long long n = 0;
+    for (size_t k = 0; k < (size_t)lr->width * lr->height; k++)
+        n += lr->labels[k] == l;
+    return n;
+}
+
+/* Tiles A (35VLF, [X0, X0 + 1000] x [Y0 - 1000, Y0]) and B, overlapping it by
+ * 400 m in x (and 400 m in y for the diagonal case). A parcel covering both: the
+ * two counts add up to the single-tile count over the union, no centre in both,
+ * and every centre is where the nearer tile centre says. */
+static void check_ownership(double bx0, double by0, const char *bid, long long union_count)
+{
+    tile_grid tiles[3] = {tile("35VLF", 32635, X0, Y0, 100, 100),
+                          tile(bid, 32635, bx0, by0, 100, 100),
+                          tile("34VFL", 32634, X0, Y0, 100, 100)}; /* other zone: takes nothing */
+    const char *p = path_in_tmp("own.gpkg");
+    feat f[] = {{"BIG", rect_wkt(X0 - 2000, Y0 - 3000, X0 + 3000, Y0 + 2000)}};
+    write_gpkg(p, 32635, "parcel_id", 0, wkbPolygon, f, 1);
+    parcel_set *s = NULL;
+    REQUIRE(parcels_load(p, "parcel_id", 0, &s) == MC_OK);
+    label_raster *a = build(s, &tiles[0], tiles, 3, 0), *b = build(s, &tiles[1], tiles, 3, 0);
+    REQUIRE(a && b);
+    CHECK_INT(a->n_pixels[1] + b->n_pixels[1], union_count);
+    if (bx0 == X0 + 600 && by0 == Y0) {
+        CHECK_INT(a->n_pixels[1], 8000);
+        CHECK_INT(b->n_pixels[1], 8000);
+    }
+    CHECK_INT(a->n_pixels[1], count_label(a, 1));
+    /* centre by centre: owned by exactly one, the nearer (ties: 35VLF < 35VMF) */
+    double acx = X0 + 500, acy = Y0 - 500, bcx = bx0 + 500, bcy = by0 - 500;
+    int wrong = 0, both = 0;
+    for (int j = 0; j < 100; j++) {
+        for (int i = 0; i < 100; i++) {
+            double x = X0 + 5 + 10 * i, y = Y0 - 5 - 10 * j;
+            int bi = (int)((x - bx0) / 10), bj = (int)((by0 - y) / 10);
+            int in_b = x > bx0 && x < bx0 + 1000 && y < by0 && y > by0 - 1000;
+            double da = (x - acx) * (x - acx) + (y - acy) * (y - acy);
+            double db = (x - bcx) * (x - bcx) + (y - bcy) * (y - bcy);
+            int a_owns = !in_b || da < db || (da == db && strcmp("35VLF", bid) < 0);
+            wrong += (a->labels[j * 100 + i] == 1) != a_owns;
+            if (in_b)
+                both += a->labels[j * 100 + i] && b->labels[bj * 100 + bi];
+        }
+    }
+    CHECK_INT(wrong, 0);
+    CHECK_INT(both, 0);
+    labels_free(a);
+    labels_free(b);
+    parcels_free(s);
+}
+
+static void test_ownership(void)
+{
+    /* B 600 m east: the bisector x = X0 + 800 lies between centres; A keeps its
+     * first 80 columns, B its last 80: union 160 x 100 = 16000 */
+    check_ownership(X0 + 600, Y0, "35VMF", 16000);
+    /* B 610 m east: centres at x = X0 + 805 are equidistant; the tie goes to the
+     * smaller id. Union 161 x 100 */
+    check_ownership(X0 + 610, Y0, "35VMF", 16100);
+    check_ownership(X0 + 610, Y0, "35ULF", 16100); /* B wins the ties now */
+    /* diagonal: B 600 m east and 600 m south; union 2 * 10000 - 40 * 40 */
+    check_ownership(X0 + 600, Y0 - 600, "35VMF", 20000 - 1600);
+}
+
+/* ---- the cache ---- */
+
+static int file_exists_with_prefix(const char *dir, char *found, size_t size)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "ls %s/labels-35VLF-*.mcl 2>/dev/null | head -1", dir);
+    FILE *f = popen(cmd, "r");
+    if (!f)
+        return 0;
+    int ok = fgets(found, (int)size, f) != NULL;
+    pclose(f);
+    if (ok)
+        found[strcspn(found, "\n")] = 0;
+    return ok;
+}
+
+static int same_labels(const label_raster *a, const label_raster *b)
+{
+    return a->width == b->width && a->height == b->height && a->n_labels == b->n_labels &&
+           memcmp(a->labels, b->labels, (size_t)a->width * a->height * 4) == 0 &&
+           memcmp(a->n_pixels, b->n_pixels, (a->n_labels + 1) * sizeof(int64_t)) == 0;
+}
+
+static void test_cache(void)
+{
+    const char *p = path_in_tmp("cache.gpkg");
+    feat f[] = {{"A", rect_wkt(X0, Y0 - 200, X0 + 200, Y0)},
+                {"B", rect_wkt(X0 + 100, Y0 - 300, X0 + 300, Y0 - 100)},
+                {"C", rect_wkt(X0 + 500, Y0 - 900, X0 + 900, Y0 - 500)}};
+    write_gpkg(p, 32635, "parcel_id", 0, wkbPolygon, f, 3);
+    parcel_set *s = NULL;
+    REQUIRE(parcels_load(p, "parcel_id", 10, &s) == MC_OK);
+    tile_grid t = tile("35VLF", 32635, X0, Y0, 100, 100);
+    const char *dir = path_in_tmp("cache/sub");
+    label_raster *built = build(s, &t, &t, 1, 10), *c1 = NULL, *c2 = NULL, *c3 = NULL, *c4 = NULL;
+    REQUIRE(built);
+    REQUIRE(labels_get_cached(dir, s, &t, &t, 1, 10, &c1) == MC_OK);
+    char file[600];
+    REQUIRE(file_exists_with_prefix(dir, file, sizeof file));
+    struct stat st1;
+    REQUIRE(stat(file, &st1) == 0);
+    CHECK(same_labels(built, c1));
+    /* a hit: read, not rebuilt (no warning; same labels) */
+    capture_start();
+    int rc = labels_get_cached(dir, s, &t, &t, 1, 10, &c2);
+    capture_end();
+    REQUIRE(rc == MC_OK);
+    CHECK(same_labels(built, c2));
+    CHECK_STR(captured, "");
+    CHECK(labels_window_has_parcel(c2, 1, 1, 1, 1) && !labels_window_has_parcel(c2, 40, 0, 10, 40));
+    /* corrupt one byte of the payload: reported and rebuilt */
+    FILE *fp = fopen(file, "r+b");
+    REQUIRE(fp);
+    fseek(fp, 112 + 4 * 5, SEEK_SET);
+    int ch = fgetc(fp);
+    fseek(fp, 112 + 4 * 5, SEEK_SET);
+    fputc(ch ^ 0x40, fp);
+    fclose(fp);
+    capture_start();
+    rc = labels_get_cached(dir, s, &t, &t, 1, 10, &c3);
+    capture_end();
+    REQUIRE(rc == MC_OK);
+    CHECK(same_labels(built, c3));
+    CHECK_MSG(strstr(captured, "checksum does not match") && strstr(captured, "rebuilding"), "%s",
+              captured);
+    /* truncated: reported and rebuilt; the rebuilt file is whole again */
+    REQUIRE(truncate(file, 150) == 0);
+    capture_start();
+    rc = labels_get_cached(dir, s, &t, &t, 1, 10, &c4);
+    capture_end();
+    REQUIRE(rc == MC_OK);
+    CHECK(same_labels(built, c4));
+    CHECK_MSG(strstr(captured, "truncated") && strstr(captured, file), "%s", captured);
+    struct stat st2;
+    REQUIRE(stat(file, &st2) == 0);
+    CHECK_INT(st2.st_size, st1.st_size);
+    /* another buffer or another neighbour set is another key: a second file */
+    label_raster *c5 = NULL;
+    tile_grid two[2] = {t, tile("35VMF", 32635, X0 + 600, Y0, 100, 100)};
+    REQUIRE(labels_get_cached(dir, s, &two[0], two, 2, 10, &c5) == MC_OK);
+    CHECK(c5->n_pixels[3] < built->n_pixels[3]); /* C reaches into 35VMF's half */
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "test $(ls %s | wc -l) -eq 2", dir);
+    CHECK(system(cmd) == 0);
+    labels_free(built);
+    labels_free(c1);
+    labels_free(c2);
+    labels_free(c3);
+    labels_free(c4);
+    labels_free(c5);
+    parcels_free(s);
+}
+
+int main(void)
+{
+    GDALAllRegister();
+    snprintf(tmpdir, sizeof tmpdir, "%s/mowcheck-parcels-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    REQUIRE(mkdtemp(tmpdir));
+    if (!GDALGetDriverByName("GPKG"))
+        TEST_SKIP("GDAL has no GPKG driver");
+    test_load_basic();
+    test_load_errors();
+    test_invalid_refused();
+    test_overlap();
+    test_reprojection();
+    test_ownership();
+    test_cache();
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (test_failed == 0 && system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+    return test_summary();
+}
