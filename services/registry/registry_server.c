@@ -24,7 +24,10 @@
 
 #include "error.h"
 
-enum { BODY_MAX_BYTES = 1 << 20, XROAD_ID_MAX = 256 };
+/* Request line and headers must fit in a connection's memory: 128 KiB leaves room
+ * for the default 1000 parcels per request with long ids (curl's and most
+ * clients' URL limits are far lower; the client batches). */
+enum { BODY_MAX_BYTES = 1 << 20, XROAD_ID_MAX = 256, CONNECTION_MEMORY_BYTES = 128 * 1024 };
 
 struct registry_server {
     struct MHD_Daemon *daemon;
@@ -801,7 +804,8 @@ static int start_daemon(registry_server *s)
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK,
         keep_escaped, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_LIMIT,
-        256u, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+        256u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY_BYTES,
+        MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (!s->daemon)
         return mc_fail("cannot listen on %s port %d (address in use, or bad TLS files?)",
                        c->listen_host, c->listen_port);

@@ -103,20 +103,37 @@ static void test_usage_errors(void)
     free(err);
 }
 
-/* --port-file and a fixed port: the port is written, and nothing but the access log printed. */
-static void test_port_file(void)
+/* --port-file writes the bound port; --max-parcels bounds a request; SIGINT
+ * stops as cleanly as SIGTERM. */
+static void test_port_file_and_limits(void)
 {
     char path[600], dir[256], port_file[300];
     snprintf(path, sizeof path, "%s/claims.csv", data_dir);
     tmpdir_make(dir, "port");
     snprintf(port_file, sizeof port_file, "%s/port", dir);
-    const char *args[] = {"--claims", path, "--port-file", port_file, NULL};
+    const char *args[] = {"--claims", path, "--port-file", port_file, "--max-parcels", "2",
+                          NULL};
     srv s;
     REQUIRE(srv_spawn(&s, binary, args, 0) == 0);
     char *text = slurp(port_file);
     CHECK_INT(atoi(text), s.port);
     free(text);
-    CHECK_INT(srv_stop(&s), 0);
+    json_t *b = ask(&s, "season=2026&parcel=EE-0001&parcel=EE-0005");
+    CHECK_INT(json_array_size(json_object_get(b, "claims")), 2);
+    json_decref(b);
+    char url[600];
+    snprintf(url, sizeof url, "%s/r1/EE/GOV/70000000/registry/claims?season=2026&parcel=A"
+             "&parcel=B&parcel=C", s.base);
+    const char *hdr[] = {"X-Road-Client: EE/GOV/70000001/mowcheck", NULL};
+    http_resp r;
+    http_get(&r, url, hdr);
+    CHECK_INT(r.status, 400);
+    CHECK(strstr(r.body, "3 parcels in one request, at most 2") != NULL);
+    CHECK(resp_header(&r, "X-Road-Error") == NULL);
+    http_free(&r);
+    kill(s.pid, SIGINT);
+    CHECK_INT(srv_wait(&s, SRV_STOP_TIMEOUT_MS), 0);
+    CHECK_INT(s.exit_code, 0);
     srv_cleanup(&s);
     tmpdir_remove(dir);
 }
@@ -134,7 +151,7 @@ int main(int argc, char **argv)
         expect_refused(refused[i].file, refused[i].message);
     test_good_shapes();
     test_usage_errors();
-    test_port_file();
+    test_port_file_and_limits();
     curl_global_cleanup();
     return test_summary();
 }

@@ -186,6 +186,30 @@ static void test_claims_request_errors(void)
     http_free(&r);
 }
 
+/* The default limit, 1000 parcels, fits in one request with 20-character ids. */
+static void test_many_parcels(void)
+{
+    for (int n = 1000; n <= 1001; n++) {
+        size_t cap = (size_t)n * 32 + 600;
+        char *url = malloc(cap);
+        size_t len = (size_t)snprintf(url, cap, "%s/claims?season=2026&parcel=EE-0001", base);
+        for (int i = 1; i < n; i++)
+            len += (size_t)snprintf(url + len, cap - len, "&parcel=EE-X-%015d", i);
+        http_resp r;
+        http_get(&r, url, client_hdr);
+        if (n == 1000) {
+            CHECK_INT(r.status, 200);
+            json_t *b = parse(&r);
+            CHECK_INT(json_array_size(json_object_get(b, "claims")), 1);
+            json_decref(b);
+        } else {
+            check_registry_error(&r, 400, "1001 parcels in one request, at most 1000");
+        }
+        http_free(&r);
+        free(url);
+    }
+}
+
 static void test_ids_and_hash(void)
 {
     http_resp r1, r2;
@@ -492,6 +516,7 @@ int main(int argc, char **argv)
     test_claims_by_parcel();
     test_fields_selection();
     test_claims_request_errors();
+    test_many_parcels();
     test_ids_and_hash();
     test_hash_by_hand(s.port);
     test_client_header_errors();
