@@ -90,6 +90,19 @@ int kernel_accumulate(kernel_device device, const kernel_window *w, const kernel
 /* 1 where the CUDA backend was built and a GPU can be used now, else 0. */
 int kernel_cuda_available(void);
 
+/* The GPU's name and its theoretical memory bandwidth (bytes/s, from the memory
+ * clock and bus width). KERNEL_ERR_NO_CUDA where kernel_cuda_available() is 0. */
+int kernel_cuda_device_info(char *name, size_t name_len, double *peak_bytes_per_s);
+
+/* For benchmarks: copies the window to the GPU once, then runs the CUDA kernel
+ * `repeats` times on the resident data and stores the best kernel-only time
+ * (seconds, CUDA events; no transfers) in *seconds. */
+int kernel_cuda_time_kernel(const kernel_window *w, const kernel_params *p, uint32_t n_labels,
+                            int repeats, double *seconds);
+
+/* Frees the GPU buffers the CUDA backend keeps between calls (no-op without CUDA). */
+void kernel_cuda_release(void);
+
 /* Name of the device a call with `device` would use: "cpu" or "cuda". */
 const char *kernel_device_name(kernel_device device);
 

@@ -1,22 +1,327 @@
 /* CPU backend: OpenMP over rows, one private accumulator array per thread,
- * merged once at the end (no locks in the pixel loop). */
+ * merged once at the end (no locks in the pixel loop).
+ *
+ * Each row is processed in chunks of KERNEL_CHUNK_PX pixels, in two passes:
+ *  1. per pixel, one packed 64-bit word (see kernel_pack) holding q^2, q, and
+ *     the clear and seen flags, computed 8 pixels at a time with SSE4.1 (the
+ *     same IEEE division, multiplication and round-half-even as
+ *     kernel_ndvi_q_inline, so results are bit-identical to it); groups of 8
+ *     pixels that hold no parcel are not computed at all;
+ *  2. a scalar walk over the labels that adds the packed words in a register
+ *     while the label stays the same (parcels are spatially coherent: runs are
+ *     long), unpacks every KERNEL_SEGMENT_PX pixels, and adds into
+ *     stats[label] only when the label changes. One load and one add per pixel. */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __SSE4_1__
+#include <smmintrin.h>
+#endif
+
 #include "kernel.h"
 #include "kernel_internal.h"
+
+/* Packed per-pixel word; a sum of up to KERNEL_SEGMENT_PX words cannot carry
+ * from one field into the next:
+ *   bits  0..31  q^2                  <= 1e8 per pixel,  32 px: 3.2e9  < 2^32
+ *   bits 32..51  q + 10000 if clear   <= 20000,          32 px: 640000 < 2^20
+ *   bits 52..57  clear (n_valid)      1,                 32 px: 32     < 2^6
+ *   bits 58..63  seen (n_seen)        1,                 32 px: 32     < 2^6  */
+#define KERNEL_SEGMENT_PX 32
+#define KERNEL_PACK_Q_SHIFT 32
+#define KERNEL_PACK_CLEAR_SHIFT 52
+#define KERNEL_PACK_SEEN_SHIFT 58
+
+/* Pixels per chunk: even (SCL pairs) and a multiple of 8 (SIMD groups) and of
+ * KERNEL_SEGMENT_PX. */
+#define KERNEL_CHUNK_PX 512
+
+/* The current run of equal labels, carried across chunks and rows. */
+typedef struct kernel_run {
+    uint32_t label;
+    int64_t n_valid, n_seen, sum_q, sum_q2;
+} kernel_run;
+
+typedef struct kernel_chunk {
+    uint64_t v[KERNEL_CHUNK_PX];
+} kernel_chunk;
 
 int32_t kernel_ndvi_q(uint16_t red_dn, uint16_t nir_dn, int32_t offset)
 {
     return kernel_ndvi_q_inline(red_dn, nir_dn, offset);
 }
 
+static inline uint64_t kernel_pack(int32_t q, int clear, int seen)
+{
+    if (!clear)
+        return (uint64_t)(seen != 0) << KERNEL_PACK_SEEN_SHIFT;
+    return (uint64_t)(uint32_t)(q * q) |
+           (uint64_t)(uint32_t)(q + KERNEL_NDVI_SCALE) << KERNEL_PACK_Q_SHIFT |
+           (uint64_t)1 << KERNEL_PACK_CLEAR_SHIFT | (uint64_t)(seen != 0) << KERNEL_PACK_SEEN_SHIFT;
+}
+
+/* Adds a sum of at most KERNEL_SEGMENT_PX packed words to the run. */
+static inline void kernel_run_add_packed(kernel_run *r, uint64_t acc)
+{
+    int64_t n_clear = (int64_t)((acc >> KERNEL_PACK_CLEAR_SHIFT) & 63u);
+    r->sum_q2 += (int64_t)(acc & 0xFFFFFFFFu);
+    r->sum_q += (int64_t)((acc >> KERNEL_PACK_Q_SHIFT) & 0xFFFFFu) - KERNEL_NDVI_SCALE * n_clear;
+    r->n_valid += n_clear;
+    r->n_seen += (int64_t)(acc >> KERNEL_PACK_SEEN_SHIFT);
+}
+
+static inline uint64_t kernel_pixel_scalar(uint16_t red, uint16_t nir, uint8_t scl,
+                                           const kernel_params *p)
+{
+    /* As in kernel_accumulate_row: a pixel that is not seen is not clear either. */
+    int seen = kernel_pixel_seen(scl);
+    int clear = seen && kernel_pixel_clear(red, nir, scl, p->reflectance_offset_dn,
+                                           p->scl_valid_mask);
+    int32_t q = clear ? kernel_ndvi_q_inline(red, nir, p->reflectance_offset_dn) : 0;
+    return kernel_pack(q, clear, seen);
+}
+
+#ifdef __SSE4_1__
+/* Constants of the SIMD pass, set up once per window. */
+typedef struct kernel_simd {
+    __m128i offset, scl_lut, ones16, one32, scale_max, scale_min, clear_bits, seen_bits;
+    __m128 scale;
+} kernel_simd;
+
+static void kernel_simd_init(kernel_simd *k, const kernel_params *p)
+{
+    uint8_t lut[16];
+    for (int c = 0; c < 16; c++)
+        lut[c] = ((p->scl_valid_mask >> c) & 1u) ? 0xFF : 0;
+    k->scl_lut = _mm_loadu_si128((const __m128i *)lut);
+    k->offset = _mm_set1_epi32(p->reflectance_offset_dn);
+    k->ones16 = _mm_set1_epi16(-1);
+    k->one32 = _mm_set1_epi32(1);
+    k->scale_max = _mm_set1_epi32(KERNEL_NDVI_SCALE);
+    k->scale_min = _mm_set1_epi32(-KERNEL_NDVI_SCALE);
+    /* the high 32 bits of the packed word */
+    k->clear_bits = _mm_set1_epi32(1 << (KERNEL_PACK_CLEAR_SHIFT - 32));
+    k->seen_bits = _mm_set1_epi32(1 << (KERNEL_PACK_SEEN_SHIFT - 32));
+    k->scale = _mm_set1_ps((float)KERNEL_NDVI_SCALE);
+}
+
+/* Four pixels in 32-bit lanes: red/nir DN already widened, masks all-ones/zero;
+ * class_ok: SCL class in the mask and both bands have data. Writes 4 packed words. */
+static inline void kernel_simd_quad(const kernel_simd *k, __m128i red, __m128i nir,
+                                    __m128i seen, __m128i class_ok, uint64_t *out)
+{
+    __m128i zero = _mm_setzero_si128();
+    red = _mm_add_epi32(red, k->offset);
+    nir = _mm_add_epi32(nir, k->offset);
+    __m128i positive = _mm_and_si128(_mm_cmpgt_epi32(red, zero), _mm_cmpgt_epi32(nir, zero));
+    __m128i clear = _mm_and_si128(_mm_and_si128(seen, class_ok), positive);
+    /* Lanes that are not clear divide 0 by 1 so no lane sees a zero or negative
+     * denominator; their result is masked out below. */
+    __m128i num = _mm_and_si128(_mm_sub_epi32(nir, red), clear);
+    __m128i den = _mm_blendv_epi8(k->one32, _mm_add_epi32(nir, red), clear);
+    __m128 ratio = _mm_div_ps(_mm_cvtepi32_ps(num), _mm_cvtepi32_ps(den));
+    /* cvtps rounds in the current mode (nearest-even), exactly as rintf does. */
+    __m128i q = _mm_cvtps_epi32(_mm_mul_ps(ratio, k->scale));
+    q = _mm_min_epi32(_mm_max_epi32(q, k->scale_min), k->scale_max);
+    __m128i lo = _mm_and_si128(_mm_mullo_epi32(q, q), clear);
+    __m128i hi = _mm_and_si128(_mm_or_si128(_mm_add_epi32(q, k->scale_max), k->clear_bits), clear);
+    hi = _mm_or_si128(hi, _mm_and_si128(seen, k->seen_bits));
+    _mm_storeu_si128((__m128i *)out, _mm_unpacklo_epi32(lo, hi));
+    _mm_storeu_si128((__m128i *)(out + 2), _mm_unpackhi_epi32(lo, hi));
+}
+
+/* Eight pixels starting at an even column; scl4 holds their 4 SCL pixels. */
+static inline void kernel_simd_group8(const kernel_simd *k, const uint16_t *red,
+                                      const uint16_t *nir, const uint8_t *scl4, uint64_t *out)
+{
+    __m128i zero = _mm_setzero_si128();
+    __m128i r16 = _mm_loadu_si128((const __m128i *)red);
+    __m128i n16 = _mm_loadu_si128((const __m128i *)nir);
+    uint32_t s4;
+    memcpy(&s4, scl4, sizeof s4);
+    __m128i s8 = _mm_cvtsi32_si128((int)s4);
+    s8 = _mm_unpacklo_epi8(s8, s8); /* 20 m -> 10 m: each SCL byte twice */
+    __m128i s_zero = _mm_cmpeq_epi8(s8, zero);
+    __m128i s_below16 = _mm_cmpeq_epi8(_mm_and_si128(s8, _mm_set1_epi8((char)0xF0)), zero);
+    __m128i s_ok = _mm_and_si128(_mm_shuffle_epi8(k->scl_lut, s8), s_below16);
+    /* seen: SCL != 0 alone; class_ok also needs both bands to have data. */
+    __m128i seen16 = _mm_xor_si128(_mm_unpacklo_epi8(s_zero, s_zero), k->ones16);
+    __m128i no_data = _mm_or_si128(_mm_cmpeq_epi16(r16, zero), _mm_cmpeq_epi16(n16, zero));
+    __m128i ok16 = _mm_andnot_si128(no_data, _mm_unpacklo_epi8(s_ok, s_ok));
+    kernel_simd_quad(k, _mm_cvtepu16_epi32(r16), _mm_cvtepu16_epi32(n16),
+                     _mm_cvtepi16_epi32(seen16), _mm_cvtepi16_epi32(ok16), out);
+    kernel_simd_quad(k, _mm_unpackhi_epi16(r16, zero), _mm_unpackhi_epi16(n16, zero),
+                     _mm_cvtepi16_epi32(_mm_unpackhi_epi64(seen16, seen16)),
+                     _mm_cvtepi16_epi32(_mm_unpackhi_epi64(ok16, ok16)), out + 4);
+}
+
+static inline int kernel_labels_zero8(const uint32_t *labels)
+{
+    __m128i a = _mm_loadu_si128((const __m128i *)labels);
+    __m128i b = _mm_loadu_si128((const __m128i *)(labels + 4));
+    __m128i any = _mm_or_si128(a, b);
+    return _mm_testz_si128(any, any);
+}
+
+#endif
+
+/* Pass 1 over pixels [x0, x0 + n) of one row; x0 is even. */
+static void kernel_chunk_compute(const uint16_t *red, const uint16_t *nir, const uint8_t *scl,
+                                 const uint32_t *labels, int x0, int n, const kernel_params *p,
+                                 const void *simd, kernel_chunk *c)
+{
+    int i = 0;
+#ifdef __SSE4_1__
+    const kernel_simd *k = simd;
+    for (; i + 8 <= n; i += 8) {
+        int x = x0 + i;
+        if (kernel_labels_zero8(labels + x)) {
+            /* No parcel here: pass 2 adds these words to no label; keep them defined. */
+            memset(c->v + i, 0, 8 * sizeof c->v[0]);
+            continue;
+        }
+        kernel_simd_group8(k, red + x, nir + x, scl + x / 2, c->v + i);
+    }
+#else
+    (void)simd;
+    (void)labels;
+#endif
+    for (; i < n; i++) {
+        int x = x0 + i;
+        c->v[i] = kernel_pixel_scalar(red[x], nir[x], scl[x / 2], p);
+    }
+}
+
+static inline void kernel_run_flush(kernel_run *r, kernel_stats *stats, uint32_t n_labels)
+{
+    /* Label 0 (no parcel) and labels above n_labels are never written; the
+     * unsigned subtraction folds both tests into one. */
+    if (r->label - 1u < n_labels) {
+        kernel_stats *st = &stats[r->label];
+        st->n_valid += r->n_valid;
+        st->n_seen += r->n_seen;
+        st->sum_q += r->sum_q;
+        st->sum_q2 += r->sum_q2;
+    }
+    r->n_valid = r->n_seen = r->sum_q = r->sum_q2 = 0;
+}
+
+/* Scalar pass 2 over words [i0, i1): add while the label holds, flush on change. */
+static inline void kernel_words_accumulate(const uint32_t *labels, const uint64_t *v, int i0,
+                                           int i1, kernel_run *r, uint64_t *acc,
+                                           kernel_stats *stats, uint32_t n_labels)
+{
+    for (int i = i0; i < i1; i++) {
+        if (labels[i] != r->label) {
+            kernel_run_add_packed(r, *acc);
+            kernel_run_flush(r, stats, n_labels);
+            r->label = labels[i];
+            *acc = 0;
+        }
+        *acc += v[i];
+    }
+}
+
+#ifdef __SSE4_1__
+/* Sum of the words of 8 pixels whose 32-bit lane masks are ma (pixels 0-3) and mb (4-7). */
+static inline uint64_t kernel_sum8_masked(const uint64_t *v, __m128i ma, __m128i mb)
+{
+    __m128i s0 = _mm_and_si128(_mm_loadu_si128((const __m128i *)v), _mm_cvtepi32_epi64(ma));
+    __m128i s1 = _mm_and_si128(_mm_loadu_si128((const __m128i *)(v + 2)),
+                               _mm_cvtepi32_epi64(_mm_srli_si128(ma, 8)));
+    __m128i s2 = _mm_and_si128(_mm_loadu_si128((const __m128i *)(v + 4)), _mm_cvtepi32_epi64(mb));
+    __m128i s3 = _mm_and_si128(_mm_loadu_si128((const __m128i *)(v + 6)),
+                               _mm_cvtepi32_epi64(_mm_srli_si128(mb, 8)));
+    __m128i s = _mm_add_epi64(_mm_add_epi64(s0, s1), _mm_add_epi64(s2, s3));
+    return (uint64_t)_mm_cvtsi128_si64(s) + (uint64_t)_mm_extract_epi64(s, 1);
+}
+
+/* Pass 2 for 8 pixels: the pixels of the current run are summed first, then
+ * each other label of the group in turn becomes the run (sums do not depend on
+ * the order, so a label that appears twice in the group is summed at once).
+ * No per-pixel branch; the loop runs once per label change. */
+static inline void kernel_group8_accumulate(const uint32_t *labels, const uint64_t *v,
+                                            kernel_run *r, uint64_t *acc, kernel_stats *stats,
+                                            uint32_t n_labels)
+{
+    __m128i la = _mm_loadu_si128((const __m128i *)labels);
+    __m128i lb = _mm_loadu_si128((const __m128i *)(labels + 4));
+    __m128i cur = _mm_set1_epi32((int)r->label);
+    __m128i ea = _mm_cmpeq_epi32(la, cur), eb = _mm_cmpeq_epi32(lb, cur);
+    unsigned in_run = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(ea)) |
+                      (unsigned)_mm_movemask_ps(_mm_castsi128_ps(eb)) << 4;
+    *acc += kernel_sum8_masked(v, ea, eb);
+    for (unsigned left = ~in_run & 0xFFu; left;) {
+        uint32_t label = labels[__builtin_ctz(left)];
+        kernel_run_add_packed(r, *acc);
+        kernel_run_flush(r, stats, n_labels);
+        r->label = label;
+        cur = _mm_set1_epi32((int)label);
+        ea = _mm_cmpeq_epi32(la, cur);
+        eb = _mm_cmpeq_epi32(lb, cur);
+        left &= ~((unsigned)_mm_movemask_ps(_mm_castsi128_ps(ea)) |
+                  (unsigned)_mm_movemask_ps(_mm_castsi128_ps(eb)) << 4);
+        *acc = kernel_sum8_masked(v, ea, eb);
+    }
+}
+#endif
+
+/* Pass 2: walk the labels of the chunk, adding packed words while the label
+ * holds and flushing the run when it changes; the packed sum is unpacked every
+ * KERNEL_SEGMENT_PX pixels at most, before any field could carry. */
+static void kernel_chunk_accumulate(const uint32_t *labels, int n, const kernel_chunk *c,
+                                    kernel_run *r, kernel_stats *stats, uint32_t n_labels)
+{
+    for (int s = 0; s < n; s += KERNEL_SEGMENT_PX) {
+        int end = s + KERNEL_SEGMENT_PX < n ? s + KERNEL_SEGMENT_PX : n;
+        uint64_t acc = 0;
+        int i = s;
+#ifdef __SSE4_1__
+        for (; i + 8 <= end; i += 8)
+            kernel_group8_accumulate(labels + i, c->v + i, r, &acc, stats, n_labels);
+#endif
+        kernel_words_accumulate(labels, c->v, i, end, r, &acc, stats, n_labels);
+        kernel_run_add_packed(r, acc);
+    }
+}
+
+/* Rows [y0, y1) of the window into stats, through one run and one scratch chunk. */
+static void kernel_accumulate_rows(const kernel_window *w, const kernel_params *p, int y0, int y1,
+                                   kernel_stats *stats, uint32_t n_labels, const void *simd)
+{
+    kernel_chunk chunk;
+    kernel_run run = {0};
+    for (int y = y0; y < y1; y++) {
+        const uint16_t *red = w->red + (ptrdiff_t)y * w->band_stride;
+        const uint16_t *nir = w->nir + (ptrdiff_t)y * w->band_stride;
+        const uint8_t *scl = w->scl + (ptrdiff_t)(y / 2) * w->scl_stride;
+        const uint32_t *labels = w->labels + (ptrdiff_t)y * w->label_stride;
+        for (int x0 = 0; x0 < w->width; x0 += KERNEL_CHUNK_PX) {
+            int n = w->width - x0 < KERNEL_CHUNK_PX ? w->width - x0 : KERNEL_CHUNK_PX;
+            kernel_chunk_compute(red, nir, scl, labels, x0, n, p, simd, &chunk);
+            kernel_chunk_accumulate(labels + x0, n, &chunk, &run, stats, n_labels);
+        }
+    }
+    kernel_run_flush(&run, stats, n_labels);
+}
+
+static void kernel_accumulate_rows_simd(const kernel_window *w, const kernel_params *p, int y0,
+                                        int y1, kernel_stats *stats, uint32_t n_labels)
+{
+#ifdef __SSE4_1__
+    kernel_simd simd;
+    kernel_simd_init(&simd, p);
+    kernel_accumulate_rows(w, p, y0, y1, stats, n_labels, &simd);
+#else
+    kernel_accumulate_rows(w, p, y0, y1, stats, n_labels, NULL);
+#endif
+}
+
 void kernel_accumulate_window(const kernel_window *w, const kernel_params *p,
                               kernel_stats *stats, uint32_t n_labels)
 {
-    for (int y = 0; y < w->height; y++)
-        kernel_accumulate_row(w, p, y, stats, n_labels);
+    kernel_accumulate_rows_simd(w, p, 0, w->height, stats, n_labels);
 }
 
 void kernel_count_seen_window(const kernel_window *w, const kernel_params *p,
@@ -44,12 +349,17 @@ int kernel_window_may_be_clear(const uint8_t *scl, int scl_width, int scl_height
     return 0;
 }
 
+/* Rows per parallel task: large enough that the run state rarely restarts,
+ * small enough to balance uneven rows (label 0 is cheap) across threads. */
+#define KERNEL_ROWS_PER_TASK 8
+
 static int accumulate_cpu(const kernel_window *w, const kernel_params *p, kernel_stats *stats,
                           uint32_t n_labels, int n_threads)
 {
     int threads = n_threads > 0 ? n_threads : omp_get_max_threads();
-    if (threads > w->height)
-        threads = w->height > 0 ? w->height : 1;
+    int tasks = (w->height + KERNEL_ROWS_PER_TASK - 1) / KERNEL_ROWS_PER_TASK;
+    if (threads > tasks)
+        threads = tasks > 0 ? tasks : 1;
     if (threads == 1) {
         kernel_accumulate_window(w, p, stats, n_labels);
         return KERNEL_OK;
@@ -57,14 +367,18 @@ static int accumulate_cpu(const kernel_window *w, const kernel_params *p, kernel
     size_t per_thread = (size_t)n_labels + 1;
     kernel_stats *partial = calloc((size_t)threads * per_thread, sizeof *partial);
     if (!partial)
-        return kernel_set_error(KERNEL_ERR_NOMEM, "out of memory for %d thread accumulators",
-                                threads);
+        return kernel_set_error(KERNEL_ERR_NOMEM,
+                                "out of memory for %d thread accumulators of %u labels", threads,
+                                n_labels);
 #pragma omp parallel num_threads(threads)
     {
         kernel_stats *mine = partial + (size_t)omp_get_thread_num() * per_thread;
-#pragma omp for schedule(dynamic, 16)
-        for (int y = 0; y < w->height; y++)
-            kernel_accumulate_row(w, p, y, mine, n_labels);
+#pragma omp for schedule(dynamic, 1)
+        for (int t = 0; t < tasks; t++) {
+            int y0 = t * KERNEL_ROWS_PER_TASK;
+            int y1 = y0 + KERNEL_ROWS_PER_TASK < w->height ? y0 + KERNEL_ROWS_PER_TASK : w->height;
+            kernel_accumulate_rows_simd(w, p, y0, y1, mine, n_labels);
+        }
     }
     /* Integer sums: the merge order cannot change the result. */
     for (int t = 0; t < threads; t++)
@@ -73,11 +387,35 @@ static int accumulate_cpu(const kernel_window *w, const kernel_params *p, kernel
     return KERNEL_OK;
 }
 
+static int kernel_window_check(const kernel_window *w, const kernel_params *p,
+                               const kernel_stats *stats)
+{
+    if (!w || !p || !stats)
+        return kernel_set_error(KERNEL_ERR_ARGS, "kernel_accumulate: null window, params or stats");
+    if (w->width < 0 || w->height < 0)
+        return kernel_set_error(KERNEL_ERR_ARGS, "kernel_accumulate: negative window size %dx%d",
+                                w->width, w->height);
+    if (w->width > 0 && w->height > 0 && (!w->red || !w->nir || !w->scl || !w->labels))
+        return kernel_set_error(KERNEL_ERR_ARGS, "kernel_accumulate: %dx%d window lacks a band",
+                                w->width, w->height);
+    if (w->width > 0 && w->height > 0 &&
+        (w->band_stride < w->width || w->label_stride < w->width ||
+         w->scl_stride < (w->width + 1) / 2))
+        return kernel_set_error(KERNEL_ERR_ARGS,
+                                "kernel_accumulate: row strides (bands %td, labels %td, scl %td) "
+                                "shorter than the %d px window width",
+                                w->band_stride, w->label_stride, w->scl_stride, w->width);
+    return KERNEL_OK;
+}
+
 int kernel_accumulate(kernel_device device, const kernel_window *w, const kernel_params *p,
                       kernel_stats *stats, uint32_t n_labels, int n_threads)
 {
-    if (!w || !p || !stats || w->width < 0 || w->height < 0)
-        return kernel_set_error(KERNEL_ERR_ARGS, "kernel_accumulate: bad arguments");
+    int rc = kernel_window_check(w, p, stats);
+    if (rc != KERNEL_OK)
+        return rc;
+    if (w->width == 0 || w->height == 0)
+        return KERNEL_OK;
     if (device == KERNEL_DEVICE_AUTO)
         device = kernel_cuda_available() ? KERNEL_DEVICE_CUDA : KERNEL_DEVICE_CPU;
     if (device == KERNEL_DEVICE_CUDA)

@@ -30,4 +30,29 @@ int kernel_accumulate_cuda(const kernel_window *w, const kernel_params *p, kerne
     (void)n_labels;
     return kernel_set_error(KERNEL_ERR_NO_CUDA, "this build has no CUDA backend (nvcc not found)");
 }
+
+int kernel_cuda_device_info(char *name, size_t name_len, double *peak_bytes_per_s)
+{
+    if (name && name_len)
+        name[0] = '\0';
+    if (peak_bytes_per_s)
+        *peak_bytes_per_s = 0;
+    return kernel_set_error(KERNEL_ERR_NO_CUDA, "this build has no CUDA backend (nvcc not found)");
+}
+
+int kernel_cuda_time_kernel(const kernel_window *w, const kernel_params *p, uint32_t n_labels,
+                            int repeats, double *seconds)
+{
+    (void)w;
+    (void)p;
+    (void)n_labels;
+    (void)repeats;
+    if (seconds)
+        *seconds = 0;
+    return kernel_set_error(KERNEL_ERR_NO_CUDA, "this build has no CUDA backend (nvcc not found)");
+}
+
+void kernel_cuda_release(void) {}
+
+void kernel_cuda_set_strip_rows(int rows) { (void)rows; }
 #endif

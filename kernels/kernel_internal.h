@@ -72,6 +72,9 @@ static inline void kernel_accumulate_row(const kernel_window *w, const kernel_pa
     }
 }
 
+#endif
+
+/* Host side of both backends: merges partial statistics (integers: exact). */
 static inline void kernel_stats_add(kernel_stats *into, const kernel_stats *from, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -81,7 +84,6 @@ static inline void kernel_stats_add(kernel_stats *into, const kernel_stats *from
         into[i].sum_q2 += from[i].sum_q2;
     }
 }
-#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -89,6 +91,9 @@ extern "C" {
 int kernel_set_error(int code, const char *fmt, ...);
 int kernel_accumulate_cuda(const kernel_window *w, const kernel_params *p, kernel_stats *stats,
                            uint32_t n_labels);
+/* For tests: rows per strip the CUDA backend copies at a time (even; 0: its own
+ * choice, about 64 MiB of input), so that small windows can cross strips. */
+void kernel_cuda_set_strip_rows(int rows);
 #ifdef __cplusplus
 }
 #endif
