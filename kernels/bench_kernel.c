@@ -6,7 +6,9 @@
  * corner, and SCL with about 30 % cloud, shadow and cirrus in blobs.
  *
  *   mowcheck-bench-kernel [--width PX] [--height PX] [--labels N] [--threads N]
- *                         [--repeat N] [--seed N] [--no-reference] [--no-cuda] [--json] */
+ *                         [--repeat N] [--seed N] [--no-reference] [--no-cuda] [--sse-only]
+ *                         [--json]
+ * --sse-only keeps the CPU backend off AVX2 (to compare the two code paths). */
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
@@ -21,7 +23,7 @@
 #include "kernel_internal.h"
 
 typedef struct bench_options {
-    int width, height, threads, repeat, json, reference, cuda;
+    int width, height, threads, repeat, json, reference, cuda, sse_only;
     uint32_t labels;
     uint64_t seed;
 } bench_options;
@@ -75,6 +77,8 @@ static int bench_parse(int argc, char **argv, bench_options *o)
             o->json = 1, takes = 0;
         } else if (!strcmp(a, "--no-reference")) {
             o->reference = 0, takes = 0;
+        } else if (!strcmp(a, "--sse-only")) {
+            o->sse_only = 1, takes = 0;
         } else if (!strcmp(a, "--no-cuda")) {
             o->cuda = 0, takes = 0;
         } else if (!strcmp(a, "--width") || !strcmp(a, "--height")) {
@@ -99,7 +103,7 @@ static int bench_parse(int argc, char **argv, bench_options *o)
             o->seed = (uint64_t)n;
         } else {
             fprintf(stderr, "usage: mowcheck-bench-kernel [--width PX] [--height PX] [--labels N] "
-                            "[--threads N] [--repeat N] [--seed N] [--no-reference] [--no-cuda] "
+                            "[--threads N] [--repeat N] [--seed N] [--no-reference] [--no-cuda] [--sse-only] "
                             "[--json]\n(unknown option \"%s\")\n", a);
             return -1;
         }
@@ -330,6 +334,7 @@ int main(int argc, char **argv)
     bench_options o;
     if (bench_parse(argc, argv, &o))
         return 2;
+    kernel_cpu_set_simd(!o.sse_only);
     bench_tile t;
     double t0 = bench_now_s();
     bench_make_tile(&t, &o);

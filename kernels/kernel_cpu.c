@@ -16,7 +16,7 @@
 #include <string.h>
 
 #ifdef __SSE4_1__
-#include <smmintrin.h>
+#include <immintrin.h>
 #endif
 
 #include "kernel.h"
@@ -85,7 +85,7 @@ static inline uint64_t kernel_pixel_scalar(uint16_t red, uint16_t nir, uint8_t s
 #ifdef __SSE4_1__
 /* Constants of the SIMD pass, set up once per window. */
 typedef struct kernel_simd {
-    __m128i offset, scl_lut, ones16, one32, scale_max, scale_min, clear_bits, seen_bits;
+    __m128i offset, scl_lut, ones16, one32, scale_max, clear_bits, seen_bits;
     __m128 scale;
 } kernel_simd;
 
@@ -99,7 +99,6 @@ static void kernel_simd_init(kernel_simd *k, const kernel_params *p)
     k->ones16 = _mm_set1_epi16(-1);
     k->one32 = _mm_set1_epi32(1);
     k->scale_max = _mm_set1_epi32(KERNEL_NDVI_SCALE);
-    k->scale_min = _mm_set1_epi32(-KERNEL_NDVI_SCALE);
     /* the high 32 bits of the packed word */
     k->clear_bits = _mm_set1_epi32(1 << (KERNEL_PACK_CLEAR_SHIFT - 32));
     k->seen_bits = _mm_set1_epi32(1 << (KERNEL_PACK_SEEN_SHIFT - 32));
@@ -121,9 +120,10 @@ static inline void kernel_simd_quad(const kernel_simd *k, __m128i red, __m128i n
     __m128i num = _mm_and_si128(_mm_sub_epi32(nir, red), clear);
     __m128i den = _mm_blendv_epi8(k->one32, _mm_add_epi32(nir, red), clear);
     __m128 ratio = _mm_div_ps(_mm_cvtepi32_ps(num), _mm_cvtepi32_ps(den));
-    /* cvtps rounds in the current mode (nearest-even), exactly as rintf does. */
+    /* cvtps rounds in the current mode (nearest-even), exactly as rintf does.
+     * No clamp needed: in a clear lane both reflectances are positive, so
+     * |nir - red| < nir + red, |ratio| <= 1 after rounding, |q| <= 10000. */
     __m128i q = _mm_cvtps_epi32(_mm_mul_ps(ratio, k->scale));
-    q = _mm_min_epi32(_mm_max_epi32(q, k->scale_min), k->scale_max);
     __m128i lo = _mm_and_si128(_mm_mullo_epi32(q, q), clear);
     __m128i hi = _mm_and_si128(_mm_or_si128(_mm_add_epi32(q, k->scale_max), k->clear_bits), clear);
     hi = _mm_or_si128(hi, _mm_and_si128(seen, k->seen_bits));
@@ -131,13 +131,16 @@ static inline void kernel_simd_quad(const kernel_simd *k, __m128i red, __m128i n
     _mm_storeu_si128((__m128i *)(out + 2), _mm_unpackhi_epi32(lo, hi));
 }
 
-/* Eight pixels starting at an even column; scl4 holds their 4 SCL pixels. */
-static inline void kernel_simd_group8(const kernel_simd *k, const uint16_t *red,
-                                      const uint16_t *nir, const uint8_t *scl4, uint64_t *out)
+/* Eight pixels starting at an even column; scl4 holds their 4 SCL pixels.
+ * Loads the bands and gives 16-bit lane masks: seen (SCL != 0) and class_ok
+ * (SCL class in the mask and both bands have data). */
+static inline void kernel_simd_load8(const kernel_simd *k, const uint16_t *red,
+                                     const uint16_t *nir, const uint8_t *scl4, __m128i *r16,
+                                     __m128i *n16, __m128i *seen16, __m128i *ok16)
 {
     __m128i zero = _mm_setzero_si128();
-    __m128i r16 = _mm_loadu_si128((const __m128i *)red);
-    __m128i n16 = _mm_loadu_si128((const __m128i *)nir);
+    *r16 = _mm_loadu_si128((const __m128i *)red);
+    *n16 = _mm_loadu_si128((const __m128i *)nir);
     uint32_t s4;
     memcpy(&s4, scl4, sizeof s4);
     __m128i s8 = _mm_cvtsi32_si128((int)s4);
@@ -145,15 +148,56 @@ static inline void kernel_simd_group8(const kernel_simd *k, const uint16_t *red,
     __m128i s_zero = _mm_cmpeq_epi8(s8, zero);
     __m128i s_below16 = _mm_cmpeq_epi8(_mm_and_si128(s8, _mm_set1_epi8((char)0xF0)), zero);
     __m128i s_ok = _mm_and_si128(_mm_shuffle_epi8(k->scl_lut, s8), s_below16);
-    /* seen: SCL != 0 alone; class_ok also needs both bands to have data. */
-    __m128i seen16 = _mm_xor_si128(_mm_unpacklo_epi8(s_zero, s_zero), k->ones16);
-    __m128i no_data = _mm_or_si128(_mm_cmpeq_epi16(r16, zero), _mm_cmpeq_epi16(n16, zero));
-    __m128i ok16 = _mm_andnot_si128(no_data, _mm_unpacklo_epi8(s_ok, s_ok));
+    __m128i no_data = _mm_or_si128(_mm_cmpeq_epi16(*r16, zero), _mm_cmpeq_epi16(*n16, zero));
+    *seen16 = _mm_xor_si128(_mm_unpacklo_epi8(s_zero, s_zero), k->ones16);
+    *ok16 = _mm_andnot_si128(no_data, _mm_unpacklo_epi8(s_ok, s_ok));
+}
+
+static inline void kernel_simd_group8(const kernel_simd *k, const uint16_t *red,
+                                      const uint16_t *nir, const uint8_t *scl4, uint64_t *out)
+{
+    __m128i zero = _mm_setzero_si128(), r16, n16, seen16, ok16;
+    kernel_simd_load8(k, red, nir, scl4, &r16, &n16, &seen16, &ok16);
     kernel_simd_quad(k, _mm_cvtepu16_epi32(r16), _mm_cvtepu16_epi32(n16),
                      _mm_cvtepi16_epi32(seen16), _mm_cvtepi16_epi32(ok16), out);
     kernel_simd_quad(k, _mm_unpackhi_epi16(r16, zero), _mm_unpackhi_epi16(n16, zero),
                      _mm_cvtepi16_epi32(_mm_unpackhi_epi64(seen16, seen16)),
                      _mm_cvtepi16_epi32(_mm_unpackhi_epi64(ok16, ok16)), out + 4);
+}
+
+#define KERNEL_AVX2 __attribute__((target("avx2")))
+
+/* The same eight pixels in one 256-bit pass (AVX2, chosen at run time);
+ * the same operations lane by lane, so the same words. */
+KERNEL_AVX2 static inline void kernel_avx2_group8(const kernel_simd *k, const uint16_t *red,
+                                                  const uint16_t *nir, const uint8_t *scl4,
+                                                  uint64_t *out)
+{
+    __m128i r16, n16, seen16, ok16;
+    kernel_simd_load8(k, red, nir, scl4, &r16, &n16, &seen16, &ok16);
+    __m256i zero = _mm256_setzero_si256();
+    __m256i offset = _mm256_broadcastsi128_si256(k->offset);
+    __m256i rd = _mm256_add_epi32(_mm256_cvtepu16_epi32(r16), offset);
+    __m256i nr = _mm256_add_epi32(_mm256_cvtepu16_epi32(n16), offset);
+    __m256i seen = _mm256_cvtepi16_epi32(seen16);
+    __m256i positive = _mm256_and_si256(_mm256_cmpgt_epi32(rd, zero), _mm256_cmpgt_epi32(nr, zero));
+    __m256i clear = _mm256_and_si256(_mm256_and_si256(seen, _mm256_cvtepi16_epi32(ok16)), positive);
+    __m256i num = _mm256_and_si256(_mm256_sub_epi32(nr, rd), clear);
+    __m256i den = _mm256_blendv_epi8(_mm256_broadcastsi128_si256(k->one32),
+                                     _mm256_add_epi32(nr, rd), clear);
+    __m256 ratio = _mm256_div_ps(_mm256_cvtepi32_ps(num), _mm256_cvtepi32_ps(den));
+    __m256i q = _mm256_cvtps_epi32(
+        _mm256_mul_ps(ratio, _mm256_broadcast_ps((const __m128 *)&k->scale)));
+    __m256i lo = _mm256_and_si256(_mm256_mullo_epi32(q, q), clear);
+    __m256i hi = _mm256_and_si256(
+        _mm256_or_si256(_mm256_add_epi32(q, _mm256_broadcastsi128_si256(k->scale_max)),
+                        _mm256_broadcastsi128_si256(k->clear_bits)),
+        clear);
+    hi = _mm256_or_si256(hi, _mm256_and_si256(seen, _mm256_broadcastsi128_si256(k->seen_bits)));
+    __m256i a = _mm256_unpacklo_epi32(lo, hi); /* pixels 0 1 | 4 5 */
+    __m256i b = _mm256_unpackhi_epi32(lo, hi); /* pixels 2 3 | 6 7 */
+    _mm256_storeu_si256((__m256i *)out, _mm256_permute2x128_si256(a, b, 0x20));
+    _mm256_storeu_si256((__m256i *)(out + 4), _mm256_permute2x128_si256(a, b, 0x31));
 }
 
 static inline int kernel_labels_zero8(const uint32_t *labels)
@@ -166,32 +210,74 @@ static inline int kernel_labels_zero8(const uint32_t *labels)
 
 #endif
 
-/* Pass 1 over pixels [x0, x0 + n) of one row; x0 is even. */
-static void kernel_chunk_compute(const uint16_t *red, const uint16_t *nir, const uint8_t *scl,
-                                 const uint32_t *labels, int x0, int n, const kernel_params *p,
-                                 const void *simd, kernel_chunk *c)
-{
-    int i = 0;
-#ifdef __SSE4_1__
-    const kernel_simd *k = simd;
-    for (; i + 8 <= n; i += 8) {
-        int x = x0 + i;
-        if (kernel_labels_zero8(labels + x)) {
-            /* No parcel here: pass 2 adds these words to no label; keep them defined. */
-            memset(c->v + i, 0, 8 * sizeof c->v[0]);
-            continue;
-        }
-        kernel_simd_group8(k, red + x, nir + x, scl + x / 2, c->v + i);
+/* Pass 1 over pixels [x0, x0 + n) of one row; x0 is even. GROUP8 computes the
+ * words of 8 pixels; groups without any parcel are skipped, the tail is scalar. */
+#define KERNEL_CHUNK_COMPUTE_BODY(GROUP8)                                           \
+    int i = 0;                                                                    \
+    for (; i + 8 <= n; i += 8) {                                                  \
+        int x = x0 + i;                                                           \
+        if (kernel_labels_zero8(labels + x)) {                                    \
+            /* pass 2 adds these words to no label; keep them defined */          \
+            memset(c->v + i, 0, 8 * sizeof c->v[0]);                              \
+            continue;                                                             \
+        }                                                                         \
+        GROUP8(k, red + x, nir + x, scl + x / 2, c->v + i);                       \
+    }                                                                             \
+    for (; i < n; i++) {                                                          \
+        int x = x0 + i;                                                           \
+        c->v[i] = kernel_pixel_scalar(red[x], nir[x], scl[x / 2], p);             \
     }
+
+typedef void (*kernel_chunk_fn)(const uint16_t *red, const uint16_t *nir, const uint8_t *scl,
+                                const uint32_t *labels, int x0, int n, const kernel_params *p,
+                                const void *simd, kernel_chunk *c);
+
+#ifdef __SSE4_1__
+static void kernel_chunk_compute_sse(const uint16_t *red, const uint16_t *nir, const uint8_t *scl,
+                                     const uint32_t *labels, int x0, int n,
+                                     const kernel_params *p, const void *simd, kernel_chunk *c)
+{
+    const kernel_simd *k = simd;
+    KERNEL_CHUNK_COMPUTE_BODY(kernel_simd_group8)
+}
+
+KERNEL_AVX2 static void kernel_chunk_compute_avx2(const uint16_t *red, const uint16_t *nir,
+                                                  const uint8_t *scl, const uint32_t *labels,
+                                                  int x0, int n, const kernel_params *p,
+                                                  const void *simd, kernel_chunk *c)
+{
+    const kernel_simd *k = simd;
+    KERNEL_CHUNK_COMPUTE_BODY(kernel_avx2_group8)
+}
+
+/* -1: AVX2 where the CPU has it; 0: SSE4.1 only (tests compare the two). */
+static int kernel_cpu_simd_choice = -1;
+
+void kernel_cpu_set_simd(int allow_avx2) { kernel_cpu_simd_choice = allow_avx2 ? -1 : 0; }
+
+static kernel_chunk_fn kernel_chunk_compute_pick(void)
+{
+    if (kernel_cpu_simd_choice != 0 && __builtin_cpu_supports("avx2"))
+        return kernel_chunk_compute_avx2;
+    return kernel_chunk_compute_sse;
+}
 #else
-    (void)simd;
+static void kernel_chunk_compute_scalar(const uint16_t *red, const uint16_t *nir,
+                                        const uint8_t *scl, const uint32_t *labels, int x0, int n,
+                                        const kernel_params *p, const void *simd, kernel_chunk *c)
+{
     (void)labels;
-#endif
-    for (; i < n; i++) {
+    (void)simd;
+    for (int i = 0; i < n; i++) {
         int x = x0 + i;
         c->v[i] = kernel_pixel_scalar(red[x], nir[x], scl[x / 2], p);
     }
 }
+
+void kernel_cpu_set_simd(int allow_avx2) { (void)allow_avx2; }
+
+static kernel_chunk_fn kernel_chunk_compute_pick(void) { return kernel_chunk_compute_scalar; }
+#endif
 
 static inline void kernel_run_flush(kernel_run *r, kernel_stats *stats, uint32_t n_labels)
 {
@@ -290,6 +376,7 @@ static void kernel_chunk_accumulate(const uint32_t *labels, int n, const kernel_
 static void kernel_accumulate_rows(const kernel_window *w, const kernel_params *p, int y0, int y1,
                                    kernel_stats *stats, uint32_t n_labels, const void *simd)
 {
+    kernel_chunk_fn compute = kernel_chunk_compute_pick();
     kernel_chunk chunk;
     kernel_run run = {0};
     for (int y = y0; y < y1; y++) {
@@ -299,7 +386,7 @@ static void kernel_accumulate_rows(const kernel_window *w, const kernel_params *
         const uint32_t *labels = w->labels + (ptrdiff_t)y * w->label_stride;
         for (int x0 = 0; x0 < w->width; x0 += KERNEL_CHUNK_PX) {
             int n = w->width - x0 < KERNEL_CHUNK_PX ? w->width - x0 : KERNEL_CHUNK_PX;
-            kernel_chunk_compute(red, nir, scl, labels, x0, n, p, simd, &chunk);
+            compute(red, nir, scl, labels, x0, n, p, simd, &chunk);
             kernel_chunk_accumulate(labels + x0, n, &chunk, &run, stats, n_labels);
         }
     }

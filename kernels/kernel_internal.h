@@ -91,6 +91,10 @@ extern "C" {
 int kernel_set_error(int code, const char *fmt, ...);
 int kernel_accumulate_cuda(const kernel_window *w, const kernel_params *p, kernel_stats *stats,
                            uint32_t n_labels);
+/* For tests: 0 keeps the CPU backend to SSE4.1 even where AVX2 is there, 1 (the
+ * default) lets it use AVX2; both must give the same statistics. */
+void kernel_cpu_set_simd(int allow_avx2);
+
 /* For tests: rows per strip the CUDA backend copies at a time (even; 0: its own
  * choice, about 64 MiB of input), so that small windows can cross strips. */
 void kernel_cuda_set_strip_rows(int rows);

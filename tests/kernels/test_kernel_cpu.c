@@ -21,17 +21,22 @@ static void compare_with_reference(const testdata_window *t, const kernel_params
     CHECK_MSG(d < 0, "%s: kernel_accumulate_window differs at label %ld", what, d);
     free(s);
 
-    static const int threads[] = {1, 2, 3, 7};
-    for (size_t k = 0; k < sizeof threads / sizeof threads[0]; k++) {
-        s = testdata_stats(n_labels);
-        CHECK_INT(kernel_accumulate(KERNEL_DEVICE_CPU, &t->w, p, s, n_labels, threads[k]),
-                  KERNEL_OK);
-        d = testdata_first_difference(s, ref, n_labels);
-        CHECK_MSG(d < 0, "%s, %d threads: differs at label %ld (n_valid %lld vs %lld)", what,
-                  threads[k], d, d >= 0 ? (long long)s[d].n_valid : 0LL,
-                  d >= 0 ? (long long)ref[d].n_valid : 0LL);
-        free(s);
+    /* AVX2 where this CPU has it, then SSE4.1 only: both code paths. */
+    for (int avx2 = 1; avx2 >= 0; avx2--) {
+        kernel_cpu_set_simd(avx2);
+        static const int threads[] = {1, 2, 3, 7};
+        for (size_t k = 0; k < sizeof threads / sizeof threads[0]; k++) {
+            s = testdata_stats(n_labels);
+            CHECK_INT(kernel_accumulate(KERNEL_DEVICE_CPU, &t->w, p, s, n_labels, threads[k]),
+                      KERNEL_OK);
+            d = testdata_first_difference(s, ref, n_labels);
+            CHECK_MSG(d < 0, "%s, %d threads, avx2 %d: differs at label %ld (n_valid %lld vs %lld)",
+                      what, threads[k], avx2, d, d >= 0 ? (long long)s[d].n_valid : 0LL,
+                      d >= 0 ? (long long)ref[d].n_valid : 0LL);
+            free(s);
+        }
     }
+    kernel_cpu_set_simd(1);
     free(ref);
 }
 

@@ -348,6 +348,9 @@ static void test_bad_arguments(void)
 int main(void)
 {
     test_ndvi_q();
+    kernel_cpu_set_simd(0); /* the SSE4.1 path, then AVX2 where the CPU has it */
+    test_ndvi_q_in_window();
+    kernel_cpu_set_simd(1);
     test_ndvi_q_in_window();
     test_window_4x4();
     test_window_4x4_offset0();
