@@ -15,6 +15,7 @@
 #include <ogr_srs_api.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "error.h"
 #include "log.h"
@@ -78,6 +79,29 @@ int labels_neighbours(const tile_grid *tile, const tile_grid *all_tiles, size_t 
     return MC_OK;
 }
 
+/* ---- memory ---- */
+
+enum { LABELS_MMAP_MIN = 1 << 20 };
+
+void *labels_mem_alloc(size_t bytes)
+{
+    if (bytes < LABELS_MMAP_MIN)
+        return calloc(1, bytes ? bytes : 1);
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+                   -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void labels_mem_free(void *p, size_t bytes)
+{
+    if (!p)
+        return;
+    if (bytes < LABELS_MMAP_MIN)
+        free(p);
+    else
+        munmap(p, bytes);
+}
+
 /* ---- the raster ---- */
 
 static size_t occ_cols(int width) { return (size_t)(width + LABELS_OCC_CELL - 1) / LABELS_OCC_CELL; }
@@ -92,7 +116,7 @@ int labels_alloc(int width, int height, uint32_t n_labels, label_raster **out)
     lr->width = width;
     lr->height = height;
     lr->n_labels = n_labels;
-    lr->labels = calloc((size_t)width * (size_t)height, sizeof *lr->labels);
+    lr->labels = labels_mem_alloc((size_t)width * (size_t)height * sizeof *lr->labels);
     lr->n_pixels = calloc((size_t)n_labels + 1, sizeof *lr->n_pixels);
     lr->occupancy = calloc(occ_cols(width) * occ_rows(height), 1);
     if (!lr->labels || !lr->n_pixels || !lr->occupancy) {
@@ -107,7 +131,7 @@ void labels_free(label_raster *lr)
 {
     if (!lr)
         return;
-    free(lr->labels);
+    labels_mem_free(lr->labels, (size_t)lr->width * (size_t)lr->height * sizeof *lr->labels);
     free(lr->n_pixels);
     free(lr->occupancy);
     free(lr);
@@ -166,7 +190,7 @@ int labels_window_has_parcel(const label_raster *lr, int x0, int y0, int w, int 
 /* ---- parcels as flat arrays in the tile's CRS ---- */
 
 typedef struct labels_flat {
-    size_t n;
+    size_t n, n_pts, n_rings;
     size_t *pt_first;   /* n + 1: parcel p's points are [pt_first[p], pt_first[p + 1]) */
     size_t *ring_first; /* n + 1: parcel p's rings */
     size_t *ring_end;   /* per ring, relative to its parcel's first point */
@@ -178,9 +202,9 @@ static void flat_free(labels_flat *f)
 {
     free(f->pt_first);
     free(f->ring_first);
-    free(f->ring_end);
-    free(f->x);
-    free(f->y);
+    labels_mem_free(f->ring_end, (f->n_rings + 1) * sizeof(size_t));
+    labels_mem_free(f->x, (f->n_pts + 1) * sizeof(double));
+    labels_mem_free(f->y, (f->n_pts + 1) * sizeof(double));
     free(f->row_lo);
     free(f->row_hi);
 }
@@ -219,10 +243,10 @@ static int flat_count(const parcel_set *set, labels_flat *f)
         f->pt_first[p + 1] = f->pt_first[p] + pts;
         f->ring_first[p + 1] = f->ring_first[p] + rings;
     }
-    size_t n_pts = f->pt_first[set->n], n_rings = f->ring_first[set->n];
-    f->x = malloc((n_pts + 1) * sizeof(double));
-    f->y = malloc((n_pts + 1) * sizeof(double));
-    f->ring_end = malloc((n_rings + 1) * sizeof(size_t));
+    size_t n_pts = f->n_pts = f->pt_first[set->n], n_rings = f->n_rings = f->ring_first[set->n];
+    f->x = labels_mem_alloc((n_pts + 1) * sizeof(double));
+    f->y = labels_mem_alloc((n_pts + 1) * sizeof(double));
+    f->ring_end = labels_mem_alloc((n_rings + 1) * sizeof(size_t));
     if (!f->x || !f->y || !f->ring_end)
         return mc_fail("parcels %s: out of memory for %zu points", set->source_path, n_pts);
     return MC_OK;
@@ -245,47 +269,125 @@ static void flat_fill_one(const parcel_set *set, labels_flat *f, size_t p)
     }
 }
 
-/* Reprojects every parcel's points; a parcel whose points do not all transform
- * is reported and left out (row range emptied). */
+/* The tile's footprint in the parcels' CRS, as a box widened by 2 % of its size
+ * each side: its boundary densified (64 points an edge) and transformed back. A
+ * parcel whose own box misses it cannot touch the tile and is not transformed.
+ * Returns 0 when the footprint does not transform (then nothing is skipped). */
+static int footprint_in_source(const parcel_set *set, OGRSpatialReferenceH dst,
+                               const labels_grid *g, double box[4])
+{
+    enum { PER_EDGE = 64, N = 4 * PER_EDGE };
+    OGRCoordinateTransformationH back = OCTNewCoordinateTransformation(dst, set->srs);
+    if (!back)
+        return 0;
+    double x[N], y[N], w = g->width * g->dx, h = g->height * g->dy;
+    int ok[N];
+    for (int k = 0; k < PER_EDGE; k++) {
+        double t = (double)k / PER_EDGE;
+        x[k] = g->x0 + t * w, y[k] = g->y0;
+        x[PER_EDGE + k] = g->x0 + w, y[PER_EDGE + k] = g->y0 + t * h;
+        x[2 * PER_EDGE + k] = g->x0 + w - t * w, y[2 * PER_EDGE + k] = g->y0 + h;
+        x[3 * PER_EDGE + k] = g->x0, y[3 * PER_EDGE + k] = g->y0 + h - t * h;
+    }
+    int all = OCTTransformEx(back, N, x, y, NULL, ok);
+    OCTDestroyCoordinateTransformation(back);
+    box[0] = box[2] = INFINITY;
+    box[1] = box[3] = -INFINITY;
+    for (int k = 0; all && k < N; k++) {
+        if (!ok[k] || !isfinite(x[k]) || !isfinite(y[k]))
+            return 0;
+        box[0] = x[k] < box[0] ? x[k] : box[0];
+        box[1] = x[k] > box[1] ? x[k] : box[1];
+        box[2] = y[k] < box[2] ? y[k] : box[2];
+        box[3] = y[k] > box[3] ? y[k] : box[3];
+    }
+    if (!all)
+        return 0;
+    double mx = 0.02 * (box[1] - box[0]), my = 0.02 * (box[3] - box[2]);
+    box[0] -= mx, box[1] += mx, box[2] -= my, box[3] += my;
+    return 1;
+}
+
+/* 1 where parcel p's points (still in the source CRS) miss the box. */
+static int flat_outside(const labels_flat *f, size_t p, const double box[4])
+{
+    for (size_t k = f->pt_first[p]; k < f->pt_first[p + 1]; k++)
+        if (f->x[k] >= box[0] && f->x[k] <= box[1] && f->y[k] >= box[2] && f->y[k] <= box[3])
+            return 0;
+    /* no point inside; the parcel may still span the box: compare the boxes */
+    double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+    for (size_t k = f->pt_first[p]; k < f->pt_first[p + 1]; k++) {
+        x0 = f->x[k] < x0 ? f->x[k] : x0;
+        x1 = f->x[k] > x1 ? f->x[k] : x1;
+        y0 = f->y[k] < y0 ? f->y[k] : y0;
+        y1 = f->y[k] > y1 ? f->y[k] : y1;
+    }
+    return x1 < box[0] || x0 > box[1] || y1 < box[2] || y0 > box[3];
+}
+
+static void report_untransformed(const parcel_set *set, const unsigned char *bad,
+                                 const tile_grid *tile)
+{
+    size_t n_bad = 0;
+    for (size_t p = 0; p < set->n; p++)
+        if (bad[p] == 2 && n_bad++ < 20)
+            log_warn("parcels %s: parcel %s does not transform to EPSG:%d (tile %s); left out",
+                     set->source_path, set->ids[p], tile->epsg, tile->tile_id);
+    if (n_bad > 20)
+        log_warn("parcels %s: %zu parcels in all do not transform to EPSG:%d", set->source_path,
+                 n_bad, tile->epsg);
+}
+
+/* Reprojects the parcels that can touch the tile (one transformation per thread);
+ * a parcel whose points do not all transform is reported and left out. */
 static int flat_transform(const parcel_set *set, labels_flat *f, OGRSpatialReferenceH dst,
-                          const tile_grid *tile)
+                          const tile_grid *tile, const labels_grid *g)
 {
     int nt = omp_get_max_threads();
     OGRCoordinateTransformationH *ct = calloc((size_t)nt, sizeof *ct);
-    unsigned char *bad = calloc(set->n + 1, 1);
+    unsigned char *bad = calloc(set->n + 1, 1); /* 1: off the tile, 2: failed */
+    size_t max_pts = 0;
+    for (size_t p = 0; p < set->n; p++)
+        if (f->pt_first[p + 1] - f->pt_first[p] > max_pts)
+            max_pts = f->pt_first[p + 1] - f->pt_first[p];
+    int *ok = malloc((size_t)nt * (max_pts + 1) * sizeof *ok);
     int rc = MC_OK;
-    if (!ct || !bad)
+    if (!ct || !bad || !ok)
         rc = mc_fail("parcels %s: out of memory", set->source_path);
     for (int t = 0; rc == MC_OK && t < nt; t++)
         if (!(ct[t] = OCTNewCoordinateTransformation(set->srs, dst)))
             rc = mc_fail("parcels %s: no transformation from the parcels' CRS to EPSG:%d "
                          "(tile %s)", set->source_path, tile->epsg, tile->tile_id);
+    double box[4];
+    int have_box = rc == MC_OK && footprint_in_source(set, dst, g, box);
     if (rc == MC_OK) {
 #pragma omp parallel for schedule(dynamic, 512)
         for (size_t p = 0; p < set->n; p++) {
             size_t a = f->pt_first[p], n = f->pt_first[p + 1] - a;
-            if (n && !OCTTransformEx(ct[omp_get_thread_num()], (int)n, f->x + a, f->y + a, NULL,
-                                     NULL))
-                bad[p] = 1;
-        }
-        size_t n_bad = 0;
-        for (size_t p = 0; p < set->n; p++) {
-            if (!bad[p])
+            if (n == 0)
                 continue;
-            if (n_bad++ < 20)
-                log_warn("parcels %s: parcel %s does not transform to EPSG:%d (tile %s); "
-                         "left out", set->source_path, set->ids[p], tile->epsg, tile->tile_id);
-            f->row_lo[p] = -1; /* marker read by flat_rows: no rows */
+            if (have_box && flat_outside(f, p, box)) {
+                bad[p] = 1;
+                continue;
+            }
+            int *okp = ok + (size_t)omp_get_thread_num() * (max_pts + 1);
+            int all = OCTTransformEx(ct[omp_get_thread_num()], (int)n, f->x + a, f->y + a, NULL, okp);
+            for (size_t k = 0; all && k < n; k++)
+                all = okp[k] && isfinite(f->x[a + k]) && isfinite(f->y[a + k]);
+            if (!all)
+                bad[p] = 2;
         }
-        if (n_bad > 20)
-            log_warn("parcels %s: %zu parcels in all do not transform to EPSG:%d",
-                     set->source_path, n_bad, tile->epsg);
+        for (size_t p = 0; p < set->n; p++)
+            if (bad[p])
+                f->row_lo[p] = -1; /* marker read by flat_rows: no rows */
+        report_untransformed(set, bad, tile);
     }
     for (int t = 0; ct && t < nt; t++)
         if (ct[t])
             OCTDestroyCoordinateTransformation(ct[t]);
     free(ct);
     free(bad);
+    free(ok);
     return rc;
 }
 
@@ -334,7 +436,7 @@ static int flat_build(const parcel_set *set, const tile_grid *tile, const labels
     OSRSetAxisMappingStrategy(dst, OAMS_TRADITIONAL_GIS_ORDER);
     int rc = MC_OK;
     if (!OSRIsSame(set->srs, dst))
-        rc = flat_transform(set, f, dst, tile);
+        rc = flat_transform(set, f, dst, tile, g);
     OSRDestroySpatialReference(dst);
     if (rc == MC_OK)
         flat_rows(f, g);
@@ -574,15 +676,21 @@ int labels_build(const parcel_set *set, const tile_grid *tile, const tile_grid *
     labels_flat f = {0};
     owner_ctx o = {0};
     label_raster *lr = NULL;
+    double t0 = omp_get_wtime(), t1 = 0, t2 = 0, t3 = 0;
     int rc = flat_build(set, tile, &g, &f);
     if (rc == MC_OK)
         rc = owner_init(tile, all_tiles, n_tiles, &g, &o);
     if (rc == MC_OK)
         rc = labels_alloc(tile->width, tile->height, (uint32_t)set->n, &lr);
+    t1 = omp_get_wtime();
     if (rc == MC_OK)
         rc = rasterise(set, &f, &g, inner_buffer_m, lr);
+    t2 = omp_get_wtime();
     if (rc == MC_OK)
         rc = finish(&o, lr);
+    t3 = omp_get_wtime();
+    log_debug("labels for tile %s: geometry %.3f s, rasterise %.3f s, ownership and counts "
+              "%.3f s", tile->tile_id, t1 - t0, t2 - t1, t3 - t2);
     flat_free(&f);
     free(o.nb);
     if (rc != MC_OK) {

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <omp.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,80 +121,126 @@ static void put_u64(unsigned char *p, uint64_t v) { memcpy(p, &v, 8); }
 static uint32_t get_u32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static uint64_t get_u64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 
-/* The payload: runs of equal non-zero labels, row by row. */
+/* Runs of equal non-zero labels in a row; writes them at w when not NULL. */
+static uint32_t row_runs(const uint32_t *row, int width, uint32_t *w)
+{
+    uint32_t count = 0;
+    for (int x = 0; x < width;) {
+        uint32_t v = row[x];
+        if (!v) {
+            x++;
+            continue;
+        }
+        int x0 = x;
+        while (x < width && row[x] == v)
+            x++;
+        if (w) {
+            w[3 * count] = (uint32_t)x0;
+            w[3 * count + 1] = (uint32_t)(x - x0);
+            w[3 * count + 2] = v;
+        }
+        count++;
+    }
+    return count;
+}
+
+/* The payload: per row its run count, then its runs. Two passes, rows in parallel. */
 static int encode_payload(const label_raster *lr, uint32_t **out, size_t *n_words,
                           uint64_t *n_runs)
 {
-    size_t cap = (size_t)lr->height + 1024, n = 0;
-    uint32_t *w = malloc(cap * sizeof *w);
-    if (!w)
+    int h = lr->height;
+    size_t *start = calloc((size_t)h + 1, sizeof *start);
+    if (!start)
         return mc_fail("label cache: out of memory");
+#pragma omp parallel for schedule(dynamic, 64)
+    for (int y = 0; y < h; y++)
+        start[y + 1] = row_runs(lr->labels + (size_t)y * (size_t)lr->width, lr->width, NULL);
     uint64_t runs = 0;
-    for (int y = 0; y < lr->height; y++) {
-        const uint32_t *row = lr->labels + (size_t)y * (size_t)lr->width;
-        size_t count_at = n++;
-        uint32_t count = 0;
-        for (int x = 0; x < lr->width;) {
-            uint32_t v = row[x];
-            int x0 = x;
-            while (x < lr->width && row[x] == v)
-                x++;
-            if (!v)
-                continue;
-            if (n + 4 + (size_t)(lr->height - y) > cap) {
-                cap *= 2;
-                uint32_t *q = realloc(w, cap * sizeof *w);
-                if (!q) {
-                    free(w);
-                    return mc_fail("label cache: out of memory");
-                }
-                w = q;
-            }
-            w[n++] = (uint32_t)x0;
-            w[n++] = (uint32_t)(x - x0);
-            w[n++] = v;
-            count++;
-        }
-        w[count_at] = count;
-        runs += count;
+    for (int y = 0; y < h; y++) {
+        runs += start[y + 1];
+        start[y + 1] = start[y] + 1 + 3 * start[y + 1];
     }
+    size_t n = start[h];
+    uint32_t *w = labels_mem_alloc(n * sizeof *w);
+    if (!w) {
+        free(start);
+        return mc_fail("label cache: out of memory for %zu runs", (size_t)runs);
+    }
+#pragma omp parallel for schedule(dynamic, 64)
+    for (int y = 0; y < h; y++)
+        w[start[y]] = row_runs(lr->labels + (size_t)y * (size_t)lr->width, lr->width,
+                               w + start[y] + 1);
+    free(start);
     *out = w;
     *n_words = n;
     *n_runs = runs;
     return MC_OK;
 }
 
-/* Fills an allocated raster from a payload, checking every run. */
-static int decode_payload(const unsigned char *p, size_t bytes, uint64_t n_runs,
-                          label_raster *lr, const char *path)
+/* Where each row's runs start in the payload (in bytes); checks the lengths. */
+static int payload_rows(const unsigned char *p, size_t bytes, uint64_t n_runs, int height,
+                        size_t *start, const char *path)
 {
     size_t pos = 0;
     uint64_t seen = 0;
-    for (int y = 0; y < lr->height; y++) {
+    for (int y = 0; y < height; y++) {
         if (pos + 4 > bytes)
             return mc_fail("label cache %s: payload ends at row %d", path, y);
         uint32_t count = get_u32(p + pos);
-        pos += 4;
-        if ((uint64_t)count * 12 > bytes - pos)
+        if ((uint64_t)count * 12 > bytes - pos - 4)
             return mc_fail("label cache %s: row %d claims %u runs past the end", path, y, count);
-        uint32_t *row = lr->labels + (size_t)y * (size_t)lr->width;
-        uint64_t prev_end = 0;
-        for (uint32_t k = 0; k < count; k++, pos += 12) {
-            uint32_t x0 = get_u32(p + pos), len = get_u32(p + pos + 4), v = get_u32(p + pos + 8);
-            if (len == 0 || x0 < prev_end || (uint64_t)x0 + len > (uint64_t)lr->width || v == 0 ||
-                v > lr->n_labels)
-                return mc_fail("label cache %s: bad run at row %d (x %u, length %u, label %u)",
-                               path, y, x0, len, v);
-            for (uint32_t x = x0; x < x0 + len; x++)
-                row[x] = v;
-            lr->n_pixels[v] += len;
-            labels_occ_mark(lr, y, (int)x0, (int)(x0 + len));
-            prev_end = (uint64_t)x0 + len;
-        }
+        start[y] = pos;
+        pos += 4 + (size_t)count * 12;
         seen += count;
     }
     if (pos != bytes || seen != n_runs)
         return mc_fail("label cache %s: payload length or run count does not match", path);
+    return MC_OK;
+}
+
+/* One row's runs into the raster: -1 (and nothing marked) for a bad run. */
+static int decode_row(const unsigned char *p, label_raster *lr, int y)
+{
+    uint32_t count = get_u32(p);
+    uint32_t *row = lr->labels + (size_t)y * (size_t)lr->width;
+    uint64_t prev_end = 0;
+    for (uint32_t k = 0; k < count; k++) {
+        const unsigned char *r = p + 4 + 12 * (size_t)k;
+        uint32_t x0 = get_u32(r), len = get_u32(r + 4), v = get_u32(r + 8);
+        if (len == 0 || x0 < prev_end || (uint64_t)x0 + len > (uint64_t)lr->width || v == 0 ||
+            v > lr->n_labels)
+            return -1;
+        for (uint32_t x = x0; x < x0 + len; x++)
+            row[x] = v;
+#pragma omp atomic
+        lr->n_pixels[v] += len;
+        labels_occ_mark(lr, y, (int)x0, (int)(x0 + len));
+        prev_end = (uint64_t)x0 + len;
+    }
+    return 0;
+}
+
+/* Fills an allocated raster from a payload, checking every run. Rows in parallel,
+ * whole occupancy cells per thread (no two threads mark the same cell). */
+static int decode_payload(const unsigned char *p, size_t bytes, uint64_t n_runs,
+                          label_raster *lr, const char *path)
+{
+    size_t *start = malloc(((size_t)lr->height + 1) * sizeof *start);
+    if (!start)
+        return mc_fail("label cache %s: out of memory", path);
+    if (payload_rows(p, bytes, n_runs, lr->height, start, path)) {
+        free(start);
+        return MC_ERR;
+    }
+    int bad_row = lr->height, cells = (lr->height + LABELS_OCC_CELL - 1) / LABELS_OCC_CELL;
+#pragma omp parallel for schedule(dynamic, 8) reduction(min : bad_row)
+    for (int c = 0; c < cells; c++)
+        for (int y = c * LABELS_OCC_CELL; y < (c + 1) * LABELS_OCC_CELL && y < lr->height; y++)
+            if (decode_row(p + start[y], lr, y) && y < bad_row)
+                bad_row = y;
+    free(start);
+    if (bad_row < lr->height)
+        return mc_fail("label cache %s: bad run at row %d", path, bad_row);
     return MC_OK;
 }
 
@@ -245,6 +292,7 @@ static int cache_read(const char *path, const tile_grid *tile, uint32_t n_labels
                       const unsigned char key[32], label_raster **out)
 {
     *out = NULL;
+    double t0 = omp_get_wtime();
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return mc_fail("label cache %s: %s", path, strerror(errno));
@@ -258,18 +306,23 @@ static int cache_read(const char *path, const tile_grid *tile, uint32_t n_labels
         rc = mc_fail("label cache %s: too short for a header", path);
     if (rc == MC_OK)
         rc = check_header(h, tile, n_labels, key, (uint64_t)st.st_size, &ch, path);
-    if (rc == MC_OK && !(payload = malloc(ch.payload_bytes + 1)))
+    if (rc == MC_OK && !(payload = labels_mem_alloc(ch.payload_bytes + 1)))
         rc = mc_fail("label cache %s: out of memory", path);
     if (rc == MC_OK && read_all(fd, payload, ch.payload_bytes))
         rc = mc_fail("label cache %s: short read", path);
     if (rc == MC_OK && (sha256(payload, ch.payload_bytes, sum) || memcmp(sum, ch.sum, 32) != 0))
         rc = mc_fail("label cache %s: checksum does not match (corrupt file)", path);
+    double t1 = omp_get_wtime();
     if (rc == MC_OK)
         rc = labels_alloc(tile->width, tile->height, n_labels, &lr);
+    double t2 = omp_get_wtime();
     if (rc == MC_OK)
         rc = decode_payload(payload, ch.payload_bytes, ch.n_runs, lr, path);
+    log_debug("label cache %s: read and check %.3f s, allocate %.3f s, decode %.3f s", path,
+              t1 - t0, t2 - t1, omp_get_wtime() - t2);
     close(fd);
-    free(payload);
+    if (payload)
+        labels_mem_free(payload, ch.payload_bytes + 1);
     if (rc != MC_OK) {
         labels_free(lr);
         return MC_ERR;
@@ -312,13 +365,13 @@ static int cache_write(const char *path, const label_raster *lr, const unsigned 
     put_u64(h + 32, (uint64_t)n_words * 4);
     memcpy(h + 40, key, 32);
     if (sha256(words, n_words * 4, h + 72)) {
-        free(words);
+        labels_mem_free(words, n_words * 4);
         return MC_ERR;
     }
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 8);
     if (!tmp) {
-        free(words);
+        labels_mem_free(words, n_words * 4);
         return mc_fail("label cache %s: out of memory", path);
     }
     snprintf(tmp, plen + 8, "%s.XXXXXX", path);
@@ -337,7 +390,7 @@ static int cache_write(const char *path, const label_raster *lr, const unsigned 
             unlink(tmp);
     }
     free(tmp);
-    free(words);
+    labels_mem_free(words, n_words * 4);
     return rc;
 }
 

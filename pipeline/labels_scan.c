@@ -56,16 +56,25 @@ static int grow(void *pp, size_t *cap, size_t n, size_t sz)
     return 0;
 }
 
-int labels_grid_first_col_ge(const labels_grid *g, double x)
+/* The hot helpers are inline; the estimate uses a multiplication by 1/dx and the
+ * loops settle the exact answer against labels_grid_col_x, so rounding in the
+ * estimate never changes a result. */
+static inline double dmin(double a, double b) { return b < a ? b : a; }
+static inline double dmax(double a, double b) { return b > a ? b : a; }
+
+static inline int col_estimate(const labels_grid *g, double inv_dx, double x, double bias)
 {
-    double t = (x - g->x0) / g->dx - 0.5;
-    int i;
+    double t = (x - g->x0) * inv_dx - 0.5 + bias;
     if (!(t > 0.0))
-        i = 0;
-    else if (t >= (double)g->width)
-        i = g->width;
-    else
-        i = (int)ceil(t);
+        return 0;
+    if (t >= (double)g->width)
+        return g->width;
+    return (int)t;
+}
+
+static inline int first_col_ge(const labels_grid *g, double inv_dx, double x)
+{
+    int i = col_estimate(g, inv_dx, x, 1.0); /* floor(t) + 1 >= ceil(t) */
     while (i > 0 && labels_grid_col_x(g, i - 1) >= x)
         i--;
     while (i < g->width && labels_grid_col_x(g, i) < x)
@@ -73,16 +82,9 @@ int labels_grid_first_col_ge(const labels_grid *g, double x)
     return i;
 }
 
-int labels_grid_first_col_gt(const labels_grid *g, double x)
+static inline int first_col_gt(const labels_grid *g, double inv_dx, double x)
 {
-    double t = (x - g->x0) / g->dx - 0.5;
-    int i;
-    if (!(t > 0.0))
-        i = 0;
-    else if (t >= (double)g->width)
-        i = g->width;
-    else
-        i = (int)floor(t) + 1;
+    int i = col_estimate(g, inv_dx, x, 1.0);
     while (i > 0 && labels_grid_col_x(g, i - 1) > x)
         i--;
     while (i < g->width && labels_grid_col_x(g, i) <= x)
@@ -90,7 +92,17 @@ int labels_grid_first_col_gt(const labels_grid *g, double x)
     return i;
 }
 
-static int clamp_row(double t, int height)
+int labels_grid_first_col_ge(const labels_grid *g, double x)
+{
+    return first_col_ge(g, 1.0 / g->dx, x);
+}
+
+int labels_grid_first_col_gt(const labels_grid *g, double x)
+{
+    return first_col_gt(g, 1.0 / g->dx, x);
+}
+
+static inline int clamp_row(double t, int height)
 {
     if (!(t > 0.0))
         return 0;
@@ -99,32 +111,39 @@ static int clamp_row(double t, int height)
     return (int)t;
 }
 
-void labels_grid_rows_near(const labels_grid *g, double y_lo, double y_hi, int *j_lo, int *j_hi)
+static inline void rows_near(const labels_grid *g, double inv_dy, double y_lo, double y_hi,
+                             int *j_lo, int *j_hi)
 {
-    /* Y_j decreases with j: y_hi gives the first row, y_lo the last. */
-    double t_first = (y_hi - g->y0) / g->dy - 0.5;
-    double t_last = (y_lo - g->y0) / g->dy - 0.5;
-    *j_lo = clamp_row(ceil(t_first) - 1.0, g->height);
-    *j_hi = clamp_row(floor(t_last) + 2.0, g->height);
+    /* Y_j decreases with j: y_hi gives the first row, y_lo the last. The bounds are
+     * widened by one row each side to absorb rounding (callers test Y_j exactly). */
+    double t_first = (y_hi - g->y0) * inv_dy - 0.5;
+    double t_last = (y_lo - g->y0) * inv_dy - 0.5;
+    *j_lo = clamp_row(t_first - 1.0, g->height);
+    *j_hi = clamp_row(t_last + 2.0, g->height);
     if (*j_hi < *j_lo)
         *j_hi = *j_lo;
 }
 
-int labels_capsule_row_interval(double ax, double ay, double bx, double by, double r, double y,
-                                double *lo, double *hi)
+void labels_grid_rows_near(const labels_grid *g, double y_lo, double y_hi, int *j_lo, int *j_hi)
+{
+    rows_near(g, 1.0 / g->dy, y_lo, y_hi, j_lo, j_hi);
+}
+
+static inline int capsule(double ax, double ay, double bx, double by, double r, double y,
+                          double *lo, double *hi)
 {
     double l = INFINITY, h = -INFINITY;
     /* the two end disks (open) */
     double ea = y - ay, eb = y - by;
     if (fabs(ea) < r) {
         double w = sqrt(r * r - ea * ea);
-        l = fmin(l, ax - w);
-        h = fmax(h, ax + w);
+        l = dmin(l, ax - w);
+        h = dmax(h, ax + w);
     }
     if (fabs(eb) < r) {
         double w = sqrt(r * r - eb * eb);
-        l = fmin(l, bx - w);
-        h = fmax(h, bx + w);
+        l = dmin(l, bx - w);
+        h = dmax(h, bx + w);
     }
     /* the slab along the segment: with s = x - ax,
      * 0 <= s*dx + ea*dy <= len2 and |s*dy - ea*dx| < r*len */
@@ -134,21 +153,21 @@ int labels_capsule_row_interval(double ax, double ay, double bx, double by, doub
         int empty = 0;
         if (dx != 0.0) {
             double p0 = -ea * dy / dx, p1 = (len2 - ea * dy) / dx;
-            s_lo = fmin(p0, p1);
-            s_hi = fmax(p0, p1);
+            s_lo = dmin(p0, p1);
+            s_hi = dmax(p0, p1);
         } else if (!(ea * dy >= 0.0 && ea * dy <= len2)) {
             empty = 1;
         }
         if (dy != 0.0) {
             double q0 = (ea * dx - r * len) / dy, q1 = (ea * dx + r * len) / dy;
-            s_lo = fmax(s_lo, fmin(q0, q1));
-            s_hi = fmin(s_hi, fmax(q0, q1));
+            s_lo = dmax(s_lo, dmin(q0, q1));
+            s_hi = dmin(s_hi, dmax(q0, q1));
         } else if (!(fabs(ea * dx) < r * len)) {
             empty = 1;
         }
         if (!empty && s_lo < s_hi) {
-            l = fmin(l, ax + s_lo);
-            h = fmax(h, ax + s_hi);
+            l = dmin(l, ax + s_lo);
+            h = dmax(h, ax + s_hi);
         }
     }
     if (!(l < h))
@@ -156,6 +175,12 @@ int labels_capsule_row_interval(double ax, double ay, double bx, double by, doub
     *lo = l;
     *hi = h;
     return 1;
+}
+
+int labels_capsule_row_interval(double ax, double ay, double bx, double by, double r, double y,
+                                double *lo, double *hi)
+{
+    return capsule(ax, ay, bx, by, r, y, lo, hi);
 }
 
 static void sort_doubles(double *v, int n)
@@ -200,6 +225,7 @@ static int emit(labels_scan_scratch *s, int row, int a, int b)
 static void edges_pass(const labels_grid *g, const labels_polygon *poly, double r, int jlo,
                        int jhi, labels_scan_scratch *s, int fill)
 {
+    const double inv_dx = 1.0 / g->dx, inv_dy = 1.0 / g->dy;
     size_t start = 0;
     for (size_t ring = 0; ring < poly->n_rings; ring++) {
         size_t end = poly->ring_end[ring];
@@ -212,7 +238,7 @@ static void edges_pass(const labels_grid *g, const labels_polygon *poly, double 
             }
             int a, b;
             if (ay < by) {
-                labels_grid_rows_near(g, ay, by, &a, &b);
+                rows_near(g, inv_dy, ay, by, &a, &b);
                 if (a < jlo) a = jlo;
                 if (b > jhi) b = jhi;
                 for (int j = a; j < b; j++) {
@@ -224,17 +250,15 @@ static void edges_pass(const labels_grid *g, const labels_polygon *poly, double 
                 }
             }
             if (r > 0.0) {
-                labels_grid_rows_near(g, ay - r, by + r, &a, &b);
+                rows_near(g, inv_dy, ay - r, by + r, &a, &b);
                 if (a < jlo) a = jlo;
                 if (b > jhi) b = jhi;
                 for (int j = a; j < b; j++) {
                     double lo, hi;
                     if (!fill) {
                         s->rem_off[j - jlo + 1]++;
-                    } else if (labels_capsule_row_interval(ax, ay, bx, by, r,
-                                                           labels_grid_row_y(g, j), &lo, &hi)) {
-                        pix_range pr = {labels_grid_first_col_gt(g, lo),
-                                        labels_grid_first_col_ge(g, hi)};
+                    } else if (capsule(ax, ay, bx, by, r, labels_grid_row_y(g, j), &lo, &hi)) {
+                        pix_range pr = {first_col_gt(g, inv_dx, lo), first_col_ge(g, inv_dx, hi)};
                         if (pr.a < pr.b)
                             s->rem[s->rem_cur[j - jlo]++] = pr;
                     }
@@ -251,10 +275,11 @@ static int scan_row(const labels_grid *g, labels_scan_scratch *s, int row, doubl
 {
     sort_doubles(cross, n_cross);
     sort_ranges(rem, n_rem);
+    const double inv_dx = 1.0 / g->dx;
     int ri = 0, rem_a = 0, rem_b = 0; /* the current merged removal range */
     for (int c = 0; c + 1 < n_cross; c += 2) {
-        int a = labels_grid_first_col_ge(g, cross[c]);
-        int b = labels_grid_first_col_ge(g, cross[c + 1]);
+        int a = first_col_ge(g, inv_dx, cross[c]);
+        int b = first_col_ge(g, inv_dx, cross[c + 1]);
         while (a < b) {
             /* advance to the merged removal range that ends after a */
             while (rem_b <= a && ri < n_rem) {
@@ -292,11 +317,11 @@ int labels_scan_polygon(const labels_grid *g, const labels_polygon *poly, double
         return 0;
     double ymin = poly->y[0], ymax = poly->y[0];
     for (size_t k = 1; k < n_pts; k++) {
-        ymin = fmin(ymin, poly->y[k]);
-        ymax = fmax(ymax, poly->y[k]);
+        ymin = dmin(ymin, poly->y[k]);
+        ymax = dmax(ymax, poly->y[k]);
     }
     int jlo, jhi;
-    labels_grid_rows_near(g, ymin, ymax, &jlo, &jhi);
+    rows_near(g, 1.0 / g->dy, ymin, ymax, &jlo, &jhi);
     if (jlo < row_lo)
         jlo = row_lo;
     if (jhi > row_hi)

@@ -73,7 +73,7 @@ int labels_grid_first_col_ge(const labels_grid *g, double x);
 int labels_grid_first_col_gt(const labels_grid *g, double x);
 
 /* The rows [*j_lo, *j_hi) whose centre Y_j may lie in [y_lo, y_hi] (a superset by
- * at most one row each side, clipped to the grid; callers test Y_j exactly). */
+ * a row or two each side, clipped to the grid; callers test Y_j exactly). */
 void labels_grid_rows_near(const labels_grid *g, double y_lo, double y_hi, int *j_lo, int *j_hi);
 
 /* The open interval (*lo, *hi) of x where the point (x, y) lies closer than r to the

@@ -1,4 +1,5 @@
 /* Reading a parcel set from any vector file GDAL reads. */
+#define _GNU_SOURCE /* asprintf */
 #include "parcels.h"
 
 #include <cpl_conv.h>
@@ -131,22 +132,20 @@ static int hash_geometry(parcels_reader *r, OGRGeometryH g)
     return hash_bytes(r, r->wkb, n);
 }
 
-/* NULL when the parcel is refused (reported by id): no geometry, not a polygon,
- * or invalid. Takes ownership of g. */
-static OGRGeometryH accept_geometry(parcels_reader *r, const char *id, OGRGeometryH g)
+/* Why the geometry cannot be a parcel (malloc'd text), or NULL when it is fine.
+ * Runs on many threads at once: GDAL gives every IsValid call its own GEOS
+ * context, and CPL error state is per thread. */
+static char *geometry_problem(OGRGeometryH g)
 {
-    if (!g || OGR_G_IsEmpty(g)) {
-        log_warn("parcels %s: parcel %s has no geometry; refused", r->path, id);
-        if (g)
-            OGR_G_DestroyGeometry(g);
-        return NULL;
-    }
+    char *why = NULL;
+    if (!g || OGR_G_IsEmpty(g))
+        return strdup("has no geometry");
     OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(g));
     if (t != wkbPolygon && t != wkbMultiPolygon) {
-        log_warn("parcels %s: parcel %s is a %s, not a polygon or multipolygon; refused",
-                 r->path, id, OGRGeometryTypeToName(OGR_G_GetGeometryType(g)));
-        OGR_G_DestroyGeometry(g);
-        return NULL;
+        if (asprintf(&why, "is a %s, not a polygon or multipolygon",
+                     OGRGeometryTypeToName(OGR_G_GetGeometryType(g))) < 0)
+            why = NULL;
+        return why ? why : strdup("is not a polygon");
     }
     /* GEOS explains why through CPLError; keep it off stderr and into our message. */
     CPLErrorReset();
@@ -154,15 +153,40 @@ static OGRGeometryH accept_geometry(parcels_reader *r, const char *id, OGRGeomet
     int valid = OGR_G_IsValid(g);
     CPLPopErrorHandler();
     if (!valid) {
-        const char *why = CPLGetLastErrorMsg();
-        log_warn("parcels %s: parcel %s has an invalid geometry (%s); refused", r->path, id,
-                 why && *why ? why : "e.g. a self-intersection");
+        const char *msg = CPLGetLastErrorMsg();
+        if (asprintf(&why, "has an invalid geometry (%s)",
+                     msg && *msg ? msg : "e.g. a self-intersection") < 0)
+            why = NULL;
         CPLErrorReset();
-        OGR_G_DestroyGeometry(g);
-        return NULL;
+        return why ? why : strdup("has an invalid geometry");
     }
     OGR_G_FlattenTo2D(g);
-    return g;
+    return NULL;
+}
+
+/* Checks every geometry (in parallel); refuses and reports by id those that
+ * cannot be parcels. */
+static int check_geometries(parcels_reader *r)
+{
+    parcel_set *set = r->set;
+    char **why = calloc(set->n + 1, sizeof *why);
+    if (!why)
+        return mc_fail("parcels %s: out of memory", r->path);
+#pragma omp parallel for schedule(dynamic, 256)
+    for (size_t p = 0; p < set->n; p++)
+        why[p] = geometry_problem(set->geometries[p]);
+    for (size_t p = 0; p < set->n; p++) {
+        if (!why[p])
+            continue;
+        log_warn("parcels %s: parcel %s %s; refused", r->path, set->ids[p], why[p]);
+        free(why[p]);
+        if (set->geometries[p])
+            OGR_G_DestroyGeometry(set->geometries[p]);
+        set->geometries[p] = NULL;
+        set->n_refused++;
+    }
+    free(why);
+    return MC_OK;
 }
 
 static int read_feature(parcels_reader *r, OGRFeatureH f)
@@ -182,9 +206,7 @@ static int read_feature(parcels_reader *r, OGRFeatureH f)
     }
     set->ids[set->n] = id;
     r->fids[set->n] = OGR_F_GetFID(f);
-    set->geometries[set->n] = accept_geometry(r, id, g);
-    if (!set->geometries[set->n])
-        set->n_refused++;
+    set->geometries[set->n] = g; /* checked in check_geometries */
     set->n++;
     return MC_OK;
 }
@@ -296,7 +318,9 @@ static int read_layer(parcels_reader *r, GDALDatasetH ds, double inner_buffer_m)
     }
     if (CPLGetLastErrorType() == CE_Failure && *CPLGetLastErrorMsg())
         log_debug("parcels %s: GDAL reported: %s", r->path, CPLGetLastErrorMsg());
-    return check_duplicates(r);
+    if (check_duplicates(r))
+        return MC_ERR;
+    return check_geometries(r);
 }
 
 static int finish_hash(parcels_reader *r)

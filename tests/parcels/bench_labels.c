@@ -5,6 +5,7 @@
  * the same parcels in EPSG:3301 (reprojection included), writing the cache, and
  * loading it back.
  *   mowcheck-bench-labels [N_PARCELS] [CACHE_DIR] */
+#include <gdal.h>
 #include <math.h>
 #include <ogr_api.h>
 #include <ogr_srs_api.h>
@@ -111,6 +112,36 @@ static parcel_set *to_3301(const parcel_set *src)
     return s;
 }
 
+/* Writes the set to a GeoPackage (one transaction) for timing parcels_load. */
+static int write_gpkg(const parcel_set *s, const char *path)
+{
+    GDALDriverH drv = GDALGetDriverByName("GPKG");
+    GDALDatasetH ds = drv ? GDALCreate(drv, path, 0, 0, 0, GDT_Unknown, NULL) : NULL;
+    if (!ds)
+        return -1;
+    OGRLayerH layer = GDALDatasetCreateLayer(ds, "parcels", s->srs, wkbPolygon, NULL);
+    OGRFieldDefnH fd = OGR_Fld_Create("parcel_id", OFTString);
+    if (!layer || OGR_L_CreateField(layer, fd, 1) != OGRERR_NONE) {
+        OGR_Fld_Destroy(fd);
+        GDALClose(ds);
+        return -1;
+    }
+    OGR_Fld_Destroy(fd);
+    GDALDatasetStartTransaction(ds, 0);
+    for (size_t p = 0; p < s->n; p++) {
+        OGRFeatureH f = OGR_F_Create(OGR_L_GetLayerDefn(layer));
+        OGR_F_SetFieldString(f, 0, s->ids[p]);
+        OGR_F_SetGeometry(f, s->geometries[p]);
+        OGRErr err = OGR_L_CreateFeature(layer, f);
+        OGR_F_Destroy(f);
+        if (err != OGRERR_NONE)
+            break;
+    }
+    GDALDatasetCommitTransaction(ds);
+    GDALClose(ds);
+    return 0;
+}
+
 static int64_t total_pixels(const label_raster *lr)
 {
     int64_t n = 0;
@@ -121,6 +152,8 @@ static int64_t total_pixels(const label_raster *lr)
 
 int main(int argc, char **argv)
 {
+    if (getenv("MOWCHECK_BENCH_VERBOSE"))
+        log_set_level(LOG_DEBUG);
     size_t n = argc > 1 ? (size_t)atol(argv[1]) : 200000;
     char dir[256];
     if (argc > 2) {
@@ -178,6 +211,20 @@ int main(int argc, char **argv)
         printf("labels_get_cached, hit (load): %.3f s (%lld labelled px)\n", dt,
                (long long)total_pixels(lr));
         labels_free(lr);
+    }
+    char gpkg[400];
+    snprintf(gpkg, sizeof gpkg, "%s/parcels-3301.gpkg", dir);
+    GDALAllRegister();
+    if (write_gpkg(e, gpkg) == 0) {
+        parcel_set *loaded = NULL;
+        t0 = now_s();
+        if (parcels_load(gpkg, "parcel_id", 10.0, &loaded) != MC_OK) {
+            fprintf(stderr, "%s\n", mc_error_message());
+            return 1;
+        }
+        printf("parcels_load of a GeoPackage of %zu parcels (validity checks, hash): %.3f s "
+               "(%zu refused)\n", loaded->n, now_s() - t0, loaded->n_refused);
+        parcels_free(loaded);
     }
     char cmd[600];
     snprintf(cmd, sizeof cmd, "du -h %s | tail -1; rm -rf %s", dir, dir);

@@ -290,8 +290,8 @@ static void test_overlap(void)
 
 /* ---- reprojection ---- */
 
-/* Writes a square given in UTM 35N as EPSG:3301 (corners transformed with OSR). */
-static void write_square_3301(const char *path, double x0, double y0, double x1, double y1)
+/* A square given in UTM 35N as an EPSG:3301 WKT (corners transformed with OSR). */
+static void square_3301_wkt(double x0, double y0, double x1, double y1, char *wkt, size_t size)
 {
     OGRSpatialReferenceH utm = OSRNewSpatialReference(NULL), est = OSRNewSpatialReference(NULL);
     REQUIRE(OSRImportFromEPSG(utm, 32635) == OGRERR_NONE && OSRImportFromEPSG(est, 3301) == OGRERR_NONE);
@@ -301,16 +301,21 @@ static void write_square_3301(const char *path, double x0, double y0, double x1,
     REQUIRE(ct);
     double x[] = {x0, x1, x1, x0}, y[] = {y0, y0, y1, y1};
     REQUIRE(OCTTransform(ct, 4, x, y, NULL));
-    char wkt[512];
-    snprintf(wkt, sizeof wkt, "POLYGON((%.9f %.9f,%.9f %.9f,%.9f %.9f,%.9f %.9f,%.9f %.9f))", x[0],
+    snprintf(wkt, size, "POLYGON((%.9f %.9f,%.9f %.9f,%.9f %.9f,%.9f %.9f,%.9f %.9f))", x[0],
              y[0], x[1], y[1], x[2], y[2], x[3], y[3], x[0], y[0]);
     /* 3301 is metric with easting ~ 7e5 and northing ~ 6.5e6 here: check we wrote that */
     CHECK(x[0] > 600000 && x[0] < 800000 && y[0] > 6400000 && y[0] < 6700000);
-    feat f[] = {{"EST-1", wkt}};
-    write_gpkg(path, 3301, "parcel_id", 0, wkbPolygon, f, 1);
     OCTDestroyCoordinateTransformation(ct);
     OSRDestroySpatialReference(utm);
     OSRDestroySpatialReference(est);
+}
+
+static void write_square_3301(const char *path, double x0, double y0, double x1, double y1)
+{
+    char wkt[512];
+    square_3301_wkt(x0, y0, x1, y1, wkt, sizeof wkt);
+    feat f[] = {{"EST-1", wkt}};
+    write_gpkg(path, 3301, "parcel_id", 0, wkbPolygon, f, 1);
 }
 
 static void test_reprojection(void)
@@ -348,6 +353,24 @@ static void test_reprojection(void)
     CHECK_MSG(lr->n_pixels[1] >= 29 * 29 && lr->n_pixels[1] <= 31 * 31, "%lld",
               (long long)lr->n_pixels[1]);
     CHECK_INT(lr->n_pixels[1], 30 * 30); /* the edges are >= 1.3 m from any centre */
+    labels_free(lr);
+    parcels_free(s);
+
+    /* Parcels far from the tile are not even transformed; one that covers the
+     * whole tile with no vertex near it still gets every pixel (10 x 10 km square,
+     * 1 km tile in its middle); the 300 m square as before. */
+    char far[512], cover[512], small[512];
+    square_3301_wkt(X0 + 50000, Y0 - 50000, X0 + 50300, Y0 - 49700, far, sizeof far);
+    square_3301_wkt(X0 - 4500, Y0 - 5500, X0 + 5500, Y0 + 4500, cover, sizeof cover);
+    square_3301_wkt(X0 + 200, Y0 - 800, X0 + 500, Y0 - 500, small, sizeof small);
+    feat f3[] = {{"FAR", far}, {"COVER", cover}, {"SMALL", small}};
+    write_gpkg(p, 3301, "parcel_id", 0, wkbPolygon, f3, 3);
+    REQUIRE(parcels_load(p, "parcel_id", 0, &s) == MC_OK);
+    lr = build(s, &t, &t, 1, 0);
+    REQUIRE(lr);
+    CHECK_INT(lr->n_pixels[1], 0);
+    CHECK_INT(lr->n_pixels[2], 10000 - 900); /* all but the overlap with SMALL */
+    CHECK_INT(lr->n_pixels[3], 0);           /* SMALL lies wholly inside COVER */
     labels_free(lr);
     parcels_free(s);
 }
