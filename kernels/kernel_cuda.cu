@@ -19,6 +19,14 @@
 #include "kernel.h"
 #include "kernel_internal.h"
 
+/* The test tests/kernels/test_kernel_cuda_host.c builds this file as C++ against
+ * a stand-in runtime (tests/kernels/fake_cuda) that runs the kernel on the CPU,
+ * so the host logic (strips, copies, pitches) is checked where no GPU exists. */
+#ifndef KERNEL_CUDA_LAUNCH
+#define KERNEL_CUDA_LAUNCH(kernel, blocks, threads, stream, ...) \
+    kernel<<<(blocks), (threads), 0, (stream)>>>(__VA_ARGS__)
+#endif
+
 /* Pixels per thread: a multiple of 8 (one 16-byte load of each band). */
 #define KERNEL_CUDA_PX 32
 #define KERNEL_CUDA_BLOCK 256
@@ -315,8 +323,8 @@ static int kernel_cuda_launch(const kernel_cuda_buffers *b, const kernel_cuda_la
     if (blocks > 2147483647LL)
         return kernel_set_error(KERNEL_ERR_ARGS, "CUDA: a strip of %d x %d px is too large", width,
                                 rows);
-    kernel_cuda_accumulate<<<(unsigned)blocks, KERNEL_CUDA_BLOCK, 0, stream>>>(s, *p, stats,
-                                                                              n_labels);
+    KERNEL_CUDA_LAUNCH(kernel_cuda_accumulate, (unsigned)blocks, KERNEL_CUDA_BLOCK, stream, s, *p,
+                       stats, n_labels);
     return kernel_cuda_check(cudaGetLastError(), "launching the NDVI zonal kernel");
 }
 
