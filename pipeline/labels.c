@@ -671,6 +671,8 @@ int labels_build(const parcel_set *set, const tile_grid *tile, const tile_grid *
         return MC_ERR;
     if (!isfinite(inner_buffer_m) || inner_buffer_m < 0)
         return mc_fail("tile %s: inner buffer %g m must be >= 0", tile->tile_id, inner_buffer_m);
+    if (!set->srs)
+        return mc_fail("parcels %s: no CRS", set->source_path ? set->source_path : "(unnamed)");
     if (set->n >= LABELS_OVERLAP - 1)
         return mc_fail("parcels %s: too many parcels (%zu)", set->source_path, set->n);
     labels_flat f = {0};

@@ -40,20 +40,19 @@ void labels_scan_scratch_free(labels_scan_scratch *s)
     free(s);
 }
 
-/* Grows *p to hold at least n items of size sz. */
-static int grow(void *pp, size_t *cap, size_t n, size_t sz)
+/* A buffer of at least n items of size sz: p itself, or p grown (NULL when out
+ * of memory; p is then still valid and owned by the caller). */
+static void *grow(void *p, size_t *cap, size_t n, size_t sz)
 {
     if (n <= *cap)
-        return 0;
+        return p;
     size_t c = *cap ? *cap : 64;
     while (c < n)
         c *= 2;
-    void *q = realloc(*(void **)pp, c * sz);
-    if (!q)
-        return -1;
-    *(void **)pp = q;
-    *cap = c;
-    return 0;
+    void *q = realloc(p, c * sz);
+    if (q)
+        *cap = c;
+    return q;
 }
 
 /* The hot helpers are inline; the estimate uses a multiplication by 1/dx and the
@@ -214,8 +213,10 @@ static int emit(labels_scan_scratch *s, int row, int a, int b)
         last->x1 = b;
         return 0;
     }
-    if (grow(&s->runs, &s->runs_cap, s->runs_n + 1, sizeof(labels_run)))
+    labels_run *r = grow(s->runs, &s->runs_cap, s->runs_n + 1, sizeof *r);
+    if (!r)
         return -1;
+    s->runs = r;
     s->runs[s->runs_n++] = (labels_run){row, a, b};
     return 0;
 }
@@ -351,9 +352,14 @@ int labels_scan_polygon(const labels_grid *g, const labels_polygon *poly, double
         s->cross_off[i + 1] += s->cross_off[i];
         s->rem_off[i + 1] += s->rem_off[i];
     }
-    if (grow(&s->cross, &s->cross_cap, (size_t)s->cross_off[nr] + 1, sizeof(double)) ||
-        grow(&s->rem, &s->rem_cap, (size_t)s->rem_off[nr] + 1, sizeof(pix_range)))
+    double *cross = grow(s->cross, &s->cross_cap, (size_t)s->cross_off[nr] + 1, sizeof *cross);
+    if (!cross)
         return -1;
+    s->cross = cross;
+    pix_range *rem = grow(s->rem, &s->rem_cap, (size_t)s->rem_off[nr] + 1, sizeof *rem);
+    if (!rem)
+        return -1;
+    s->rem = rem;
     memcpy(s->cross_cur, s->cross_off, nr * sizeof(int));
     memcpy(s->rem_cur, s->rem_off, nr * sizeof(int));
     edges_pass(g, poly, r, jlo, jhi, s, 1);

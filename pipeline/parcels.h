@@ -9,7 +9,9 @@
  *   - this tile owns the ground point (see labels_build), so that where tiles
  *     overlap each point is counted in exactly one tile;
  * else 0. Label rasters are cached on disk keyed by everything they depend on,
- * so a tile is rasterised once per parcel set, not once per night. */
+ * so a tile is rasterised once per parcel set, not once per night.
+ * The exact rule for centres on a boundary (west/south sides in, east/north out;
+ * a centre exactly buffer_m inside counts) is in labels_scan.h. */
 #ifndef MOWCHECK_PARCELS_H
 #define MOWCHECK_PARCELS_H
 
@@ -34,6 +36,9 @@ int parcels_load(const char *path, const char *id_field, double inner_buffer_m,
                  parcel_set **out);
 void parcels_free(parcel_set *set);
 
+/* labels_free frees rasters made by labels_build / labels_get_cached (their pixel
+ * array may be a memory mapping, not malloc'd). A raster made by hand (say in a
+ * test; occupancy NULL) works with labels_window_has_parcel; its maker frees it. */
 typedef struct label_raster {
     int width, height;     /* the tile's 10 m grid */
     uint32_t *labels;      /* width * height, row-major; 0 = no parcel / not owned */

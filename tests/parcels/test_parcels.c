@@ -7,6 +7,7 @@
 #include <gdal.h>
 #include <ogr_api.h>
 #include <ogr_srs_api.h>
+#include <omp.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -479,6 +480,31 @@ static void test_cache(void)
     const char *dir = path_in_tmp("cache/sub");
     label_raster *built = build(s, &t, &t, 1, 10), *c1 = NULL, *c2 = NULL, *c3 = NULL, *c4 = NULL;
     REQUIRE(built);
+    /* the result does not depend on the number of threads */
+    int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    label_raster *one = build(s, &t, &t, 1, 10);
+    omp_set_num_threads(3);
+    label_raster *three = build(s, &t, &t, 1, 10);
+    omp_set_num_threads(threads);
+    REQUIRE(one && three);
+    CHECK(same_labels(built, one) && same_labels(built, three));
+    labels_free(one);
+    labels_free(three);
+    /* labels_window_has_parcel agrees with a plain scan on random windows */
+    int disagree = 0;
+    unsigned seed = 12345;
+    for (int k = 0; k < 2000; k++) {
+        seed = seed * 1103515245u + 12345u;
+        int x0 = (int)(seed >> 8) % 110 - 5, y0 = (int)(seed >> 16) % 110 - 5;
+        int w = 1 + (int)(seed >> 4) % 40, h = 1 + (int)(seed >> 20) % 40;
+        int any = 0;
+        for (int y = y0 < 0 ? 0 : y0; y < y0 + h && y < 100; y++)
+            for (int x = x0 < 0 ? 0 : x0; x < x0 + w && x < 100; x++)
+                any |= built->labels[y * 100 + x] != 0;
+        disagree += labels_window_has_parcel(built, x0, y0, w, h) != any;
+    }
+    CHECK_INT(disagree, 0);
     REQUIRE(labels_get_cached(dir, s, &t, &t, 1, 10, &c1) == MC_OK);
     char file[600];
     REQUIRE(file_exists_with_prefix(dir, file, sizeof file));
