@@ -128,8 +128,10 @@ void labels_grid_rows_near(const labels_grid *g, double y_lo, double y_hi, int *
     rows_near(g, 1.0 / g->dy, y_lo, y_hi, j_lo, j_hi);
 }
 
-static inline int capsule(double ax, double ay, double bx, double by, double r, double y,
-                          double *lo, double *hi)
+/* The capsule's cut with the line at y; len2 = |B - A|^2 and rlen = r * |B - A|
+ * are the edge's own, computed once per edge by the caller. */
+static inline int capsule(double ax, double ay, double bx, double by, double r, double len2,
+                          double rlen, double y, double *lo, double *hi)
 {
     double l = INFINITY, h = -INFINITY;
     /* the two end disks (open) */
@@ -146,9 +148,9 @@ static inline int capsule(double ax, double ay, double bx, double by, double r, 
     }
     /* the slab along the segment: with s = x - ax,
      * 0 <= s*dx + ea*dy <= len2 and |s*dy - ea*dx| < r*len */
-    double dx = bx - ax, dy = by - ay, len2 = dx * dx + dy * dy;
+    double dx = bx - ax, dy = by - ay;
     if (len2 > 0.0) {
-        double len = sqrt(len2), s_lo = -INFINITY, s_hi = INFINITY;
+        double s_lo = -INFINITY, s_hi = INFINITY;
         int empty = 0;
         if (dx != 0.0) {
             double p0 = -ea * dy / dx, p1 = (len2 - ea * dy) / dx;
@@ -158,10 +160,10 @@ static inline int capsule(double ax, double ay, double bx, double by, double r, 
             empty = 1;
         }
         if (dy != 0.0) {
-            double q0 = (ea * dx - r * len) / dy, q1 = (ea * dx + r * len) / dy;
+            double q0 = (ea * dx - rlen) / dy, q1 = (ea * dx + rlen) / dy;
             s_lo = dmax(s_lo, dmin(q0, q1));
             s_hi = dmin(s_hi, dmax(q0, q1));
-        } else if (!(fabs(ea * dx) < r * len)) {
+        } else if (!(fabs(ea * dx) < rlen)) {
             empty = 1;
         }
         if (!empty && s_lo < s_hi) {
@@ -179,7 +181,8 @@ static inline int capsule(double ax, double ay, double bx, double by, double r, 
 int labels_capsule_row_interval(double ax, double ay, double bx, double by, double r, double y,
                                 double *lo, double *hi)
 {
-    return capsule(ax, ay, bx, by, r, y, lo, hi);
+    double dx = bx - ax, dy = by - ay, len2 = dx * dx + dy * dy;
+    return capsule(ax, ay, bx, by, r, len2, r * sqrt(len2), y, lo, hi);
 }
 
 static void sort_doubles(double *v, int n)
@@ -251,6 +254,8 @@ static void edges_pass(const labels_grid *g, const labels_polygon *poly, double 
                 }
             }
             if (r > 0.0) {
+                double len2 = (bx - ax) * (bx - ax) + (by - ay) * (by - ay);
+                double rlen = fill ? r * sqrt(len2) : 0.0;
                 rows_near(g, inv_dy, ay - r, by + r, &a, &b);
                 if (a < jlo) a = jlo;
                 if (b > jhi) b = jhi;
@@ -258,7 +263,8 @@ static void edges_pass(const labels_grid *g, const labels_polygon *poly, double 
                     double lo, hi;
                     if (!fill) {
                         s->rem_off[j - jlo + 1]++;
-                    } else if (capsule(ax, ay, bx, by, r, labels_grid_row_y(g, j), &lo, &hi)) {
+                    } else if (capsule(ax, ay, bx, by, r, len2, rlen, labels_grid_row_y(g, j),
+                                       &lo, &hi)) {
                         pix_range pr = {first_col_gt(g, inv_dx, lo), first_col_ge(g, inv_dx, hi)};
                         if (pr.a < pr.b)
                             s->rem[s->rem_cur[j - jlo]++] = pr;

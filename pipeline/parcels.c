@@ -291,6 +291,9 @@ static int read_srs(parcels_reader *r, OGRLayerH layer)
 static int check_layer_type(parcels_reader *r, OGRLayerH layer)
 {
     OGRwkbGeometryType t = wkbFlatten(OGR_L_GetGeomType(layer));
+    if (t == wkbNone)
+        return mc_fail("parcels %s: layer \"%s\" has no geometry column", r->path,
+                       OGR_L_GetName(layer));
     if (t == wkbPoint || t == wkbMultiPoint || t == wkbLineString || t == wkbMultiLineString)
         return mc_fail("parcels %s: layer \"%s\" holds %s geometries; expected polygons", r->path,
                        OGR_L_GetName(layer), OGRGeometryTypeToName(OGR_L_GetGeomType(layer)));

@@ -223,6 +223,12 @@ static void test_load_errors(void)
     CHECK(parcels_load(pp, "parcel_id", 10, &s) == MC_ERR && !s);
     CHECK(strstr(mc_error_message(), "expected polygons"));
 
+    const char *pn = path_in_tmp("table.gpkg");
+    feat fn[] = {{"A", NULL}};
+    write_gpkg(pn, 32635, "parcel_id", 0, wkbNone, fn, 1);
+    CHECK(parcels_load(pn, "parcel_id", 10, &s) == MC_ERR && !s);
+    CHECK(strstr(mc_error_message(), "has no geometry column"));
+
     CHECK(parcels_load(path_in_tmp("missing.gpkg"), "parcel_id", 10, &s) == MC_ERR);
     CHECK(strstr(mc_error_message(), "missing.gpkg"));
 }
