@@ -431,8 +431,11 @@ int labels_get_cached(const char *cache_dir, const parcel_set *set, const tile_g
         log_warn("%s; rebuilding it", mc_error_message());
         mc_error_clear();
     }
+    double t0 = omp_get_wtime();
     if (labels_build(set, tile, all_tiles, n_tiles, inner_buffer_m, out))
         return MC_ERR;
+    log_info("labels for tile %s: %zu parcels rasterised in %.2f s", tile->tile_id, set->n,
+             omp_get_wtime() - t0);
     if (cache_write(path, *out, key) != MC_OK) {
         /* the labels are right; only the next run will have to build them again */
         log_warn("%s; labels for tile %s not cached", mc_error_message(), tile->tile_id);
