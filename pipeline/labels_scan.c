@@ -128,47 +128,64 @@ void labels_grid_rows_near(const labels_grid *g, double y_lo, double y_hi, int *
     rows_near(g, 1.0 / g->dy, y_lo, y_hi, j_lo, j_hi);
 }
 
-/* The capsule's cut with the line at y; len2 = |B - A|^2 and rlen = r * |B - A|
- * are the edge's own, computed once per edge by the caller. */
-static inline int capsule(double ax, double ay, double bx, double by, double r, double len2,
-                          double rlen, double y, double *lo, double *hi)
+/* An edge's constants for capsule(): computed once per edge, used on every row. */
+typedef struct capsule_edge {
+    double ax, ay, bx, by, r;
+    double dx, dy, len2, rlen;     /* B - A, |B - A|^2, r |B - A| */
+    double dy_dx, len2_dx;         /* dy / dx, len2 / dx (dx != 0) */
+    double dx_dy, rlen_dy;         /* dx / dy, rlen / dy (dy != 0) */
+} capsule_edge;
+
+static inline void capsule_prepare(capsule_edge *e, double ax, double ay, double bx, double by,
+                                   double r)
 {
-    double l = INFINITY, h = -INFINITY;
-    /* the two end disks (open) */
-    double ea = y - ay, eb = y - by;
+    e->ax = ax, e->ay = ay, e->bx = bx, e->by = by, e->r = r;
+    e->dx = bx - ax, e->dy = by - ay;
+    e->len2 = e->dx * e->dx + e->dy * e->dy;
+    e->rlen = r * sqrt(e->len2);
+    e->dy_dx = e->dx != 0.0 ? e->dy / e->dx : 0.0;
+    e->len2_dx = e->dx != 0.0 ? e->len2 / e->dx : 0.0;
+    e->dx_dy = e->dy != 0.0 ? e->dx / e->dy : 0.0;
+    e->rlen_dy = e->dy != 0.0 ? e->rlen / e->dy : 0.0;
+}
+
+/* The open interval of x where (x, y) is closer than r to the edge: the two end
+ * disks and the slab along the segment, with s = x - ax:
+ * 0 <= s dx + ea dy <= len2 and |s dy - ea dx| < r len. */
+static inline int capsule(const capsule_edge *e, double y, double *lo, double *hi)
+{
+    double l = INFINITY, h = -INFINITY, r = e->r;
+    double ea = y - e->ay, eb = y - e->by;
     if (fabs(ea) < r) {
         double w = sqrt(r * r - ea * ea);
-        l = dmin(l, ax - w);
-        h = dmax(h, ax + w);
+        l = dmin(l, e->ax - w);
+        h = dmax(h, e->ax + w);
     }
     if (fabs(eb) < r) {
         double w = sqrt(r * r - eb * eb);
-        l = dmin(l, bx - w);
-        h = dmax(h, bx + w);
+        l = dmin(l, e->bx - w);
+        h = dmax(h, e->bx + w);
     }
-    /* the slab along the segment: with s = x - ax,
-     * 0 <= s*dx + ea*dy <= len2 and |s*dy - ea*dx| < r*len */
-    double dx = bx - ax, dy = by - ay;
-    if (len2 > 0.0) {
+    if (e->len2 > 0.0) {
         double s_lo = -INFINITY, s_hi = INFINITY;
         int empty = 0;
-        if (dx != 0.0) {
-            double p0 = -ea * dy / dx, p1 = (len2 - ea * dy) / dx;
+        if (e->dx != 0.0) {
+            double p0 = -ea * e->dy_dx, p1 = e->len2_dx - ea * e->dy_dx;
             s_lo = dmin(p0, p1);
             s_hi = dmax(p0, p1);
-        } else if (!(ea * dy >= 0.0 && ea * dy <= len2)) {
+        } else if (!(ea * e->dy >= 0.0 && ea * e->dy <= e->len2)) {
             empty = 1;
         }
-        if (dy != 0.0) {
-            double q0 = (ea * dx - rlen) / dy, q1 = (ea * dx + rlen) / dy;
+        if (e->dy != 0.0) {
+            double q0 = ea * e->dx_dy - e->rlen_dy, q1 = ea * e->dx_dy + e->rlen_dy;
             s_lo = dmax(s_lo, dmin(q0, q1));
             s_hi = dmin(s_hi, dmax(q0, q1));
-        } else if (!(fabs(ea * dx) < rlen)) {
+        } else if (!(fabs(ea * e->dx) < e->rlen)) {
             empty = 1;
         }
         if (!empty && s_lo < s_hi) {
-            l = dmin(l, ax + s_lo);
-            h = dmax(h, ax + s_hi);
+            l = dmin(l, e->ax + s_lo);
+            h = dmax(h, e->ax + s_hi);
         }
     }
     if (!(l < h))
@@ -181,8 +198,9 @@ static inline int capsule(double ax, double ay, double bx, double by, double r, 
 int labels_capsule_row_interval(double ax, double ay, double bx, double by, double r, double y,
                                 double *lo, double *hi)
 {
-    double dx = bx - ax, dy = by - ay, len2 = dx * dx + dy * dy;
-    return capsule(ax, ay, bx, by, r, len2, r * sqrt(len2), y, lo, hi);
+    capsule_edge e;
+    capsule_prepare(&e, ax, ay, bx, by, r);
+    return capsule(&e, y, lo, hi);
 }
 
 static void sort_doubles(double *v, int n)
@@ -254,8 +272,9 @@ static void edges_pass(const labels_grid *g, const labels_polygon *poly, double 
                 }
             }
             if (r > 0.0) {
-                double len2 = (bx - ax) * (bx - ax) + (by - ay) * (by - ay);
-                double rlen = fill ? r * sqrt(len2) : 0.0;
+                capsule_edge e;
+                if (fill)
+                    capsule_prepare(&e, ax, ay, bx, by, r);
                 rows_near(g, inv_dy, ay - r, by + r, &a, &b);
                 if (a < jlo) a = jlo;
                 if (b > jhi) b = jhi;
@@ -263,8 +282,7 @@ static void edges_pass(const labels_grid *g, const labels_polygon *poly, double 
                     double lo, hi;
                     if (!fill) {
                         s->rem_off[j - jlo + 1]++;
-                    } else if (capsule(ax, ay, bx, by, r, len2, rlen, labels_grid_row_y(g, j),
-                                       &lo, &hi)) {
+                    } else if (capsule(&e, labels_grid_row_y(g, j), &lo, &hi)) {
                         pix_range pr = {first_col_gt(g, inv_dx, lo), first_col_ge(g, inv_dx, hi)};
                         if (pr.a < pr.b)
                             s->rem[s->rem_cur[j - jlo]++] = pr;
