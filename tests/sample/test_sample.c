@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <gdal.h>
+#include <gdal_alg.h>
 #include <jansson.h>
 #include <ogr_api.h>
 #include <ogr_srs_api.h>
@@ -579,6 +580,176 @@ static void check_claims(const char *dir, const truth_row *truth, int n_truth)
     CHECK_MSG(meadows > n / 2, "only %d of %d claims on meadows", meadows, n);
 }
 
+/* ---- the pixels follow the truth: a cut shows as an NDVI drop ---------- */
+
+typedef struct parcel_raster {
+    int32_t *label;   /* 800 x 800 on 35VLF, parcel index + 1 */
+    int n;
+    char (*ids)[16];
+} parcel_raster;
+
+/* Parcels onto the 35VLF grid (pixel-centre rule), reprojected from EPSG:3301. */
+static int parcels_on_tile(const char *dir, const band *grid, parcel_raster *pr)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/parcels.gpkg", dir);
+    GDALDatasetH vds = GDALOpenEx(path, GDAL_OF_VECTOR, NULL, NULL, NULL);
+    if (!vds)
+        return -1;
+    OGRLayerH layer = GDALDatasetGetLayerByName(vds, "parcels");
+    int n = (int)OGR_L_GetFeatureCount(layer, TRUE);
+    OGRGeometryH *geoms = calloc((size_t)n, sizeof *geoms);
+    double *burn = calloc((size_t)n, sizeof *burn);
+    pr->ids = calloc((size_t)n, sizeof *pr->ids);
+    pr->label = calloc(800 * 800, sizeof *pr->label);
+    OGRSpatialReferenceH utm = OSRNewSpatialReference(NULL);
+    OSRImportFromEPSG(utm, 32635);
+    OSRSetAxisMappingStrategy(utm, OAMS_TRADITIONAL_GIS_ORDER);
+    OGRCoordinateTransformationH ct = OCTNewCoordinateTransformation(OGR_L_GetSpatialRef(layer), utm);
+    OGRFeatureH f;
+    int k = 0;
+    OGR_L_ResetReading(layer);
+    while ((f = OGR_L_GetNextFeature(layer)) && k < n) {
+        snprintf(pr->ids[k], 16, "%s", OGR_F_GetFieldAsString(f, 0));
+        geoms[k] = OGR_G_Clone(OGR_F_GetGeometryRef(f));
+        OGR_G_Transform(geoms[k], ct);
+        burn[k] = k + 1;
+        k++;
+        OGR_F_Destroy(f);
+    }
+    GDALDatasetH mem = GDALCreate(GDALGetDriverByName("MEM"), "", 800, 800, 1, GDT_Int32, NULL);
+    GDALSetGeoTransform(mem, (double *)grid->gt);
+    int bands[1] = {1};
+    int rc = GDALRasterizeGeometries(mem, 1, bands, k, geoms, NULL, NULL, burn, NULL, NULL, NULL) == CE_None &&
+                     GDALRasterIO(GDALGetRasterBand(mem, 1), GF_Read, 0, 0, 800, 800, pr->label, 800, 800,
+                                  GDT_Int32, 0, 0) == CE_None
+                 ? 0
+                 : -1;
+    pr->n = k;
+    GDALClose(mem);
+    for (int i = 0; i < k; i++)
+        OGR_G_DestroyGeometry(geoms[i]);
+    free(geoms), free(burn);
+    OCTDestroyCoordinateTransformation(ct);
+    OSRDestroySpatialReference(utm);
+    GDALClose(vds);
+    return rc;
+}
+
+/* Mean NDVI of each parcel's clear (SCL 4/5) pixels on one scene; NAN under 20 pixels. */
+static int parcel_means(const char *dir, const scene_row *s, const parcel_raster *pr, double *mean)
+{
+    band b;
+    void *red = NULL, *nir = NULL, *scl = NULL;
+    int rc = open_band(dir, s->id, "B04", &b, &red) == 0 && open_band(dir, s->id, "B08", &b, &nir) == 0 &&
+                     open_band(dir, s->id, "SCL", &b, &scl) == 0
+                 ? 0
+                 : -1;
+    double *sum = calloc((size_t)pr->n + 1, sizeof *sum);
+    long *count = calloc((size_t)pr->n + 1, sizeof *count);
+    for (int j = 0; rc == 0 && j < 800; j++)
+        for (int i = 0; i < 800; i++) {
+            int32_t l = pr->label[j * 800 + i];
+            uint8_t c = ((uint8_t *)scl)[(j / 2) * 400 + i / 2];
+            uint16_t r = ((uint16_t *)red)[j * 800 + i], n = ((uint16_t *)nir)[j * 800 + i];
+            if (l > 0 && (c == 4 || c == 5) && r && n) {
+                sum[l] += ndvi_of(r, n);
+                count[l]++;
+            }
+        }
+    for (int l = 1; l <= pr->n; l++)
+        mean[l - 1] = count[l] >= 20 ? sum[l] / count[l] : NAN;
+    free(sum), free(count), free(red), free(nir), free(scl);
+    return rc;
+}
+
+static int doy_of(const char *iso)
+{
+    static const int start[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+    return start[atoi(iso + 5) - 1] + atoi(iso + 8);
+}
+
+/* For cuts with a 35VLF observation (at least 20 clear pixels of the parcel) in
+ * the 10 days before and the 4 days from it, the parcel's mean NDVI must fall:
+ * the truth drops it by 0.20-0.45 (less whatever regrowth from an earlier cut
+ * or green-up happens in between, hence "most", and a mean above 0.15). */
+static void check_mowing_visible(const char *dir)
+{
+    static scene_row rows[256];
+    static truth_row truth[1024];
+    int n = read_manifest(dir, rows, 256), n_truth = read_truth(dir, truth, 1024);
+    REQUIRE(n > 0 && n_truth > 0);
+    int clear[64], n_clear = 0;
+    for (int i = 0; i < n && n_clear < 64; i++)
+        if (!rows[i].fault[0] && !strcmp(rows[i].tile, "35VLF") && rows[i].cloud_pct < 60 && rows[i].nodata_pct == 0)
+            clear[n_clear++] = i;
+    band grid;
+    REQUIRE(open_band(dir, rows[clear[0]].id, "B04", &grid, NULL) == 0);
+    parcel_raster pr = {0};
+    REQUIRE(parcels_on_tile(dir, &grid, &pr) == 0);
+    double *means = malloc(sizeof(double) * (size_t)n_clear * pr.n);
+    for (int c = 0; c < n_clear; c++)
+        REQUIRE(parcel_means(dir, &rows[clear[c]], &pr, means + (size_t)c * pr.n) == 0);
+    char path[4096], line[256];
+    snprintf(path, sizeof path, "%s/truth-events.csv", dir);
+    FILE *f = fopen(path, "r");
+    REQUIRE(f != NULL);
+    int pairs = 0, dropped = 0;
+    double drop_sum = 0;
+    while (fgets(line, sizeof line, f)) {
+        char id[16], date[11];
+        if (sscanf(line, "%15[^,],2026,%10[^,],,mowing", id, date) != 2)
+            continue;
+        int p = -1, m = doy_of(date);
+        for (int i = 0; i < pr.n; i++)
+            if (!strcmp(pr.ids[i], id))
+                p = i;
+        int before = -1, after = -1;
+        for (int c = 0; c < n_clear; c++) {
+            int d = doy_of(rows[clear[c]].date);
+            if (d >= m - 10 && d < m)
+                before = c;
+            if (d >= m && d <= m + 4 && after < 0)
+                after = c;
+        }
+        if (p < 0 || before < 0 || after < 0)
+            continue;
+        double a = means[(size_t)before * pr.n + p], b = means[(size_t)after * pr.n + p];
+        if (isnan(a) || isnan(b))
+            continue;
+        pairs++;
+        dropped += b < a - 0.1;
+        drop_sum += a - b;
+    }
+    fclose(f);
+    /* control: grazed pastures decline slowly, they never drop like a cut */
+    int steps = 0, falls = 0;
+    for (int i = 0; i < n_truth; i++) {
+        int p = -1;
+        for (int k = 0; k < pr.n; k++)
+            if (!strcmp(pr.ids[k], truth[i].id))
+                p = k;
+        if (p < 0 || strcmp(truth[i].type, "pasture") != 0)
+            continue;
+        for (int c = 0; c + 1 < n_clear; c++) {
+            int d0 = doy_of(rows[clear[c]].date), d1 = doy_of(rows[clear[c + 1]].date);
+            double a = means[(size_t)c * pr.n + p], b = means[(size_t)(c + 1) * pr.n + p];
+            if (d0 < 160 || d1 > 240 || d1 - d0 > 15 || isnan(a) || isnan(b))
+                continue;
+            steps++;
+            falls += b < a - 0.1;
+        }
+    }
+    CHECK_MSG(steps >= 20 && falls <= steps / 20, "pastures: %d of %d steps fall by > 0.1", falls, steps);
+    printf("pastures: %d of %d steps between observations fall by > 0.1\n", falls, steps);
+    CHECK_MSG(pairs >= 5, "only %d cuts with clear dates around them", pairs);
+    CHECK_MSG(dropped >= 0.8 * pairs, "%d of %d cuts drop NDVI by > 0.1", dropped, pairs);
+    CHECK_MSG(pairs > 0 && drop_sum / pairs > 0.15, "mean drop %.3f", pairs ? drop_sum / pairs : 0.0);
+    printf("mowing visible: %d of %d cuts drop NDVI by > 0.1 (mean drop %.3f)\n", dropped, pairs,
+           pairs ? drop_sum / pairs : 0.0);
+    free(means), free(pr.label), free(pr.ids);
+}
+
 static void check_region_committed(const char *generated, const char *region)
 {
     static const char *const files[4] = {"parcels.gpkg", "truth.csv", "truth-events.csv", "claims.csv"};
@@ -622,6 +793,7 @@ int main(int argc, char **argv)
     REQUIRE(n_truth > 0);
     check_parcels(a, truth, n_truth);
     check_claims(a, truth, n_truth);
+    check_mowing_visible(a);
 
     /* the committed region is the default seed's, and another seed differs */
     const char *run_c[] = {"--out", c, "--vectors-only", NULL};
