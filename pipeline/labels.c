@@ -87,6 +87,8 @@ void *labels_mem_alloc(size_t bytes)
 {
     if (bytes < LABELS_MMAP_MIN)
         return calloc(1, bytes ? bytes : 1);
+    /* (populating in slices on several threads with MADV_POPULATE_WRITE measured
+     * no faster here: the zeroing does not scale) */
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
                    -1, 0);
     return p == MAP_FAILED ? NULL : p;
@@ -230,7 +232,8 @@ static int flat_count(const parcel_set *set, labels_flat *f)
     f->row_hi = calloc(set->n + 1, sizeof(int));
     if (!f->pt_first || !f->ring_first || !f->row_lo || !f->row_hi)
         return mc_fail("parcels %s: out of memory", set->source_path);
-    for (size_t p = 0; p < set->n; p++) {
+#pragma omp parallel for schedule(dynamic, 1024)
+    for (size_t p = 0; p < set->n; p++) { /* counts first, prefix sums below */
         size_t rings = 0, pts = 0;
         OGRGeometryH g = set->geometries[p];
         for (size_t k = 0; g && k < geom_n_polygons(g); k++) {
@@ -240,8 +243,12 @@ static int flat_count(const parcel_set *set, labels_flat *f)
                 pts += (size_t)OGR_G_GetPointCount(OGR_G_GetGeometryRef(poly, r));
             rings += (size_t)nr;
         }
-        f->pt_first[p + 1] = f->pt_first[p] + pts;
-        f->ring_first[p + 1] = f->ring_first[p] + rings;
+        f->pt_first[p + 1] = pts;
+        f->ring_first[p + 1] = rings;
+    }
+    for (size_t p = 0; p < set->n; p++) {
+        f->pt_first[p + 1] += f->pt_first[p];
+        f->ring_first[p + 1] += f->ring_first[p];
     }
     size_t n_pts = f->n_pts = f->pt_first[set->n], n_rings = f->n_rings = f->ring_first[set->n];
     f->x = labels_mem_alloc((n_pts + 1) * sizeof(double));
