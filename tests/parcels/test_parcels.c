@@ -437,8 +437,52 @@ static void check_ownership(double bx0, double by0, const char *bid, long long u
     parcels_free(s);
 }
 
+/* An irregular parcel across the overlap, buffer 10 m: the two tiles' counts add
+ * up to the count on one tile grid covering the union of both (same 10 m grid). */
+static void check_split_parcel(double bx0, double by0)
+{
+    tile_grid tiles[2] = {tile("35VLF", 32635, X0, Y0, 100, 100), tile("35VMF", 32635, bx0, by0, 100, 100)};
+    double ux0 = X0 < bx0 ? X0 : bx0, uy0 = Y0 > by0 ? Y0 : by0;
+    double ux1 = X0 + 1000 > bx0 + 1000 ? X0 + 1000 : bx0 + 1000;
+    double uy1 = Y0 - 1000 < by0 - 1000 ? Y0 - 1000 : by0 - 1000;
+    tile_grid whole = tile("UNION", 32635, ux0, uy0, (int)((ux1 - ux0) / 10), (int)((uy0 - uy1) / 10));
+    char wkt[512];
+    snprintf(wkt, sizeof wkt, "POLYGON((%f %f,%f %f,%f %f,%f %f,%f %f))", X0 + 123.4, Y0 - 201.7,
+             X0 + 1441.9, Y0 - 388.2, X0 + 1302.5, Y0 - 1377.3, X0 + 655.5, Y0 - 955.1, X0 + 123.4,
+             Y0 - 201.7);
+    const char *p = path_in_tmp("split.gpkg");
+    feat f[] = {{"SPLIT", wkt}};
+    write_gpkg(p, 32635, "parcel_id", 0, wkbPolygon, f, 1);
+    parcel_set *s = NULL;
+    REQUIRE(parcels_load(p, "parcel_id", 10, &s) == MC_OK);
+    label_raster *a = build(s, &tiles[0], tiles, 2, 10), *b = build(s, &tiles[1], tiles, 2, 10);
+    label_raster *u = build(s, &whole, &whole, 1, 10);
+    REQUIRE(a && b && u);
+    CHECK(a->n_pixels[1] > 1000 && b->n_pixels[1] > 1000); /* it really is split */
+    /* the union grid's pixels of the parcel that lie on A or B (for diagonal
+     * neighbours the union grid is their bounding box, larger than A + B) */
+    long long on_ab = 0;
+    for (int j = 0; j < whole.height; j++) {
+        for (int i = 0; i < whole.width; i++) {
+            double x = ux0 + 5 + 10 * i, y = uy0 - 5 - 10 * j;
+            int in_a = x > X0 && x < X0 + 1000 && y < Y0 && y > Y0 - 1000;
+            int in_b = x > bx0 && x < bx0 + 1000 && y < by0 && y > by0 - 1000;
+            on_ab += u->labels[(size_t)j * whole.width + i] == 1 && (in_a || in_b);
+        }
+    }
+    CHECK_INT(a->n_pixels[1] + b->n_pixels[1], on_ab);
+    labels_free(a);
+    labels_free(b);
+    labels_free(u);
+    parcels_free(s);
+}
+
 static void test_ownership(void)
 {
+    check_split_parcel(X0 + 600, Y0);
+    check_split_parcel(X0 + 610, Y0);
+    check_split_parcel(X0 + 600, Y0 - 600);
+    check_split_parcel(X0 + 610, Y0 - 590);
     /* B 600 m east: the bisector x = X0 + 800 lies between centres; A keeps its
      * first 80 columns, B its last 80: union 160 x 100 = 16000 */
     check_ownership(X0 + 600, Y0, "35VMF", 16000);
