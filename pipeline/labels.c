@@ -193,7 +193,8 @@ int labels_window_has_parcel(const label_raster *lr, int x0, int y0, int w, int 
 
 typedef struct labels_flat {
     size_t n, n_pts, n_rings;
-    size_t *pt_first;   /* n + 1: parcel p's points are [pt_first[p], pt_first[p + 1]) */
+    size_t *pt_first;   /* n + 1: room for parcel p's points from pt_first[p] */
+    size_t *pt_end;     /* n: parcel p's points are [pt_first[p], pt_end[p]) */
     size_t *ring_first; /* n + 1: parcel p's rings */
     size_t *ring_end;   /* per ring, relative to its parcel's first point */
     double *x, *y;
@@ -203,6 +204,7 @@ typedef struct labels_flat {
 static void flat_free(labels_flat *f)
 {
     free(f->pt_first);
+    free(f->pt_end);
     free(f->ring_first);
     labels_mem_free(f->ring_end, (f->n_rings + 1) * sizeof(size_t));
     labels_mem_free(f->x, (f->n_pts + 1) * sizeof(double));
@@ -227,10 +229,11 @@ static int flat_count(const parcel_set *set, labels_flat *f)
 {
     f->n = set->n;
     f->pt_first = calloc(set->n + 1, sizeof(size_t));
+    f->pt_end = calloc(set->n + 1, sizeof(size_t));
     f->ring_first = calloc(set->n + 1, sizeof(size_t));
     f->row_lo = calloc(set->n + 1, sizeof(int));
     f->row_hi = calloc(set->n + 1, sizeof(int));
-    if (!f->pt_first || !f->ring_first || !f->row_lo || !f->row_hi)
+    if (!f->pt_first || !f->pt_end || !f->ring_first || !f->row_lo || !f->row_hi)
         return mc_fail("parcels %s: out of memory", set->source_path);
 #pragma omp parallel for schedule(dynamic, 1024)
     for (size_t p = 0; p < set->n; p++) { /* counts first, prefix sums below */
@@ -259,21 +262,36 @@ static int flat_count(const parcel_set *set, labels_flat *f)
     return MC_OK;
 }
 
+/* Copies the rings, dropping repeated consecutive points and the closing point
+ * (rings are closed implicitly): a zero-length edge adds nothing to the pixel rule,
+ * and each point dropped is one PROJ need not transform. */
 static void flat_fill_one(const parcel_set *set, labels_flat *f, size_t p)
 {
     OGRGeometryH g = set->geometries[p];
     size_t off = f->pt_first[p], ring = f->ring_first[p];
+    double *x = f->x, *y = f->y;
     for (size_t k = 0; g && k < geom_n_polygons(g); k++) {
         OGRGeometryH poly = geom_polygon(g, k);
         int nr = OGR_G_GetGeometryCount(poly);
         for (int r = 0; r < nr; r++) {
             OGRGeometryH lr = OGR_G_GetGeometryRef(poly, r);
             int np = OGR_G_GetPointCount(lr);
-            OGR_G_GetPoints(lr, f->x + off, sizeof(double), f->y + off, sizeof(double), NULL, 0);
-            off += (size_t)np;
+            OGR_G_GetPoints(lr, x + off, sizeof(double), y + off, sizeof(double), NULL, 0);
+            size_t w = off;
+            for (size_t i = off; i < off + (size_t)np; i++) {
+                if (w > off && x[i] == x[w - 1] && y[i] == y[w - 1])
+                    continue;
+                x[w] = x[i];
+                y[w] = y[i];
+                w++;
+            }
+            if (w - off > 1 && x[w - 1] == x[off] && y[w - 1] == y[off])
+                w--;
+            off = w;
             f->ring_end[ring++] = off - f->pt_first[p];
         }
     }
+    f->pt_end[p] = off;
 }
 
 /* The tile's footprint in the parcels' CRS, as a box widened by 2 % of its size
@@ -318,12 +336,12 @@ static int footprint_in_source(const parcel_set *set, OGRSpatialReferenceH dst,
 /* 1 where parcel p's points (still in the source CRS) miss the box. */
 static int flat_outside(const labels_flat *f, size_t p, const double box[4])
 {
-    for (size_t k = f->pt_first[p]; k < f->pt_first[p + 1]; k++)
+    for (size_t k = f->pt_first[p]; k < f->pt_end[p]; k++)
         if (f->x[k] >= box[0] && f->x[k] <= box[1] && f->y[k] >= box[2] && f->y[k] <= box[3])
             return 0;
     /* no point inside; the parcel may still span the box: compare the boxes */
     double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
-    for (size_t k = f->pt_first[p]; k < f->pt_first[p + 1]; k++) {
+    for (size_t k = f->pt_first[p]; k < f->pt_end[p]; k++) {
         x0 = f->x[k] < x0 ? f->x[k] : x0;
         x1 = f->x[k] > x1 ? f->x[k] : x1;
         y0 = f->y[k] < y0 ? f->y[k] : y0;
@@ -370,7 +388,7 @@ static int flat_transform(const parcel_set *set, labels_flat *f, OGRSpatialRefer
     if (rc == MC_OK) {
 #pragma omp parallel for schedule(dynamic, 512)
         for (size_t p = 0; p < set->n; p++) {
-            size_t a = f->pt_first[p], n = f->pt_first[p + 1] - a;
+            size_t a = f->pt_first[p], n = f->pt_end[p] - a;
             if (n == 0)
                 continue;
             if (have_box && flat_outside(f, p, box)) {
@@ -404,7 +422,7 @@ static void flat_rows(labels_flat *f, const labels_grid *g)
     double west = g->x0, east = g->x0 + g->width * g->dx;
 #pragma omp parallel for schedule(static)
     for (size_t p = 0; p < f->n; p++) {
-        size_t a = f->pt_first[p], b = f->pt_first[p + 1];
+        size_t a = f->pt_first[p], b = f->pt_end[p];
         if (a == b || f->row_lo[p] < 0) {
             f->row_lo[p] = f->row_hi[p] = 0;
             continue;

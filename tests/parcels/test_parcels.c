@@ -293,6 +293,18 @@ static void test_overlap(void)
     CHECK_INT(lr->n_pixels[2], 260);
     labels_free(lr);
     parcels_free(s);
+
+    /* repeated points (dropped before reprojecting) change nothing: 8 x 8 */
+    const char *pr = path_in_tmp("repeated.gpkg");
+    feat fr[] = {{"R", "POLYGON((500000 6499900,500100 6499900,500100 6499900,500100 6500000,"
+                       "500100 6500000,500000 6500000,500000 6499900,500000 6499900))"}};
+    write_gpkg(pr, 32635, "parcel_id", 0, wkbPolygon, fr, 1);
+    REQUIRE(parcels_load(pr, "parcel_id", 10, &s) == MC_OK);
+    lr = build(s, &t, &t, 1, 10);
+    REQUIRE(lr);
+    CHECK_INT(lr->n_pixels[1], 64);
+    labels_free(lr);
+    parcels_free(s);
 }
 
 /* ---- reprojection ---- */
