@@ -65,7 +65,7 @@ typedef struct sample_parcel {
     char id[16];
     sample_parcel_type type;
     const char *feature;      /* normal, tiny, hole, multipolygon, multipolygon-hole,
-                                 adjacent, tile-edge */
+                                 adjacent, overlapping, tile-edge */
     sample_shape shape;       /* UTM */
     double area_ha;           /* of the EPSG:3301 geometry, as declared */
     /* trajectory */

@@ -403,6 +403,7 @@ typedef enum {
     KIND_MULTI,
     KIND_MULTI_HOLE,
     KIND_ADJACENT,
+    KIND_OVERLAP,
 } cell_kind;
 
 static sample_parcel *parcel_new(sample_region *r, size_t *cap)
@@ -517,12 +518,17 @@ static int parcels_in_cell(sample_region *r, prng *rng, size_t *cap, cell_kind k
         }
         break;
     }
-    case KIND_ADJACENT: { /* two parcels sharing one edge, vertex for vertex */
+    case KIND_ADJACENT:
+    case KIND_OVERLAP: {
+        /* two parcels sharing one edge vertex for vertex or, as digitising slips
+         * do in real registers, overlapping along it by 12-20 m */
         quad_in_cell(rng, x0, y0, CELL_W, CELL_H, 25, 1, &f);
         double left = f.c[0][0] > f.c[3][0] ? f.c[0][0] : f.c[3][0];
         double right = f.c[1][0] < f.c[2][0] ? f.c[1][0] : f.c[2][0];
         double split = left + (right - left) * prng_range(rng, 0.4, 0.6);
-        p->type = PT_MEADOW, p->feature = "adjacent";
+        double overlap = kind == KIND_OVERLAP ? prng_range(rng, 12, 20) : 0.0;
+        const char *feature = kind == KIND_OVERLAP ? "overlapping" : "adjacent";
+        p->type = PT_MEADOW, p->feature = feature;
         p->shape.n_polys = 1;
         quad_part_ring(&f, NAN, split, -1, rng, &p->shape.polys[0].outer);
         draw_trajectory(rng, p, -1);
@@ -530,9 +536,9 @@ static int parcels_in_cell(sample_region *r, prng *rng, size_t *cap, cell_kind k
         if (!p)
             return mc_fail("out of memory for parcels");
         p->type = prng_uniform(rng) < 0.5 ? PT_CEREAL : PT_MEADOW;
-        p->feature = "adjacent";
+        p->feature = feature;
         p->shape.n_polys = 1;
-        quad_part_ring(&f, split, NAN, -1, rng, &p->shape.polys[0].outer);
+        quad_part_ring(&f, split - overlap, NAN, -1, rng, &p->shape.polys[0].outer);
         break;
     }
     default:
@@ -573,7 +579,8 @@ static int parcels_build(sample_region *r, prng *rng)
         return mc_fail("out of memory for the parcel layout");
     }
     static const struct { cell_kind kind; int count; } special[] = {
-        {KIND_TINY, 8}, {KIND_HOLE, 2}, {KIND_MULTI, 2}, {KIND_MULTI_HOLE, 3}, {KIND_ADJACENT, 5}};
+        {KIND_TINY, 8}, {KIND_HOLE, 2},     {KIND_MULTI, 2},
+        {KIND_MULTI_HOLE, 3}, {KIND_ADJACENT, 5}, {KIND_OVERLAP, 1}};
     int k = 0;
     for (size_t s = 0; s < sizeof special / sizeof special[0]; s++)
         for (int c = 0; c < special[s].count && k < n; c++)

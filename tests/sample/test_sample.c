@@ -507,6 +507,8 @@ static void check_parcels(const char *dir, const truth_row *truth, int n_truth)
     OSRSetAxisMappingStrategy(utm, OAMS_TRADITIONAL_GIS_ORDER);
     OGRCoordinateTransformationH ct = OCTNewCoordinateTransformation(srs, utm);
     int n = 0, multi_with_hole = 0, tiny = 0, crossing = 0, invalid = 0, area_mismatch = 0;
+    static OGRGeometryH all[1024];
+    static const truth_row *all_truth[1024];
     OGRFeatureH f;
     OGR_L_ResetReading(layer);
     while ((f = OGR_L_GetNextFeature(layer))) {
@@ -528,9 +530,30 @@ static void check_parcels(const char *dir, const truth_row *truth, int n_truth)
         OGR_G_Transform(g, ct);
         OGR_G_GetEnvelope(g, &e);
         crossing += e.MinX < 408500 && e.MaxX > 408500;
-        OGR_G_DestroyGeometry(g);
+        if (n <= 1024)
+            all[n - 1] = g, all_truth[n - 1] = t;
+        else
+            OGR_G_DestroyGeometry(g);
         OGR_F_Destroy(f);
     }
+    /* parcels overlap only where the truth says so (a digitising slip) */
+    int overlaps = 0, unexpected = 0;
+    for (int i = 0; i < n && i < 1024; i++)
+        for (int j = i + 1; j < n && j < 1024; j++) {
+            if (!OGR_G_Intersects(all[i], all[j]))
+                continue;
+            OGRGeometryH x = OGR_G_Intersection(all[i], all[j]);
+            if (x && OGR_G_Area(x) > 1.0) {
+                overlaps++;
+                unexpected += !all_truth[i] || !all_truth[j] || strcmp(all_truth[i]->feature, "overlapping") ||
+                              strcmp(all_truth[j]->feature, "overlapping");
+            }
+            if (x)
+                OGR_G_DestroyGeometry(x);
+        }
+    for (int i = 0; i < n && i < 1024; i++)
+        OGR_G_DestroyGeometry(all[i]);
+    CHECK_MSG(overlaps >= 1 && unexpected == 0, "%d overlapping pairs, %d not marked", overlaps, unexpected);
     CHECK_INT(n, n_truth);
     CHECK_MSG(n >= 200 && n <= 600, "%d parcels", n);
     CHECK_INT(invalid, 0);
