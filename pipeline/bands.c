@@ -1,0 +1,361 @@
+/* Block-aligned, parallel band reading feeding the NDVI kernel (see bands.h). */
+#include "bands.h"
+
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cpl_conv.h>
+#include <cpl_error.h>
+#include <gdal.h>
+
+#include "error.h"
+#include "log.h"
+
+enum { BAND_RED = 0, BAND_NIR = 1, BAND_SCL = 2, N_BANDS = 3 };
+static const char *const band_names[N_BANDS] = {"B04", "B08", "SCL"};
+
+/* Windows below this many pixels (e.g. one-row strips) are grown by whole blocks. */
+#define BANDS_MIN_WINDOW_PX 65536
+
+void bands_configure_gdal(void)
+{
+    /* We decode one block per thread ourselves; GDAL's own worker threads would
+     * only oversubscribe the cores. The block cache holds SCL blocks shared by
+     * neighbouring windows; B04/B08 go straight into our buffers. */
+    CPLSetConfigOption("GDAL_NUM_THREADS", "1");
+    if (!CPLGetConfigOption("GDAL_CACHEMAX", NULL))
+        CPLSetConfigOption("GDAL_CACHEMAX", "128");
+}
+
+typedef struct layout {
+    int width, height;    /* the tile at 10 m */
+    int win_w, win_h;     /* window size: even, a whole number of B04 blocks */
+    int nx, ny;           /* windows across and down */
+} layout;
+
+static void layout_make(int width, int height, int block_w, int block_h, layout *l)
+{
+    if (block_w <= 0 || block_w > width)
+        block_w = width;
+    if (block_h <= 0 || block_h > height)
+        block_h = height;
+    l->width = width;
+    l->height = height;
+    l->win_w = block_w % 2 ? 2 * block_w : block_w;
+    l->win_h = block_h % 2 ? 2 * block_h : block_h;
+    while ((int64_t)l->win_w * l->win_h < BANDS_MIN_WINDOW_PX && l->win_h < height)
+        l->win_h *= 2; /* a multiple of the block height, still even */
+    l->nx = (width + l->win_w - 1) / l->win_w;
+    l->ny = (height + l->win_h - 1) / l->win_h;
+}
+
+/* One thread's GDAL handles and buffers. */
+typedef struct reader {
+    char path[N_BANDS][SCENE_PATH_MAX + 16];
+    GDALDatasetH ds[N_BANDS];
+    GDALRasterBandH band[N_BANDS];
+    int block_w[N_BANDS], block_h[N_BANDS];
+    uint16_t *red, *nir; /* win_w * win_h, stride win_w */
+    uint8_t *scl;        /* win_w/2 * win_h/2, stride win_w/2 */
+} reader;
+
+static void reader_close(reader *r)
+{
+    for (int b = 0; b < N_BANDS; b++)
+        if (r->ds[b])
+            GDALClose(r->ds[b]);
+    free(r->red);
+    free(r->nir);
+    free(r->scl);
+    memset(r, 0, sizeof *r);
+}
+
+static int reader_open(reader *r, const scene_info *scene, const layout *l, int with_buffers)
+{
+    memset(r, 0, sizeof *r);
+    for (int b = 0; b < N_BANDS; b++) {
+        if (scene_band_path(scene, band_names[b], r->path[b], sizeof r->path[b]) != MC_OK)
+            return MC_ERR;
+        CPLErrorReset();
+        r->ds[b] = GDALOpenEx(r->path[b], GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
+        if (!r->ds[b])
+            return mc_fail("%s: GDAL cannot open it: %s", r->path[b], CPLGetLastErrorMsg());
+        r->band[b] = GDALGetRasterBand(r->ds[b], 1);
+        GDALGetBlockSize(r->band[b], &r->block_w[b], &r->block_h[b]);
+    }
+    if (with_buffers) {
+        size_t px = (size_t)l->win_w * l->win_h;
+        r->red = malloc(px * sizeof *r->red);
+        r->nir = malloc(px * sizeof *r->nir);
+        r->scl = malloc(px / 4 * sizeof *r->scl);
+        if (!r->red || !r->nir || !r->scl)
+            return mc_fail("scene %s: out of memory for read buffers", scene->path);
+    }
+    return MC_OK;
+}
+
+static int read_failed(const reader *r, int b, CPLErr err, int x0, int y0)
+{
+    if (err == CE_None && CPLGetLastErrorType() != CE_Failure && CPLGetLastErrorType() != CE_Fatal)
+        return MC_OK;
+    const char *msg = CPLGetLastErrorMsg();
+    return mc_fail("%s: read error at pixel (%d, %d): %s", r->path[b], x0, y0,
+                   msg && *msg ? msg : "unknown GDAL error");
+}
+
+/* Reads w x h pixels of a uint16 band at (x0, y0) into buf with `stride` elements per row.
+ * Where the window is exactly one of the file's blocks, the block is decoded straight
+ * into buf (no block cache, no copy). */
+static int read_u16(reader *r, int b, const layout *l, int x0, int y0, int w, int h,
+                    uint16_t *buf, ptrdiff_t stride)
+{
+    CPLErrorReset();
+    CPLErr err;
+    if (r->block_w[b] == l->win_w && r->block_h[b] == l->win_h && stride == l->win_w &&
+        x0 % l->win_w == 0 && y0 % l->win_h == 0)
+        err = GDALReadBlock(r->band[b], x0 / l->win_w, y0 / l->win_h, buf);
+    else
+        err = GDALRasterIO(r->band[b], GF_Read, x0, y0, w, h, buf, w, h, GDT_UInt16, 0,
+                           (GSpacing)(stride * (ptrdiff_t)sizeof *buf));
+    return read_failed(r, b, err, x0, y0);
+}
+
+/* The SCL pixels under the 10 m window at (x0, y0) (x0, y0 even). */
+static int read_scl(reader *r, int x0, int y0, int w, int h, uint8_t *buf, ptrdiff_t stride)
+{
+    CPLErrorReset();
+    int sw = (w + 1) / 2, sh = (h + 1) / 2;
+    CPLErr err = GDALRasterIO(r->band[BAND_SCL], GF_Read, x0 / 2, y0 / 2, sw, sh, buf, sw, sh,
+                              GDT_Byte, 0, (GSpacing)stride);
+    return read_failed(r, BAND_SCL, err, x0 / 2, y0 / 2);
+}
+
+typedef struct job {
+    const scene_info *scene;
+    const label_raster *lr;
+    const kernel_params *params;
+    layout l;
+    /* full-tile buffers (CUDA path); NULL on the CPU path */
+    uint16_t *tile_red, *tile_nir;
+    uint8_t *tile_scl;
+} job;
+
+/* One window, CPU path: decode into the reader's buffers and accumulate into stats. */
+static int window_cpu(const job *j, reader *r, int x0, int y0, int w, int h, kernel_stats *stats,
+                      bands_counts *c)
+{
+    const layout *l = &j->l;
+    kernel_window kw = {
+        .width = w, .height = h, .red = r->red, .nir = r->nir, .band_stride = l->win_w,
+        .scl = r->scl, .scl_stride = l->win_w / 2,
+        .labels = j->lr->labels + (ptrdiff_t)y0 * l->width + x0, .label_stride = l->width,
+    };
+    if (read_scl(r, x0, y0, w, h, r->scl, kw.scl_stride) != MC_OK)
+        return MC_ERR;
+    if (!kernel_window_may_be_clear(r->scl, (w + 1) / 2, (h + 1) / 2, kw.scl_stride,
+                                    j->params->scl_valid_mask)) {
+        kernel_count_seen_window(&kw, j->params, stats, j->lr->n_labels);
+        c->windows_cloudy++;
+        c->pixels_skipped += (int64_t)w * h;
+        return MC_OK;
+    }
+    if (read_u16(r, BAND_RED, l, x0, y0, w, h, r->red, l->win_w) != MC_OK ||
+        read_u16(r, BAND_NIR, l, x0, y0, w, h, r->nir, l->win_w) != MC_OK)
+        return MC_ERR;
+    c->pixels_decoded += (int64_t)w * h;
+    kernel_accumulate_window(&kw, j->params, stats, j->lr->n_labels);
+    return MC_OK;
+}
+
+/* One window, full-tile path: decode into the tile buffers (left zero where skipped). */
+static int window_tile(const job *j, reader *r, int x0, int y0, int w, int h, bands_counts *c)
+{
+    const layout *l = &j->l;
+    ptrdiff_t scl_stride = (l->width + 1) / 2;
+    uint8_t *scl = j->tile_scl + (ptrdiff_t)(y0 / 2) * scl_stride + x0 / 2;
+    if (read_scl(r, x0, y0, w, h, scl, scl_stride) != MC_OK)
+        return MC_ERR;
+    if (!kernel_window_may_be_clear(scl, (w + 1) / 2, (h + 1) / 2, scl_stride,
+                                    j->params->scl_valid_mask)) {
+        /* DN 0 is no data: the kernel then counts these pixels as seen, not valid. */
+        c->windows_cloudy++;
+        c->pixels_skipped += (int64_t)w * h;
+        return MC_OK;
+    }
+    ptrdiff_t off = (ptrdiff_t)y0 * l->width + x0;
+    if (read_u16(r, BAND_RED, l, x0, y0, w, h, j->tile_red + off, l->width) != MC_OK ||
+        read_u16(r, BAND_NIR, l, x0, y0, w, h, j->tile_nir + off, l->width) != MC_OK)
+        return MC_ERR;
+    c->pixels_decoded += (int64_t)w * h;
+    return MC_OK;
+}
+
+static void counts_add(bands_counts *into, const bands_counts *from)
+{
+    into->pixels_decoded += from->pixels_decoded;
+    into->pixels_skipped += from->pixels_skipped;
+    into->windows_no_parcel += from->windows_no_parcel;
+    into->windows_cloudy += from->windows_cloudy;
+}
+
+static void stats_add(kernel_stats *into, const kernel_stats *from, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        into[i].n_valid += from[i].n_valid;
+        into[i].n_seen += from[i].n_seen;
+        into[i].sum_q += from[i].sum_q;
+        into[i].sum_q2 += from[i].sum_q2;
+    }
+}
+
+/* Keeps the first failure's message (this thread's mc_error_message()). */
+static void record_failure(int *failed, char *message, size_t size)
+{
+#pragma omp critical(bands_error)
+    {
+        int already;
+#pragma omp atomic read
+        already = *failed;
+        if (!already) {
+            snprintf(message, size, "%s", mc_error_message());
+#pragma omp atomic write
+            *failed = 1;
+        }
+    }
+}
+
+/* Runs every window on `threads` threads. stats_partial: threads * per_thread entries
+ * (CPU path) or NULL (full-tile path). The first failure's message is kept. */
+static int run_windows(const job *j, int threads, kernel_stats *stats_partial, size_t per_thread,
+                       bands_counts *counts)
+{
+    const layout *l = &j->l;
+    int64_t n_windows = (int64_t)l->nx * l->ny;
+    int failed = 0;
+    char message[2048] = "";
+    bands_counts *tc = calloc((size_t)threads, sizeof *tc);
+    if (!tc)
+        return mc_fail("scene %s: out of memory", j->scene->path);
+#pragma omp parallel num_threads(threads)
+    {
+        int t = omp_get_thread_num();
+        reader r;
+        /* GDAL's error handler stack is per thread: keep its messages for ours. */
+        CPLPushErrorHandler(CPLQuietErrorHandler);
+        int ok = reader_open(&r, j->scene, l, stats_partial != NULL) == MC_OK;
+        if (!ok)
+            record_failure(&failed, message, sizeof message);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t i = 0; i < n_windows; i++) {
+            int stop;
+#pragma omp atomic read
+            stop = failed;
+            if (stop || !ok)
+                continue;
+            int x0 = (int)(i % l->nx) * l->win_w, y0 = (int)(i / l->nx) * l->win_h;
+            int w = l->width - x0 < l->win_w ? l->width - x0 : l->win_w;
+            int h = l->height - y0 < l->win_h ? l->height - y0 : l->win_h;
+            if (!labels_window_has_parcel(j->lr, x0, y0, w, h)) {
+                tc[t].windows_no_parcel++;
+                tc[t].pixels_skipped += (int64_t)w * h;
+                continue;
+            }
+            int rc = stats_partial
+                         ? window_cpu(j, &r, x0, y0, w, h, stats_partial + (size_t)t * per_thread,
+                                      &tc[t])
+                         : window_tile(j, &r, x0, y0, w, h, &tc[t]);
+            if (rc != MC_OK)
+                record_failure(&failed, message, sizeof message);
+        }
+        reader_close(&r);
+        CPLPopErrorHandler();
+    }
+    for (int t = 0; t < threads; t++)
+        counts_add(counts, &tc[t]);
+    free(tc);
+    if (failed)
+        return mc_fail("%s", message);
+    return MC_OK;
+}
+
+static int accumulate_cpu(job *j, int threads, kernel_stats *stats, bands_counts *counts)
+{
+    size_t per_thread = (size_t)j->lr->n_labels + 1;
+    kernel_stats *partial = calloc((size_t)threads * per_thread, sizeof *partial);
+    if (!partial)
+        return mc_fail("scene %s: out of memory for %d thread accumulators", j->scene->path,
+                       threads);
+    int rc = run_windows(j, threads, partial, per_thread, counts);
+    if (rc == MC_OK) /* integer sums: the merge order cannot change the result */
+        for (int t = 0; t < threads; t++)
+            stats_add(stats, partial + (size_t)t * per_thread, per_thread);
+    free(partial);
+    return rc;
+}
+
+static int accumulate_tile(job *j, kernel_device device, int threads, kernel_stats *stats,
+                           bands_counts *counts)
+{
+    const layout *l = &j->l;
+    size_t px = (size_t)l->width * l->height;
+    size_t scl_px = (size_t)((l->width + 1) / 2) * ((l->height + 1) / 2);
+    j->tile_red = calloc(px, sizeof *j->tile_red);
+    j->tile_nir = calloc(px, sizeof *j->tile_nir);
+    j->tile_scl = calloc(scl_px, sizeof *j->tile_scl);
+    int rc = MC_OK;
+    if (!j->tile_red || !j->tile_nir || !j->tile_scl)
+        rc = mc_fail("scene %s: out of memory for full-tile buffers (%zu px)", j->scene->path, px);
+    if (rc == MC_OK)
+        rc = run_windows(j, threads, NULL, 0, counts);
+    if (rc == MC_OK) {
+        kernel_window kw = {
+            .width = l->width, .height = l->height, .red = j->tile_red, .nir = j->tile_nir,
+            .band_stride = l->width, .scl = j->tile_scl, .scl_stride = (l->width + 1) / 2,
+            .labels = j->lr->labels, .label_stride = l->width,
+        };
+        int krc = kernel_accumulate(device, &kw, j->params, stats, j->lr->n_labels, threads);
+        if (krc != KERNEL_OK)
+            rc = mc_fail("scene %s: %s kernel: %s", j->scene->path, kernel_device_name(device),
+                         kernel_error_message());
+    }
+    free(j->tile_red);
+    free(j->tile_nir);
+    free(j->tile_scl);
+    return rc;
+}
+
+int bands_accumulate(const scene_info *scene, const tile_grid *grid, const label_raster *lr,
+                     const kernel_params *params, kernel_device device, int n_threads,
+                     kernel_stats *stats, bands_counts *counts)
+{
+    bands_counts local = {0};
+    if (!counts)
+        counts = &local;
+    if (lr->width != grid->width || lr->height != grid->height)
+        return mc_fail("scene %s: label raster %dx%d does not fit the tile grid %dx%d",
+                       scene->path, lr->width, lr->height, grid->width, grid->height);
+    /* Block size of B04 decides the windows. */
+    reader probe;
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    int rc = reader_open(&probe, scene, NULL, 0);
+    int bw = probe.block_w[BAND_RED], bh = probe.block_h[BAND_RED];
+    reader_close(&probe);
+    CPLPopErrorHandler();
+    if (rc != MC_OK)
+        return MC_ERR;
+    job j = {.scene = scene, .lr = lr, .params = params};
+    layout_make(grid->width, grid->height, bw, bh, &j.l);
+    int threads = n_threads > 0 ? n_threads : omp_get_max_threads();
+    int64_t n_windows = (int64_t)j.l.nx * j.l.ny;
+    if (threads > n_windows)
+        threads = (int)n_windows > 0 ? (int)n_windows : 1;
+    if (device == KERNEL_DEVICE_AUTO)
+        device = kernel_cuda_available() ? KERNEL_DEVICE_CUDA : KERNEL_DEVICE_CPU;
+    log_debug("scene %s: %dx%d windows of %dx%d px on %d threads, kernel on %s", scene->scene_id,
+              j.l.nx, j.l.ny, j.l.win_w, j.l.win_h, threads, kernel_device_name(device));
+    if (device == KERNEL_DEVICE_CUDA)
+        return accumulate_tile(&j, device, threads, stats, counts);
+    return accumulate_cpu(&j, threads, stats, counts);
+}

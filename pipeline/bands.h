@@ -1,0 +1,39 @@
+/* Block-aligned reading of a scene's bands into the NDVI kernel.
+ *
+ * The tile is cut into windows that follow B04's internal GeoTIFF blocks (even
+ * sizes, so each window starts at an even pixel and SCL maps by x/2, y/2). Each
+ * OpenMP thread opens its own GDAL handles (they are not thread-safe), keeps its
+ * own statistics array, and takes whole windows; the integer partial sums are
+ * added at the end, so the result does not depend on thread count or order.
+ * A window with no parcel pixel is never decoded; a window whose SCL has no clear
+ * pixel has only SCL decoded. */
+#ifndef MOWCHECK_BANDS_H
+#define MOWCHECK_BANDS_H
+
+#include <stdint.h>
+
+#include "kernel.h"
+#include "parcels.h"
+#include "scene.h"
+
+typedef struct bands_counts {
+    int64_t pixels_decoded;       /* 10 m pixels whose B04 and B08 were decoded */
+    int64_t pixels_skipped;       /* 10 m pixels never decoded (no parcel, or all cloud) */
+    int64_t windows_no_parcel;    /* windows skipped by the label raster */
+    int64_t windows_cloudy;       /* windows with SCL read but no clear class */
+} bands_counts;
+
+/* Sets GDAL's configuration for ingest: no GDAL-internal threads (we parallelise by
+ * block), a modest block cache. Call once before bands_accumulate. */
+void bands_configure_gdal(void);
+
+/* Adds the scene's pixels into stats (lr->n_labels + 1 entries, zeroed by the caller).
+ * device CPU: per-block on n_threads threads (<= 0: OpenMP default). device CUDA:
+ * decodes into full-tile buffers and calls the kernel once. A read error (e.g. a
+ * truncated file that GDAL opened) fails with the file's path and GDAL's message;
+ * stats are then undefined. counts may be NULL. */
+int bands_accumulate(const scene_info *scene, const tile_grid *grid, const label_raster *lr,
+                     const kernel_params *params, kernel_device device, int n_threads,
+                     kernel_stats *stats, bands_counts *counts);
+
+#endif

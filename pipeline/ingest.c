@@ -1,0 +1,538 @@
+/* The ingest stage (see ingest.h): scenes folder + parcels -> stored observations. */
+#include "ingest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "bands.h"
+#include "error.h"
+#include "log.h"
+#include "parcels.h"
+#include "scene.h"
+
+/* A scene of a tile and date that is stored (before or by this run). */
+typedef struct stored_scene {
+    char tile_id[TILE_ID_MAX];
+    char acquired_on[11];
+    char scene_id[SCENE_ID_MAX];
+} stored_scene;
+
+typedef struct ingest_ctx {
+    const ingest_options *opt;
+    store *s;
+    int64_t run_id;
+    ingest_summary *sum;
+    kernel_params params;
+    parcel_set *set;
+    scene_info *scenes; /* new scenes whose name and item.json are fine */
+    int *valid;         /* per scene: 1 while it passes validation */
+    size_t n_scenes;
+    scene_info *others; /* scenes of tiles not asked for (their grids decide ownership) */
+    size_t n_others;
+    tile_grid *grids;   /* every tile known: stored + found now */
+    size_t n_grids;
+    stored_scene *stored;
+    size_t n_stored, cap_stored;
+} ingest_ctx;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int grow(void **array, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return MC_OK;
+    size_t n = *cap ? *cap * 2 : 32;
+    while (n < need)
+        n *= 2;
+    void *p = realloc(*array, n * elem);
+    if (!p)
+        return mc_fail("out of memory");
+    *array = p;
+    *cap = n;
+    return MC_OK;
+}
+
+static int remember_stored(ingest_ctx *c, const scene_info *sc)
+{
+    if (grow((void **)&c->stored, &c->cap_stored, c->n_stored + 1, sizeof *c->stored) != MC_OK)
+        return MC_ERR;
+    stored_scene *st = &c->stored[c->n_stored++];
+    snprintf(st->tile_id, sizeof st->tile_id, "%s", sc->tile_id);
+    snprintf(st->acquired_on, sizeof st->acquired_on, "%s", sc->acquired_on);
+    snprintf(st->scene_id, sizeof st->scene_id, "%s", sc->scene_id);
+    return MC_OK;
+}
+
+static const char *stored_scene_of(const ingest_ctx *c, const char *tile, const char *date)
+{
+    for (size_t i = 0; i < c->n_stored; i++)
+        if (strcmp(c->stored[i].tile_id, tile) == 0 && strcmp(c->stored[i].acquired_on, date) == 0)
+            return c->stored[i].scene_id;
+    return NULL;
+}
+
+/* Reports and records a refused scene; the run goes on. MC_ERR only when the store fails. */
+static int reject(ingest_ctx *c, const char *scene_id, const char *path, const char *reason)
+{
+    log_warn("scene %s: %s", path, reason);
+    c->sum->scenes_rejected++;
+    if (store_scene_reject(c->s, c->run_id, scene_id, path, reason) != MC_OK)
+        return mc_fail_wrap("recording the rejection of scene %s", scene_id);
+    return MC_OK;
+}
+
+static int tile_wanted(const ingest_options *opt, const char *tile)
+{
+    if (!opt->tiles || opt->n_tiles == 0)
+        return 1;
+    for (size_t i = 0; i < opt->n_tiles; i++)
+        if (strcmp(opt->tiles[i], tile) == 0)
+            return 1;
+    return 0;
+}
+
+static int push_scene(scene_info **array, size_t *n, size_t *cap, const scene_info *sc)
+{
+    if (grow((void **)array, cap, *n + 1, sizeof **array) != MC_OK)
+        return MC_ERR;
+    (*array)[(*n)++] = *sc;
+    return MC_OK;
+}
+
+/* Sorts the scene folders into: refused by name, other tiles, already stored, new. */
+static int discover(ingest_ctx *c)
+{
+    char **names;
+    size_t n_names, cap_scenes = 0, cap_others = 0;
+    if (scene_list_dirs(c->opt->scenes_dir, &names, &n_names) != MC_OK)
+        return MC_ERR;
+    int rc = MC_OK;
+    for (size_t i = 0; i < n_names && rc == MC_OK; i++) {
+        scene_info sc;
+        char path[SCENE_PATH_MAX];
+        memset(&sc, 0, sizeof sc);
+        snprintf(path, sizeof path, "%s/%s", c->opt->scenes_dir, names[i]);
+        c->sum->scenes_found++;
+        if (scene_parse_id(names[i], &sc) != MC_OK) {
+            rc = reject(c, names[i], path, mc_error_message());
+            continue;
+        }
+        snprintf(sc.path, sizeof sc.path, "%s", path);
+        if (!tile_wanted(c->opt, sc.tile_id)) {
+            c->sum->scenes_found--; /* counted by the task that owns its tile */
+            rc = push_scene(&c->others, &c->n_others, &cap_others, &sc);
+            continue;
+        }
+        int ingested = 0;
+        if ((rc = store_scene_is_ingested(c->s, sc.scene_id, &ingested)) != MC_OK)
+            break;
+        if (ingested) {
+            c->sum->scenes_skipped++;
+            rc = remember_stored(c, &sc);
+            continue;
+        }
+        c->sum->scenes_new++;
+        if (scene_load(c->opt->scenes_dir, names[i], &sc) != MC_OK) {
+            rc = reject(c, names[i], path, mc_error_message());
+            continue;
+        }
+        rc = push_scene(&c->scenes, &c->n_scenes, &cap_scenes, &sc);
+    }
+    scene_names_free(names, n_names);
+    if (rc == MC_OK && c->n_scenes > 1)
+        qsort(c->scenes, c->n_scenes, sizeof *c->scenes, scene_compare);
+    if (rc == MC_OK && !(c->valid = calloc(c->n_scenes ? c->n_scenes : 1, sizeof *c->valid)))
+        rc = mc_fail("out of memory");
+    return rc;
+}
+
+static const tile_grid *grid_of(const ingest_ctx *c, const char *tile)
+{
+    for (size_t i = 0; i < c->n_grids; i++)
+        if (strcmp(c->grids[i].tile_id, tile) == 0)
+            return &c->grids[i];
+    return NULL;
+}
+
+static int add_grid(ingest_ctx *c, const tile_grid *g)
+{
+    tile_grid *p = realloc(c->grids, (c->n_grids + 1) * sizeof *p);
+    if (!p)
+        return mc_fail("out of memory");
+    c->grids = p;
+    c->grids[c->n_grids++] = *g;
+    if (store_tile_put(c->s, g) != MC_OK)
+        return mc_fail_wrap("storing the grid of tile %s", g->tile_id);
+    return MC_OK;
+}
+
+/* Validates every new scene before any pixel is used; learns the grids of new tiles. */
+static int validate_scenes(ingest_ctx *c)
+{
+    for (size_t i = 0; i < c->n_scenes; i++) {
+        const scene_info *sc = &c->scenes[i];
+        tile_grid g;
+        if (scene_validate(sc, &g) != MC_OK) {
+            if (reject(c, sc->scene_id, sc->path, mc_error_message()) != MC_OK)
+                return MC_ERR;
+            continue;
+        }
+        const tile_grid *known = grid_of(c, sc->tile_id);
+        if (known && !scene_grids_equal(known, &g)) {
+            char reason[512];
+            snprintf(reason, sizeof reason,
+                     "grid (EPSG:%d, %dx%d px, corner %.3f %.3f) differs from tile %s's known grid "
+                     "(EPSG:%d, %dx%d px, corner %.3f %.3f)",
+                     g.epsg, g.width, g.height, g.geotransform[0], g.geotransform[3], sc->tile_id,
+                     known->epsg, known->width, known->height, known->geotransform[0],
+                     known->geotransform[3]);
+            if (reject(c, sc->scene_id, sc->path, reason) != MC_OK)
+                return MC_ERR;
+            continue;
+        }
+        if (!known && add_grid(c, &g) != MC_OK)
+            return MC_ERR;
+        c->valid[i] = 1;
+    }
+    return MC_OK;
+}
+
+/* Tiles of other tasks (--tile) still decide which tile owns a ground point, so
+ * their grids are read from any of their scenes that validates (nothing is refused). */
+static int learn_other_grids(ingest_ctx *c)
+{
+    for (size_t i = 0; i < c->n_others; i++) {
+        tile_grid g;
+        if (grid_of(c, c->others[i].tile_id))
+            continue;
+        if (scene_validate(&c->others[i], &g) != MC_OK) {
+            mc_error_clear();
+            continue;
+        }
+        if (add_grid(c, &g) != MC_OK)
+            return MC_ERR;
+    }
+    return MC_OK;
+}
+
+/* The observation parts of one scene: every parcel this tile owns pixels of, so that a
+ * parcel split over tiles adds up to its whole pixel count. */
+static int scene_parts(const label_raster *lr, const parcel_set *set, const kernel_stats *stats,
+                       store_obs_part **parts, size_t *n_parts)
+{
+    size_t n = 0;
+    for (uint32_t l = 1; l <= lr->n_labels; l++)
+        n += lr->n_pixels[l] > 0;
+    store_obs_part *p = calloc(n ? n : 1, sizeof *p);
+    if (!p)
+        return mc_fail("out of memory for %zu observation parts", n);
+    size_t k = 0;
+    for (uint32_t l = 1; l <= lr->n_labels; l++) {
+        if (lr->n_pixels[l] <= 0)
+            continue;
+        p[k].parcel_id = set->ids[l - 1];
+        p[k].n_total = lr->n_pixels[l];
+        p[k].stats = stats[l];
+        k++;
+    }
+    *parts = p;
+    *n_parts = n;
+    return MC_OK;
+}
+
+/* Reads one claimed scene and stores it (one transaction in the store). */
+static int ingest_scene(ingest_ctx *c, const scene_info *sc, const tile_grid *g,
+                        const label_raster *lr)
+{
+    kernel_stats *stats = calloc((size_t)lr->n_labels + 1, sizeof *stats);
+    if (!stats)
+        return mc_fail("scene %s: out of memory", sc->path);
+    kernel_params p = c->params;
+    p.reflectance_offset_dn = sc->reflectance_offset_dn;
+    bands_counts counts = {0};
+    double t0 = now_s();
+    if (bands_accumulate(sc, g, lr, &p, c->opt->device, c->opt->n_threads, stats, &counts) !=
+        MC_OK) {
+        free(stats);
+        /* Nothing of this scene was stored: the read failed before the commit. */
+        return reject(c, sc->scene_id, sc->path, mc_error_message());
+    }
+    c->sum->pixels_decoded += counts.pixels_decoded;
+    c->sum->pixels_skipped += counts.pixels_skipped;
+    store_obs_part *parts = NULL;
+    size_t n_parts = 0;
+    int rc = scene_parts(lr, c->set, stats, &parts, &n_parts);
+    free(stats);
+    if (rc != MC_OK)
+        return MC_ERR;
+    int duplicate = 0;
+    rc = store_scene_commit(c->s, c->run_id, sc, c->set->hash, parts, n_parts, &duplicate);
+    free(parts);
+    if (rc != MC_OK)
+        return mc_fail_wrap("storing scene %s", sc->scene_id);
+    if (duplicate) {
+        const char *other = stored_scene_of(c, sc->tile_id, sc->acquired_on);
+        char reason[SCENE_ID_MAX + 128];
+        snprintf(reason, sizeof reason, "duplicate of %s (same tile %s and date %s)",
+                 other ? other : "a scene already stored", sc->tile_id, sc->acquired_on);
+        log_warn("scene %s: %s is a duplicate of %s; not stored", sc->path, sc->scene_id,
+                 other ? other : "a stored scene of the same tile and date");
+        c->sum->scenes_duplicate++;
+        if (store_scene_reject(c->s, c->run_id, sc->scene_id, sc->path, reason) != MC_OK)
+            return mc_fail_wrap("recording duplicate scene %s", sc->scene_id);
+        return MC_OK;
+    }
+    c->sum->scenes_ingested++;
+    c->sum->observations += (int64_t)n_parts;
+    log_info("scene %s: %zu parcels observed, %.1f Mpx decoded in %.2f s", sc->scene_id, n_parts,
+             counts.pixels_decoded / 1e6, now_s() - t0);
+    return remember_stored(c, sc);
+}
+
+static int claim_and_ingest(ingest_ctx *c, const scene_info *sc, const tile_grid *g,
+                            const label_raster *lr)
+{
+    int claimed = 0;
+    if (store_scene_claim(c->s, sc->scene_id, &claimed) != MC_OK)
+        return mc_fail_wrap("claiming scene %s", sc->scene_id);
+    if (!claimed) {
+        log_info("scene %s: taken by another worker or already stored; skipped", sc->scene_id);
+        c->sum->scenes_skipped++;
+        return MC_OK;
+    }
+    int rc = ingest_scene(c, sc, g, lr);
+    store_scene_release(c->s, sc->scene_id);
+    return rc;
+}
+
+/* The tile's parcel pixel counts, per parcel the tile owns pixels of. */
+static int put_parcel_tile(ingest_ctx *c, const char *tile, const label_raster *lr)
+{
+    size_t n = 0;
+    const char **ids = malloc(((size_t)lr->n_labels + 1) * sizeof *ids);
+    int64_t *px = malloc(((size_t)lr->n_labels + 1) * sizeof *px);
+    int rc = MC_OK;
+    if (!ids || !px)
+        rc = mc_fail("out of memory");
+    for (uint32_t l = 1; rc == MC_OK && l <= lr->n_labels; l++)
+        if (lr->n_pixels[l] > 0) {
+            ids[n] = c->set->ids[l - 1];
+            px[n++] = lr->n_pixels[l];
+        }
+    if (rc == MC_OK && store_parcel_tile_put(c->s, c->set->hash, tile, ids, px, n) != MC_OK)
+        rc = mc_fail_wrap("storing parcel pixel counts of tile %s", tile);
+    free(ids);
+    free(px);
+    return rc;
+}
+
+/* One tile: its label raster (through the cache), then its new scenes by date. */
+static int ingest_tile(ingest_ctx *c, const char *tile)
+{
+    const tile_grid *g = grid_of(c, tile);
+    char cache_dir[SCENE_PATH_MAX];
+    snprintf(cache_dir, sizeof cache_dir, "%s/labels", c->opt->state_dir);
+    label_raster *lr = NULL;
+    double t0 = now_s();
+    if (labels_get_cached(cache_dir, c->set, g, c->grids, c->n_grids, c->opt->inner_buffer_m,
+                          &lr) != MC_OK)
+        return mc_fail_wrap("label raster of tile %s", tile);
+    log_debug("tile %s: label raster in %.2f s", tile, now_s() - t0);
+    int rc = put_parcel_tile(c, tile, lr);
+    for (size_t i = 0; i < c->n_scenes && rc == MC_OK; i++)
+        if (c->valid[i] && strcmp(c->scenes[i].tile_id, tile) == 0)
+            rc = claim_and_ingest(c, &c->scenes[i], g, lr);
+    labels_free(lr);
+    return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int ingest_tiles(ingest_ctx *c)
+{
+    const char **tiles = calloc(c->n_scenes ? c->n_scenes : 1, sizeof *tiles);
+    size_t n = 0;
+    if (!tiles)
+        return mc_fail("out of memory");
+    for (size_t i = 0; i < c->n_scenes; i++) {
+        if (!c->valid[i])
+            continue;
+        size_t k = 0;
+        while (k < n && strcmp(tiles[k], c->scenes[i].tile_id) != 0)
+            k++;
+        if (k == n)
+            tiles[n++] = c->scenes[i].tile_id;
+    }
+    qsort(tiles, n, sizeof *tiles, cmp_str);
+    int rc = MC_OK;
+    for (size_t k = 0; k < n && rc == MC_OK; k++)
+        rc = ingest_tile(c, tiles[k]);
+    free(tiles);
+    return rc;
+}
+
+static int load_parcels(ingest_ctx *c)
+{
+    const char *id_field = c->opt->id_field ? c->opt->id_field : "parcel_id";
+    if (parcels_load(c->opt->parcels_path, id_field, c->opt->inner_buffer_m, &c->set) != MC_OK)
+        return MC_ERR;
+    c->sum->parcels = c->set->n;
+    if (store_parcel_set_put(c->s, c->set->hash, c->set->source_path, id_field, c->set->n) != MC_OK)
+        return mc_fail_wrap("storing parcel set %s", c->opt->parcels_path);
+    log_info("parcels %s: %zu parcels (%zu refused)", c->opt->parcels_path, c->set->n,
+             c->set->n_refused);
+    return MC_OK;
+}
+
+static int load_grids(ingest_ctx *c)
+{
+    tile_grid *grids = NULL;
+    size_t n = 0;
+    if (store_tiles_get(c->s, &grids, &n) != MC_OK)
+        return mc_fail_wrap("reading stored tiles");
+    c->grids = grids;
+    c->n_grids = n;
+    return MC_OK;
+}
+
+static char *summary_json(const ingest_summary *sum)
+{
+    json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
+                          "scenes_found", (json_int_t)sum->scenes_found,
+                          "scenes_new", (json_int_t)sum->scenes_new,
+                          "scenes_ingested", (json_int_t)sum->scenes_ingested,
+                          "scenes_skipped", (json_int_t)sum->scenes_skipped,
+                          "scenes_rejected", (json_int_t)sum->scenes_rejected,
+                          "scenes_duplicate", (json_int_t)sum->scenes_duplicate,
+                          "parcels", (json_int_t)sum->parcels,
+                          "observations", (json_int_t)sum->observations,
+                          "pixels_decoded", (json_int_t)sum->pixels_decoded,
+                          "pixels_skipped", (json_int_t)sum->pixels_skipped,
+                          "seconds", sum->seconds);
+    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(o);
+    return text;
+}
+
+static int check_options(const ingest_options *opt)
+{
+    if (!opt->scenes_dir || !*opt->scenes_dir)
+        return mc_fail("ingest: no scenes folder given (--scenes)");
+    if (!opt->parcels_path || !*opt->parcels_path)
+        return mc_fail("ingest: no parcels file given (--parcels)");
+    if (!opt->state_dir || !*opt->state_dir)
+        return mc_fail("ingest: no state directory for the label cache");
+    if (!(opt->inner_buffer_m >= 0))
+        return mc_fail("ingest: inner buffer %g m is negative", opt->inner_buffer_m);
+    if (opt->device == KERNEL_DEVICE_CUDA && !kernel_cuda_available())
+        return mc_fail("--device cuda: no usable CUDA GPU (or mowcheck was built without CUDA); "
+                       "use --device auto or cpu");
+    return MC_OK;
+}
+
+static void ctx_free(ingest_ctx *c)
+{
+    parcels_free(c->set);
+    free(c->scenes);
+    free(c->valid);
+    free(c->others);
+    free(c->grids);
+    free(c->stored);
+}
+
+int ingest_run(const ingest_options *opt, store *s, ingest_summary *out)
+{
+    memset(out, 0, sizeof *out);
+    if (check_options(opt) != MC_OK)
+        return MC_ERR;
+    double t0 = now_s();
+    ingest_ctx c = {.opt = opt, .s = s, .sum = out};
+    c.params.scl_valid_mask = opt->scl_valid_mask ? opt->scl_valid_mask
+                                                  : KERNEL_SCL_DEFAULT_VALID_MASK;
+    bands_configure_gdal();
+    if (store_run_begin(s, "ingest", &c.run_id) != MC_OK)
+        return mc_fail_wrap("starting the ingest run");
+    int rc = load_parcels(&c);
+    if (rc == MC_OK)
+        rc = load_grids(&c);
+    if (rc == MC_OK)
+        rc = discover(&c);
+    if (rc == MC_OK)
+        rc = validate_scenes(&c);
+    if (rc == MC_OK)
+        rc = learn_other_grids(&c);
+    if (rc == MC_OK)
+        rc = ingest_tiles(&c);
+    out->seconds = now_s() - t0;
+    ctx_free(&c);
+
+    char *json = summary_json(out);
+    const char *status = rc != MC_OK ? "failed"
+                         : out->scenes_rejected || out->scenes_duplicate ? "partial" : "ok";
+    if (rc != MC_OK) {
+        /* Keep the failure's message: ending the run must not overwrite it. */
+        char message[2048];
+        snprintf(message, sizeof message, "%s", mc_error_message());
+        store_run_end(s, c.run_id, status, json);
+        mc_fail("%s", message);
+    } else if (store_run_end(s, c.run_id, status, json) != MC_OK) {
+        rc = mc_fail_wrap("ending the ingest run");
+    }
+    free(json);
+    return rc;
+}
+
+int ingest_list_tiles(const char *scenes_dir, char ***tiles, size_t *n)
+{
+    char **names;
+    size_t n_names, count = 0;
+    *tiles = NULL;
+    *n = 0;
+    if (scene_list_dirs(scenes_dir, &names, &n_names) != MC_OK)
+        return MC_ERR;
+    char **list = calloc(n_names ? n_names : 1, sizeof *list);
+    if (!list) {
+        scene_names_free(names, n_names);
+        return mc_fail("out of memory");
+    }
+    for (size_t i = 0; i < n_names; i++) {
+        scene_info sc;
+        if (scene_parse_id(names[i], &sc) != MC_OK) {
+            log_debug("scenes folder %s: '%s' is not a scene id; ignored", scenes_dir, names[i]);
+            mc_error_clear();
+            continue;
+        }
+        size_t k = 0;
+        while (k < count && strcmp(list[k], sc.tile_id) != 0)
+            k++;
+        if (k == count && !(list[count++] = strdup(sc.tile_id))) {
+            scene_names_free(names, n_names);
+            ingest_tiles_free(list, count - 1);
+            return mc_fail("out of memory");
+        }
+    }
+    scene_names_free(names, n_names);
+    qsort(list, count, sizeof *list, cmp_str);
+    *tiles = list;
+    *n = count;
+    return MC_OK;
+}
+
+void ingest_tiles_free(char **tiles, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(tiles[i]);
+    free(tiles);
+}
