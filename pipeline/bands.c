@@ -16,7 +16,7 @@
 enum { BAND_RED = 0, BAND_NIR = 1, BAND_SCL = 2, N_BANDS = 3 };
 static const char *const band_names[N_BANDS] = {"B04", "B08", "SCL"};
 
-/* Windows below this many pixels (e.g. one-row strips) are grown by whole blocks. */
+/* Strip windows below this many pixels are grown by whole strips. */
 #define BANDS_MIN_WINDOW_PX 65536
 
 void bands_configure_gdal(void)
@@ -45,7 +45,9 @@ static void layout_make(int width, int height, int block_w, int block_h, layout 
     l->height = height;
     l->win_w = block_w % 2 ? 2 * block_w : block_w;
     l->win_h = block_h % 2 ? 2 * block_h : block_h;
-    while ((int64_t)l->win_w * l->win_h < BANDS_MIN_WINDOW_PX && l->win_h < height)
+    /* Strips (blocks as wide as the image, a few rows high): take several per window. */
+    while (block_w >= width && (int64_t)l->win_w * l->win_h < BANDS_MIN_WINDOW_PX &&
+           l->win_h < height)
         l->win_h *= 2; /* a multiple of the block height, still even */
     l->nx = (width + l->win_w - 1) / l->win_w;
     l->ny = (height + l->win_h - 1) / l->win_h;

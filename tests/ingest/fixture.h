@@ -53,26 +53,43 @@ static inline int fx_mkdirs(const char *path)
     return mkdir(tmp, 0755) == 0 || access(tmp, F_OK) == 0 ? 0 : -1;
 }
 
-/* Writes one band as a tiled DEFLATE GeoTIFF (pixel size px_m). */
+/* Writes one band as a cloud-optimised GeoTIFF (16 x 16 DEFLATE tiles, directory
+ * first, as the public catalogs deliver them), pixel size px_m. */
 static inline int fx_write_band(const char *path, int w, int h, GDALDataType type, const void *data,
                                 double x0, double y0, double px_m, int epsg)
 {
     GDALAllRegister();
-    GDALDriverH drv = GDALGetDriverByName("GTiff");
-    char *opts[] = {"TILED=YES", "BLOCKXSIZE=16", "BLOCKYSIZE=16", "COMPRESS=DEFLATE", NULL};
-    GDALDatasetH ds = GDALCreate(drv, path, w, h, 1, type, opts);
-    if (!ds)
+    GDALDatasetH mem = GDALCreate(GDALGetDriverByName("MEM"), "", w, h, 1, type, NULL);
+    if (!mem)
         return -1;
     double gt[6] = {x0, px_m, 0, y0, 0, -px_m};
-    GDALSetGeoTransform(ds, gt);
+    GDALSetGeoTransform(mem, gt);
     OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
     OSRImportFromEPSG(srs, epsg);
-    GDALSetSpatialRef(ds, srs);
+    GDALSetSpatialRef(mem, srs);
     OSRDestroySpatialReference(srs);
-    CPLErr e = GDALRasterIO(GDALGetRasterBand(ds, 1), GF_Write, 0, 0, w, h, (void *)data, w, h,
+    CPLErr e = GDALRasterIO(GDALGetRasterBand(mem, 1), GF_Write, 0, 0, w, h, (void *)data, w, h,
                             type, 0, 0);
+    /* COPY_SRC_OVERVIEWS puts the directory before the tiles, as in a COG. */
+    char *opts[] = {"TILED=YES", "BLOCKXSIZE=16", "BLOCKYSIZE=16", "COMPRESS=DEFLATE",
+                    "COPY_SRC_OVERVIEWS=YES", NULL};
+    GDALDatasetH ds = e == CE_None ? GDALCreateCopy(GDALGetDriverByName("GTiff"), path, mem, 0,
+                                                    opts, NULL, NULL)
+                                   : NULL;
+    GDALClose(mem);
+    if (!ds)
+        return -1;
     GDALClose(ds);
-    return e == CE_None ? 0 : -1;
+    return 0;
+}
+
+/* Cuts a file to half its size (a delivery that stopped halfway). */
+static inline int fx_truncate_half(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return -1;
+    return truncate(path, st.st_size / 2);
 }
 
 /* Writes <dir>/<id>/{B04,B08,SCL}.tif and, where item is not NULL, item.json. */

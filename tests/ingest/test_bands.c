@@ -1,0 +1,153 @@
+/* Block reading against statistics worked out by hand (no database): a 32 x 32 tile
+ * in four 16 x 16 blocks, a label raster written by the test.
+ *
+ * label 1: x 2..5, y 2..5 (block 0,0). red 1000; nir 3000 for x 2..3 (NDVI 0.5,
+ *          q 5000), nir 1000 for x 4..5 (NDVI 0); pixel (2,2) has red DN 0 (no data).
+ *          offset 0:     n_seen 16, n_valid 15, sum_q 7*5000 = 35000, sum_q2 7*5000^2.
+ *          offset -1000: red reflectance 0 -> no pixel valid; n_seen 16.
+ * label 2: x 20..23, y 20..23 (block 1,1). red 2000, nir 6000; SCL pixel (10,10),
+ *          i.e. x 20..21 y 20..21, is cloud (9): 12 valid of 16.
+ *          offset 0: q = 10000 * 4000/8000 = 5000; offset -1000: 10000 * 4000/6000
+ *          = 6666.67 -> 6667.
+ * label 3: x 18..19, y 0..1 (block 1,0), whose SCL is all cloud (8): n_seen 4,
+ *          n_valid 0, and B04/B08 of that block are never decoded.
+ * Block 0,1 has no label: skipped without decoding. */
+#include "fixture.h"
+
+#include "bands.h"
+#include "error.h"
+#include "log.h"
+#include "scene.h"
+#include "test.h"
+
+static uint32_t labels[FX_H][FX_W];
+static int64_t n_pixels[4];
+
+static void make_labels(label_raster *lr)
+{
+    memset(labels, 0, sizeof labels);
+    for (int y = 2; y <= 5; y++)
+        for (int x = 2; x <= 5; x++)
+            labels[y][x] = 1;
+    for (int y = 20; y <= 23; y++)
+        for (int x = 20; x <= 23; x++)
+            labels[y][x] = 2;
+    for (int y = 0; y <= 1; y++)
+        for (int x = 18; x <= 19; x++)
+            labels[y][x] = 3;
+    n_pixels[1] = 16;
+    n_pixels[2] = 16;
+    n_pixels[3] = 4;
+    memset(lr, 0, sizeof *lr);
+    lr->width = FX_W;
+    lr->height = FX_H;
+    lr->labels = &labels[0][0];
+    lr->n_labels = 3;
+    lr->n_pixels = n_pixels;
+}
+
+static void make_scene(fx_scene *s)
+{
+    fx_scene_fill(s, 1000, 3000, 4);
+    for (int y = 0; y < FX_H; y++)
+        for (int x = 0; x < FX_W; x++) {
+            if (x >= 4 && x <= 5)
+                s->nir[y][x] = 1000;
+            if (x >= 16 && y >= 16) {
+                s->red[y][x] = 2000;
+                s->nir[y][x] = 6000;
+            }
+        }
+    s->red[2][2] = 0;
+    s->scl[10][10] = 9;
+    for (int y = 0; y < 8; y++)
+        for (int x = 8; x < 16; x++)
+            s->scl[y][x] = 8;
+}
+
+static void run(const scene_info *sc, const tile_grid *g, const label_raster *lr, int32_t offset,
+                int threads, kernel_stats st[4], bands_counts *c)
+{
+    kernel_params p = {.reflectance_offset_dn = offset,
+                       .scl_valid_mask = KERNEL_SCL_DEFAULT_VALID_MASK};
+    memset(st, 0, 4 * sizeof *st);
+    memset(c, 0, sizeof *c);
+    int rc = bands_accumulate(sc, g, lr, &p, KERNEL_DEVICE_CPU, threads, st, c);
+    CHECK_MSG(rc == MC_OK, "bands_accumulate: %s", mc_error_message());
+}
+
+int main(void)
+{
+    char dir[256];
+    log_set_level(LOG_ERROR);
+    GDALAllRegister();
+    bands_configure_gdal();
+    fx_tmpdir(dir, sizeof dir, "bands");
+    fx_scene s;
+    make_scene(&s);
+    const char *id = "S2B_35VLF_20260615_0_L2A";
+    REQUIRE(fx_write_scene(dir, id, &s, NULL) == 0);
+    scene_info sc;
+    tile_grid g;
+    label_raster lr;
+    REQUIRE(scene_load(dir, id, &sc) == MC_OK);
+    REQUIRE(scene_validate(&sc, &g) == MC_OK);
+    make_labels(&lr);
+
+    kernel_stats st[4], st3[4];
+    bands_counts c, c3;
+    run(&sc, &g, &lr, 0, 1, st, &c);
+    CHECK_INT(st[1].n_seen, 16);
+    CHECK_INT(st[1].n_valid, 15);
+    CHECK_INT(st[1].sum_q, 35000);
+    CHECK_INT(st[1].sum_q2, 7LL * 5000 * 5000);
+    CHECK_INT(st[2].n_seen, 16);
+    CHECK_INT(st[2].n_valid, 12);
+    CHECK_INT(st[2].sum_q, 12 * 5000);
+    CHECK_INT(st[2].sum_q2, 12LL * 5000 * 5000);
+    CHECK_INT(st[3].n_seen, 4);
+    CHECK_INT(st[3].n_valid, 0);
+    CHECK_INT(c.pixels_decoded, 2 * 256);
+    CHECK_INT(c.pixels_skipped, 2 * 256);
+    CHECK_INT(c.windows_no_parcel, 1);
+    CHECK_INT(c.windows_cloudy, 1);
+
+    /* the same on 3 threads, bit for bit */
+    run(&sc, &g, &lr, 0, 3, st3, &c3);
+    CHECK(memcmp(st, st3, sizeof st) == 0);
+    CHECK_INT(c3.pixels_decoded, c.pixels_decoded);
+
+    /* baseline 04.00 offset */
+    run(&sc, &g, &lr, -1000, 2, st, &c);
+    CHECK_INT(st[1].n_seen, 16);
+    CHECK_INT(st[1].n_valid, 0);
+    CHECK_INT(st[2].n_valid, 12);
+    CHECK_INT(st[2].sum_q, 12 * 6667);
+    CHECK_INT(st[2].sum_q2, 12LL * 6667 * 6667);
+
+    /* a truncated B08 that GDAL still opens: the read fails, naming the file */
+    char b08[512];
+    snprintf(b08, sizeof b08, "%s/%s/B08.tif", dir, id);
+    /* noise, so that the tiles and not the directory fill the file */
+    uint32_t r = 12345;
+    for (int y = 0; y < FX_H; y++)
+        for (int x = 0; x < FX_W; x++) {
+            r = r * 1103515245u + 12345u;
+            s.nir[y][x] = (uint16_t)(1 + (r >> 16) % 60000);
+        }
+    REQUIRE(fx_write_scene(dir, id, &s, NULL) == 0);
+    REQUIRE(fx_truncate_half(b08) == 0);
+    kernel_params p = {.reflectance_offset_dn = 0, .scl_valid_mask = KERNEL_SCL_DEFAULT_VALID_MASK};
+    memset(st, 0, sizeof st);
+    int validated = scene_validate(&sc, &g);
+    int rc = validated == MC_OK ? bands_accumulate(&sc, &g, &lr, &p, KERNEL_DEVICE_CPU, 2, st, &c)
+                                : MC_ERR;
+    CHECK_INT(rc, MC_ERR);
+    CHECK_MSG(strstr(mc_error_message(), b08) != NULL, "message '%s' does not name %s",
+              mc_error_message(), b08);
+    printf("truncated B08 (%s at validation): %s\n", validated == MC_OK ? "opened" : "refused",
+           mc_error_message());
+
+    fx_rmtree(dir);
+    return test_summary();
+}
