@@ -4,5 +4,6 @@
 #define MOWCHECK_COMMANDS_H
 
 int cmd_version(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

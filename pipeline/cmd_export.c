@@ -1,0 +1,125 @@
+/* mowcheck export series [-o FILE] [--season YEAR] */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "error.h"
+#include "log.h"
+#include "store.h"
+
+static const char usage_text[] =
+    "usage: mowcheck export series [-o FILE] [--season YEAR]\n\n"
+    "Writes the NDVI series as CSV (stdout by default):\n"
+    "  parcel_id,date,ndvi,valid_share,n_valid,n_total,ndvi_std,n_seen\n"
+    "ndvi and ndvi_std are empty where the date is not observed (fewer valid pixels\n"
+    "than --min-valid-pixels or a smaller share than --min-valid-share).";
+
+static int parse_season(const char *text, int *season)
+{
+    char *end;
+    errno = 0;
+    long v = text ? strtol(text, &end, 10) : 0;
+    if (!text || errno || *end || end == text || v < 1900 || v > 9999)
+        return mc_fail("--season: '%s' is not a year", text ? text : "");
+    *season = (int)v;
+    return MC_OK;
+}
+
+/* Writes to FILE.tmp, then renames: a failed export leaves no half file. */
+static int export_to_file(store *st, const store_series_filter *f, const char *path)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return mc_fail("output %s: path too long", path);
+    FILE *out = fopen(tmp, "w");
+    if (!out)
+        return mc_fail("output %s: %s", tmp, strerror(errno));
+    int rc = store_export_series(st, f, out);
+    if (fclose(out) != 0 && rc == MC_OK)
+        rc = mc_fail("output %s: %s", tmp, strerror(errno));
+    if (rc == MC_OK && rename(tmp, path) != 0)
+        rc = mc_fail("output %s: %s", path, strerror(errno));
+    if (rc != MC_OK)
+        unlink(tmp);
+    return rc;
+}
+
+static int export_series(const mc_settings *set, const char *output, int season)
+{
+    char state_dir[4096];
+    if (!set->db[0] && settings_state_dir(set, state_dir, sizeof state_dir) != MC_OK) {
+        log_error("%s", mc_error_message());
+        return EXIT_USAGE;
+    }
+    store_options opt = {.dsn = set->db, .state_dir = set->db[0] ? NULL : state_dir};
+    store *st;
+    if (store_open(&opt, &st) != MC_OK) {
+        log_error("%s", mc_error_message());
+        return EXIT_FAILURE_RUN;
+    }
+    store_series_filter f = {.min_valid_pixels = set->min_valid_pixels,
+                             .min_valid_share = set->min_valid_share,
+                             .season = season};
+    int rc = output ? export_to_file(st, &f, output) : store_export_series(st, &f, stdout);
+    if (rc == MC_OK && !output && fflush(stdout) != 0)
+        rc = mc_fail("stdout: %s", strerror(errno));
+    if (rc != MC_OK)
+        log_error("export series: %s", mc_error_message());
+    store_close(st);
+    return rc == MC_OK ? EXIT_OK : EXIT_FAILURE_RUN;
+}
+
+int cmd_export(int argc, char **argv)
+{
+    const char *output = NULL, *season_text = NULL;
+    const cli_option options[] = {
+        {"output", &output, NULL, "FILE: write here instead of stdout (also -o FILE)"},
+        {"season", &season_text, NULL, "YEAR: only dates of this year"},
+        {NULL, NULL, NULL, NULL},
+    };
+    mc_settings set;
+    const char **positional = calloc((size_t)argc + 1, sizeof *positional);
+    if (!positional)
+        return EXIT_FAILURE_RUN;
+    int n_pos = 0, code = EXIT_USAGE;
+    int parsed = cli_parse(argc, argv, usage_text, options, &set, positional, &n_pos);
+    const char *kind = NULL;
+    int season = 0;
+    if (parsed == CLI_HELP) {
+        code = EXIT_OK;
+        goto done;
+    }
+    if (parsed != CLI_OK)
+        goto done;
+    /* cli_parse leaves short options to the command: -o FILE arrives as two positionals. */
+    for (int i = 0; i < n_pos; i++) {
+        if (strcmp(positional[i], "-o") == 0 && i + 1 < n_pos) {
+            output = positional[++i];
+        } else if (!kind && positional[i][0] != '-') {
+            kind = positional[i];
+        } else {
+            log_error("export: unexpected argument '%s' (see mowcheck export --help)",
+                      positional[i]);
+            goto done;
+        }
+    }
+    if (!kind || strcmp(kind, "series") != 0) {
+        log_error("export: %s '%s'; this mowcheck exports: series", kind ? "unknown kind" : "what?",
+                  kind ? kind : "");
+        goto done;
+    }
+    if (season_text && parse_season(season_text, &season) != MC_OK) {
+        log_error("%s", mc_error_message());
+        goto done;
+    }
+    code = export_series(&set, output, season);
+done:
+    free(positional);
+    settings_free(&set);
+    return code;
+}

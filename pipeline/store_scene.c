@@ -1,0 +1,156 @@
+/* Scenes: claims between concurrent workers, the all-or-nothing commit of a
+ * scene and its observation parts, and the record of refused scenes. */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "log.h"
+#include "store_internal.h"
+
+static void run_id_text(int64_t run_id, char buf[24], const char **param)
+{
+    snprintf(buf, 24, "%" PRId64, run_id);
+    *param = run_id > 0 ? buf : NULL; /* 0: no run */
+}
+
+int store_scene_is_ingested(store *s, const char *scene_id, int *ingested)
+{
+    const char *params[] = {scene_id};
+    PGresult *r = store_query(s, "looking up the scene",
+                              "SELECT 1 FROM scenes WHERE scene_id = $1", 1, params);
+    if (!r)
+        return mc_fail_wrap("scene %s", scene_id);
+    *ingested = PQntuples(r) > 0;
+    PQclear(r);
+    return MC_OK;
+}
+
+int store_scene_claim(store *s, const char *scene_id, int *claimed)
+{
+    *claimed = 0;
+    char key[24];
+    snprintf(key, sizeof key, "%" PRId64, store_lock_key(scene_id));
+    const char *params[] = {key};
+    PGresult *r = store_query(s, "claiming the scene", "SELECT pg_try_advisory_lock($1::bigint)",
+                              1, params);
+    if (!r)
+        return mc_fail_wrap("scene %s", scene_id);
+    int locked = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (!locked)
+        return MC_OK; /* another worker has it */
+    int ingested = 0;
+    if (store_scene_is_ingested(s, scene_id, &ingested) != MC_OK || ingested) {
+        store_scene_release(s, scene_id);
+        return ingested ? MC_OK : MC_ERR;
+    }
+    *claimed = 1;
+    return MC_OK;
+}
+
+void store_scene_release(store *s, const char *scene_id)
+{
+    char key[24];
+    snprintf(key, sizeof key, "%" PRId64, store_lock_key(scene_id));
+    const char *params[] = {key};
+    PGresult *r = PQexecParams(s->conn, "SELECT pg_advisory_unlock($1::bigint)", 1, NULL, params,
+                               NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        log_warn("scene %s: releasing the claim: %s", scene_id, PQerrorMessage(s->conn));
+    PQclear(r);
+}
+
+/* The scene row; *inserted = 0 where a scene of the same id or tile-date exists. */
+static int insert_scene(store *s, int64_t run_id, const scene_info *sc, const char *set_hash,
+                        int *inserted)
+{
+    char seq[16], offset[16], run[24];
+    const char *run_param;
+    snprintf(seq, sizeof seq, "%d", sc->sequence);
+    snprintf(offset, sizeof offset, "%" PRId32, sc->reflectance_offset_dn);
+    run_id_text(run_id, run, &run_param);
+    const char *params[] = {sc->scene_id, sc->tile_id, sc->acquired_on, sc->satellite, seq,
+                            sc->processing_baseline[0] ? sc->processing_baseline : NULL,
+                            offset, sc->path, set_hash, run_param};
+    PGresult *r = store_query(
+        s, "storing the scene",
+        "INSERT INTO scenes (scene_id, tile_id, acquired_on, satellite, sequence, "
+        "processing_baseline, reflectance_offset_dn, path, set_hash, run_id) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING "
+        "RETURNING 1",
+        10, params);
+    if (!r)
+        return MC_ERR;
+    *inserted = PQntuples(r) == 1;
+    PQclear(r);
+    return MC_OK;
+}
+
+static int copy_parts(store *s, const char *scene_id, const store_obs_part *parts, size_t n)
+{
+    store_copy cp;
+    if (store_copy_begin(s, &cp, "storing the observations",
+                         "COPY observation_parts (scene_id, parcel_id, n_total, n_valid, n_seen, "
+                         "sum_q, sum_q2) FROM STDIN") != MC_OK)
+        return MC_ERR;
+    for (size_t i = 0; i < n && !cp.failed; i++) {
+        store_copy_text(&cp, scene_id, 0);
+        store_copy_text(&cp, parts[i].parcel_id, 0);
+        store_copy_int64(&cp, parts[i].n_total, 0);
+        store_copy_int64(&cp, parts[i].stats.n_valid, 0);
+        store_copy_int64(&cp, parts[i].stats.n_seen, 0);
+        store_copy_int64(&cp, parts[i].stats.sum_q, 0);
+        store_copy_int64(&cp, parts[i].stats.sum_q2, 1);
+    }
+    return store_copy_end(&cp, 0);
+}
+
+int store_scene_commit(store *s, int64_t run_id, const scene_info *scene, const char *set_hash,
+                       const store_obs_part *parts, size_t n_parts, int *duplicate)
+{
+    *duplicate = 0;
+    int inserted = 0;
+    const char *params[] = {scene->path};
+    if (store_begin(s, "storing the scene") != MC_OK)
+        return mc_fail_wrap("scene %s", scene->scene_id);
+    if (insert_scene(s, run_id, scene, set_hash, &inserted) != MC_OK)
+        goto fail;
+    if (!inserted) {
+        store_rollback(s);
+        *duplicate = 1;
+        return MC_OK;
+    }
+    if (copy_parts(s, scene->scene_id, parts, n_parts) != MC_OK ||
+        store_exec(s, "storing the scene",
+                   "UPDATE scene_rejections SET resolved_at = now() "
+                   "WHERE path = $1 AND resolved_at IS NULL",
+                   1, params) != MC_OK ||
+        store_commit(s, "storing the scene") != MC_OK)
+        goto fail;
+    return MC_OK;
+fail:
+    store_rollback(s);
+    return mc_fail_wrap("scene %s (%s)", scene->scene_id, scene->path);
+}
+
+int store_scene_reject(store *s, int64_t run_id, const char *scene_id, const char *path,
+                       const char *reason)
+{
+    char run[24];
+    const char *run_param;
+    run_id_text(run_id, run, &run_param);
+    const char *params[] = {path, scene_id && *scene_id ? scene_id : NULL, reason, run_param};
+    if (store_exec(s, "recording the rejected scene",
+                   "INSERT INTO scene_rejections (path, scene_id, reason, first_run_id, "
+                   "last_run_id) VALUES ($1, $2, $3, $4, $4) "
+                   "ON CONFLICT (path) DO UPDATE SET scene_id = EXCLUDED.scene_id, "
+                   "reason = EXCLUDED.reason, last_run_id = EXCLUDED.last_run_id, "
+                   "last_seen_at = now(), n_seen = scene_rejections.n_seen + 1, "
+                   "resolved_at = NULL",
+                   4, params) != MC_OK)
+        return mc_fail_wrap("scene %s (%s)", scene_id ? scene_id : "?", path);
+    return MC_OK;
+}

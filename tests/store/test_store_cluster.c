@@ -1,0 +1,118 @@
+/* The private cluster: store_open without a DSN into a fresh state directory
+ * creates and starts PostgreSQL (as an unprivileged user when we are root), a
+ * second store on the same directory joins it, the last store_close stops it,
+ * and opening again reuses the data. A socket path that is too long is refused. */
+#define _GNU_SOURCE
+#include <ftw.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pgcluster.h"
+#include "store_test.h"
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int server_answers(const char *socket_dir)
+{
+    const char *keys[] = {"host", "port", "dbname", "user", NULL};
+    const char *vals[] = {socket_dir, PGCLUSTER_PORT, "postgres", PGCLUSTER_SUPERUSER, NULL};
+    return PQpingParams(keys, vals, 0) == PQPING_OK;
+}
+
+static store *open_private(const char *state_dir)
+{
+    store_options opt = {.dsn = NULL, .state_dir = state_dir};
+    store *s = NULL;
+    if (store_open(&opt, &s) != MC_OK) {
+        fprintf(stderr, "store_open(state dir %s): %s\n", state_dir, mc_error_message());
+        return NULL;
+    }
+    return s;
+}
+
+static void test_lifecycle(const char *state_dir)
+{
+    char socket_dir[1024], pid_file[1024];
+    snprintf(socket_dir, sizeof socket_dir, "%s/pg/socket", state_dir);
+    snprintf(pid_file, sizeof pid_file, "%s/pg/data/postmaster.pid", state_dir);
+
+    store *s = open_private(state_dir);
+    REQUIRE(s != NULL);
+    REQUIRE(s->cluster != NULL);
+    CHECK_INT(s->cluster->started_here, 1);
+    CHECK(s->n_migrations_applied >= 1);
+    if (geteuid() == 0) {
+        /* As root the server runs as an unprivileged user that owns the data. */
+        CHECK(s->cluster->run_as[0] != '\0');
+        struct stat st;
+        CHECK(stat(pid_file, &st) == 0 && st.st_uid != 0);
+        struct passwd *pw = getpwnam(s->cluster->run_as);
+        CHECK(pw && st.st_uid == pw->pw_uid);
+    }
+    char buf[64];
+    CHECK_STR(store_test_value(s, "SHOW listen_addresses", buf, sizeof buf), "");
+    int64_t run_id;
+    CHECK(store_run_begin(s, "test", &run_id) == MC_OK);
+
+    /* A second mowcheck on the same state directory joins; its close stops nothing. */
+    store *t = open_private(state_dir);
+    REQUIRE(t != NULL);
+    CHECK_INT(t->cluster->started_here, 0);
+    CHECK_INT(t->n_migrations_applied, 0);
+    store_close(t);
+    CHECK(server_answers(socket_dir));
+    CHECK(store_run_end(s, run_id, "ok", NULL) == MC_OK);
+
+    /* The last one out stops it. */
+    store_close(s);
+    CHECK(!server_answers(socket_dir));
+    CHECK(access(pid_file, F_OK) != 0);
+
+    /* Opening again starts it over the same data. */
+    s = open_private(state_dir);
+    REQUIRE(s != NULL);
+    CHECK_INT(s->cluster->started_here, 1);
+    CHECK_INT(s->n_migrations_applied, 0);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT status FROM runs WHERE run_id = %lld", (long long)run_id);
+    CHECK_STR(store_test_value(s, sql, buf, sizeof buf), "ok");
+    store_close(s);
+    CHECK(!server_answers(socket_dir));
+}
+
+static void test_socket_path_too_long(const char *base)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/%s", base,
+             "a-state-directory-whose-name-is-far-too-long-for-a-unix-socket-path-"
+             "because-sun-path-holds-only-108-bytes");
+    store_options opt = {.dsn = NULL, .state_dir = dir};
+    store *s = NULL;
+    CHECK(store_open(&opt, &s) == MC_ERR);
+    CHECK(s == NULL);
+    CHECK_MSG(strstr(mc_error_message(), "Unix sockets") != NULL &&
+                  strstr(mc_error_message(), "--state-dir") != NULL,
+              "message: %s", mc_error_message());
+}
+
+int main(void)
+{
+    char bin[PGCLUSTER_PATH_MAX];
+    if (pgcluster_find_bin_dir(bin, sizeof bin) != MC_OK)
+        TEST_SKIP("%s", mc_error_message());
+    char base[] = "/tmp/mc-store-cluster-XXXXXX";
+    REQUIRE(mkdtemp(base) != NULL);
+    char state_dir[256];
+    snprintf(state_dir, sizeof state_dir, "%s/state", base);
+    test_lifecycle(state_dir);
+    test_socket_path_too_long(base);
+    nftw(base, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return test_summary();
+}

@@ -1,0 +1,308 @@
+/* Scenes against the shared test cluster: commit, duplicate tile-date, parts of
+ * two tiles adding up to exact hand-computed statistics, all-or-nothing commits
+ * (constraint failure and SIGKILL mid-commit), rejections, advisory claims. */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store_test.h"
+
+static const char *set_hash = "set-1";
+
+static scene_info make_scene(const char *id, const char *tile, const char *date)
+{
+    scene_info sc;
+    memset(&sc, 0, sizeof sc);
+    snprintf(sc.scene_id, sizeof sc.scene_id, "%s", id);
+    snprintf(sc.tile_id, sizeof sc.tile_id, "%s", tile);
+    snprintf(sc.acquired_on, sizeof sc.acquired_on, "%s", date);
+    snprintf(sc.satellite, sizeof sc.satellite, "%.3s", id);
+    snprintf(sc.processing_baseline, sizeof sc.processing_baseline, "05.10");
+    sc.reflectance_offset_dn = -1000;
+    snprintf(sc.path, sizeof sc.path, "/scenes/%s", id);
+    return sc;
+}
+
+static store_obs_part part(const char *parcel, int64_t n_total, int64_t n_valid, int64_t n_seen,
+                           int64_t sum_q, int64_t sum_q2)
+{
+    store_obs_part p = {parcel, n_total, {n_valid, n_seen, sum_q, sum_q2}};
+    return p;
+}
+
+/* Two tiles; parcel A has 6 pixels in 35VLF and 4 in 35VLG; "B\tx" 3 in 35VLF. */
+static void setup(store *s, int64_t *run_id)
+{
+    REQUIRE(store_run_begin(s, "ingest", run_id) == MC_OK);
+    REQUIRE(store_parcel_set_put(s, set_hash, "/data/parcels.gpkg", "parcel_id", 2) == MC_OK);
+    tile_grid g1 = {"35VLF", 32635, {600000, 10, 0, 6500040, 0, -10}, 10980, 10980};
+    tile_grid g2 = {"35VLG", 32635, {600000, 10, 0, 6600000.5, 0, -10}, 10980, 10980};
+    REQUIRE(store_tile_put(s, &g1) == MC_OK);
+    REQUIRE(store_tile_put(s, &g2) == MC_OK);
+    const char *ids1[] = {"A", "B\tx"};
+    int64_t px1[] = {6, 3};
+    const char *ids2[] = {"A"};
+    int64_t px2[] = {4};
+    REQUIRE(store_parcel_tile_put(s, set_hash, "35VLF", ids1, px1, 2) == MC_OK);
+    REQUIRE(store_parcel_tile_put(s, set_hash, "35VLG", ids2, px2, 1) == MC_OK);
+}
+
+static void test_tiles(store *s)
+{
+    tile_grid *g;
+    size_t n;
+    REQUIRE(store_tiles_get(s, &g, &n) == MC_OK);
+    REQUIRE(n == 2);
+    CHECK_STR(g[1].tile_id, "35VLG");
+    CHECK_INT(g[1].epsg, 32635);
+    CHECK(g[1].geotransform[3] == 6600000.5 && g[1].geotransform[5] == -10);
+    CHECK_INT(g[0].width, 10980);
+    free(g);
+    /* The same grid again is fine; another grid under the same name is refused. */
+    tile_grid same = {"35VLF", 32635, {600000, 10, 0, 6500040, 0, -10}, 10980, 10980};
+    CHECK(store_tile_put(s, &same) == MC_OK);
+    tile_grid other = same;
+    other.geotransform[0] = 600010;
+    CHECK(store_tile_put(s, &other) == MC_ERR);
+    CHECK_MSG(strstr(mc_error_message(), "35VLF") != NULL, "message: %s", mc_error_message());
+}
+
+/* A on 2026-06-15: q {5000, 6000, 7000} valid in 35VLF, {8000, 4000} in 35VLG.
+ * Together: n = 5, mean q 6000 -> 0.6; deviations -1000, 0, 1000, 2000, -2000:
+ * variance 10e6 / 5 = 2e6, std q = sqrt(2e6) = 1414.2135623730950488 -> 0.14142135623730950488;
+ * valid_share = 5 / (6 + 4). */
+static void test_commit_and_sum(store *s, int64_t run_id)
+{
+    scene_info s1 = make_scene("S2A_35VLF_20260615_0_L2A", "35VLF", "2026-06-15");
+    scene_info s2 = make_scene("S2B_35VLG_20260615_0_L2A", "35VLG", "2026-06-15");
+    store_obs_part p1[] = {part("A", 6, 3, 5, 18000, 110000000),
+                           part("B\tx", 3, 1, 3, -2000, 4000000)};
+    store_obs_part p2[] = {part("A", 4, 2, 4, 12000, 80000000)};
+    int dup = -1, ingested = -1;
+    CHECK(store_scene_is_ingested(s, s1.scene_id, &ingested) == MC_OK && ingested == 0);
+    CHECK(store_scene_commit(s, run_id, &s1, set_hash, p1, 2, &dup) == MC_OK);
+    CHECK_INT(dup, 0);
+    CHECK(store_scene_commit(s, run_id, &s2, set_hash, p2, 1, &dup) == MC_OK);
+    CHECK_INT(dup, 0);
+    CHECK(store_scene_is_ingested(s, s1.scene_id, &ingested) == MC_OK && ingested == 1);
+
+    char buf[128];
+    const char *where = " FROM observations WHERE parcel_id = 'A' AND acquired_on = '2026-06-15'";
+    char sql[256];
+#define OBS(col) (snprintf(sql, sizeof sql, "SELECT " col "%s", where), sql)
+    CHECK_INT(store_test_int(s, OBS("n_valid")), 5);
+    CHECK_INT(store_test_int(s, OBS("n_seen")), 9);
+    CHECK_INT(store_test_int(s, OBS("n_total")), 10);
+    CHECK_INT(store_test_int(s, OBS("n_parts")), 2);
+    CHECK_INT(store_test_int(s, OBS("sum_q")), 30000);
+    CHECK_STR(store_test_value(s, OBS("ndvi = 0.6"), buf, sizeof buf), "t");
+    CHECK_STR(store_test_value(s, OBS("valid_share = 0.5"), buf, sizeof buf), "t");
+    CHECK_STR(store_test_value(s, OBS("round(ndvi_std, 12)::text"), buf, sizeof buf),
+              "0.141421356237");
+#undef OBS
+    /* The id with a tab went through COPY's escaping intact. */
+    CHECK_INT(store_test_int(s, "SELECT n_valid FROM observations WHERE parcel_id = E'B\\tx'"), 1);
+    CHECK_INT(store_test_int(s, "SELECT n_total FROM observations WHERE parcel_id = E'B\\tx'"), 3);
+    char expected[128];
+    snprintf(expected, sizeof expected, "S2A 35VLF 2026-06-15 05.10 -1000 %lld", (long long)run_id);
+    CHECK_STR(store_test_value(s, "SELECT satellite || ' ' || tile_id || ' ' || acquired_on || ' ' "
+                                  "|| processing_baseline || ' ' || reflectance_offset_dn || ' ' "
+                                  "|| run_id FROM scenes "
+                                  "WHERE scene_id = 'S2A_35VLF_20260615_0_L2A'",
+                               buf, sizeof buf),
+              expected);
+}
+
+/* Another scene of a stored tile-date, or the same scene again: nothing written. */
+static void test_duplicate(store *s, int64_t run_id)
+{
+    long long scenes = store_test_int(s, "SELECT count(*) FROM scenes");
+    long long parts = store_test_int(s, "SELECT count(*) FROM observation_parts");
+    scene_info again = make_scene("S2A_35VLF_20260615_1_L2A", "35VLF", "2026-06-15");
+    store_obs_part p[] = {part("A", 6, 6, 6, 6000, 6000000)};
+    int dup = 0;
+    CHECK(store_scene_commit(s, run_id, &again, set_hash, p, 1, &dup) == MC_OK);
+    CHECK_INT(dup, 1);
+    scene_info same = make_scene("S2A_35VLF_20260615_0_L2A", "35VLF", "2026-06-15");
+    dup = 0;
+    CHECK(store_scene_commit(s, run_id, &same, set_hash, p, 1, &dup) == MC_OK);
+    CHECK_INT(dup, 1);
+    CHECK_INT(store_test_int(s, "SELECT count(*) FROM scenes"), scenes);
+    CHECK_INT(store_test_int(s, "SELECT count(*) FROM observation_parts"), parts);
+    CHECK_INT(store_test_int(s, "SELECT count(*) FROM scenes WHERE scene_id = "
+                                "'S2A_35VLF_20260615_1_L2A'"),
+              0);
+}
+
+/* A part that breaks a constraint (n_valid > n_seen) fails the whole commit. */
+static void test_commit_is_atomic(store *s, int64_t run_id)
+{
+    scene_info sc = make_scene("S2A_35VLF_20260620_0_L2A", "35VLF", "2026-06-20");
+    store_obs_part p[] = {part("A", 6, 2, 2, 100, 5000), part("B\tx", 3, 3, 2, 100, 5000)};
+    int dup = 0, ingested = 1;
+    CHECK(store_scene_commit(s, run_id, &sc, set_hash, p, 2, &dup) == MC_ERR);
+    CHECK_MSG(strstr(mc_error_message(), sc.scene_id) != NULL, "message: %s",
+              mc_error_message());
+    CHECK(store_scene_is_ingested(s, sc.scene_id, &ingested) == MC_OK && ingested == 0);
+    CHECK_INT(store_test_int(s, "SELECT count(*) FROM observation_parts WHERE scene_id = "
+                                "'S2A_35VLF_20260620_0_L2A'"),
+              0);
+    /* The connection is usable afterwards. */
+    p[1].stats.n_seen = 3;
+    CHECK(store_scene_commit(s, run_id, &sc, set_hash, p, 2, &dup) == MC_OK && dup == 0);
+}
+
+/* A child commits a scene of 200k parts and is SIGKILLed at some moment: the scene
+ * is then either absent with no parts, or present with all of them. */
+static void test_kill_mid_commit(const char *dsn)
+{
+    enum { N_PARTS = 200000 };
+    const long delays_us[] = {0, 20000, 60000, 150000, 400000};
+    int saw_absent = 0;
+    for (size_t k = 0; k < sizeof delays_us / sizeof delays_us[0]; k++) {
+        char id[64], date[16];
+        snprintf(date, sizeof date, "2026-07-%02zu", k + 1);
+        snprintf(id, sizeof id, "S2A_35VLG_202607%02zu_0_L2A", k + 1);
+        int ready[2];
+        REQUIRE(pipe(ready) == 0);
+        pid_t pid = fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            close(ready[0]);
+            store *s = store_test_open(dsn, NULL);
+            if (!s)
+                _exit(2);
+            store_obs_part *p = calloc(N_PARTS, sizeof *p);
+            char (*names)[16] = calloc(N_PARTS, sizeof *names);
+            for (int i = 0; i < N_PARTS; i++) {
+                snprintf(names[i], sizeof names[i], "P%07d", i);
+                p[i] = part(names[i], 4, 1, 2, 5000, 25000000);
+            }
+            scene_info sc = make_scene(id, "35VLG", date);
+            int dup;
+            if (write(ready[1], "x", 1) != 1)
+                _exit(3);
+            int rc = store_scene_commit(s, 0, &sc, set_hash, p, N_PARTS, &dup);
+            _exit(rc == MC_OK ? 0 : 4);
+        }
+        close(ready[1]);
+        char c;
+        CHECK(read(ready[0], &c, 1) == 1);
+        close(ready[0]);
+        struct timespec ts = {0, delays_us[k] * 1000};
+        nanosleep(&ts, NULL);
+        kill(pid, SIGKILL);
+        int st;
+        waitpid(pid, &st, 0);
+        store *s = store_test_open(dsn, NULL);
+        REQUIRE(s != NULL);
+        char sql[256];
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM scenes WHERE scene_id = '%s'", id);
+        long long has_scene = store_test_int(s, sql);
+        /* The killed session's transaction ends when the server sees the socket close. */
+        for (int tries = 0; tries < 50; tries++) {
+            snprintf(sql, sizeof sql,
+                     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                     "AND pid <> pg_backend_pid()");
+            if (store_test_int(s, sql) == 0)
+                break;
+            usleep(100000);
+        }
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM scenes WHERE scene_id = '%s'", id);
+        has_scene = store_test_int(s, sql);
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM observation_parts WHERE scene_id = '%s'",
+                 id);
+        long long n_parts = store_test_int(s, sql);
+        CHECK_MSG(has_scene ? n_parts == N_PARTS : n_parts == 0,
+                  "kill after %ld us: scene %lld, parts %lld", delays_us[k], has_scene, n_parts);
+        saw_absent |= !has_scene;
+        store_close(s);
+    }
+    CHECK(saw_absent); /* at least one kill landed before the commit */
+}
+
+static void test_rejections(store *s, int64_t run_id)
+{
+    int64_t run2;
+    REQUIRE(store_run_begin(s, "ingest", &run2) == MC_OK);
+    const char *path = "/scenes/S2A_35VLF_20260801_0_L2A";
+    CHECK(store_scene_reject(s, run_id, "S2A_35VLF_20260801_0_L2A", path,
+                             "B08.tif: missing") == MC_OK);
+    CHECK(store_scene_reject(s, run2, "S2A_35VLF_20260801_0_L2A", path,
+                             "B08.tif: truncated (TIFFReadEncodedTile failed)") == MC_OK);
+    char buf[256], sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT n_seen || '|' || reason || '|' || (first_run_id = %lld) || '|' || "
+             "(last_run_id = %lld) || '|' || (resolved_at IS NULL) FROM scene_rejections "
+             "WHERE path = '%s'",
+             (long long)run_id, (long long)run2, path);
+    CHECK_STR(store_test_value(s, sql, buf, sizeof buf),
+              "2|B08.tif: truncated (TIFFReadEncodedTile failed)|true|true|true");
+    /* Ingested on a later night: the rejection is marked resolved. */
+    scene_info sc = make_scene("S2A_35VLF_20260801_0_L2A", "35VLF", "2026-08-01");
+    store_obs_part p[] = {part("A", 6, 6, 6, 30000, 150000000)};
+    int dup;
+    CHECK(store_scene_commit(s, run2, &sc, set_hash, p, 1, &dup) == MC_OK && dup == 0);
+    snprintf(sql, sizeof sql,
+             "SELECT (resolved_at IS NOT NULL)::text FROM scene_rejections WHERE path = '%s'",
+             path);
+    CHECK_STR(store_test_value(s, sql, buf, sizeof buf), "true");
+    CHECK(store_run_end(s, run2, "partial", "{\"scenes\": 1, \"rejected\": 1}") == MC_OK);
+    snprintf(sql, sizeof sql,
+             "SELECT status || ' ' || (summary->>'rejected') || ' ' || (ended_at IS NOT NULL) "
+             "FROM runs WHERE run_id = %lld",
+             (long long)run2);
+    CHECK_STR(store_test_value(s, sql, buf, sizeof buf), "partial 1 true");
+    CHECK(store_run_end(s, 999999, "ok", NULL) == MC_ERR);
+}
+
+/* Two connections: one claims, the other is refused until it is released;
+ * an ingested scene is never claimed. */
+static void test_claims(const char *dsn)
+{
+    store *a = store_test_open(dsn, NULL), *b = store_test_open(dsn, NULL);
+    REQUIRE(a && b);
+    const char *id = "S2B_35VLF_20260901_0_L2A";
+    int ca = -1, cb = -1;
+    CHECK(store_scene_claim(a, id, &ca) == MC_OK && ca == 1);
+    CHECK(store_scene_claim(b, id, &cb) == MC_OK && cb == 0);
+    store_scene_release(a, id);
+    CHECK(store_scene_claim(b, id, &cb) == MC_OK && cb == 1);
+    CHECK(store_scene_claim(a, id, &ca) == MC_OK && ca == 0);
+    store_close(b); /* a session's claims end with it (a killed worker frees its scenes) */
+    ca = 0; /* the server ends the closed session a moment later */
+    for (int tries = 0; tries < 100 && ca == 0; tries++) {
+        CHECK(store_scene_claim(a, id, &ca) == MC_OK);
+        if (ca == 0)
+            usleep(50000);
+    }
+    CHECK_INT(ca, 1);
+    store_scene_release(a, id);
+    CHECK(store_scene_claim(a, "S2A_35VLF_20260615_0_L2A", &ca) == MC_OK && ca == 0);
+    /* ... and the refused claim of an ingested scene left no lock behind. */
+    CHECK_INT(store_test_int(a, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                "AND pid = pg_backend_pid()"),
+              0);
+    store_close(a);
+}
+
+int main(void)
+{
+    char dsn[512];
+    store_test_create_db("store_scene", dsn, sizeof dsn);
+    store *s = store_test_open(dsn, NULL);
+    REQUIRE(s != NULL);
+    int64_t run_id;
+    setup(s, &run_id);
+    test_tiles(s);
+    test_commit_and_sum(s, run_id);
+    test_duplicate(s, run_id);
+    test_commit_is_atomic(s, run_id);
+    test_rejections(s, run_id);
+    store_close(s);
+    test_claims(dsn);
+    test_kill_mid_commit(dsn);
+    return test_summary();
+}
