@@ -144,7 +144,7 @@ static inline int fx_write_parcels(const char *path, int epsg, const char *const
     OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
     OSRImportFromEPSG(srs, epsg);
     OSRSetAxisMappingStrategy(srs, OAMS_TRADITIONAL_GIS_ORDER);
-    OGRLayerH layer = GDALDatasetCreateLayer(ds, "parcels", srs, wkbMultiPolygon, NULL);
+    OGRLayerH layer = GDALDatasetCreateLayer(ds, "parcels", srs, wkbUnknown, NULL);
     OGRFieldDefnH fd = OGR_Fld_Create("parcel_id", OFTString);
     OGR_L_CreateField(layer, fd, 1);
     OGR_Fld_Destroy(fd);
