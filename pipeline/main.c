@@ -13,6 +13,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"version", cmd_version, "print the version"},
+    {"ingest", cmd_ingest, "read new scenes, store per-parcel NDVI per date"},
     {"export", cmd_export, "write the NDVI series as CSV (export series [-o FILE])"},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
