@@ -1,0 +1,242 @@
+/* mowcheck detect | train | eval: the mowing detector on series CSV files. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "detect.h"
+#include "error.h"
+#include "eval.h"
+#include "log.h"
+#include "train.h"
+
+static int fail_run(mc_settings *s, int code)
+{
+    log_error("%s", mc_error_message());
+    settings_free(s);
+    return code;
+}
+
+static int write_csv(const char *path, const detect_result *r,
+                     int (*writer)(FILE *, const detect_result *))
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+    if (!f)
+        return mc_fail("%s: cannot write: %s", path, strerror(errno));
+    int rc = writer(f, r);
+    if (f != stdout && fclose(f) != 0 && rc == MC_OK)
+        rc = mc_fail("%s: write failed: %s", path, strerror(errno));
+    if (rc != MC_OK)
+        return mc_fail_wrap("%s", path);
+    return MC_OK;
+}
+
+int cmd_detect(int argc, char **argv)
+{
+    const char *series = NULL, *events_out = NULL, *summary_out = NULL;
+    const cli_option options[] = {
+        {"series", &series, NULL, "series CSV (parcel_id,date,ndvi[,...]) to detect on"},
+        {"events-out", &events_out, NULL, "events CSV to write ('-': stdout)"},
+        {"summary-out", &summary_out, NULL, "per parcel-season summary CSV to write"},
+        {NULL, NULL, NULL, NULL},
+    };
+    mc_settings s;
+    const char *pos[argc + 1];
+    int npos;
+    int rc = cli_parse(argc, argv,
+                       "usage: mowcheck detect --series FILE --events-out FILE "
+                       "[--summary-out FILE] [--model FILE]",
+                       options, &s, pos, &npos);
+    if (rc != CLI_OK) {
+        settings_free(&s);
+        return rc == CLI_HELP ? EXIT_OK : EXIT_USAGE;
+    }
+    if (npos > 0 || !series || !events_out) {
+        log_error("detect: needs --series FILE and --events-out FILE (reading the stored "
+                  "observations is not wired yet)");
+        settings_free(&s);
+        return EXIT_USAGE;
+    }
+    detect_model m;
+    if (detect_load_model(s.model, &m) != MC_OK)
+        return fail_run(&s, EXIT_FAILURE_RUN);
+    series_set set;
+    detect_result r;
+    FILE *in = fopen(series, "r");
+    if (!in) {
+        mc_fail("series %s: cannot open: %s", series, strerror(errno));
+        return fail_run(&s, EXIT_FAILURE_RUN);
+    }
+    rc = detect_stream(in, series, &m, &set, &r);
+    fclose(in);
+    if (rc != MC_OK)
+        return fail_run(&s, EXIT_FAILURE_RUN);
+    rc = write_csv(events_out, &r, detect_write_events);
+    if (rc == MC_OK && summary_out)
+        rc = write_csv(summary_out, &r, detect_write_summaries);
+    if (rc == MC_OK) {
+        size_t decided = 0;
+        for (size_t i = 0; i < r.n_summaries; i++)
+            decided += r.summaries[i].call == DETECT_CALL_MOWED;
+        log_info("detect: %zu parcels, %zu parcel-seasons, %zu events, %zu seasons with a "
+                 "confident mowing", set.n_parcels, r.n_summaries, r.n_events, decided);
+    }
+    detect_result_free(&r);
+    series_free(&set);
+    if (rc != MC_OK)
+        return fail_run(&s, EXIT_FAILURE_RUN);
+    settings_free(&s);
+    return EXIT_OK;
+}
+
+static int parse_seed(const char *text, uint64_t *seed)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text ? text : "1", &end, 10);
+    if (!text || end == text || *end != '\0' || errno || text[0] == '-')
+        return mc_fail("--seed '%s': want a non-negative integer", text ? text : "");
+    *seed = v;
+    return MC_OK;
+}
+
+/* Reads series and labels and attaches them; warns about labelled parcels without a series. */
+static int load_training(const char *series, const char *labels, series_set *set,
+                         eval_labels *l)
+{
+    if (series_read_path(series, set) != MC_OK)
+        return MC_ERR;
+    if (eval_labels_read(labels, l) != MC_OK) {
+        series_free(set);
+        return MC_ERR;
+    }
+    size_t missing = eval_labels_attach(l, set);
+    if (missing)
+        log_warn("%zu labelled plot-years of %s have no series in %s; left out", missing,
+                 labels, series);
+    return MC_OK;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    const char *series = NULL, *labels = NULL, *model_out = NULL, *seed_text = "1";
+    const cli_option options[] = {
+        {"series", &series, NULL, "series CSV"},
+        {"labels", &labels, NULL, "labels CSV (parcel_id,year,date,end_date,type)"},
+        {"model-out", &model_out, NULL, "model file to write"},
+        {"seed", &seed_text, NULL, "seed for the inner folds when there is one region (default 1)"},
+        {NULL, NULL, NULL, NULL},
+    };
+    mc_settings s;
+    const char *pos[argc + 1];
+    int npos;
+    int rc = cli_parse(argc, argv,
+                       "usage: mowcheck train --series S --labels L --model-out M [--seed N]",
+                       options, &s, pos, &npos);
+    if (rc != CLI_OK) {
+        settings_free(&s);
+        return rc == CLI_HELP ? EXIT_OK : EXIT_USAGE;
+    }
+    train_options o;
+    train_options_init(&o);
+    if (npos > 0 || !series || !labels || !model_out || parse_seed(seed_text, &o.seed) != MC_OK) {
+        log_error("train: needs --series, --labels and --model-out%s%s",
+                  mc_error_message()[0] ? "; " : "", mc_error_message());
+        settings_free(&s);
+        return EXIT_USAGE;
+    }
+    series_set set;
+    eval_labels l;
+    if (load_training(series, labels, &set, &l) != MC_OK)
+        return fail_run(&s, EXIT_FAILURE_RUN);
+    o.log = log_get_level() <= LOG_INFO ? stderr : NULL;
+    detect_model m;
+    rc = train_model(&set, &l, NULL, &o, &m);
+    if (rc == MC_OK)
+        rc = model_save(model_out, &m);
+    series_free(&set);
+    eval_labels_free(&l);
+    if (rc != MC_OK)
+        return fail_run(&s, EXIT_FAILURE_RUN);
+    settings_free(&s);
+    return EXIT_OK;
+}
+
+static int eval_plain(const series_set *set, const eval_labels *l, const detect_model *m)
+{
+    detect_result r, b;
+    eval_outcome *o = NULL;
+    size_t n = 0;
+    if (detect_run(set, m, &r) != MC_OK)
+        return MC_ERR;
+    eval_scores ms = {0}, bs = {0};
+    int rc = eval_outcomes(l, set, &r, NULL, &o, &n);
+    eval_accumulate(&ms, o, n);
+    free(o);
+    o = NULL;
+    detect_result_free(&r);
+    if (rc == MC_OK)
+        rc = eval_baseline(set, NULL, &b);
+    if (rc == MC_OK) {
+        rc = eval_outcomes(l, set, &b, NULL, &o, &n);
+        eval_accumulate(&bs, o, n);
+        free(o);
+        detect_result_free(&b);
+    }
+    if (rc == MC_OK) {
+        eval_print(stdout, "mowcheck detector (model as given; in-sample if it was trained on "
+                           "these data):", &ms, 1);
+        eval_print(stdout, "Sen4CAP-style rule:", &bs, 0);
+    }
+    return rc;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    const char *series = NULL, *labels = NULL, *cv = NULL, *seed_text = "1";
+    const cli_option options[] = {
+        {"series", &series, NULL, "series CSV"},
+        {"labels", &labels, NULL, "labels CSV"},
+        {"cv", &cv, NULL, "region: leave-one-region-out cross-validation (trains per fold)"},
+        {"seed", &seed_text, NULL, "training seed for --cv (default 1)"},
+        {NULL, NULL, NULL, NULL},
+    };
+    mc_settings s;
+    const char *pos[argc + 1];
+    int npos;
+    int rc = cli_parse(argc, argv,
+                       "usage: mowcheck eval --series S --labels L [--model M] [--cv region]",
+                       options, &s, pos, &npos);
+    if (rc != CLI_OK) {
+        settings_free(&s);
+        return rc == CLI_HELP ? EXIT_OK : EXIT_USAGE;
+    }
+    train_options o;
+    train_options_init(&o);
+    if (npos > 0 || !series || !labels || (cv && strcmp(cv, "region") != 0) ||
+        parse_seed(seed_text, &o.seed) != MC_OK) {
+        log_error("eval: needs --series and --labels; --cv takes only 'region'");
+        settings_free(&s);
+        return EXIT_USAGE;
+    }
+    series_set set;
+    eval_labels l;
+    if (load_training(series, labels, &set, &l) != MC_OK)
+        return fail_run(&s, EXIT_FAILURE_RUN);
+    if (cv) {
+        rc = train_cv_region(&set, &l, &o, stdout, NULL, NULL);
+    } else {
+        detect_model m;
+        rc = detect_load_model(s.model, &m);
+        if (rc == MC_OK)
+            rc = eval_plain(&set, &l, &m);
+    }
+    series_free(&set);
+    eval_labels_free(&l);
+    if (rc != MC_OK)
+        return fail_run(&s, EXIT_FAILURE_RUN);
+    settings_free(&s);
+    return EXIT_OK;
+}

@@ -1,0 +1,467 @@
+#include "detect.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+enum {
+    SPIKE_SPAN_DAYS = 25,    /* a dip is a spike only when its neighbours are this close */
+    PERSIST_DAYS = 20,       /* a cut stays low for weeks; a cloud dip does not */
+    NEXT_MAX_DAYS = 45,      /* the next observation still tells something */
+    REGROWTH_FROM_DAYS = 10, /* regrowth window after the drop */
+    REGROWTH_TO_DAYS = 60,
+    DENSITY_DAYS = 30,       /* observation density: clear observations within +-30 days */
+    PEAK_DOY = 190,          /* doy_offset is the distance to early July */
+    PRE_DAYS = 20,           /* pre_decline: how far NDVI already fell in the 20 days before */
+    SPIKE_DEEP_FACTOR = 3,   /* a dip 3 x spike_depth below both neighbours is a spike anyway */
+};
+
+void detect_work_free(detect_work *w)
+{
+    free(w->day);
+    free(w->ndvi);
+    free(w->cand);
+    memset(w, 0, sizeof *w);
+}
+
+static int work_reserve(detect_work *w, size_t n)
+{
+    if (n <= w->cap)
+        return MC_OK;
+    size_t cap = n < 256 ? 256 : n * 2;
+    int32_t *day = realloc(w->day, cap * sizeof *day);
+    if (day)
+        w->day = day;
+    float *ndvi = realloc(w->ndvi, cap * sizeof *ndvi);
+    if (ndvi)
+        w->ndvi = ndvi;
+    detect_candidate *cand = realloc(w->cand, cap * sizeof *cand);
+    if (cand)
+        w->cand = cand;
+    if (!day || !ndvi || !cand)
+        return mc_fail("detect: out of memory for %zu observations", n);
+    w->cap = cap;
+    return MC_OK;
+}
+
+/* Clear observations with single-date dips removed; returns their number. */
+static size_t clear_series(const series_obs *obs, size_t n, float spike_depth, int32_t *day,
+                           float *v)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isnan(obs[i].ndvi)) {
+            day[c] = obs[i].day;
+            v[c++] = obs[i].ndvi;
+        }
+    if (c < 3)
+        return c;
+    /* Decide every spike on the original neighbours, then compact. prev_v keeps the
+     * original value of the observation before k after it may have moved. */
+    size_t out = 1;
+    float prev_v = v[0];
+    for (size_t k = 1; k + 1 < c; k++) {
+        /* A dip is a spike when the next observation is back at the level before
+         * (a cut does not regrow that fast), or when it lies far below both. */
+        float cur = v[k], next = v[k + 1];
+        int close = day[k + 1] - day[k - 1] <= SPIKE_SPAN_DAYS;
+        int back = cur < fminf(prev_v, next) - spike_depth && next >= prev_v - spike_depth;
+        int deep = cur < fminf(prev_v, next) - SPIKE_DEEP_FACTOR * spike_depth;
+        int spike = close && (back || deep);
+        prev_v = cur;
+        if (!spike) {
+            day[out] = day[k];
+            v[out++] = cur;
+        }
+    }
+    day[out] = day[c - 1];
+    v[out++] = v[c - 1];
+    return out;
+}
+
+static int doy_of(int32_t day)
+{
+    return series_doy(day);
+}
+
+/* Features of the drop between clear observations a = b-1 and b. */
+/* Returns 1 when observations 10..60 days after the drop exist (regrowth is known). */
+static int candidate_features(const int32_t *day, const float *v, size_t c, size_t b,
+                              float *x)
+{
+    size_t a = b - 1;
+    float before = v[a], after = v[b];
+    float drop = before - after;
+    float pre_max = before;
+    for (size_t j = a; j-- > 0 && day[a] - day[j] <= PRE_DAYS;)
+        pre_max = fmaxf(pre_max, v[j]);
+    float next_max = -2.0f, regrow_max = -2.0f;
+    int n_near = 0;
+    for (size_t j = b + 1; j < c && day[j] - day[b] <= REGROWTH_TO_DAYS; j++) {
+        int dt = day[j] - day[b];
+        if (dt <= PERSIST_DAYS)
+            next_max = fmaxf(next_max, v[j]);
+        if (dt >= REGROWTH_FROM_DAYS)
+            regrow_max = fmaxf(regrow_max, v[j]);
+    }
+    if (next_max < -1.5f && b + 1 < c && day[b + 1] - day[b] <= NEXT_MAX_DAYS)
+        next_max = v[b + 1];
+    float persist = next_max < -1.5f ? drop : before - next_max;
+    float rebound = 0.0f;
+    if (b + 1 < c && day[b + 1] - day[b] <= NEXT_MAX_DAYS)
+        rebound = (v[b + 1] - v[b]) / (float)(day[b + 1] - day[b]);
+    rebound = fminf(fmaxf(rebound, -0.05f), 0.1f);
+    float regrowth = regrow_max < -1.5f ? 0.0f : regrow_max - after;
+    for (size_t j = a + 1; j-- > 0 && day[b] - day[j] <= DENSITY_DAYS;)
+        n_near++;
+    for (size_t j = b; j < c && day[j] - day[b] <= DENSITY_DAYS; j++)
+        n_near++;
+    int gap = day[b] - day[a];
+    x[0] = drop;
+    x[1] = before;
+    x[2] = after;
+    x[3] = persist;
+    x[4] = rebound;
+    x[5] = regrowth;
+    x[6] = (float)(gap > 90 ? 90 : gap);
+    x[7] = drop / (float)(gap < 1 ? 1 : gap);
+    x[8] = (float)n_near;
+    x[9] = 0.0f; /* doy_offset: set once the date is known */
+    x[10] = pre_max - before;
+    return regrow_max > -1.5f;
+}
+
+static float candidate_p(const detect_model *m, const float *x)
+{
+    double z = m->fold_b;
+    for (int i = 0; i < DETECT_N_FEATURES; i++)
+        z += m->fold_w[i] * x[i];
+    return (float)(1.0 / (1.0 + exp(-(m->calib_a * z + m->calib_b))));
+}
+
+int detect_candidates(const series_obs *obs, size_t n, const detect_model *gate,
+                      const detect_model *m, detect_work *w, detect_candidate **cand,
+                      size_t *n_cand)
+{
+    *n_cand = 0;
+    if (work_reserve(w, n + 1) != MC_OK)
+        return MC_ERR;
+    *cand = w->cand;
+    size_t c = clear_series(obs, n, (float)gate->spike_depth, w->day, w->ndvi);
+    w->n_clear = c;
+    const int32_t *day = w->day;
+    const float *v = w->ndvi;
+    float min_drop = (float)gate->min_drop;
+    for (size_t b = 1; b < c; b++) {
+        if (v[b - 1] - v[b] < min_drop)
+            continue; /* the cheap gate: most observation pairs stop here */
+        detect_candidate *k = &w->cand[(*n_cand)++];
+        k->day_a = day[b - 1];
+        k->day_b = day[b];
+        k->day = k->day_a + (int32_t)lround(gate->date_fraction * (k->day_b - k->day_a));
+        int regrowth_known = candidate_features(day, v, c, b, k->x);
+        k->x[9] = (float)abs(doy_of(k->day) - PEAK_DOY);
+        k->p = m ? candidate_p(m, k->x) : 0.0f;
+        /* Bare soil that does not green up again is a harvest or ploughing, not a cut. */
+        if (regrowth_known && k->x[2] < gate->harvest_bare_ndvi &&
+            k->x[5] < gate->harvest_min_regrowth)
+            k->p = 0.0f;
+    }
+    return MC_OK;
+}
+
+/* ---- results ---- */
+
+typedef struct result_buf {
+    detect_result *r;
+    size_t cap_events, cap_summaries;
+} result_buf;
+
+static int push_event(result_buf *b, const detect_event *e)
+{
+    if (b->r->n_events == b->cap_events) {
+        size_t cap = b->cap_events ? b->cap_events * 2 : 256;
+        detect_event *grown = realloc(b->r->events, cap * sizeof *grown);
+        if (!grown)
+            return mc_fail("detect: out of memory for events");
+        b->r->events = grown;
+        b->cap_events = cap;
+    }
+    b->r->events[b->r->n_events++] = *e;
+    return MC_OK;
+}
+
+static int push_summary(result_buf *b, const detect_summary *s)
+{
+    if (b->r->n_summaries == b->cap_summaries) {
+        size_t cap = b->cap_summaries ? b->cap_summaries * 2 : 256;
+        detect_summary *grown = realloc(b->r->summaries, cap * sizeof *grown);
+        if (!grown)
+            return mc_fail("detect: out of memory for summaries");
+        b->r->summaries = grown;
+        b->cap_summaries = cap;
+    }
+    b->r->summaries[b->r->n_summaries++] = *s;
+    return MC_OK;
+}
+
+/* Strongest candidates first, at least min_separation_days apart; flags chosen ones. */
+static void choose_events(detect_candidate *cand, size_t n, const detect_model *m,
+                          unsigned char *chosen)
+{
+    for (size_t i = 0; i < n; i++)
+        chosen[i] = 0;
+    for (;;) {
+        size_t best = n;
+        for (size_t i = 0; i < n; i++) {
+            if (chosen[i] || cand[i].p < m->event_threshold)
+                continue;
+            int blocked = 0;
+            for (size_t j = 0; j < n && !blocked; j++)
+                blocked = chosen[j] == 1 && abs(cand[j].day - cand[i].day) < m->min_separation_days;
+            if (blocked)
+                chosen[i] = 2; /* suppressed */
+            else if (best == n || cand[i].p > cand[best].p)
+                best = i;
+        }
+        if (best == n)
+            break;
+        chosen[best] = 1;
+    }
+}
+
+/* The longest stretch without a clear observation inside [from, to]. */
+static int coverage_gap(const int32_t *day, size_t c, int32_t from, int32_t to, int *n_inside)
+{
+    int32_t last = from;
+    int gap = 0;
+    *n_inside = 0;
+    for (size_t i = 0; i < c; i++) {
+        if (day[i] < from || day[i] > to)
+            continue;
+        (*n_inside)++;
+        if (day[i] - last > gap)
+            gap = day[i] - last;
+        last = day[i];
+    }
+    if (to - last > gap)
+        gap = to - last;
+    return gap;
+}
+
+static void decide_summary(detect_summary *s, const detect_model *m, int n_clear_window)
+{
+    s->call = DETECT_CALL_NONE;
+    s->well_covered = n_clear_window >= m->min_clear_obs && s->max_gap_days <= m->max_gap_days;
+    if (s->n_clear_obs == 0)
+        s->reason = DETECT_REASON_NO_OBSERVATIONS;
+    else if (s->n_events > 0 && s->mowed_probability >= m->auto_mowed_threshold) {
+        s->call = DETECT_CALL_MOWED;
+        s->reason = DETECT_REASON_CONFIDENT_EVENT;
+    } else if (s->mowed_probability >= m->not_mowed_threshold || s->n_events > 0)
+        s->reason = DETECT_REASON_UNCERTAIN_EVENT;
+    else if (n_clear_window < m->min_clear_obs)
+        s->reason = DETECT_REASON_TOO_FEW_OBSERVATIONS;
+    else if (s->max_gap_days > m->max_gap_days)
+        s->reason = DETECT_REASON_COVERAGE_GAP;
+    else {
+        s->call = DETECT_CALL_NOT_MOWED;
+        s->reason = DETECT_REASON_NO_EVENT_COVERED;
+    }
+    s->sufficient = s->call != DETECT_CALL_NONE;
+}
+
+typedef struct parcel_ctx {
+    const series_set *s;
+    size_t parcel;
+    const detect_model *m;
+    detect_candidate *cand;
+    size_t n_cand;
+    const unsigned char *chosen;
+    const int32_t *clear_day;
+    size_t n_clear;
+} parcel_ctx;
+
+/* One summary per calendar year with rows; events of that year pushed first. */
+static int emit_season(const parcel_ctx *c, int year, int32_t jan1, int32_t next_jan1,
+                       int n_obs, int n_clear, result_buf *b)
+{
+    const series_parcel *p = &c->s->parcels[c->parcel];
+    detect_summary s = {.parcel = c->parcel, .parcel_id = p->parcel_id, .season = year,
+                        .n_obs = n_obs, .n_clear_obs = n_clear};
+    for (size_t i = 0; i < c->n_cand; i++) {
+        const detect_candidate *k = &c->cand[i];
+        if (k->day < jan1 || k->day >= next_jan1)
+            continue;
+        if (k->p > s.mowed_probability)
+            s.mowed_probability = k->p;
+        if (c->chosen[i] != 1)
+            continue;
+        detect_event e = {c->parcel, p->parcel_id, year, k->day_a, k->day_b, k->day, k->p};
+        if (push_event(b, &e) != MC_OK)
+            return MC_ERR;
+        s.n_events++;
+    }
+    int n_window;
+    s.max_gap_days = coverage_gap(c->clear_day, c->n_clear, jan1 + c->m->season_doy_start - 1,
+                                  jan1 + c->m->season_doy_end - 1, &n_window);
+    decide_summary(&s, c->m, n_window);
+    return push_summary(b, &s);
+}
+
+static int detect_parcel(const series_set *s, size_t parcel, const detect_model *m,
+                         detect_work *w, unsigned char **chosen, size_t *chosen_cap,
+                         result_buf *b)
+{
+    const series_parcel *p = &s->parcels[parcel];
+    const series_obs *obs = s->obs + p->first;
+    parcel_ctx c = {s, parcel, m, NULL, 0, NULL, NULL, 0};
+    if (detect_candidates(obs, p->count, m, m, w, &c.cand, &c.n_cand) != MC_OK)
+        return MC_ERR;
+    if (c.n_cand > *chosen_cap) {
+        unsigned char *grown = realloc(*chosen, c.n_cand * 2);
+        if (!grown)
+            return mc_fail("detect: out of memory");
+        *chosen = grown;
+        *chosen_cap = c.n_cand * 2;
+    }
+    choose_events(c.cand, c.n_cand, m, *chosen);
+    c.chosen = *chosen;
+    /* detect_candidates left the spike-free clear days in w->day. */
+    c.clear_day = w->day;
+    c.n_clear = w->n_clear;
+    size_t i = 0;
+    while (i < p->count) {
+        int year = series_year(obs[i].day);
+        int32_t jan1 = series_days_from_civil(year, 1, 1);
+        int32_t next = series_days_from_civil(year + 1, 1, 1);
+        int n_obs = 0, n_clear = 0;
+        for (; i < p->count && obs[i].day < next; i++) {
+            n_obs++;
+            n_clear += !isnan(obs[i].ndvi);
+        }
+        if (emit_season(&c, year, jan1, next, n_obs, n_clear, b) != MC_OK)
+            return MC_ERR;
+    }
+    return MC_OK;
+}
+
+int detect_run_subset(const series_set *s, const unsigned char *keep, const detect_model *m,
+                      detect_result *out)
+{
+    memset(out, 0, sizeof *out);
+    result_buf b = {out, 0, 0};
+    detect_work w = {0};
+    unsigned char *chosen = NULL;
+    size_t chosen_cap = 0;
+    int rc = MC_OK;
+    for (size_t i = 0; i < s->n_parcels && rc == MC_OK; i++)
+        if (!keep || keep[i])
+            rc = detect_parcel(s, i, m, &w, &chosen, &chosen_cap, &b);
+    detect_work_free(&w);
+    free(chosen);
+    if (rc != MC_OK)
+        detect_result_free(out);
+    return rc;
+}
+
+int detect_run(const series_set *s, const detect_model *m, detect_result *out)
+{
+    return detect_run_subset(s, NULL, m, out);
+}
+
+void detect_result_free(detect_result *r)
+{
+    free(r->events);
+    free(r->summaries);
+    memset(r, 0, sizeof *r);
+}
+
+int detect_stream(FILE *in, const char *name, const detect_model *m, series_set *s,
+                  detect_result *out)
+{
+    memset(out, 0, sizeof *out);
+    if (series_read(in, name, s) != MC_OK)
+        return MC_ERR;
+    if (detect_run(s, m, out) != MC_OK) {
+        mc_fail_wrap("series %s", name);
+        series_free(s);
+        return MC_ERR;
+    }
+    return MC_OK;
+}
+
+int detect_load_model(const char *path, detect_model *m)
+{
+    return model_load(path && *path ? path : MODEL_DEFAULT_PATH, m);
+}
+
+const char *detect_reason_text(detect_reason r)
+{
+    switch (r) {
+    case DETECT_REASON_CONFIDENT_EVENT: return "confident_event";
+    case DETECT_REASON_UNCERTAIN_EVENT: return "uncertain_event";
+    case DETECT_REASON_NO_EVENT_COVERED: return "no_event_good_coverage";
+    case DETECT_REASON_NO_OBSERVATIONS: return "no_clear_observations";
+    case DETECT_REASON_TOO_FEW_OBSERVATIONS: return "too_few_clear_observations";
+    case DETECT_REASON_COVERAGE_GAP: return "coverage_gap";
+    }
+    return "unknown";
+}
+
+const char *detect_call_text(detect_call c)
+{
+    switch (c) {
+    case DETECT_CALL_MOWED: return "mowed";
+    case DETECT_CALL_NOT_MOWED: return "not_mowed";
+    case DETECT_CALL_NONE: return "none";
+    }
+    return "none";
+}
+
+/* Quotes an id only when CSV needs it. */
+static void put_id(FILE *out, const char *id)
+{
+    if (!strpbrk(id, ",\"\n\r")) {
+        fputs(id, out);
+        return;
+    }
+    fputc('"', out);
+    for (const char *p = id; *p; p++) {
+        if (*p == '"')
+            fputc('"', out);
+        fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+int detect_write_events(FILE *out, const detect_result *r)
+{
+    fprintf(out, "parcel_id,season,date_start,date_end,date,confidence\n");
+    for (size_t i = 0; i < r->n_events; i++) {
+        const detect_event *e = &r->events[i];
+        char a[11], b[11], d[11];
+        series_format_date(e->day_start, a);
+        series_format_date(e->day_end, b);
+        series_format_date(e->day, d);
+        put_id(out, e->parcel_id);
+        fprintf(out, ",%d,%s,%s,%s,%.4f\n", e->season, a, b, d, e->confidence);
+    }
+    return ferror(out) ? mc_fail("events: write error") : MC_OK;
+}
+
+int detect_write_summaries(FILE *out, const detect_result *r)
+{
+    fprintf(out, "parcel_id,season,n_obs,n_clear_obs,max_gap_days,n_events,mowed_probability,"
+                 "sufficient,call,reason\n");
+    for (size_t i = 0; i < r->n_summaries; i++) {
+        const detect_summary *s = &r->summaries[i];
+        put_id(out, s->parcel_id);
+        fprintf(out, ",%d,%d,%d,%d,%d,%.4f,%d,%s,%s\n", s->season, s->n_obs, s->n_clear_obs,
+                s->max_gap_days, s->n_events, s->mowed_probability, s->sufficient,
+                detect_call_text(s->call), detect_reason_text(s->reason));
+    }
+    return ferror(out) ? mc_fail("summaries: write error") : MC_OK;
+}

@@ -1,0 +1,98 @@
+/* Scoring mowing detections against ground truth, MODCiX style, the Sen4CAP-style
+ * baseline rule, and leave-one-region-out cross-validation.
+ *
+ * Labels CSV: parcel_id,year,date,end_date,type; type `mowing` (date = day of the
+ * cut) or `none` (not mowed that year, date empty). end_date is read and ignored.
+ * A plot-year without rows is unlabelled: it is not scored at all.
+ *
+ * Scoring (data-samples/mowing-train/README.md): per labelled plot-year, true
+ * events and detections outside day-of-year 75..300 are dropped; plot-years whose
+ * true events lie less than 15 days apart are left out; true and detected events
+ * are matched one-to-one, nearest pairs first, when within +-12 days. TP =
+ * matches, FN = true - matches, FP = detections - matches (detections in `none`
+ * plot-years are false positives). Date error = detected - true over matches.
+ * Mowed-or-not: truth = any true event, call = any detection (in 75..300). */
+#ifndef MOWCHECK_EVAL_H
+#define MOWCHECK_EVAL_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "detect.h"
+#include "series.h"
+
+enum {
+    EVAL_MATCH_DAYS = 12,
+    EVAL_DOY_FIRST = 75,
+    EVAL_DOY_LAST = 300,
+    EVAL_MIN_EVENT_SPACING_DAYS = 15,
+};
+
+typedef struct eval_year {
+    char *parcel_id;
+    int year;
+    int n_true;        /* mowing dates (all of the year) */
+    int32_t *true_day; /* sorted */
+    int labelled_none; /* a `none` row */
+    size_t parcel;     /* index in the attached series_set, or SIZE_MAX when absent */
+} eval_year;
+
+typedef struct eval_labels {
+    eval_year *years; /* sorted by parcel_id, year */
+    size_t n_years;
+} eval_labels;
+
+int eval_labels_read(const char *path, eval_labels *out);
+int eval_labels_read_stream(FILE *in, const char *name, eval_labels *out);
+void eval_labels_free(eval_labels *l);
+/* Resolves parcel indices in s; returns the number of labelled plot-years whose parcel is absent. */
+size_t eval_labels_attach(eval_labels *l, const series_set *s);
+
+/* One scored plot-year. */
+typedef struct eval_outcome {
+    size_t year;       /* index into labels.years */
+    int excluded;      /* true events < 15 days apart */
+    int n_true, n_det, n_match;
+    double abs_err_days, err_days; /* sums over the matches (detected - true) */
+    int truly_mowed;
+    float mowed_probability;
+    int top_matched;   /* the most confident detection (in 75..300) matches a true event */
+    int has_summary;
+    detect_call call;
+    int well_covered;
+} eval_outcome;
+
+/* Scores the plot-years whose parcel has keep[parcel] (keep NULL: all). *out malloc'ed. */
+int eval_outcomes(const eval_labels *l, const series_set *s, const detect_result *r,
+                  const unsigned char *keep, eval_outcome **out, size_t *n_out);
+
+/* Pooled figures. */
+typedef struct eval_scores {
+    long tp, fp, fn;
+    double abs_err_sum, err_sum;
+    long n_years, n_years_correct, n_excluded;
+    long n_summaries;         /* scored plot-years with a detect summary */
+    long auto_mowed, auto_mowed_truly, auto_mowed_matched;
+    long not_mowed, not_mowed_truly;
+} eval_scores;
+
+void eval_accumulate(eval_scores *acc, const eval_outcome *o, size_t n);
+double eval_precision(const eval_scores *s);
+double eval_recall(const eval_scores *s);
+double eval_f1(const eval_scores *s);
+double eval_mae_days(const eval_scores *s);
+double eval_bias_days(const eval_scores *s);
+double eval_accuracy(const eval_scores *s);
+/* Prints the figures (reject-region lines only when with_reject). */
+void eval_print(FILE *out, const char *title, const eval_scores *s, int with_reject);
+
+/* The Sen4CAP-style rule over the kept parcels: consecutive clear observations
+ * with drop >= 0.12, NDVI before > 0.5, after < 0.75, the next observation not
+ * rising faster than 0.05/day; events >= 30 days apart (largest drops first);
+ * date = the middle of the interval; confidence 1. No summaries. */
+int eval_baseline(const series_set *s, const unsigned char *keep, detect_result *out);
+
+/* The region of a parcel id: its leading letters ("LR12" -> "LR"). */
+void eval_region(const char *parcel_id, char *region, size_t size);
+
+#endif

@@ -1,0 +1,390 @@
+#include "model.h"
+
+#include <errno.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+const char *const detect_feature_names[DETECT_N_FEATURES] = {
+    "drop", "before", "after", "persist", "rebound_rate",
+    "regrowth", "gap_days", "drop_rate", "density", "doy_offset",
+    "pre_decline",
+};
+
+void model_init(detect_model *m)
+{
+    memset(m, 0, sizeof *m);
+    for (int i = 0; i < DETECT_N_FEATURES; i++)
+        m->scale[i] = 1.0;
+    m->calib_a = 1.0;
+    m->min_drop = 0.06;
+    m->spike_depth = 0.05;
+    m->harvest_bare_ndvi = 0.30;
+    m->harvest_min_regrowth = 0.10;
+    m->event_threshold = 0.5;
+    m->date_fraction = 0.5;
+    m->min_separation_days = 30;
+    m->auto_mowed_threshold = 0.95;
+    m->not_mowed_threshold = 0.1;
+    m->max_gap_days = 30;
+    m->min_clear_obs = 8;
+    m->season_doy_start = 91;
+    m->season_doy_end = 273;
+    model_prepare(m);
+}
+
+void model_prepare(detect_model *m)
+{
+    m->fold_b = m->bias;
+    for (int i = 0; i < DETECT_N_FEATURES; i++) {
+        m->fold_w[i] = m->weight[i] / m->scale[i];
+        m->fold_b -= m->fold_w[i] * m->mean[i];
+    }
+}
+
+/* ---- writing ---- */
+
+static int sha256_hex(const char *data, size_t len, char hex[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    if (EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL) != 1 || md_len != 32)
+        return mc_fail("model: SHA-256 failed");
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    return MC_OK;
+}
+
+static void put_vector(FILE *f, const char *key, const double *v)
+{
+    fprintf(f, "%s", key);
+    for (int i = 0; i < DETECT_N_FEATURES; i++)
+        fprintf(f, " %.17g", v[i]);
+    fputc('\n', f);
+}
+
+int model_to_text(const detect_model *m, char **text)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return mc_fail("model: out of memory");
+    fprintf(f, "mowcheck-model %d\n", MODEL_FORMAT_VERSION);
+    fprintf(f, "# mowing detector: logistic regression on candidate NDVI drops (schemas/model-format.md)\n");
+    fprintf(f, "kind logistic\n");
+    fprintf(f, "features");
+    for (int i = 0; i < DETECT_N_FEATURES; i++)
+        fprintf(f, " %s", detect_feature_names[i]);
+    fputc('\n', f);
+    put_vector(f, "mean", m->mean);
+    put_vector(f, "scale", m->scale);
+    put_vector(f, "weights", m->weight);
+    fprintf(f, "bias %.17g\n", m->bias);
+    fprintf(f, "calibration %.17g %.17g\n", m->calib_a, m->calib_b);
+    fprintf(f, "min_drop %.17g\n", m->min_drop);
+    fprintf(f, "spike_depth %.17g\n", m->spike_depth);
+    fprintf(f, "harvest_gate %.17g %.17g\n", m->harvest_bare_ndvi, m->harvest_min_regrowth);
+    fprintf(f, "event_threshold %.17g\n", m->event_threshold);
+    fprintf(f, "date_fraction %.17g\n", m->date_fraction);
+    fprintf(f, "min_separation_days %d\n", m->min_separation_days);
+    fprintf(f, "auto_mowed_threshold %.17g\n", m->auto_mowed_threshold);
+    fprintf(f, "not_mowed_threshold %.17g\n", m->not_mowed_threshold);
+    fprintf(f, "max_gap_days %d\n", m->max_gap_days);
+    fprintf(f, "min_clear_obs %d\n", m->min_clear_obs);
+    fprintf(f, "season_doy %d %d\n", m->season_doy_start, m->season_doy_end);
+    fprintf(f, "seed %llu\n", (unsigned long long)m->seed);
+    fprintf(f, "trained_on %ld %ld %ld\n", m->trained_parcels, m->trained_candidates,
+            m->trained_positives);
+    if (fclose(f) != 0) {
+        free(buf);
+        return mc_fail("model: out of memory");
+    }
+    char hex[65];
+    if (sha256_hex(buf, len, hex) != MC_OK) {
+        free(buf);
+        return MC_ERR;
+    }
+    char *out = malloc(len + 80);
+    if (!out) {
+        free(buf);
+        return mc_fail("model: out of memory");
+    }
+    memcpy(out, buf, len);
+    snprintf(out + len, 80, "sha256 %s\n", hex);
+    free(buf);
+    *text = out;
+    return MC_OK;
+}
+
+int model_save(const char *path, const detect_model *m)
+{
+    char *text;
+    if (model_to_text(m, &text) != MC_OK)
+        return MC_ERR;
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        free(text);
+        return mc_fail("model %s: cannot write: %s", path, strerror(errno));
+    }
+    size_t len = strlen(text);
+    int ok = fwrite(text, 1, len, f) == len;
+    ok = (fclose(f) == 0) && ok;
+    free(text);
+    if (!ok)
+        return mc_fail("model %s: write failed: %s", path, strerror(errno));
+    return MC_OK;
+}
+
+/* ---- reading ---- */
+
+typedef struct key_spec {
+    const char *key;
+    int n_values; /* numbers after the key; -1: special (features, kind) */
+} key_spec;
+
+static const key_spec keys[] = {
+    {"kind", -1}, {"features", -1}, {"mean", DETECT_N_FEATURES}, {"scale", DETECT_N_FEATURES},
+    {"weights", DETECT_N_FEATURES}, {"bias", 1}, {"calibration", 2}, {"min_drop", 1},
+    {"spike_depth", 1}, {"harvest_gate", 2}, {"event_threshold", 1}, {"date_fraction", 1},
+    {"min_separation_days", 1}, {"auto_mowed_threshold", 1}, {"not_mowed_threshold", 1},
+    {"max_gap_days", 1}, {"min_clear_obs", 1}, {"season_doy", 2}, {"seed", 1},
+    {"trained_on", 3},
+};
+enum { N_KEYS = sizeof keys / sizeof keys[0] };
+
+static int parse_numbers(char *rest, double *v, int n)
+{
+    char *save = NULL;
+    int got = 0;
+    for (char *tok = strtok_r(rest, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+        if (got == n)
+            return MC_ERR;
+        char *end;
+        errno = 0;
+        double x = strtod(tok, &end);
+        if (end == tok || *end != '\0' || errno == ERANGE || !isfinite(x))
+            return MC_ERR;
+        v[got++] = x;
+    }
+    return got == n ? MC_OK : MC_ERR;
+}
+
+static int check_features(char *rest)
+{
+    char *save = NULL;
+    int i = 0;
+    for (char *tok = strtok_r(rest, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+        if (i == DETECT_N_FEATURES || strcmp(tok, detect_feature_names[i]) != 0)
+            return MC_ERR;
+        i++;
+    }
+    return i == DETECT_N_FEATURES ? MC_OK : MC_ERR;
+}
+
+static int is_whole(double x, double lo, double hi)
+{
+    return x == floor(x) && x >= lo && x <= hi;
+}
+
+static int store_value(detect_model *m, const char *key, const double *v)
+{
+    if (strcmp(key, "mean") == 0)
+        memcpy(m->mean, v, sizeof m->mean);
+    else if (strcmp(key, "scale") == 0) {
+        for (int i = 0; i < DETECT_N_FEATURES; i++)
+            if (!(v[i] > 0))
+                return MC_ERR;
+        memcpy(m->scale, v, sizeof m->scale);
+    } else if (strcmp(key, "weights") == 0)
+        memcpy(m->weight, v, sizeof m->weight);
+    else if (strcmp(key, "bias") == 0)
+        m->bias = v[0];
+    else if (strcmp(key, "calibration") == 0)
+        m->calib_a = v[0], m->calib_b = v[1];
+    else if (strcmp(key, "min_drop") == 0 && v[0] > 0 && v[0] < 1)
+        m->min_drop = v[0];
+    else if (strcmp(key, "spike_depth") == 0 && v[0] > 0 && v[0] < 2)
+        m->spike_depth = v[0];
+    else if (strcmp(key, "harvest_gate") == 0 && v[0] >= -1 && v[0] <= 1 && v[1] >= 0 && v[1] <= 2)
+        m->harvest_bare_ndvi = v[0], m->harvest_min_regrowth = v[1];
+    else if (strcmp(key, "event_threshold") == 0 && v[0] >= 0 && v[0] <= 1)
+        m->event_threshold = v[0];
+    else if (strcmp(key, "date_fraction") == 0 && v[0] >= 0 && v[0] <= 1)
+        m->date_fraction = v[0];
+    else if (strcmp(key, "min_separation_days") == 0 && is_whole(v[0], 0, 366))
+        m->min_separation_days = (int)v[0];
+    else if (strcmp(key, "auto_mowed_threshold") == 0 && v[0] >= 0 && v[0] <= 1.000001)
+        m->auto_mowed_threshold = v[0];
+    else if (strcmp(key, "not_mowed_threshold") == 0 && v[0] >= 0 && v[0] <= 1)
+        m->not_mowed_threshold = v[0];
+    else if (strcmp(key, "max_gap_days") == 0 && is_whole(v[0], 1, 366))
+        m->max_gap_days = (int)v[0];
+    else if (strcmp(key, "min_clear_obs") == 0 && is_whole(v[0], 0, 366))
+        m->min_clear_obs = (int)v[0];
+    else if (strcmp(key, "season_doy") == 0 && is_whole(v[0], 1, 366) && is_whole(v[1], v[0], 366))
+        m->season_doy_start = (int)v[0], m->season_doy_end = (int)v[1];
+    else if (strcmp(key, "seed") == 0 && is_whole(v[0], 0, 9e15))
+        m->seed = (uint64_t)v[0];
+    else if (strcmp(key, "trained_on") == 0 && is_whole(v[0], 0, 1e15) &&
+             is_whole(v[1], 0, 1e15) && is_whole(v[2], 0, 1e15))
+        m->trained_parcels = (long)v[0], m->trained_candidates = (long)v[1],
+        m->trained_positives = (long)v[2];
+    else
+        return MC_ERR;
+    return MC_OK;
+}
+
+/* Parses one "key values" line; seen[] counts the keys met. */
+static int parse_line(char *line, const char *name, long line_no, detect_model *m, int *seen)
+{
+    char *rest = line + strcspn(line, " \t");
+    if (*rest)
+        *rest++ = '\0';
+    int k = 0;
+    while (k < N_KEYS && strcmp(keys[k].key, line) != 0)
+        k++;
+    if (k == N_KEYS)
+        return mc_fail("model %s: line %ld: unknown key '%.40s' (corrupted file?)", name, line_no,
+                       line);
+    if (seen[k]++)
+        return mc_fail("model %s: line %ld: key '%s' given twice", name, line_no, line);
+    if (strcmp(line, "kind") == 0) {
+        if (strcmp(rest, "logistic") != 0)
+            return mc_fail("model %s: line %ld: kind '%.40s' is not supported (only logistic)",
+                           name, line_no, rest);
+        return MC_OK;
+    }
+    if (strcmp(line, "features") == 0) {
+        if (check_features(rest) != MC_OK)
+            return mc_fail("model %s: line %ld: the feature list differs from this mowcheck's "
+                           "(%s ... %s)", name, line_no, detect_feature_names[0],
+                           detect_feature_names[DETECT_N_FEATURES - 1]);
+        return MC_OK;
+    }
+    double v[DETECT_N_FEATURES];
+    if (parse_numbers(rest, v, keys[k].n_values) != MC_OK || store_value(m, line, v) != MC_OK)
+        return mc_fail("model %s: line %ld: '%s' needs %d valid number%s (corrupted line)", name,
+                       line_no, line, keys[k].n_values, keys[k].n_values == 1 ? "" : "s");
+    return MC_OK;
+}
+
+static int check_version(const char *line, const char *name)
+{
+    int version = 0;
+    char tail;
+    if (sscanf(line, "mowcheck-model %d%c", &version, &tail) != 1)
+        return mc_fail("model %s: line 1: not a mowcheck model file (want 'mowcheck-model %d')",
+                       name, MODEL_FORMAT_VERSION);
+    if (version != MODEL_FORMAT_VERSION)
+        return mc_fail("model %s: line 1: format version %d is not supported (this mowcheck "
+                       "reads version %d; retrain with mowcheck train)", name, version,
+                       MODEL_FORMAT_VERSION);
+    return MC_OK;
+}
+
+static int check_checksum(const char *text, size_t body_len, const char *hex, const char *name,
+                          long line_no)
+{
+    char want[65];
+    if (sha256_hex(text, body_len, want) != MC_OK)
+        return MC_ERR;
+    if (strlen(hex) != 64 || strcmp(hex, want) != 0)
+        return mc_fail("model %s: line %ld: checksum mismatch: the file was changed or "
+                       "corrupted after training", name, line_no);
+    return MC_OK;
+}
+
+static int parse_text(char *copy, const char *text, const char *name, detect_model *m)
+{
+    int seen[N_KEYS] = {0};
+    long line_no = 0;
+    char *p = copy;
+    while (*p) {
+        char *nl = strchr(p, '\n');
+        if (!nl)
+            return mc_fail("model %s: line %ld: truncated (no sha256 line at the end)", name,
+                           line_no + 1);
+        *nl = '\0';
+        line_no++;
+        size_t offset = (size_t)(p - copy);
+        if (line_no == 1) {
+            if (check_version(p, name) != MC_OK)
+                return MC_ERR;
+        } else if (strncmp(p, "sha256 ", 7) == 0) {
+            if (check_checksum(text, offset, p + 7, name, line_no) != MC_OK)
+                return MC_ERR;
+            if (nl[1] != '\0')
+                return mc_fail("model %s: line %ld: text after the sha256 line", name,
+                               line_no + 1);
+            for (int k = 0; k < N_KEYS; k++)
+                if (!seen[k])
+                    return mc_fail("model %s: key '%s' missing", name, keys[k].key);
+            return MC_OK;
+        } else if (p[0] != '#' && p[0] != '\0') {
+            if (parse_line(p, name, line_no, m, seen) != MC_OK)
+                return MC_ERR;
+        }
+        p = nl + 1;
+    }
+    if (line_no == 0)
+        return mc_fail("model %s: empty file", name);
+    return mc_fail("model %s: line %ld: truncated (no sha256 line at the end)", name, line_no);
+}
+
+int model_from_text(const char *text, const char *name, detect_model *m)
+{
+    model_init(m);
+    char *copy = strdup(text);
+    if (!copy)
+        return mc_fail("model %s: out of memory", name);
+    int rc = parse_text(copy, text, name, m);
+    free(copy);
+    if (rc == MC_OK)
+        model_prepare(m);
+    return rc;
+}
+
+int model_load(const char *path, detect_model *m)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return mc_fail("model %s: cannot open: %s", path, strerror(errno));
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    char chunk[4096];
+    size_t got;
+    int rc = MC_OK;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (len + got + 1 > cap) {
+            cap = (len + got + 1) * 2;
+            char *grown = realloc(buf, cap);
+            if (!grown) {
+                rc = mc_fail("model %s: out of memory", path);
+                break;
+            }
+            buf = grown;
+        }
+        memcpy(buf + len, chunk, got);
+        len += got;
+    }
+    fclose(f);
+    if (rc == MC_OK && len > 1000000)
+        rc = mc_fail("model %s: too large to be a model file", path);
+    if (rc == MC_OK && memchr(buf ? buf : "", '\0', len))
+        rc = mc_fail("model %s: binary data in a text file (corrupted)", path);
+    if (rc == MC_OK) {
+        if (!buf)
+            rc = mc_fail("model %s: empty file", path);
+        else {
+            buf[len] = '\0';
+            rc = model_from_text(buf, path, m);
+        }
+    }
+    free(buf);
+    return rc;
+}

@@ -1,0 +1,44 @@
+/* Training the mowing detector, in C and deterministically (same data, same
+ * seed: byte-identical model file).
+ *
+ * 1. candidates of the labelled plot-years (detect_candidates); a candidate is a
+ *    cut when a ground mowing date lies in [day_a - 3, day_b + 3];
+ *    date_fraction = median position of the true date inside the candidate interval;
+ * 2. L2-regularised logistic regression on standardised features (Newton's
+ *    method: exact, no randomness);
+ * 3. inner cross-validation inside the training data only: leave one region out
+ *    (region = leading letters of the parcel id) when there are at least two,
+ *    else 3 folds drawn from the seed. Out-of-fold scores give the calibration
+ *    (Platt scaling), the event threshold (best MODCiX F1), the automatic "mowed"
+ *    threshold (out-of-fold plot-years called "mowed" are truly mowed with
+ *    right / (calls + 1) >= 0.99) and the "not mowed" threshold. */
+#ifndef MOWCHECK_TRAIN_H
+#define MOWCHECK_TRAIN_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "eval.h"
+#include "model.h"
+#include "series.h"
+
+typedef struct train_options {
+    uint64_t seed;   /* folds when the parcels have fewer than two regions */
+    double l2;       /* ridge penalty on standardised weights */
+    FILE *log;       /* progress lines (NULL: quiet) */
+} train_options;
+
+void train_options_init(train_options *o);
+
+/* Trains on the labelled plot-years of parcels with keep[parcel] (keep NULL: all).
+ * Labels must be attached to s (eval_labels_attach). */
+int train_model(const series_set *s, const eval_labels *l, const unsigned char *keep,
+                const train_options *o, detect_model *out);
+
+/* Leave-one-region-out: for each region, train on the others, detect on it; the
+ * figures are pooled and printed to out, with the baseline's. *model_scores and
+ * *base_scores receive the pooled figures (may be NULL). */
+int train_cv_region(const series_set *s, const eval_labels *l, const train_options *o,
+                    FILE *out, eval_scores *model_scores, eval_scores *base_scores);
+
+#endif

@@ -1,0 +1,257 @@
+/* Hand-made NDVI series with known answers, run through the series reader and
+ * the shipped default model. Observations every 5 days, 1 April .. 31 October 2024. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "detect.h"
+#include "error.h"
+#include "test.h"
+
+static detect_model model;
+
+static int32_t D(int m, int d) { return series_days_from_civil(2024, m, d); }
+
+typedef double (*ndvi_fn)(int32_t day);
+
+/* The series CSV text of one parcel; ndvi NAN writes an empty field (cloudy date). */
+static char *make_series(const char *id, ndvi_fn f)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    fprintf(out, "parcel_id,date,ndvi,valid_share,other\n");
+    for (int32_t d = D(4, 1); d <= D(10, 31); d += 5) {
+        char date[11];
+        series_format_date(d, date);
+        double v = f(d);
+        if (isnan(v))
+            fprintf(out, "%s,%s,,0,x\n", id, date);
+        else
+            fprintf(out, "%s,%s,%.4f,1,x\n", id, date, v);
+    }
+    fclose(out);
+    return buf;
+}
+
+static int run(const char *text, series_set *s, detect_result *r)
+{
+    FILE *in = fmemopen((void *)text, strlen(text), "r");
+    int rc = detect_stream(in, "test", &model, s, r);
+    fclose(in);
+    return rc;
+}
+
+/* Regrowth after a cut: from 0.40 back towards 0.82 at 0.01/day. */
+static double regrow(int32_t since) { return fmin(0.40 + 0.01 * since, 0.82); }
+
+static int32_t cut1, cut2;
+static double one_cut(int32_t d) { return d < cut1 ? 0.85 : regrow(d - cut1); }
+static double two_cuts(int32_t d)
+{
+    return d < cut1 ? 0.85 : d < cut2 ? regrow(d - cut1) : regrow(d - cut2);
+}
+static double cloud_dip(int32_t d) { return d == D(7, 5) ? 0.30 : 0.85; }
+static double grazing(int32_t d) { return d < D(6, 5) ? 0.85 : fmax(0.85 - 0.004 * (d - D(6, 5)), 0.35); }
+static double harvest(int32_t d) { return d < D(7, 15) ? 0.85 : 0.18; }
+static double gap_cut(int32_t d)
+{
+    if (d > D(5, 31) && d < D(7, 12))
+        return NAN; /* six weeks of cloud */
+    return d < D(6, 20) ? 0.85 : regrow(d - D(6, 20));
+}
+static double all_cloudy(int32_t d) { (void)d; return NAN; }
+
+/* The first observation day on or after d (the grid starts 1 April, step 5). */
+static int32_t obs_on_or_after(int32_t d)
+{
+    int32_t k = (d - D(4, 1) + 4) / 5;
+    return D(4, 1) + 5 * k;
+}
+
+static int32_t expected_date(int32_t a, int32_t b)
+{
+    return a + (int32_t)lround(model.date_fraction * (b - a));
+}
+
+static void test_one_cut(void)
+{
+    cut1 = D(6, 17); /* cut between the observations of 15 and 20 June */
+    char *t = make_series("P1", one_cut);
+    series_set s;
+    detect_result r;
+    REQUIRE(run(t, &s, &r) == MC_OK);
+    CHECK_INT(s.n_parcels, 1);
+    CHECK_INT(r.n_events, 1);
+    if (r.n_events == 1) {
+        int32_t b = obs_on_or_after(cut1);
+        CHECK_INT(r.events[0].day_start, b - 5);
+        CHECK_INT(r.events[0].day_end, b);
+        CHECK_INT(r.events[0].day, expected_date(b - 5, b));
+        CHECK_STR(r.events[0].parcel_id, "P1");
+        CHECK_INT(r.events[0].season, 2024);
+        CHECK(r.events[0].confidence >= model.event_threshold && r.events[0].confidence <= 1);
+    }
+    REQUIRE(r.n_summaries == 1);
+    /* 1 April .. 31 October every 5 days: 214 days / 5 -> 43 dates, all clear. */
+    CHECK_INT(r.summaries[0].n_obs, 43);
+    CHECK_INT(r.summaries[0].n_clear_obs, 43);
+    CHECK_INT(r.summaries[0].n_events, 1);
+    CHECK(r.summaries[0].call != DETECT_CALL_NOT_MOWED);
+    CHECK_NEAR(r.summaries[0].mowed_probability, r.events[0].confidence, 1e-6);
+    detect_result_free(&r);
+    series_free(&s);
+    free(t);
+}
+
+static void test_two_cuts(void)
+{
+    cut1 = D(6, 7);
+    cut2 = D(8, 12);
+    char *t = make_series("P2", two_cuts);
+    series_set s;
+    detect_result r;
+    REQUIRE(run(t, &s, &r) == MC_OK);
+    CHECK_INT(r.n_events, 2);
+    if (r.n_events == 2) {
+        CHECK_INT(r.events[0].day_end, obs_on_or_after(cut1));
+        CHECK_INT(r.events[1].day_end, obs_on_or_after(cut2));
+        CHECK(r.events[0].day < r.events[1].day);
+    }
+    CHECK_INT(r.summaries[0].n_events, 2);
+    detect_result_free(&r);
+    series_free(&s);
+    free(t);
+}
+
+/* Series that must give no event at all; the summary must not claim "not mowed"
+ * unless nothing plausible is there. */
+static void expect_no_event(const char *name, ndvi_fn f)
+{
+    char *t = make_series(name, f);
+    series_set s;
+    detect_result r;
+    REQUIRE(run(t, &s, &r) == MC_OK);
+    CHECK_MSG(r.n_events == 0, "%s: %zu events, want none", name, r.n_events);
+    CHECK_INT(r.n_summaries, 1);
+    CHECK(r.summaries[0].call != DETECT_CALL_MOWED);
+    CHECK(r.summaries[0].mowed_probability < model.event_threshold);
+    detect_result_free(&r);
+    series_free(&s);
+    free(t);
+}
+
+static void test_gap(void)
+{
+    char *t = make_series("P6", gap_cut);
+    series_set s;
+    detect_result r;
+    REQUIRE(run(t, &s, &r) == MC_OK);
+    REQUIRE(r.n_summaries == 1);
+    /* Clear on 31 May, then cloudy until 15 July: 45 days without a clear observation. */
+    int32_t last = D(5, 31), next = obs_on_or_after(D(7, 12));
+    CHECK_INT(r.summaries[0].max_gap_days, next - last);
+    CHECK(r.summaries[0].n_clear_obs < r.summaries[0].n_obs);
+    CHECK(!r.summaries[0].well_covered);
+    CHECK(r.summaries[0].call != DETECT_CALL_NOT_MOWED);
+    for (size_t i = 0; i < r.n_events; i++) { /* if found, the interval spans the gap */
+        CHECK_INT(r.events[i].day_start, last);
+        CHECK_INT(r.events[i].day_end, next);
+    }
+    detect_result_free(&r);
+    series_free(&s);
+    free(t);
+}
+
+static void test_empty(void)
+{
+    series_set s;
+    detect_result r;
+    REQUIRE(run("parcel_id,date,ndvi\n", &s, &r) == MC_OK);
+    CHECK_INT(s.n_parcels, 0);
+    CHECK_INT(r.n_events, 0);
+    CHECK_INT(r.n_summaries, 0);
+    detect_result_free(&r);
+    series_free(&s);
+
+    char *t = make_series("P7", all_cloudy);
+    REQUIRE(run(t, &s, &r) == MC_OK);
+    CHECK_INT(r.n_events, 0);
+    REQUIRE(r.n_summaries == 1);
+    CHECK_INT(r.summaries[0].n_clear_obs, 0);
+    CHECK_INT(r.summaries[0].sufficient, 0);
+    CHECK_INT(r.summaries[0].reason, DETECT_REASON_NO_OBSERVATIONS);
+    detect_result_free(&r);
+    series_free(&s);
+    free(t);
+
+    /* No header at all is an error. */
+    CHECK(run("", &s, &r) == MC_ERR);
+    CHECK(strstr(mc_error_message(), "empty") != NULL);
+}
+
+static void test_garbage(void)
+{
+    const char *text = "parcel_id,date,ndvi\n"
+                       "G1,2024-06-01,0.8\n"
+                       "G1,2024-13-01,0.8\n"  /* line 3: bad month */
+                       "G1,2024-06-11,NaN\n"  /* line 4 */
+                       "G1,2024-06-16,abc\n"  /* line 5 */
+                       "G1,2024-06-21,0.3x\n" /* line 6 */
+                       "G1,2024-06-26,1.7\n"  /* line 7: out of range */
+                       "G1,2024-06-31,0.4\n"  /* line 8: no 31 June */
+                       "G1\n"                 /* line 9 */
+                       "G1,2024-06-01,0.7\n"; /* line 10: duplicate of line 2 */
+    series_set s;
+    detect_result r;
+    CHECK(run(text, &s, &r) == MC_ERR);
+    const char *msg = mc_error_message();
+    CHECK(strstr(msg, "series test") != NULL);
+    CHECK(strstr(msg, "8 bad lines") != NULL);
+    const char *lines[] = {"line 3:", "line 4:", "line 5:", "line 6:", "line 7:",
+                           "line 8:", "line 9:", "line 10:"};
+    for (int i = 0; i < 8; i++)
+        CHECK_MSG(strstr(msg, lines[i]) != NULL, "'%s' missing from: %s", lines[i], msg);
+    CHECK(strstr(msg, "line 2:") == NULL);
+    CHECK_INT(s.n_parcels, 0); /* nothing detected from a refused file */
+    CHECK_INT(r.n_events, 0);
+    CHECK(run("id,date,ndvi\n", &s, &r) == MC_ERR);
+    CHECK(strstr(mc_error_message(), "line 1") != NULL);
+}
+
+static void test_dates(void)
+{
+    int32_t d;
+    CHECK(series_parse_date("1970-01-01", &d) == MC_OK && d == 0);
+    CHECK(series_parse_date("2024-02-29", &d) == MC_OK && d == 19782);
+    CHECK(series_parse_date("2023-02-29", &d) == MC_ERR);
+    CHECK(series_parse_date("2024-1-01", &d) == MC_ERR);
+    CHECK_INT(series_doy(D(12, 31)), 366);
+    CHECK_INT(series_doy(series_days_from_civil(2023, 3, 16)), 75);
+    char out[11];
+    series_format_date(19782, out);
+    CHECK_STR(out, "2024-02-29");
+}
+
+int main(void)
+{
+    char path[4096];
+    const char *src = getenv("MOWCHECK_SOURCE_DIR");
+    snprintf(path, sizeof path, "%s/schemas/models/mowing-default.model",
+             src ? src : MOWCHECK_SOURCE_DIR);
+    if (model_load(path, &model) != MC_OK) {
+        fprintf(stderr, "%s\n", mc_error_message());
+        return 1;
+    }
+    test_dates();
+    test_one_cut();
+    test_two_cuts();
+    expect_no_event("cloud dip", cloud_dip);
+    expect_no_event("grazing", grazing);
+    expect_no_event("harvest", harvest);
+    test_gap();
+    test_empty();
+    test_garbage();
+    return test_summary();
+}
