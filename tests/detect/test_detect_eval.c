@@ -1,0 +1,88 @@
+/* Quality regression: leave-one-region-out and the shipped model on the shipped
+ * data, against tests/detect/expected-eval.txt. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "eval.h"
+#include "test.h"
+#include "train.h"
+
+static char path_buf[4096];
+
+static const char *src(const char *rel)
+{
+    const char *dir = getenv("MOWCHECK_SOURCE_DIR");
+    snprintf(path_buf, sizeof path_buf, "%s/%s", dir ? dir : MOWCHECK_SOURCE_DIR, rel);
+    return path_buf;
+}
+
+static double expected(const char *key)
+{
+    FILE *f = fopen(src("tests/detect/expected-eval.txt"), "r");
+    REQUIRE(f != NULL);
+    char line[256];
+    double v = NAN;
+    while (fgets(line, sizeof line, f)) {
+        char k[64];
+        double x;
+        if (line[0] != '#' && sscanf(line, "%63s %lf", k, &x) == 2 && strcmp(k, key) == 0)
+            v = x;
+    }
+    fclose(f);
+    CHECK_MSG(!isnan(v), "%s missing from expected-eval.txt", key);
+    return v;
+}
+
+static void scores_of(const series_set *s, const eval_labels *l, const detect_result *r,
+                      eval_scores *sc)
+{
+    eval_outcome *o;
+    size_t n;
+    REQUIRE(eval_outcomes(l, s, r, NULL, &o, &n) == MC_OK);
+    memset(sc, 0, sizeof *sc);
+    eval_accumulate(sc, o, n);
+    free(o);
+}
+
+int main(void)
+{
+    series_set s;
+    eval_labels l;
+    REQUIRE(series_read_path(src("data-samples/mowing-train/series.csv"), &s) == MC_OK);
+    REQUIRE(eval_labels_read(src("data-samples/mowing-train/labels.csv"), &l) == MC_OK);
+    eval_labels_attach(&l, &s);
+
+    train_options o;
+    train_options_init(&o);
+    eval_scores cv, base;
+    FILE *sink = fopen("/dev/null", "w");
+    REQUIRE(train_cv_region(&s, &l, &o, sink, &cv, &base) == MC_OK);
+    fclose(sink);
+    eval_print(stdout, "cv:", &cv, 1);
+    CHECK(eval_f1(&cv) >= expected("cv_f1") - 0.005);
+    CHECK(eval_mae_days(&cv) <= expected("cv_mae_days") + 0.1);
+    CHECK(eval_accuracy(&cv) >= expected("cv_accuracy") - 0.005);
+    /* Automatic "mowed" calls, where there are any, stay >= 99% right. */
+    CHECK(cv.auto_mowed == 0 || (double)cv.auto_mowed_truly / cv.auto_mowed >= 0.99);
+    CHECK_INT(base.tp, expected("baseline_tp"));
+    CHECK_INT(base.fp, expected("baseline_fp"));
+    CHECK_INT(base.fn, expected("baseline_fn"));
+    /* Same plot-years scored for both. */
+    CHECK_INT(cv.tp + cv.fn, base.tp + base.fn);
+
+    detect_model m;
+    REQUIRE(detect_load_model(NULL, &m) == MC_OK);
+    detect_result r;
+    REQUIRE(detect_run(&s, &m, &r) == MC_OK);
+    eval_scores shipped;
+    scores_of(&s, &l, &r, &shipped);
+    detect_result_free(&r);
+    CHECK(eval_f1(&shipped) >= expected("shipped_f1") - 0.005);
+    CHECK(eval_accuracy(&shipped) >= expected("shipped_accuracy") - 0.005);
+
+    eval_labels_free(&l);
+    series_free(&s);
+    return test_summary();
+}
