@@ -5,6 +5,7 @@
 
 int cmd_version(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
+int cmd_access_log(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@ typedef struct command {
 static const command commands[] = {
     {"version", cmd_version, "print the version"},
     {"ingest", cmd_ingest, "read new scenes, store per-parcel NDVI per date"},
+    {"access-log", cmd_access_log, "who asked the registry about an applicant's parcels"},
     {"export", cmd_export, "write the NDVI series as CSV (export series [-o FILE])"},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };

@@ -35,6 +35,7 @@ typedef struct registry_config {
     int max_attempts;       /* retries of exchange-layer errors and timeouts, with backoff */
     long backoff_ms;        /* first backoff; doubles per attempt */
     size_t max_url_bytes;   /* parcel ids are batched so each URL stays within this */
+    size_t max_parcels;     /* and at most this many per request; 0: 1000 (the service's limit) */
 } registry_config;
 
 typedef struct registry_answer {

@@ -33,6 +33,17 @@ static const setting_def setting_defs[] = {
     {"min_valid_share", SETTING_DOUBLE, FIELD(min_valid_share), "0.5", 0, 1},
     {"scl_valid_classes", SETTING_STRING, FIELD(scl_valid_classes), "4,5", 0, 0},
     {"model", SETTING_STRING, FIELD(model), "", 0, 0},
+    {"registry_url", SETTING_STRING, FIELD(registry_url), "", 0, 0},
+    {"registry_service", SETTING_STRING, FIELD(registry_service), "EE/GOV/70000000/registry", 0, 0},
+    {"registry_client", SETTING_STRING, FIELD(registry_client), "EE/GOV/70000001/mowcheck", 0, 0},
+    {"registry_user_id", SETTING_STRING, FIELD(registry_user_id), "", 0, 0},
+    {"registry_tls_cert", SETTING_STRING, FIELD(registry_tls_cert), "", 0, 0},
+    {"registry_tls_key", SETTING_STRING, FIELD(registry_tls_key), "", 0, 0},
+    {"registry_tls_ca", SETTING_STRING, FIELD(registry_tls_ca), "", 0, 0},
+    {"registry_timeout_ms", SETTING_INT, FIELD(registry_timeout_ms), "10000", 1, 3600000},
+    {"registry_max_attempts", SETTING_INT, FIELD(registry_max_attempts), "4", 1, 20},
+    {"registry_backoff_ms", SETTING_INT, FIELD(registry_backoff_ms), "500", 0, 600000},
+    {"registry_max_url_bytes", SETTING_INT, FIELD(registry_max_url_bytes), "4000", 256, 1000000},
 };
 #undef FIELD
 enum { N_SETTINGS = sizeof setting_defs / sizeof setting_defs[0] };

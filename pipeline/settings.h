@@ -25,6 +25,16 @@ typedef struct mc_settings {
     char *scl_valid_classes; /* comma-separated SCL classes counted as clear, e.g. "4,5" */
     /* detect */
     char *model;       /* model file; empty: the shipped default */
+    /* registry (the exchange API; registry_client.h) */
+    char *registry_url;      /* security server base URL */
+    char *registry_service;  /* INSTANCE/CLASS/MEMBER/SUBSYSTEM of the registry */
+    char *registry_client;   /* our X-Road-Client */
+    char *registry_user_id;  /* X-Road-UserId: the responsible official */
+    char *registry_tls_cert, *registry_tls_key, *registry_tls_ca; /* mutual TLS */
+    int registry_timeout_ms;
+    int registry_max_attempts;
+    int registry_backoff_ms;
+    int registry_max_url_bytes;
 } mc_settings;
 
 /* Defaults, then the file named by config_path (may be NULL), then the environment. */

@@ -79,4 +79,51 @@ typedef struct store_series_filter {
  * ordered by parcel_id, date. ndvi and ndvi_std are empty where the date is not observed. */
 int store_export_series(store *s, const store_series_filter *filter, FILE *out);
 
+/* ---- audit log (registry requests; append-only; store_audit.c, schemas/010_audit.sql) ---- */
+/* One row per request ATTEMPT to the registry, committed on its own (autocommit:
+ * calling this inside an open transaction is refused, so that a later rollback
+ * cannot take the row with it). Arrays of strings; NULL texts are stored as NULL. */
+typedef struct store_audit_row {
+    int64_t run_id;                 /* 0: none */
+    int attempt;                    /* 1, 2, ... within its batch */
+    const char *client;             /* X-Road-Client as sent */
+    const char *service;            /* INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE as sent */
+    const char *user_id, *issue, *purpose;
+    int season;
+    const char *const *parcel_ids;  /* asked about */
+    size_t n_parcels;
+    const char *const *claim_ids;   /* returned (validated) claims, n_claims each, */
+    const char *const *claim_parcels; /* parallel: the claim's parcel */
+    const char *const *applicants;  /* and its applicant (pseudonymous code) */
+    size_t n_claims;
+    const char *x_road_id;          /* ours (request) */
+    const char *response_x_road_id, *request_id, *request_hash; /* NULL if none came */
+    int http_status;                /* 0: no HTTP answer */
+    const char *error_type;         /* X-Road-Error type, timeout, connection, malformed,
+                                       tls, registry; NULL on success */
+    const char *error_message;
+    int64_t duration_ms;
+} store_audit_row;
+
+int store_audit_append(store *s, const store_audit_row *row);
+
+/* The farmer's view: every attempt that concerned the applicant's parcels (by the
+ * applicant in returned claims, or by a parcel asked about in a season in which
+ * an answer showed it to be the applicant's). Only the applicant's own parcels
+ * and claims are listed; other applicants' never. Oldest first. */
+typedef struct store_access_entry {
+    int64_t id;
+    char *logged_at;      /* ISO 8601, UTC */
+    char *client, *user_id, *issue, *purpose, *service, *x_road_id;
+    int season;
+    char *parcels;        /* the applicant's parcels asked about, comma-separated */
+    int64_t n_claims;     /* the applicant's claims returned */
+    int http_status;      /* 0: no HTTP answer */
+    char *error_type;     /* "" on success */
+} store_access_entry;
+
+int store_audit_access_log(store *s, const char *applicant, store_access_entry **entries,
+                           size_t *n);
+void store_access_entries_free(store_access_entry *entries, size_t n);
+
 #endif
