@@ -339,8 +339,7 @@ static int create_cluster(pgcluster *c)
         return MC_ERR;
     if (access(staging, F_OK) == 0 && nftw(staging, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
         return mc_fail("cannot remove the leftover %s: %s", staging, strerror(errno));
-    log_info("private database: creating a PostgreSQL cluster in %s%s%s", c->data_dir,
-             c->run_as[0] ? " (as user " : "", c->run_as[0] ? c->run_as : "");
+    log_info("private database: creating a PostgreSQL cluster in %s", c->data_dir);
     if (c->run_as[0])
         log_info("private database: running as root, so the cluster runs as the unprivileged "
                  "user %s", c->run_as);

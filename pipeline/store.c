@@ -348,7 +348,8 @@ int store_tile_put(store *s, const tile_grid *g)
     snprintf(epsg, sizeof epsg, "%d", g->epsg);
     snprintf(w, sizeof w, "%d", g->width);
     snprintf(h, sizeof h, "%d", g->height);
-    /* %.17g prints each double so that it reads back bit for bit. */
+    /* %.17g prints each double so that it reads back bit for bit. A grid already stored
+     * must match (geotransform within 1e-6 m, as scene_grids_equal). */
     snprintf(gt, sizeof gt, "{%.17g,%.17g,%.17g,%.17g,%.17g,%.17g}", g->geotransform[0],
              g->geotransform[1], g->geotransform[2], g->geotransform[3], g->geotransform[4],
              g->geotransform[5]);
@@ -358,8 +359,10 @@ int store_tile_put(store *s, const tile_grid *g)
         "WITH ins AS (INSERT INTO tiles (tile_id, epsg, geotransform, width, height) "
         "VALUES ($1, $2, $3::float8[], $4, $5) ON CONFLICT (tile_id) DO NOTHING RETURNING 1) "
         "SELECT (SELECT count(*) FROM ins), "
-        "(SELECT epsg = $2::int AND geotransform = $3::float8[] AND width = $4::int "
-        " AND height = $5::int FROM tiles WHERE tile_id = $1)",
+        "(SELECT epsg = $2::int AND width = $4::int AND height = $5::int"
+        " AND (SELECT bool_and(abs(a - b) <= 1e-6)"
+        "      FROM unnest(geotransform, $3::float8[]) AS u(a, b))"
+        " FROM tiles WHERE tile_id = $1)",
         5, params);
     if (!r)
         return mc_fail_wrap("tile %s", g->tile_id);

@@ -63,6 +63,9 @@ static void test_tiles(store *s)
     /* The same grid again is fine; another grid under the same name is refused. */
     tile_grid same = {"35VLF", 32635, {600000, 10, 0, 6500040, 0, -10}, 10980, 10980};
     CHECK(store_tile_put(s, &same) == MC_OK);
+    tile_grid close_enough = same;
+    close_enough.geotransform[0] += 1e-9; /* rounding noise of another reader */
+    CHECK(store_tile_put(s, &close_enough) == MC_OK);
     tile_grid other = same;
     other.geotransform[0] = 600010;
     CHECK(store_tile_put(s, &other) == MC_ERR);
@@ -258,6 +261,27 @@ static void test_rejections(store *s, int64_t run_id)
     CHECK(store_run_end(s, 999999, "ok", NULL) == MC_ERR);
 }
 
+/* The database keeps parts tied to their scene (checked per statement, 002). */
+static void test_parts_need_scene(store *s)
+{
+    PGresult *r = PQexec(s->conn, "INSERT INTO observation_parts VALUES "
+                                  "('S2A_NOSUCH_20260101_0_L2A', 'A', 1, 1, 1, 1, 1)");
+    CHECK(PQresultStatus(r) == PGRES_FATAL_ERROR);
+    CHECK_MSG(strstr(PQresultErrorMessage(r), "NOSUCH") != NULL, "message: %s",
+              PQresultErrorMessage(r));
+    PQclear(r);
+    CHECK(store_exec(s, "t", "BEGIN", 0, NULL) == MC_OK);
+    CHECK(store_exec(s, "t", "DELETE FROM scenes WHERE scene_id = 'S2A_35VLF_20260620_0_L2A'", 0,
+                     NULL) == MC_OK);
+    CHECK_INT(store_test_int(s, "SELECT count(*) FROM observation_parts "
+                                "WHERE scene_id = 'S2A_35VLF_20260620_0_L2A'"),
+              0);
+    CHECK(store_exec(s, "t", "ROLLBACK", 0, NULL) == MC_OK);
+    CHECK_INT(store_test_int(s, "SELECT count(*) FROM observation_parts "
+                                "WHERE scene_id = 'S2A_35VLF_20260620_0_L2A'"),
+              2);
+}
+
 /* Two connections: one claims, the other is refused until it is released;
  * an ingested scene is never claimed. */
 static void test_claims(const char *dsn)
@@ -300,6 +324,7 @@ int main(void)
     test_commit_and_sum(s, run_id);
     test_duplicate(s, run_id);
     test_commit_is_atomic(s, run_id);
+    test_parts_need_scene(s);
     test_rejections(s, run_id);
     store_close(s);
     test_claims(dsn);
