@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -33,13 +34,41 @@ static int write_csv(const char *path, const detect_result *r,
     return MC_OK;
 }
 
+/* --repeat N: runs detection N more times over the loaded series and prints the
+ * rate (scripts/bench-detect). One thread; parsing and writing are not timed. */
+static int bench_detect(const series_set *set, const detect_model *m, const char *repeat_text)
+{
+    char *end;
+    long repeat = strtol(repeat_text, &end, 10);
+    if (end == repeat_text || *end != '\0' || repeat < 1 || repeat > 1000000)
+        return mc_fail("--repeat '%s': want 1..1000000", repeat_text);
+    struct timespec t0, t1;
+    size_t seasons = 0, events = 0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (long i = 0; i < repeat; i++) {
+        detect_result r;
+        if (detect_run(set, m, &r) != MC_OK)
+            return MC_ERR;
+        seasons += r.n_summaries;
+        events += r.n_events;
+        detect_result_free(&r);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    printf("detect benchmark: %zu parcel-seasons (%zu observations per pass, %zu events) in "
+           "%.3f s on one thread: %.0f parcel-seasons/s\n",
+           seasons, set->n_obs, events / (size_t)repeat, s, (double)seasons / s);
+    return MC_OK;
+}
+
 int cmd_detect(int argc, char **argv)
 {
-    const char *series = NULL, *events_out = NULL, *summary_out = NULL;
+    const char *series = NULL, *events_out = NULL, *summary_out = NULL, *repeat = NULL;
     const cli_option options[] = {
         {"series", &series, NULL, "series CSV (parcel_id,date,ndvi[,...]) to detect on"},
         {"events-out", &events_out, NULL, "events CSV to write ('-': stdout)"},
         {"summary-out", &summary_out, NULL, "per parcel-season summary CSV to write"},
+        {"repeat", &repeat, NULL, "benchmark: detect N more times in memory, print the rate"},
         {NULL, NULL, NULL, NULL},
     };
     mc_settings s;
@@ -76,6 +105,8 @@ int cmd_detect(int argc, char **argv)
     rc = write_csv(events_out, &r, detect_write_events);
     if (rc == MC_OK && summary_out)
         rc = write_csv(summary_out, &r, detect_write_summaries);
+    if (rc == MC_OK && repeat)
+        rc = bench_detect(&set, &m, repeat);
     if (rc == MC_OK) {
         size_t decided = 0;
         for (size_t i = 0; i < r.n_summaries; i++)

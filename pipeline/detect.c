@@ -1,6 +1,7 @@
 #include "detect.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,10 @@ enum {
     PRE_DAYS = 20,           /* pre_decline: how far NDVI already fell in the 20 days before */
     SPIKE_DEEP_FACTOR = 3,   /* a dip 3 x spike_depth below both neighbours is a spike anyway */
 };
+
+/* Clear NDVI values are never NaN, so plain comparisons do (fmaxf is a libm call here). */
+static inline float max_f(float a, float b) { return a > b ? a : b; }
+static inline float min_f(float a, float b) { return a < b ? a : b; }
 
 void detect_work_free(detect_work *w)
 {
@@ -67,8 +72,8 @@ static size_t clear_series(const series_obs *obs, size_t n, float spike_depth, i
          * (a cut does not regrow that fast), or when it lies far below both. */
         float cur = v[k], next = v[k + 1];
         int close = day[k + 1] - day[k - 1] <= SPIKE_SPAN_DAYS;
-        int back = cur < fminf(prev_v, next) - spike_depth && next >= prev_v - spike_depth;
-        int deep = cur < fminf(prev_v, next) - SPIKE_DEEP_FACTOR * spike_depth;
+        int back = cur < min_f(prev_v, next) - spike_depth && next >= prev_v - spike_depth;
+        int deep = cur < min_f(prev_v, next) - SPIKE_DEEP_FACTOR * spike_depth;
         int spike = close && (back || deep);
         prev_v = cur;
         if (!spike) {
@@ -81,9 +86,15 @@ static size_t clear_series(const series_obs *obs, size_t n, float spike_depth, i
     return out;
 }
 
-static int doy_of(int32_t day)
+/* Day of year with the year's bounds cached in the work area (candidates come in date order). */
+static int doy_of(detect_work *w, int32_t day)
 {
-    return series_doy(day);
+    if (day < w->jan1 || day >= w->next_jan1) {
+        int year = series_year(day);
+        w->jan1 = series_days_from_civil(year, 1, 1);
+        w->next_jan1 = series_days_from_civil(year + 1, 1, 1);
+    }
+    return day - w->jan1 + 1;
 }
 
 /* Features of the drop between clear observations a = b-1 and b. */
@@ -96,15 +107,15 @@ static int candidate_features(const int32_t *day, const float *v, size_t c, size
     float drop = before - after;
     float pre_max = before;
     for (size_t j = a; j-- > 0 && day[a] - day[j] <= PRE_DAYS;)
-        pre_max = fmaxf(pre_max, v[j]);
+        pre_max = max_f(pre_max, v[j]);
     float next_max = -2.0f, regrow_max = -2.0f;
     int n_near = 0;
     for (size_t j = b + 1; j < c && day[j] - day[b] <= REGROWTH_TO_DAYS; j++) {
         int dt = day[j] - day[b];
         if (dt <= PERSIST_DAYS)
-            next_max = fmaxf(next_max, v[j]);
+            next_max = max_f(next_max, v[j]);
         if (dt >= REGROWTH_FROM_DAYS)
-            regrow_max = fmaxf(regrow_max, v[j]);
+            regrow_max = max_f(regrow_max, v[j]);
     }
     if (next_max < -1.5f && b + 1 < c && day[b + 1] - day[b] <= NEXT_MAX_DAYS)
         next_max = v[b + 1];
@@ -112,7 +123,7 @@ static int candidate_features(const int32_t *day, const float *v, size_t c, size
     float rebound = 0.0f;
     if (b + 1 < c && day[b + 1] - day[b] <= NEXT_MAX_DAYS)
         rebound = (v[b + 1] - v[b]) / (float)(day[b + 1] - day[b]);
-    rebound = fminf(fmaxf(rebound, -0.05f), 0.1f);
+    rebound = min_f(max_f(rebound, -0.05f), 0.1f);
     float regrowth = regrow_max < -1.5f ? 0.0f : regrow_max - after;
     for (size_t j = a + 1; j-- > 0 && day[b] - day[j] <= DENSITY_DAYS;)
         n_near++;
@@ -162,7 +173,7 @@ int detect_candidates(const series_obs *obs, size_t n, const detect_model *gate,
         k->day_b = day[b];
         k->day = k->day_a + (int32_t)lround(gate->date_fraction * (k->day_b - k->day_a));
         int regrowth_known = candidate_features(day, v, c, b, k->x);
-        k->x[9] = (float)abs(doy_of(k->day) - PEAK_DOY);
+        k->x[9] = (float)abs(doy_of(w, k->day) - PEAK_DOY);
         k->p = m ? candidate_p(m, k->x) : 0.0f;
         /* Bare soil that does not green up again is a harvest or ploughing, not a cut. */
         if (regrowth_known && k->x[2] < gate->harvest_bare_ndvi &&
@@ -348,11 +359,40 @@ static int detect_parcel(const series_set *s, size_t parcel, const detect_model 
     return MC_OK;
 }
 
+/* Parcel-seasons of the kept parcels: the summaries' exact count, so the result
+ * arrays are allocated once (growing them costs more than detection itself). */
+static size_t count_seasons(const series_set *s, const unsigned char *keep)
+{
+    size_t n = 0;
+    for (size_t p = 0; p < s->n_parcels; p++) {
+        if (keep && !keep[p])
+            continue;
+        int32_t next = INT32_MIN;
+        const series_obs *o = s->obs + s->parcels[p].first;
+        for (size_t i = 0; i < s->parcels[p].count; i++)
+            if (o[i].day >= next) {
+                next = series_days_from_civil(series_year(o[i].day) + 1, 1, 1);
+                n++;
+            }
+    }
+    return n;
+}
+
 int detect_run_subset(const series_set *s, const unsigned char *keep, const detect_model *m,
                       detect_result *out)
 {
     memset(out, 0, sizeof *out);
     result_buf b = {out, 0, 0};
+    size_t seasons = count_seasons(s, keep);
+    if (seasons > 0) {
+        out->summaries = malloc(seasons * sizeof *out->summaries);
+        out->events = malloc(seasons * sizeof *out->events); /* about one per season; grows */
+        if (!out->summaries || !out->events) {
+            detect_result_free(out);
+            return mc_fail("detect: out of memory for %zu parcel-seasons", seasons);
+        }
+        b.cap_summaries = b.cap_events = seasons;
+    }
     detect_work w = {0};
     unsigned char *chosen = NULL;
     size_t chosen_cap = 0;

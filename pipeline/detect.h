@@ -98,6 +98,7 @@ typedef struct detect_work {
     float *ndvi;
     detect_candidate *cand;
     size_t cap;
+    int32_t jan1, next_jan1; /* cached bounds of the last year looked up */
     size_t n_clear; /* spike-free clear observations left in day/ndvi by detect_candidates */
 } detect_work;
 
