@@ -1,6 +1,7 @@
 /* mowcheck export series [-o FILE] [--season YEAR] */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,10 @@
 #include "store.h"
 
 static const char usage_text[] =
-    "usage: mowcheck export series [-o FILE] [--season YEAR]\n\n"
+    "usage: mowcheck export series|decisions [-o FILE] [--season YEAR]\n\n"
+    "decisions: the payment system's feed, every claim's current decision:\n"
+    "  claim_id,parcel_id,season,outcome,case_number,reviewed,reason\n\n"
+    "series: "
     "Writes the NDVI series as CSV (stdout by default):\n"
     "  parcel_id,date,ndvi,valid_share,n_valid,n_total,ndvi_std,n_seen\n"
     "ndvi and ndvi_std are empty where the date is not observed (fewer valid pixels\n"
@@ -62,6 +66,9 @@ static int export_series(const mc_settings *set, const char *output, int season)
         log_error("%s", mc_error_message());
         return EXIT_FAILURE_RUN;
     }
+    /* `mowcheck export series | head`: a closed pipe is a write error, not a death
+     * that would leave the private database running. */
+    signal(SIGPIPE, SIG_IGN);
     store_series_filter f = {.min_valid_pixels = set->min_valid_pixels,
                              .min_valid_share = set->min_valid_share,
                              .season = season};
@@ -108,16 +115,19 @@ int cmd_export(int argc, char **argv)
             goto done;
         }
     }
-    if (!kind || strcmp(kind, "series") != 0) {
-        log_error("export: %s '%s'; this mowcheck exports: series", kind ? "unknown kind" : "what?",
-                  kind ? kind : "");
+    if (!kind || (strcmp(kind, "series") != 0 && strcmp(kind, "decisions") != 0)) {
+        log_error("export: %s '%s'; this mowcheck exports: series, decisions",
+                  kind ? "unknown kind" : "what?", kind ? kind : "");
         goto done;
     }
     if (season_text && parse_season(season_text, &season) != MC_OK) {
         log_error("%s", mc_error_message());
         goto done;
     }
-    code = export_series(&set, output, season);
+    if (strcmp(kind, "decisions") == 0) /* the payment system's feed (cmd_decide.c) */
+        code = cmd_export_decisions(&set, output, season);
+    else
+        code = export_series(&set, output, season);
 done:
     free(positional);
     settings_free(&set);

@@ -1,6 +1,7 @@
 /* The series CSV, written by the server (COPY ... TO STDOUT, CSV) so that quoting
  * and number formatting are exact and the same on every run. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +54,7 @@ int store_export_series(store *s, const store_series_filter *filter, FILE *out)
     char *row;
     while ((n = PQgetCopyData(s->conn, &row, 0)) > 0) {
         if (rc == MC_OK && fwrite(row, 1, (size_t)n, out) != (size_t)n)
-            rc = mc_fail("exporting the series: write failed");
+            rc = mc_fail("exporting the series: write failed: %s", strerror(errno));
         PQfreemem(row);
     }
     if (n == -2 && rc == MC_OK)
