@@ -6,6 +6,8 @@
 #include <ftw.h>
 #include <pwd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pgcluster.h"
@@ -87,6 +89,56 @@ static void test_lifecycle(const char *state_dir)
     CHECK(!server_answers(socket_dir));
 }
 
+/* Three mowchecks start at once on a fresh state directory: one creates and starts
+ * the cluster, the others wait and join; the last to leave stops it. A staging
+ * directory left by an initdb that was killed is cleared first. */
+static void test_concurrent(const char *state_dir)
+{
+    char staging[1024], socket_dir[1024];
+    snprintf(staging, sizeof staging, "%s/pg/data.initdb", state_dir);
+    snprintf(socket_dir, sizeof socket_dir, "%s/pg/socket", state_dir);
+    char cmd_dir[1024];
+    snprintf(cmd_dir, sizeof cmd_dir, "%s/pg", state_dir);
+    REQUIRE(mkdir(state_dir, 0700) == 0 && mkdir(cmd_dir, 0700) == 0 && mkdir(staging, 0700) == 0);
+    char junk[1100];
+    snprintf(junk, sizeof junk, "%s/PG_VERSION", staging);
+    FILE *f = fopen(junk, "w");
+    REQUIRE(f != NULL);
+    fclose(f);
+
+    enum { N = 3 };
+    pid_t pids[N];
+    for (int i = 0; i < N; i++) {
+        pids[i] = fork();
+        REQUIRE(pids[i] >= 0);
+        if (pids[i] == 0) {
+            store *s = open_private(state_dir);
+            if (!s)
+                _exit(1);
+            int64_t run_id;
+            int ok = store_run_begin(s, "concurrent", &run_id) == MC_OK;
+            struct timespec ts = {0, 300000000L * (i + 1)};
+            nanosleep(&ts, NULL);
+            store_close(s);
+            _exit(ok ? 0 : 2);
+        }
+    }
+    int all_ok = 1;
+    for (int i = 0; i < N; i++) {
+        int st;
+        waitpid(pids[i], &st, 0);
+        all_ok &= WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    }
+    CHECK(all_ok);
+    CHECK(!server_answers(socket_dir));
+    CHECK(access(staging, F_OK) != 0);
+    store *s = open_private(state_dir);
+    REQUIRE(s != NULL);
+    CHECK_INT(store_test_int(s, "SELECT count(*) FROM runs WHERE command = 'concurrent'"), N);
+    store_close(s);
+    CHECK(!server_answers(socket_dir));
+}
+
 static void test_socket_path_too_long(const char *base)
 {
     char dir[512];
@@ -112,6 +164,8 @@ int main(void)
     char state_dir[256];
     snprintf(state_dir, sizeof state_dir, "%s/state", base);
     test_lifecycle(state_dir);
+    snprintf(state_dir, sizeof state_dir, "%s/state2", base);
+    test_concurrent(state_dir);
     test_socket_path_too_long(base);
     nftw(base, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return test_summary();
