@@ -7,5 +7,11 @@ int cmd_version(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_access_log(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_decide(int argc, char **argv);
+int cmd_case(int argc, char **argv);
+int cmd_review(int argc, char **argv);
+/* `mowcheck export decisions` (cmd_decide.c): the decision feed; season 0: all. */
+struct mc_settings;
+int cmd_export_decisions(const struct mc_settings *set, const char *output, int season);
 
 #endif

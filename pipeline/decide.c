@@ -156,8 +156,10 @@ static void explain(const decide_claim_input *in, const decide_params *p, decide
     int m = in->min_mowings;
     switch (r->why) {
     case DECIDE_WHY_FAILURE:
-        set_text(r, "The claim could not be checked: %s. It is retried on the next run; nothing "
-                    "follows from this.", in->failure);
+        set_text(r, "%s: %s. It is retried on the next run; nothing follows from this.",
+                 in->claim_id ? "The claim could not be checked"
+                              : "The parcel's claims could not be fetched",
+                 in->failure);
         break;
     case DECIDE_WHY_BAD_CLAIM:
         set_text(r, "The claim's window (%s to %s) or required mowings (%d) are not valid; the "

@@ -16,6 +16,9 @@ static const command commands[] = {
     {"ingest", cmd_ingest, "read new scenes, store per-parcel NDVI per date"},
     {"access-log", cmd_access_log, "who asked the registry about an applicant's parcels"},
     {"export", cmd_export, "write the NDVI series as CSV (export series [-o FILE])"},
+    {"decide", cmd_decide, "claims from the registry -> one decision per claim and season"},
+    {"case", cmd_case, "show a case: claim, outcome, reason, evidence, review"},
+    {"review", cmd_review, "record an inspector's verdict on a case"},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 

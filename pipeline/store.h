@@ -126,4 +126,92 @@ int store_audit_access_log(store *s, const char *applicant, store_access_entry *
                            size_t *n);
 void store_access_entries_free(store_access_entry *entries, size_t n);
 
+/* ---- decisions, cases, reviews (store_decisions.c; schemas/015_events.sql, 020_decisions.sql) ---- */
+/* What the decide stage needs of one parcel in one season: the detector's summary and
+ * events (tables parcel_seasons, events) and its clear observations up to as_of (the
+ * same "observed" test as store_export_series). Days are days since 1970-01-01. */
+typedef struct store_event_row {
+    int32_t day_start, day_end, day;
+    double confidence;
+} store_event_row;
+
+typedef struct store_evidence {
+    char *parcel_id;
+    int has_summary, sufficient, unsure; /* unsure: the detector's reason is uncertain_event */
+    char *model_version;                 /* "" where none */
+    store_event_row *events;             /* day_end <= as_of */
+    size_t n_events;
+    int32_t *clear_days;                 /* ascending, <= as_of */
+    size_t n_clear_days;
+    int64_t scenes_used;                 /* scenes of the season (<= as_of) that saw the parcel */
+} store_evidence;
+
+/* All parcels with a summary, events or observations in the season; sorted by
+ * parcel_id (byte order). */
+int store_evidence_load(store *s, int season, int32_t as_of_day,
+                        const store_series_filter *observed, store_evidence **ev, size_t *n);
+void store_evidence_free(store_evidence *ev, size_t n);
+/* The parcels to ask the registry about: the current parcel set's and any with evidence
+ * in the season (sorted, distinct). Free with store_strings_free. */
+int store_decide_parcel_ids(store *s, int season, char ***ids, size_t *n);
+void store_strings_free(char **v, size_t n);
+
+typedef struct store_decision {
+    const char *claim_id;      /* NULL: the parcel's claims could not be fetched (error) */
+    const char *parcel_id;
+    int season;
+    const char *applicant, *scheme, *window_start, *window_end; /* NULL where unknown */
+    int min_mowings;
+    const char *outcome, *rule, *reason_json, *reason_text, *model_version;
+    int64_t run_id;
+    const char *as_of;         /* YYYY-MM-DD */
+} store_decision;
+
+typedef enum {
+    STORE_DECISION_NEW = 0,    /* first decision of the claim-season */
+    STORE_DECISION_UNCHANGED,  /* same as the current one: nothing written */
+    STORE_DECISION_CHANGED,    /* a new current decision; the old one kept as history */
+    STORE_DECISION_PROPOSED,   /* reviewed: left as it is, the differing proposal recorded */
+    STORE_DECISION_KEPT        /* parcel-level error where the parcel's claims already have
+                                  decisions: those are kept, nothing written */
+} store_decision_effect;
+
+/* Decisions are written inside store_decide_begin .. store_decide_commit (one
+ * transaction; an advisory lock keeps two decide runs apart). */
+int store_decide_begin(store *s);
+int store_decide_commit(store *s);
+void store_decide_abort(store *s); /* rolls back, keeping the error message */
+/* Writes one decision as above; a flagged outcome (not_mowed, inconclusive) gets its
+ * claim-season's case, made once. case_number (size >= 32) receives the claim's case
+ * number, "" where it has none. */
+int store_decision_put(store *s, const store_decision *d, store_decision_effect *effect,
+                       char *case_number, size_t size);
+
+/* One case as `mowcheck case` shows it. */
+typedef struct store_review_row {
+    char *verdict, *inspector, *note, *reviewed_at;
+} store_review_row;
+
+typedef struct store_case {
+    char *case_number, *claim_id, *parcel_id, *created_at;
+    int season;
+    char *applicant, *scheme, *window_start, *window_end;
+    int min_mowings;
+    char *outcome, *rule, *reason_text, *reason_json, *model_version, *decided_at, *as_of;
+    store_review_row *reviews;  /* oldest first; the last one counts */
+    size_t n_reviews;
+    char *proposal_outcome, *proposal_text, *proposed_at; /* latest proposal; NULL if none */
+} store_case;
+
+/* *found = 0 where no such case exists. The number must already be valid (casenum_parse). */
+int store_case_get(store *s, const char *case_number, store_case *c, int *found);
+void store_case_free(store_case *c);
+/* Records a verdict (mowed, not_mowed, needs_visit) on an existing case. */
+int store_review_add(store *s, const char *case_number, const char *verdict,
+                     const char *inspector, const char *note);
+/* The decision feed: claim_id,parcel_id,season,outcome,case_number,reviewed,reason for
+ * every current decision (season 0: all), ordered by season, claim. `reviewed` is the
+ * latest verdict (empty where none) and `reason` then starts with the inspector's. */
+int store_export_decisions(store *s, int season, FILE *out);
+
 #endif
