@@ -788,7 +788,14 @@ static int fetch_all(session *ss, const char **ids, size_t n)
             rc = fetch_batch(ss, url, batch, n_batch);
             n_batch = 0;
         }
-        if (rc == MC_OK && esc && prefix_len + add > limit) {
+        if (rc == MC_OK && esc && (!*ids[i] || has_control(ids[i]))) {
+            /* The service refuses such an id (and with it the whole batch): it fails alone. */
+            char why[512];
+            snprintf(why, sizeof why, "parcel id '%.100s' is empty or holds control characters; "
+                     "not sent", esc);
+            log_warn("registry: %s", why);
+            rc = answer_fail_parcels(ss, &ids[i], 1, why);
+        } else if (rc == MC_OK && esc && prefix_len + add > limit) {
             char why[512];
             snprintf(why, sizeof why, "parcel id '%.100s%s' does not fit in a request URL of at "
                      "most %zu bytes (registry_max_url_bytes)", ids[i],
@@ -831,9 +838,6 @@ int registry_fetch_claims(const registry_config *cfg, store *s, int64_t run_id,
     int rc = session_open(&ss);
     if (rc == MC_OK)
         rc = (ids = unique_sorted(parcel_ids, n_parcels, &n_unique)) ? MC_OK : MC_ERR;
-    for (size_t i = 0; rc == MC_OK && i < n_unique; i++)
-        if (!*ids[i] || has_control(ids[i]))
-            rc = mc_fail("registry: parcel id %zu is empty or holds control characters", i + 1);
     if (rc == MC_OK)
         rc = fetch_all(&ss, ids, n_unique);
     if (rc == MC_OK)

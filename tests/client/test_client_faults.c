@@ -187,6 +187,28 @@ static void test_registry_answers(void)
     }
 }
 
+/* A client.* exchange error says our request is wrong: not retried. */
+static void test_client_error(void)
+{
+    char claims[600];
+    snprintf(claims, sizeof claims, "%s/claims.csv", data_dir);
+    const char *args[] = {"--claims", claims, NULL};
+    srv s;
+    REQUIRE(srv_spawn(&s, binary, args, 0) == 0);
+    registry_config c = client_config(s.base);
+    c.service = "EE/GOV/79999999/registry"; /* a provider this server is not */
+    c.max_attempts = 4;
+    outcome o = fetch(&c, "client-error", "Client.UnknownMember");
+    CHECK_INT(o.rc, MC_OK);
+    CHECK_INT(o.n_claims, 0);
+    CHECK_INT(o.n_failed, 3);
+    CHECK_INT(o.rows, 1);
+    CHECK_INT(o.rows_typed, 1);
+    CHECK_INT(db_count(pg, "SELECT count(*) FROM audit_log WHERE issue = 'client-error' AND "
+                           "http_status = 400"), 1);
+    srv_cleanup(&s);
+}
+
 /* Nobody listening: connection failures, retried, then failed. */
 static void test_connection_refused(void)
 {
@@ -285,6 +307,7 @@ int main(int argc, char **argv)
     test_intermittent();
     test_timeouts();
     test_registry_answers();
+    test_client_error();
     test_connection_refused();
     test_invalid_claims();
     PQfinish(pg);

@@ -6,6 +6,7 @@
  *
  * usage: test_client_protocol REGISTRY_BINARY DATA_DIR   (MOWCHECK_TEST_PGHOST set) */
 #include "client_test.h"
+#include "settings.h"
 
 static const char *binary, *data_dir;
 static store *st;
@@ -230,6 +231,16 @@ static void test_batching(void)
     CHECK(strstr(a.failure, "registry_max_url_bytes") != NULL);
     registry_answer_free(&a);
     CHECK_INT(db_count(pg, "SELECT count(*) FROM audit_log WHERE issue = 'batch-long'"), 1);
+
+    /* Ids the service would refuse (and with them the whole batch) fail alone, unsent. */
+    const char *odd[] = {"EE-0001", "bad\nid", ""};
+    CHECK_INT(registry_fetch_claims(&c, st, 0, "batch-odd", "test", 2026, odd, 3, &a), MC_OK);
+    CHECK_INT(a.n_claims, 1);
+    CHECK_INT(a.n_failed, 2);
+    CHECK(has_parcel(&a, "bad\nid") && has_parcel(&a, ""));
+    registry_answer_free(&a);
+    CHECK_INT(db_count(pg, "SELECT count(*) FROM audit_log WHERE issue = 'batch-odd' AND "
+                           "parcel_ids = '{EE-0001}'"), 1);
     srv_cleanup(&s);
 }
 
@@ -258,6 +269,32 @@ static void test_bad_configuration(void)
     CHECK_INT(db_count(pg, "SELECT count(*) FROM audit_log"), before);
 }
 
+/* The registry settings: their defaults, and the environment over them. */
+static void test_settings(void)
+{
+    mc_settings set;
+    REQUIRE(settings_load(&set, NULL) == MC_OK);
+    CHECK_STR(set.registry_service, "EE/GOV/70000000/registry");
+    CHECK_STR(set.registry_client, "EE/GOV/70000001/mowcheck");
+    CHECK_STR(set.registry_url, "");
+    CHECK_INT(set.registry_timeout_ms, 10000);
+    CHECK_INT(set.registry_max_attempts, 4);
+    CHECK_INT(set.registry_backoff_ms, 500);
+    CHECK_INT(set.registry_max_url_bytes, 4000);
+    CHECK_INT(settings_set(&set, "registry-max-attempts", "0"), MC_ERR);
+    CHECK_INT(settings_set(&set, "registry-user-id", "EE38001010000"), MC_OK);
+    CHECK_STR(set.registry_user_id, "EE38001010000");
+    settings_free(&set);
+    setenv("MOWCHECK_REGISTRY_TIMEOUT_MS", "2500", 1);
+    setenv("MOWCHECK_REGISTRY_TLS_CA", "/etc/agency/ca.pem", 1);
+    REQUIRE(settings_load(&set, NULL) == MC_OK);
+    CHECK_INT(set.registry_timeout_ms, 2500);
+    CHECK_STR(set.registry_tls_ca, "/etc/agency/ca.pem");
+    settings_free(&set);
+    unsetenv("MOWCHECK_REGISTRY_TIMEOUT_MS");
+    unsetenv("MOWCHECK_REGISTRY_TLS_CA");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -273,6 +310,7 @@ int main(int argc, char **argv)
     test_real_service();
     test_batching();
     test_bad_configuration();
+    test_settings();
     PQfinish(pg);
     store_close(st);
     db_drop();
