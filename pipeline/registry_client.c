@@ -283,6 +283,9 @@ static int setup_handle(session *ss)
     int bad = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) ||
               curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") ||
               curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) ||
+              /* The security server is the agency's own and is reached directly: a
+               * proxy picked up from the environment never sees this traffic. */
+              curl_easy_setopt(h, CURLOPT_PROXY, "") ||
               curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms) ||
               curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) ||
               curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) ||
