@@ -117,6 +117,18 @@ int main(void)
     CHECK(memcmp(st, st3, sizeof st) == 0);
     CHECK_INT(c3.pixels_decoded, c.pixels_decoded);
 
+    /* the full-tile path through the CUDA kernel gives the same integers */
+    if (kernel_cuda_available()) {
+        kernel_params pc = {.reflectance_offset_dn = 0,
+                            .scl_valid_mask = KERNEL_SCL_DEFAULT_VALID_MASK};
+        memset(st3, 0, sizeof st3);
+        CHECK_INT(bands_accumulate(&sc, &g, &lr, &pc, KERNEL_DEVICE_CUDA, 2, st3, &c3), MC_OK);
+        CHECK(memcmp(st, st3, sizeof st) == 0);
+        CHECK_INT(c3.pixels_decoded, c.pixels_decoded);
+    } else {
+        printf("no CUDA GPU: the full-tile CUDA path is not exercised here\n");
+    }
+
     /* baseline 04.00 offset */
     run(&sc, &g, &lr, -1000, 2, st, &c);
     CHECK_INT(st[1].n_seen, 16);

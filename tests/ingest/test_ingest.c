@@ -149,7 +149,17 @@ static void test_closed_form(const char *dir, const char *scenes)
     store *s = db_open(dsn);
     ingest_options o = options(scenes, parcels, state);
     ingest_summary sum;
-    CHECK_MSG(ingest_run(&o, s, &sum) == MC_OK, "ingest: %s", mc_error_message());
+    if (!kernel_cuda_available()) { /* --device cuda without a GPU: refused before any work */
+        o.device = KERNEL_DEVICE_CUDA;
+        CHECK_INT(ingest_run(&o, s, &sum), MC_ERR);
+        CHECK(strstr(mc_error_message(), "cuda") != NULL);
+        CHECK_INT(sum.scenes_ingested, 0);
+        o.device = KERNEL_DEVICE_AUTO; /* auto without a GPU: the CPU */
+        CHECK_MSG(ingest_run(&o, s, &sum) == MC_OK, "ingest: %s", mc_error_message());
+    } else {
+        CHECK_MSG(ingest_run(&o, s, &sum) == MC_OK, "ingest: %s", mc_error_message());
+    }
+    o.device = KERNEL_DEVICE_CPU;
     CHECK_INT(sum.scenes_found, 3);
     CHECK_INT(sum.scenes_new, 3);
     CHECK_INT(sum.scenes_ingested, 3);
