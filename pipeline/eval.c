@@ -164,7 +164,8 @@ int eval_labels_read_stream(FILE *in, const char *name, eval_labels *out)
     size_t n;
     int rc = read_label_rows(in, name, &rows, &n);
     if (rc == MC_OK) {
-        qsort(rows, n, sizeof *rows, label_cmp);
+        if (n > 1)
+            qsort(rows, n, sizeof *rows, label_cmp);
         rc = group_labels(rows, n, name, out);
     }
     for (size_t i = 0; i < n; i++)

@@ -280,7 +280,8 @@ static int report_bad(reader *r)
 /* Moves the sorted rows into the set; duplicates (same parcel and date) are bad lines. */
 static int build_set(reader *r, series_set *out)
 {
-    qsort(r->rows, r->n_rows, sizeof *r->rows, row_cmp);
+    if (r->n_rows > 1)
+        qsort(r->rows, r->n_rows, sizeof *r->rows, row_cmp);
     for (size_t i = 1; i < r->n_rows; i++)
         if (r->rows[i].obs.day == r->rows[i - 1].obs.day &&
             strcmp(r->rows[i].parcel_id, r->rows[i - 1].parcel_id) == 0) {

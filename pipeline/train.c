@@ -358,7 +358,8 @@ static int oof_outcomes(const series_set *s, const eval_labels *l, const int *gr
 }
 
 static int choose_event_threshold(const series_set *s, const eval_labels *l,
-                                  const int *group_of, fold_models *fm, double *best_t)
+                                  const int *group_of, fold_models *fm, double *best_t,
+                                  double *f1_out)
 {
     double best_f1 = -1;
     *best_t = 0.5;
@@ -376,6 +377,7 @@ static int choose_event_threshold(const series_set *s, const eval_labels *l,
             *best_t = t;
         }
     }
+    *f1_out = best_f1;
     return MC_OK;
 }
 
@@ -422,7 +424,8 @@ static double choose_not_mowed_threshold(const eval_outcome *o, size_t n, double
 }
 
 static int inner_folds(const series_set *s, const eval_labels *l, const int *group_of,
-                       int n_groups, sample_set *ss, const train_options *o, detect_model *out)
+                       int n_groups, sample_set *ss, const train_options *o, detect_model *out,
+                       double *oof_f1)
 {
     fold_models *fm = calloc(1, sizeof *fm);
     if (!fm)
@@ -445,7 +448,7 @@ static int inner_folds(const series_set *s, const eval_labels *l, const int *gro
         fm->m[g].not_mowed_threshold = 0;
     }
     if (rc == MC_OK)
-        rc = choose_event_threshold(s, l, group_of, fm, &out->event_threshold);
+        rc = choose_event_threshold(s, l, group_of, fm, &out->event_threshold, oof_f1);
     eval_outcome *oc = NULL;
     size_t n = 0;
     if (rc == MC_OK)
@@ -459,31 +462,62 @@ static int inner_folds(const series_set *s, const eval_labels *l, const int *gro
     return rc;
 }
 
-int train_model(const series_set *s, const eval_labels *l, const unsigned char *keep,
-                const train_options *o, detect_model *out)
+/* The candidate gates tried; the one with the best out-of-fold F1 is kept. */
+static const double min_drops[] = {0.06, 0.08, 0.10, 0.12};
+enum { N_MIN_DROPS = sizeof min_drops / sizeof min_drops[0] };
+
+/* Everything for one candidate gate: date fraction, inner folds, final fit. */
+static int train_with_gate(const series_set *s, const eval_labels *l, const unsigned char *keep,
+                           const int *group_of, int n_groups, const train_options *o,
+                           double min_drop, detect_model *out, sample_set *ss, double *oof_f1)
 {
     model_init(out);
     out->seed = o->seed;
-    int *group_of = malloc((s->n_parcels ? s->n_parcels : 1) * sizeof *group_of);
-    if (!group_of)
-        return mc_fail("train: out of memory");
-    int n_groups = assign_groups(s, l, keep, o->seed, group_of);
-    sample_set ss = {0};
+    out->min_drop = min_drop;
+    ss->n = 0;
     /* First pass fixes the date fraction (it moves the dates the features see). */
-    int rc = collect(s, l, keep, group_of, out, &ss);
+    int rc = collect(s, l, keep, group_of, out, ss);
     if (rc == MC_OK) {
-        out->date_fraction = median_position(&ss);
-        ss.n = 0;
-        rc = collect(s, l, keep, group_of, out, &ss);
+        out->date_fraction = median_position(ss);
+        ss->n = 0;
+        rc = collect(s, l, keep, group_of, out, ss);
     }
     if (rc == MC_OK)
-        rc = inner_folds(s, l, group_of, n_groups, &ss, o, out);
+        rc = inner_folds(s, l, group_of, n_groups, ss, o, out, oof_f1);
     if (rc == MC_OK) {
         double a = out->calib_a, b = out->calib_b;
-        rc = fit_model(&ss, -2, o->l2, out);
+        rc = fit_model(ss, -2, o->l2, out);
         out->calib_a = a;
         out->calib_b = b;
     }
+    return rc;
+}
+
+int train_model(const series_set *s, const eval_labels *l, const unsigned char *keep,
+                const train_options *o, detect_model *out)
+{
+    int *group_of = malloc((s->n_parcels ? s->n_parcels : 1) * sizeof *group_of);
+    detect_model *trial = malloc(sizeof *trial);
+    if (!group_of || !trial) {
+        free(group_of);
+        free(trial);
+        return mc_fail("train: out of memory");
+    }
+    int n_groups = assign_groups(s, l, keep, o->seed, group_of);
+    sample_set ss = {0};
+    double best_f1 = -1;
+    int rc = MC_OK;
+    for (int i = 0; i < N_MIN_DROPS && rc == MC_OK; i++) {
+        double f1 = 0;
+        rc = train_with_gate(s, l, keep, group_of, n_groups, o, min_drops[i], trial, &ss, &f1);
+        if (rc == MC_OK && f1 > best_f1 + 1e-12) {
+            best_f1 = f1;
+            *out = *trial;
+        }
+    }
+    if (rc == MC_OK) /* the samples of the chosen gate, for the counts */
+        rc = train_with_gate(s, l, keep, group_of, n_groups, o, out->min_drop, trial, &ss,
+                             &best_f1);
     if (rc == MC_OK) {
         long pos = 0, parcels = 0;
         for (size_t i = 0; i < ss.n; i++)
@@ -496,13 +530,15 @@ int train_model(const series_set *s, const eval_labels *l, const unsigned char *
         model_prepare(out);
         if (o->log)
             fprintf(o->log, "trained on %ld parcels, %zu candidates (%ld cuts), %d inner folds: "
-                            "event threshold %.2f, automatic 'mowed' at %.4f, 'not mowed' below "
-                            "%.2f, date fraction %.3f\n",
-                    parcels, ss.n, pos, n_groups, out->event_threshold,
+                            "min drop %.2f (out-of-fold F1 %.3f), event threshold %.2f, "
+                            "automatic 'mowed' at %.4f, 'not mowed' below %.2f, date fraction "
+                            "%.3f\n",
+                    parcels, ss.n, pos, n_groups, out->min_drop, best_f1, out->event_threshold,
                     out->auto_mowed_threshold, out->not_mowed_threshold, out->date_fraction);
     }
     free(ss.v);
     free(group_of);
+    free(trial);
     return rc;
 }
 
