@@ -37,7 +37,8 @@ enum {
     BODY_MAX_BYTES = 64 * 1024 * 1024,    /* an answer larger than this is refused */
     DEFAULT_MAX_PARCELS = 1000,           /* the bundled service's default limit */
     BACKOFF_MAX_MS = 60000,
-    REGISTRY_5XX_MAX_ATTEMPTS = 2         /* the registry's own 5xx: one retry at most */
+    REGISTRY_5XX_MAX_ATTEMPTS = 2,        /* the registry's own 5xx: one retry at most */
+    HEADER_VALUE_MAX = 255                /* X-Road-UserId, X-Road-Issue */
 };
 
 /* The fields decide uses; nothing else is asked for (data minimisation). */
@@ -105,6 +106,16 @@ static void sleep_ms(long ms)
     struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&t, &t) != 0)
         ;
+}
+
+/* A header value we send: printable ASCII, 1..HEADER_VALUE_MAX bytes. */
+static int header_value_ok(const char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f)
+            return 0;
+    return n > 0 && n <= HEADER_VALUE_MAX;
 }
 
 static int has_control(const char *s)
@@ -203,8 +214,9 @@ static int check_config(const registry_config *c)
     if (!c->user_id || !*c->user_id)
         return mc_fail("registry: registry_user_id is not set (X-Road-UserId: every registry "
                        "query names the responsible official)");
-    if (has_control(c->user_id))
-        return mc_fail("registry_user_id holds control characters");
+    if (!header_value_ok(c->user_id))
+        return mc_fail("registry_user_id: expected printable ASCII, at most %d bytes",
+                       HEADER_VALUE_MAX);
     if (c->tls_key && *c->tls_key && !(c->tls_cert && *c->tls_cert))
         return mc_fail("registry: a TLS key without a certificate (registry_tls_cert)");
     if (c->timeout_ms <= 0 || c->max_attempts < 1 || c->backoff_ms < 0)
@@ -214,8 +226,9 @@ static int check_config(const registry_config *c)
 
 static int check_request_text(const char *issue, const char *purpose, int season)
 {
-    if (issue && has_control(issue))
-        return mc_fail("registry: the issue '%s' holds control characters", issue);
+    if (issue && *issue && !header_value_ok(issue))
+        return mc_fail("registry: the issue (X-Road-Issue) must be printable ASCII, at most %d "
+                       "bytes", HEADER_VALUE_MAX);
     if (purpose && has_control(purpose))
         return mc_fail("registry: the purpose holds control characters");
     if (season < 1900 || season > 9999)
@@ -332,6 +345,9 @@ static int session_open(session *ss)
     if (id_encode(ss->curl, c->service, 4, 4, "registry service", &service_id) ||
         id_encode(ss->curl, c->client, 3, 4, "registry client (X-Road-Client)", &ss->client_id))
         return free(service_id), MC_ERR;
+    if (strlen(ss->client_id) > 512)
+        return free(service_id), mc_fail("registry client (X-Road-Client) is longer than 512 "
+                                         "bytes");
     size_t len = 0;
     int rc = str_append(&ss->service_path, &len, service_id, strlen(service_id)) ||
              str_append(&ss->service_path, &len, "/claims", 7);
@@ -630,8 +646,8 @@ static void classify_failure(const session *ss, const char *xroad_id, attempt_re
             snprintf(r->error_type, sizeof r->error_type, "connection");
             r->verdict = ATTEMPT_RETRY;
         }
-        snprintf(r->message, sizeof r->message, "request %s to %.200s: %s: %.300s", xroad_id, ss->base,
-                 r->error_type, what);
+        snprintf(r->message, sizeof r->message, "request %s to %.200s: %s: %.300s", xroad_id,
+                 ss->base, r->error_type, what);
         return;
     }
     error_body_message(ex, detail, sizeof detail);

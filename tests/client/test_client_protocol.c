@@ -265,6 +265,10 @@ static void test_bad_configuration(void)
     c = client_config("http://127.0.0.1:9");
     CHECK_INT(registry_fetch_claims(&c, st, 0, "x\r\nX-Evil: 1", "x", 2026, parcels, 1, &a),
               MC_ERR); /* no header injection through the issue */
+    CHECK_INT(registry_fetch_claims(&c, st, 0, "run-\xc3\xa4", "x", 2026, parcels, 1, &a),
+              MC_ERR); /* header values are ASCII */
+    c.user_id = "EE3800101\t0000";
+    CHECK_INT(registry_fetch_claims(&c, st, 0, "x", "x", 2026, parcels, 1, &a), MC_ERR);
     CHECK_INT(registry_fetch_claims(&c, NULL, 0, "x", "x", 2026, parcels, 1, &a), MC_ERR);
     CHECK_INT(db_count(pg, "SELECT count(*) FROM audit_log"), before);
 }
