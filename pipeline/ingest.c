@@ -121,17 +121,17 @@ static int discover(ingest_ctx *c)
         char path[SCENE_PATH_MAX];
         memset(&sc, 0, sizeof sc);
         snprintf(path, sizeof path, "%s/%s", c->opt->scenes_dir, names[i]);
-        c->sum->scenes_found++;
         if (scene_parse_id(names[i], &sc) != MC_OK) {
+            c->sum->scenes_found++;
             rc = reject(c, names[i], path, mc_error_message());
             continue;
         }
         snprintf(sc.path, sizeof sc.path, "%s", path);
-        if (!tile_wanted(c->opt, sc.tile_id)) {
-            c->sum->scenes_found--; /* counted by the task that owns its tile */
+        if (!tile_wanted(c->opt, sc.tile_id)) { /* another task's tile */
             rc = push_scene(&c->others, &c->n_others, &cap_others, &sc);
             continue;
         }
+        c->sum->scenes_found++;
         int ingested = 0;
         if ((rc = store_scene_is_ingested(c->s, sc.scene_id, &ingested)) != MC_OK)
             break;
