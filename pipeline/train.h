@@ -4,6 +4,8 @@
  * 1. candidates of the labelled plot-years (detect_candidates); a candidate is a
  *    cut when a ground mowing date lies in [day_a - 3, day_b + 3];
  *    date_fraction = median position of the true date inside the candidate interval;
+ *    the candidate gate min_drop (0.06, 0.08, 0.10 or 0.12) is the one with the
+ *    best out-of-fold F1 in step 3;
  * 2. L2-regularised logistic regression on standardised features (Newton's
  *    method: exact, no randomness);
  * 3. inner cross-validation inside the training data only: leave one region out
