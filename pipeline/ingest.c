@@ -266,6 +266,7 @@ static int ingest_scene(ingest_ctx *c, const scene_info *sc, const tile_grid *g,
         /* Nothing of this scene was stored: the read failed before the commit. */
         return reject(c, sc->scene_id, sc->path, mc_error_message());
     }
+    double t_read = now_s() - t0;
     c->sum->pixels_decoded += counts.pixels_decoded;
     c->sum->pixels_skipped += counts.pixels_skipped;
     store_obs_part *parts = NULL;
@@ -293,8 +294,8 @@ static int ingest_scene(ingest_ctx *c, const scene_info *sc, const tile_grid *g,
     }
     c->sum->scenes_ingested++;
     c->sum->observations += (int64_t)n_parts;
-    log_info("scene %s: %zu parcels observed, %.1f Mpx decoded in %.2f s", sc->scene_id, n_parts,
-             counts.pixels_decoded / 1e6, now_s() - t0);
+    log_info("scene %s: %zu parcels observed, %.1f Mpx decoded in %.2f s, stored in %.2f s",
+             sc->scene_id, n_parts, counts.pixels_decoded / 1e6, t_read, now_s() - t0 - t_read);
     return remember_stored(c, sc);
 }
 
