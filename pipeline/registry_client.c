@@ -27,6 +27,7 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <uuid/uuid.h>
 
 #include "error.h"
@@ -51,6 +52,8 @@ typedef struct exchange {
     char *body;
     size_t body_len;
     int body_too_big;
+    char *sent;          /* the request head as sent (for the request hash) */
+    size_t sent_len;
     long http_status;
     CURLcode curl_rc;
     char curl_error[CURL_ERROR_SIZE];
@@ -286,6 +289,93 @@ static size_t on_header(char *data, size_t size, size_t n, void *user)
     return len;
 }
 
+/* Keeps the request head as sent; the rest of curl's verbose output goes nowhere. */
+static int on_debug(CURL *h, curl_infotype type, char *data, size_t n, void *user)
+{
+    exchange *ex = user;
+    (void)h;
+    if (type == CURLINFO_HEADER_OUT && ex->sent_len + n < 1024 * 1024) {
+        char *p = realloc(ex->sent, ex->sent_len + n + 1);
+        if (p) {
+            memcpy(p + ex->sent_len, data, n);
+            ex->sent_len += n;
+            p[ex->sent_len] = '\0';
+            ex->sent = p;
+        }
+    }
+    return 0;
+}
+
+/* ---- the request hash ---------------------------------------------------------------------
+ * PR-REST 4.3: the answer's X-Road-Request-Hash is base64(SHA-512) of the request as
+ * the provider's side received it: METHOD CRLF target CRLF, then Name:Value CRLF
+ * for each header sent (in order, values trimmed) except the ones an exchange
+ * rewrites, then X-Road-Request-Id:<id> CRLF (no body: we send GET). We recompute
+ * it from what curl sent, so the audit log says whether the request arrived as sent.
+ * A mismatch is recorded and logged, not fatal: the exact serialisation is the
+ * exchange's, and a difference must not stop the night's batch. */
+static int hash_skips(const char *name, size_t n)
+{
+    static const char *const skipped[] = {
+        "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+        "trailer", "transfer-encoding", "upgrade", "host", "user-agent", "server",
+        "content-length", "expect", "x-road-request-id", "x-road-request-hash"};
+    for (size_t i = 0; i < sizeof skipped / sizeof skipped[0]; i++)
+        if (strlen(skipped[i]) == n && strncasecmp(name, skipped[i], n) == 0)
+            return 1;
+    return 0;
+}
+
+static int digest_text(EVP_MD_CTX *ctx, const char *s, size_t n)
+{
+    return EVP_DigestUpdate(ctx, s, n) == 1 ? 0 : -1;
+}
+
+/* 1: the hash matches what we sent; -1: it does not; 0: nothing to check. */
+static int request_hash_check(const exchange *ex)
+{
+    if (!ex->sent || !ex->request_hash[0] || !ex->request_id[0])
+        return 0;
+    const char *line_end = strstr(ex->sent, "\r\n");
+    const char *sp1 = line_end ? memchr(ex->sent, ' ', (size_t)(line_end - ex->sent)) : NULL;
+    const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(line_end - sp1 - 1)) : NULL;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!sp2 || !ctx || EVP_DigestInit_ex(ctx, EVP_sha512(), NULL) != 1) {
+        EVP_MD_CTX_free(ctx);
+        return 0;
+    }
+    int bad = digest_text(ctx, ex->sent, (size_t)(sp1 - ex->sent)) ||
+              digest_text(ctx, "\r\n", 2) ||
+              digest_text(ctx, sp1 + 1, (size_t)(sp2 - sp1 - 1)) || digest_text(ctx, "\r\n", 2);
+    for (const char *line = line_end + 2; !bad && strncmp(line, "\r\n", 2) != 0;) {
+        const char *end = strstr(line, "\r\n");
+        const char *colon = end ? memchr(line, ':', (size_t)(end - line)) : NULL;
+        if (!colon)
+            break;
+        if (!hash_skips(line, (size_t)(colon - line))) {
+            const char *v = colon + 1, *ve = end;
+            while (v < ve && (*v == ' ' || *v == '\t'))
+                v++;
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            bad = digest_text(ctx, line, (size_t)(colon - line) + 1) ||
+                  digest_text(ctx, v, (size_t)(ve - v)) || digest_text(ctx, "\r\n", 2);
+        }
+        line = end + 2;
+    }
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    bad = bad || digest_text(ctx, "X-Road-Request-Id:", 18) ||
+          digest_text(ctx, ex->request_id, strlen(ex->request_id)) ||
+          digest_text(ctx, "\r\n", 2) || EVP_DigestFinal_ex(ctx, md, &md_len) != 1;
+    EVP_MD_CTX_free(ctx);
+    if (bad)
+        return 0;
+    char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+    EVP_EncodeBlock((unsigned char *)b64, md, (int)md_len);
+    return strcmp(b64, ex->request_hash) == 0 ? 1 : -1;
+}
+
 /* ---- the handle ------------------------------------------------------------------------ */
 
 static int setup_handle(session *ss)
@@ -306,6 +396,9 @@ static int setup_handle(session *ss)
               curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header) ||
               curl_easy_setopt(h, CURLOPT_HEADERDATA, &ss->ex) ||
               curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ss->ex.curl_error) ||
+              curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_debug) ||
+              curl_easy_setopt(h, CURLOPT_DEBUGDATA, &ss->ex) ||
+              curl_easy_setopt(h, CURLOPT_VERBOSE, 1L) || /* feeds on_debug only */
               /* TLS verification is always on; there is no setting to turn it off. */
               curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) ||
               curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L) ||
@@ -371,6 +464,7 @@ static void session_close(session *ss)
     if (ss->curl)
         curl_easy_cleanup(ss->curl);
     free(ss->ex.body);
+    free(ss->ex.sent);
     free(ss->base);
     free(ss->service_path);
     free(ss->client_id);
@@ -574,6 +668,7 @@ static int perform(session *ss, const char *url, const char *xroad_id)
 {
     exchange *ex = &ss->ex;
     free(ex->body);
+    free(ex->sent);
     memset(ex, 0, sizeof *ex);
     char line[1024];
     struct curl_slist *list = NULL, *next;
@@ -674,6 +769,10 @@ static int audit_attempt(session *ss, int attempt, const char *xroad_id,
                          size_t n_claims, const attempt_result *r, double duration_ms)
 {
     const exchange *ex = &ss->ex;
+    int hash_check = request_hash_check(ex);
+    if (hash_check < 0)
+        log_warn("registry: request %s: the answer's X-Road-Request-Hash does not match the "
+                 "request sent (recorded in the audit log)", xroad_id);
     const char **cols = calloc(3 * (n_claims ? n_claims : 1), sizeof *cols);
     if (!cols)
         return mc_fail("out of memory");
@@ -701,6 +800,7 @@ static int audit_attempt(session *ss, int attempt, const char *xroad_id,
         .response_x_road_id = ex->response_id[0] ? ex->response_id : NULL,
         .request_id = ex->request_id[0] ? ex->request_id : NULL,
         .request_hash = ex->request_hash[0] ? ex->request_hash : NULL,
+        .request_hash_check = hash_check,
         .http_status = (int)ex->http_status,
         .error_type = r->error_type[0] ? r->error_type : NULL,
         .error_message = r->error_type[0] ? r->message : NULL,

@@ -98,6 +98,7 @@ typedef struct store_audit_row {
     size_t n_claims;
     const char *x_road_id;          /* ours (request) */
     const char *response_x_road_id, *request_id, *request_hash; /* NULL if none came */
+    int request_hash_check;         /* 1: matches the request sent, -1: differs, 0: unchecked */
     int http_status;                /* 0: no HTTP answer */
     const char *error_type;         /* X-Road-Error type, timeout, connection, malformed,
                                        tls, registry; NULL on success */

@@ -64,13 +64,14 @@ static char *json_list(const char *const *items, size_t n)
 static const char insert_sql[] =
     "INSERT INTO audit_log (run_id, attempt, client, service, user_id, issue, purpose, season,"
     " parcel_ids, claim_ids, claim_parcels, applicants, x_road_id, response_x_road_id,"
-    " request_id, request_hash, http_status, error_type, error_message, duration_ms) "
+    " request_id, request_hash, http_status, error_type, error_message, duration_ms,"
+    " request_hash_ok) "
     "VALUES ($1::bigint, $2::int, $3, $4, $5, $6, $7, $8::int,"
     " ARRAY(SELECT e FROM json_array_elements_text($9::json) WITH ORDINALITY t(e, i) ORDER BY i),"
     " ARRAY(SELECT e FROM json_array_elements_text($10::json) WITH ORDINALITY t(e, i) ORDER BY i),"
     " ARRAY(SELECT e FROM json_array_elements_text($11::json) WITH ORDINALITY t(e, i) ORDER BY i),"
     " ARRAY(SELECT e FROM json_array_elements_text($12::json) WITH ORDINALITY t(e, i) ORDER BY i),"
-    " $13, $14, $15, $16, $17::int, $18, $19, $20::bigint)";
+    " $13, $14, $15, $16, $17::int, $18, $19, $20::bigint, $21::boolean)";
 
 enum { N_TEXTS = 11 };
 
@@ -105,11 +106,14 @@ int store_audit_append(store *s, const store_audit_row *row)
         if (!lists[i])
             rc = mc_fail("out of memory");
     if (rc == MC_OK) {
-        const char *params[20] = {
+        const char *hash_ok = row->request_hash_check > 0   ? "true"
+                              : row->request_hash_check < 0 ? "false"
+                                                            : NULL;
+        const char *params[21] = {
             row->run_id ? run_id : NULL, attempt, t[0], t[1], t[2], t[3], t[4],
             row->season ? season : NULL, lists[0], lists[1], lists[2], lists[3], t[5], t[6],
-            t[7], t[8], row->http_status ? status : NULL, t[9], t[10], duration};
-        rc = store_exec(s, "audit log: insert", insert_sql, 20, params);
+            t[7], t[8], row->http_status ? status : NULL, t[9], t[10], duration, hash_ok};
+        rc = store_exec(s, "audit log: insert", insert_sql, 21, params);
     }
     for (int i = 0; i < N_TEXTS; i++)
         free(tmp[i]);

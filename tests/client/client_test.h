@@ -219,6 +219,14 @@ CLIENT_FN char *capture_json_answer(capture *cp, const char *json)
     return answer;
 }
 
+/* Sets a whole HTTP response as the answer (the caller keeps it alive). */
+CLIENT_FN void capture_set_answer(capture *cp, const char *answer)
+{
+    pthread_mutex_lock(&cp->lock);
+    cp->answer = answer;
+    pthread_mutex_unlock(&cp->lock);
+}
+
 CLIENT_FN void capture_reset(capture *cp)
 {
     pthread_mutex_lock(&cp->lock);

@@ -89,7 +89,8 @@ static void test_server_errors(void)
         CHECK_INT(srv_log_count(&s, "/claims?"), 3);
         char sql[300];
         snprintf(sql, sizeof sql, "SELECT count(*) FROM audit_log WHERE issue = '%s' AND "
-                 "http_status = 500 AND request_id IS NOT NULL AND response_x_road_id = x_road_id",
+                 "http_status = 500 AND request_id IS NOT NULL AND response_x_road_id = x_road_id"
+                 " AND request_hash_ok",
                  cases[i].fault);
         CHECK_INT(db_count(pg, sql), 3);
         snprintf(sql, sizeof sql, "SELECT string_agg(attempt::text, ',' ORDER BY id) FROM "
@@ -138,7 +139,8 @@ static void test_timeouts(void)
     CHECK_INT(o.rows_typed, 2);
     CHECK(o.elapsed_ms >= 2 * 300);
     CHECK_INT(db_count(pg, "SELECT count(*) FROM audit_log WHERE issue = 'timeout' AND "
-                           "http_status IS NULL AND duration_ms >= 290"), 2);
+                           "http_status IS NULL AND duration_ms >= 290 AND request_hash IS NULL"
+                           " AND request_hash_ok IS NULL"), 2);
     srv_cleanup(&s);
 
     /* A slow answer within the timeout is an answer; beyond it, a timeout. */

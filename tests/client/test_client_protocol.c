@@ -73,12 +73,29 @@ static void test_request_sent(void)
              " AND service = 'EE/GOV/70%%2F00%%2000/registry/claims' AND issue = 'run-42'",
              id1, id2);
     CHECK_INT(db_count(pg, sql), 2);
+    /* The capture server sends no X-Road-Request-Hash: nothing to check. */
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM audit_log WHERE x_road_id IN ('%s', '%s')"
+             " AND request_hash_ok IS NULL", id1, id2);
+    CHECK_INT(db_count(pg, sql), 2);
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM audit_log WHERE x_road_id = '%s' AND parcel_ids = "
              "ARRAY['EE 0001', 'EE-0002', 'EE/0004', 'a&b=c+d'] AND claim_ids = '{}'"
              " AND purpose = 'decide: claims of season 2026' AND season = 2026", id1);
     CHECK_INT(db_count(pg, sql), 1);
     registry_answer_free(&a);
+
+    /* An answer whose X-Road-Request-Hash is not that of the request sent: kept (the
+     * claims are checked on their own), the mismatch recorded. */
+    static const char wrong_hash[] =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 13\r\n"
+        "X-Road-Request-Id: 11111111-2222-4333-8444-555555555555\r\n"
+        "X-Road-Request-Hash: AAAA\r\nConnection: close\r\n\r\n{\"claims\":[]}";
+    capture_set_answer(&cp, wrong_hash);
+    CHECK_INT(registry_fetch_claims(&c, st, 0, "wrong-hash", "x", 2026, parcels, 1, &a), MC_OK);
+    CHECK_INT(a.n_failed, 0);
+    registry_answer_free(&a);
+    CHECK_INT(db_count(pg, "SELECT count(*) FROM audit_log WHERE issue = 'wrong-hash' AND "
+                           "NOT request_hash_ok AND request_hash = 'AAAA'"), 1);
     capture_stop(&cp);
     free(answer);
 }
@@ -153,6 +170,10 @@ static void test_real_service(void)
              "&parcel=EE-0001&parcel=EE-0002&parcel=EE-0009&parcel=EE%%2F0004", fields);
     hash_of(target, "EE/GOV/70000001/mowcheck", xid, "RUN-7", rid, hash);
     CHECK_STR(PQgetvalue(r, 0, 3), hash);
+    char hsql[200];
+    snprintf(hsql, sizeof hsql, "SELECT count(*) FROM audit_log WHERE x_road_id = '%s' AND "
+             "request_hash_ok", xid);
+    CHECK_INT(db_count(pg, hsql), 1); /* the client's own check agreed */
     CHECK_STR(PQgetvalue(r, 0, 4), "C-2026-0001,C-2026-0002,C-2026-0003,C-2026-0004");
     CHECK_STR(PQgetvalue(r, 0, 5), "EE-0001,EE-0002,EE-0002,EE/0004");
     CHECK_STR(PQgetvalue(r, 0, 6), "APP-7f3a,APP-91c0,APP-91c0,APP-0a0a");
@@ -198,6 +219,8 @@ static void test_batching(void)
     CHECK_STR(PQgetvalue(r, 2, 0), "EE-0007");
     PQclear(r);
     CHECK_INT(srv_log_count(&s, "/claims?season=2026"), 3);
+    CHECK_INT(db_count(pg, "SELECT count(*) FROM audit_log WHERE issue = 'batch-3' AND "
+                           "request_hash_ok"), 3);
 
     /* One byte less: two parcels per URL, four requests. */
     c.max_url_bytes--;
