@@ -359,21 +359,18 @@ static int detect_parcel(const series_set *s, size_t parcel, const detect_model 
     return MC_OK;
 }
 
-/* Parcel-seasons of the kept parcels: the summaries' exact count, so the result
- * arrays are allocated once (growing them costs more than detection itself). */
+/* An upper bound of the parcel-seasons of the kept parcels (calendar years from the
+ * first to the last row), so the result arrays are allocated once: growing them
+ * costs more than detection itself. */
 static size_t count_seasons(const series_set *s, const unsigned char *keep)
 {
     size_t n = 0;
     for (size_t p = 0; p < s->n_parcels; p++) {
-        if (keep && !keep[p])
+        const series_parcel *sp = &s->parcels[p];
+        if ((keep && !keep[p]) || sp->count == 0)
             continue;
-        int32_t next = INT32_MIN;
-        const series_obs *o = s->obs + s->parcels[p].first;
-        for (size_t i = 0; i < s->parcels[p].count; i++)
-            if (o[i].day >= next) {
-                next = series_days_from_civil(series_year(o[i].day) + 1, 1, 1);
-                n++;
-            }
+        n += (size_t)(series_year(s->obs[sp->first + sp->count - 1].day) -
+                      series_year(s->obs[sp->first].day) + 1);
     }
     return n;
 }
