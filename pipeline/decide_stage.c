@@ -149,7 +149,8 @@ static int write_decisions(store *s, registry_answer *a, const store_evidence *e
     series_format_date(o->as_of_day, as_of);
     snprintf(failure, sizeof failure, "registry: %s",
              a->failure[0] ? a->failure : "no answer for this parcel");
-    qsort(a->claims, a->n_claims, sizeof *a->claims, cmp_claim);
+    if (a->n_claims > 1)
+        qsort(a->claims, a->n_claims, sizeof *a->claims, cmp_claim);
     if (store_decide_begin(s) != MC_OK)
         return MC_ERR;
     for (size_t i = 0; i < a->n_claims; i++) {
