@@ -361,6 +361,56 @@ static void test_roles(PGconn *c)
     CHECK(refused(c, "UPDATE audit_log SET user_id = 'x'", "append-only")); /* even the owner */
 }
 
+/* mowcheck decide through the CLI (the shipped model's thresholds): the summary
+ * line, and nothing changes when run again on the same data. */
+static void test_decide_cli(const char *base)
+{
+    char args[700], *out = NULL;
+    snprintf(args, sizeof args, "decide --registry %s --season 2026 --as-of 2026-10-05"
+                                " --registry-user-id EE38001010000 --min-valid-pixels 1"
+                                " --min-valid-share 0.5", base);
+    CHECK_INT(run_cli(args, &out), 0);
+    CHECK_MSG(strstr(out, "decide: season 2026: 7 parcels asked, 6 claims: ") != NULL, "output: %s",
+              out);
+    free(out);
+    CHECK_INT(run_cli(args, &out), 0);
+    CHECK_MSG(strstr(out, "decide: 0 new, 0 changed, 6 unchanged, 0 proposed beside a review") !=
+                  NULL, "output: %s", out);
+    free(out);
+    CHECK_INT(run_cli("decide --registry http://127.0.0.1:9 --as-of 2026-13-01", &out), 2);
+    CHECK(strstr(out, "--as-of: '2026-13-01' is not a date") != NULL);
+    free(out);
+}
+
+/* A login role that has mowcheck_inspector only: reads cases and decisions, records
+ * reviews, cannot change a decision. */
+static void test_inspector_login(PGconn *c)
+{
+    char q[400], login[64];
+    snprintf(login, sizeof login, "decide_insp_%ld", (long)getpid());
+    snprintf(q, sizeof q, "DROP ROLE IF EXISTS %s", login);
+    sql(c, q);
+    snprintf(q, sizeof q, "CREATE ROLE %s LOGIN IN ROLE mowcheck_inspector", login);
+    sql(c, q);
+    char dsn[600];
+    snprintf(dsn, sizeof dsn, "host=%s dbname=%s user=%s", getenv("MOWCHECK_TEST_PGHOST"),
+             db_name, login);
+    PGconn *ic = PQconnectdb(dsn);
+    REQUIRE(PQstatus(ic) == CONNECTION_OK);
+    char c4[CASENUM_MAX];
+    expected_case(3, c4);
+    CHECK_INT(db_count(ic, "SELECT count(*) FROM decisions WHERE is_current AND claim_id = 'C-4'"), 1);
+    snprintf(q, sizeof q, "INSERT INTO reviews (case_number, verdict, inspector, note)"
+                          " VALUES ('%s', 'not_mowed', 'INSP-10', 'seen')", c4);
+    sql(ic, q);
+    CHECK(refused(ic, "UPDATE decisions SET outcome = 'approved' WHERE claim_id = 'C-5'",
+                  "permission denied"));
+    CHECK(refused(ic, "DELETE FROM audit_log", "permission denied"));
+    PQfinish(ic);
+    snprintf(q, sizeof q, "DROP OWNED BY %s; DROP ROLE %s", login, login);
+    sql(c, q);
+}
+
 static void test_case_cli(void)
 {
     char c3[CASENUM_MAX], args[256], *out = NULL;
@@ -514,6 +564,8 @@ int main(int argc, char **argv)
     test_export(st);
     test_roles(c);
     test_case_cli();
+    test_decide_cli(s.base);
+    test_inspector_login(c);
 
     srv_cleanup(&s);
     PQfinish(c);
