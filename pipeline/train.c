@@ -405,7 +405,7 @@ static double choose_auto_threshold(const eval_outcome *o, size_t n)
  * right / (calls + 1) >= 0.9. */
 static double choose_not_mowed_threshold(const eval_outcome *o, size_t n, double event_t)
 {
-    double best = 0.02;
+    double best = 0.0; /* 0: never; "not mowed" only where the data back it */
     for (int step = 0; step <= 48; step++) {
         double t = 0.02 + 0.01 * step;
         if (t > event_t)
