@@ -411,6 +411,36 @@ static void test_inspector_login(PGconn *c)
     sql(c, q);
 }
 
+/* Hostile review texts: non-UTF-8 is refused with a message, a long note with
+ * quotes, commas, newlines and escape sequences is stored as it is, shown on the
+ * terminal without control characters and quoted in the feed. */
+static void test_hostile_review(store *st)
+{
+    char c4[CASENUM_MAX], args[128], *out = NULL;
+    expected_case(3, c4);
+    CHECK(store_review_add(st, c4, "mowed", "INSP-11", "bad \xff\xfe bytes") != MC_OK);
+    CHECK(strstr(mc_error_message(), "invalid byte sequence") != NULL);
+    size_t n = 20000;
+    char *note = malloc(n + 64);
+    REQUIRE(note != NULL);
+    strcpy(note, "x'); DROP TABLE reviews; --, \"quoted\"\n\x1b[31mred\x1b[0m\t");
+    size_t len = strlen(note);
+    memset(note + len, 'n', n - len);
+    note[n] = '\0';
+    REQUIRE(store_review_add(st, c4, "needs_visit", "INSP-'11", note) == MC_OK);
+    snprintf(args, sizeof args, "case %s", c4);
+    CHECK_INT(run_cli(args, &out), 0);
+    CHECK(strstr(out, "\x1b") == NULL);
+    CHECK(strstr(out, "needs_visit by inspector INSP-'11") != NULL);
+    CHECK(strstr(out, "x'); DROP TABLE reviews; --, \"quoted\"??[31mred?[0m?nnnn") != NULL);
+    free(out);
+    char *csv = export_text(st);
+    CHECK(strstr(csv, ",needs_visit,\"Reviewed by inspector INSP-'11 on ") != NULL);
+    CHECK(strstr(csv, "x'); DROP TABLE reviews; --, \"\"quoted\"\"\n\x1b[31mred") != NULL);
+    free(csv);
+    free(note);
+}
+
 static void test_case_cli(void)
 {
     char c3[CASENUM_MAX], args[256], *out = NULL;
@@ -566,6 +596,7 @@ int main(int argc, char **argv)
     test_case_cli();
     test_decide_cli(s.base);
     test_inspector_login(c);
+    test_hostile_review(st);
 
     srv_cleanup(&s);
     PQfinish(c);
