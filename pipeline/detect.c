@@ -271,12 +271,14 @@ static void decide_summary(detect_summary *s, const detect_model *m, int n_clear
     else if (s->n_events > 0 && s->mowed_probability >= m->auto_mowed_threshold) {
         s->call = DETECT_CALL_MOWED;
         s->reason = DETECT_REASON_CONFIDENT_EVENT;
-    } else if (s->mowed_probability >= m->not_mowed_threshold || s->n_events > 0)
+    } else if (s->n_events > 0)
         s->reason = DETECT_REASON_UNCERTAIN_EVENT;
     else if (n_clear_window < m->min_clear_obs)
         s->reason = DETECT_REASON_TOO_FEW_OBSERVATIONS;
     else if (s->max_gap_days > m->max_gap_days)
         s->reason = DETECT_REASON_COVERAGE_GAP;
+    else if (s->mowed_probability >= m->not_mowed_threshold)
+        s->reason = DETECT_REASON_NO_EVENT_UNCONFIRMED;
     else {
         s->call = DETECT_CALL_NOT_MOWED;
         s->reason = DETECT_REASON_NO_EVENT_COVERED;
@@ -444,6 +446,7 @@ const char *detect_reason_text(detect_reason r)
     case DETECT_REASON_NO_OBSERVATIONS: return "no_clear_observations";
     case DETECT_REASON_TOO_FEW_OBSERVATIONS: return "too_few_clear_observations";
     case DETECT_REASON_COVERAGE_GAP: return "coverage_gap";
+    case DETECT_REASON_NO_EVENT_UNCONFIRMED: return "no_event_unconfirmed";
     }
     return "unknown";
 }

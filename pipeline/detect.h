@@ -52,11 +52,14 @@ typedef enum {
 /* Why the summary says what it says (detect_reason_text gives a short code). */
 typedef enum {
     DETECT_REASON_CONFIDENT_EVENT = 0,   /* some event p >= auto_mowed_threshold */
-    DETECT_REASON_UNCERTAIN_EVENT,       /* some candidate p >= not_mowed_threshold, none confident */
+    DETECT_REASON_UNCERTAIN_EVENT,       /* an event, but below auto_mowed_threshold */
     DETECT_REASON_NO_EVENT_COVERED,      /* no plausible candidate, coverage good */
     DETECT_REASON_NO_OBSERVATIONS,       /* no clear observation at all in the season */
     DETECT_REASON_TOO_FEW_OBSERVATIONS,  /* fewer than min_clear_obs clear observations */
     DETECT_REASON_COVERAGE_GAP,          /* a gap longer than max_gap_days in the season window */
+    DETECT_REASON_NO_EVENT_UNCONFIRMED,  /* no event, good coverage, but some candidate has
+                                          * p >= not_mowed_threshold (or the model never
+                                          * supports "not mowed": threshold 0) */
 } detect_reason;
 
 /* One parcel and season. */

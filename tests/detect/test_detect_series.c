@@ -155,6 +155,8 @@ static void test_gap(void)
     CHECK(r.summaries[0].n_clear_obs < r.summaries[0].n_obs);
     CHECK(!r.summaries[0].well_covered);
     CHECK(r.summaries[0].call != DETECT_CALL_NOT_MOWED);
+    if (r.n_events == 0)
+        CHECK_INT(r.summaries[0].reason, DETECT_REASON_COVERAGE_GAP);
     for (size_t i = 0; i < r.n_events; i++) { /* if found, the interval spans the gap */
         CHECK_INT(r.events[i].day_start, last);
         CHECK_INT(r.events[i].day_end, next);
