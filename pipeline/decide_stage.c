@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "casenum.h"
 #include "error.h"
@@ -169,8 +170,16 @@ fail:
     return MC_ERR;
 }
 
+static double seconds_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
 int decide_stage_run(store *s, const decide_stage_options *o, decide_stage_summary *sum)
 {
+    double t0 = seconds_now();
     memset(sum, 0, sizeof *sum);
     char **owned = NULL;
     size_t n_parcels = o->n_parcel_ids;
@@ -191,15 +200,19 @@ int decide_stage_run(store *s, const decide_stage_options *o, decide_stage_summa
     if (n_parcels > 0)
         rc = registry_fetch_claims(o->registry, s, o->run_id, issue, purpose, o->season, parcels,
                                    n_parcels, &a);
+    double t1 = seconds_now();
     store_evidence *ev = NULL;
     size_t n_ev = 0;
     if (rc == MC_OK)
         rc = store_evidence_load(s, o->season, o->as_of_day, &o->observed, &ev, &n_ev);
+    double t2 = seconds_now();
     if (rc == MC_OK) {
         sum->n_claims = a.n_claims;
         sum->n_failed_parcels = a.n_failed;
         snprintf(sum->failure, sizeof sum->failure, "%s", a.failure);
         rc = write_decisions(s, &a, ev, n_ev, o, sum);
+        log_info("decide: registry %.1f s, evidence of %zu parcels %.1f s, %zu decisions %.1f s",
+                 t1 - t0, n_ev, t2 - t1, a.n_claims + a.n_failed, seconds_now() - t2);
     }
     store_evidence_free(ev, n_ev);
     registry_answer_free(&a);
