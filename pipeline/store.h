@@ -138,7 +138,8 @@ typedef struct store_event_row {
 
 typedef struct store_evidence {
     char *parcel_id;
-    int has_summary, sufficient, unsure; /* unsure: the detector's reason is uncertain_event */
+    int has_summary, sufficient, unsure; /* unsure: the detector's reason is uncertain_event
+                                            or no_event_unconfirmed (a plausible candidate) */
     char *model_version;                 /* "" where none */
     store_event_row *events;             /* day_end <= as_of */
     size_t n_events;

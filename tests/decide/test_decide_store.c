@@ -441,6 +441,23 @@ static void test_hostile_review(store *st)
     free(note);
 }
 
+/* The detector saw a plausible candidate without an event (no_event_unconfirmed):
+ * the classifier is unsure, so the not_mowed flag becomes inconclusive; the claim
+ * keeps its case number. */
+static void test_unconfirmed(store *st, PGconn *c, const registry_config *reg)
+{
+    sql(c, "UPDATE parcel_seasons SET reason = 'no_event_unconfirmed', sufficient = false"
+           " WHERE parcel_id = 'P-''; DROP TABLE decisions; --'");
+    decide_stage_summary s = run_decide(st, reg);
+    CHECK_INT(s.n_changed, 1);
+    check_outcome(c, hostile_claim, "inconclusive/unsure");
+    char c6[CASENUM_MAX];
+    expected_case(4, c6);
+    char *num = value(c, "SELECT case_number FROM cases WHERE parcel_id LIKE 'P-''; DROP%'");
+    CHECK_STR(num, c6);
+    free(num);
+}
+
 static void test_case_cli(void)
 {
     char c3[CASENUM_MAX], args[256], *out = NULL;
@@ -593,6 +610,7 @@ int main(int argc, char **argv)
     test_review_freezes(st, c, &reg);
     test_export(st);
     test_roles(c);
+    test_unconfirmed(st, c, &reg);
     test_case_cli();
     test_decide_cli(s.base);
     test_inspector_login(c);
