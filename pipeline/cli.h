@@ -8,6 +8,7 @@
 #define MOWCHECK_CLI_H
 
 #include "settings.h"
+#include "store.h"
 
 typedef struct cli_option {
     const char *name;    /* without the leading dashes, e.g. "scenes" */
@@ -24,6 +25,10 @@ enum { CLI_OK = 0, CLI_HELP = 1, CLI_ERR = -1 };
  * entries). CLI_HELP: --help was given and the help text was printed. */
 int cli_parse(int argc, char **argv, const char *usage, const cli_option *options,
               mc_settings *s, const char **positional, int *n_positional);
+
+/* Opens the store the settings name: the DSN (--db, MOWCHECK_DB) or the private
+ * cluster in the state directory. */
+int cli_open_store(const mc_settings *set, store **out);
 
 /* Exit codes of mowcheck, documented in the README. */
 enum {

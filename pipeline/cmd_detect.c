@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "detect.h"
+#include "detect_stage.h"
 #include "error.h"
 #include "eval.h"
 #include "log.h"
@@ -61,10 +62,45 @@ static int bench_detect(const series_set *set, const detect_model *m, const char
     return MC_OK;
 }
 
+/* mowcheck detect without --series: the stored observations in, events stored. */
+static int detect_stored(const mc_settings *set, const char *events_out, const char *summary_out,
+                         const char *season_text)
+{
+    int season = 0;
+    if (season_text) {
+        char *end;
+        long v = strtol(season_text, &end, 10);
+        if (end == season_text || *end || v < 1900 || v > 2999) {
+            log_error("detect: --season '%s': want a year", season_text);
+            return EXIT_USAGE;
+        }
+        season = (int)v;
+    }
+    store *st;
+    if (cli_open_store(set, &st) != MC_OK) {
+        log_error("%s", mc_error_message());
+        return EXIT_FAILURE_RUN;
+    }
+    detect_stage_summary sum;
+    int rc = detect_stage_run(st, set, season, events_out, summary_out, &sum);
+    store_close(st);
+    if (rc != MC_OK) {
+        log_error("%s", mc_error_message());
+        return EXIT_FAILURE_RUN;
+    }
+    log_info("detect: %zu parcels, %zu parcel-seasons, %zu events (model %s, %.1f s); "
+             "evidence suffices for %zu mowed and %zu not-mowed calls, %zu need a person",
+             sum.n_parcels, sum.n_seasons, sum.n_events, sum.model_version, sum.seconds,
+             sum.n_call_mowed, sum.n_call_not_mowed, sum.n_insufficient);
+    return EXIT_OK;
+}
+
 int cmd_detect(int argc, char **argv)
 {
     const char *series = NULL, *events_out = NULL, *summary_out = NULL, *repeat = NULL;
+    const char *season_text = NULL;
     const cli_option options[] = {
+        {"season", &season_text, NULL, "stored observations: only this season (default all)"},
         {"series", &series, NULL, "series CSV (parcel_id,date,ndvi[,...]) to detect on"},
         {"events-out", &events_out, NULL, "events CSV to write ('-': stdout)"},
         {"summary-out", &summary_out, NULL, "per parcel-season summary CSV to write"},
@@ -75,18 +111,26 @@ int cmd_detect(int argc, char **argv)
     const char *pos[argc + 1];
     int npos;
     int rc = cli_parse(argc, argv,
-                       "usage: mowcheck detect --series FILE --events-out FILE "
-                       "[--summary-out FILE] [--model FILE]",
+                       "usage: mowcheck detect [--season YEAR] [--events-out FILE] "
+                       "[--summary-out FILE] [--model FILE]\n"
+                       "       mowcheck detect --series FILE --events-out FILE "
+                       "[--summary-out FILE] [--model FILE]\n\n"
+                       "Without --series, detects on the stored observations and stores the\n"
+                       "events and per parcel-season summaries for the decide stage.",
                        options, &s, pos, &npos);
     if (rc != CLI_OK) {
         settings_free(&s);
         return rc == CLI_HELP ? EXIT_OK : EXIT_USAGE;
     }
-    if (npos > 0 || !series || !events_out) {
-        log_error("detect: needs --series FILE and --events-out FILE (reading the stored "
-                  "observations is not wired yet)");
+    if (npos > 0 || (series && !events_out)) {
+        log_error("detect: --series FILE needs --events-out FILE (see mowcheck detect --help)");
         settings_free(&s);
         return EXIT_USAGE;
+    }
+    if (!series) {
+        rc = detect_stored(&s, events_out, summary_out, season_text);
+        settings_free(&s);
+        return rc;
     }
     detect_model m;
     if (detect_load_model(s.model, &m) != MC_OK)

@@ -127,6 +127,30 @@ int store_audit_access_log(store *s, const char *applicant, store_access_entry *
                            size_t *n);
 void store_access_entries_free(store_access_entry *entries, size_t n);
 
+/* ---- detector output (store_events.c; schemas/015_events.sql) ---- */
+typedef struct store_detected_event {
+    const char *parcel_id;
+    int season;
+    int32_t day_start, day_end, day; /* days since 1970-01-01 */
+    double confidence;
+} store_detected_event;
+
+typedef struct store_detected_season {
+    const char *parcel_id;
+    int season;
+    int n_clear_obs;
+    int sufficient;
+    double mowed_probability;
+    const char *reason; /* detect_reason_text */
+} store_detected_season;
+
+/* One transaction: the events and summaries of the given parcel-seasons replace the
+ * rows those parcel-seasons had (a re-run changes nothing; a parcel-season whose
+ * events disappeared loses them). */
+int store_detection_replace(store *s, int64_t run_id, const char *model_version,
+                            const store_detected_season *seasons, size_t n_seasons,
+                            const store_detected_event *events, size_t n_events);
+
 /* ---- decisions, cases, reviews (store_decisions.c; schemas/015_events.sql, 020_decisions.sql) ---- */
 /* What the decide stage needs of one parcel in one season: the detector's summary and
  * events (tables parcel_seasons, events) and its clear observations up to as_of (the
