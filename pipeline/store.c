@@ -407,10 +407,58 @@ int store_tiles_get(store *s, tile_grid **grids, size_t *n)
     return MC_OK;
 }
 
+/* SHA-256 hex of the counts as "parcel_id\tn_pixels\n" lines, in order. */
+static int parcel_tile_digest(const char *const *parcel_ids, const int64_t *n_pixels, size_t n,
+                              char hex[65])
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(ctx);
+        return mc_fail("parcel pixel counts: SHA-256 unavailable");
+    }
+    for (size_t i = 0; i < n; i++) {
+        char count[32];
+        int len = snprintf(count, sizeof count, "\t%" PRId64 "\n", n_pixels[i]);
+        EVP_DigestUpdate(ctx, parcel_ids[i], strlen(parcel_ids[i]));
+        EVP_DigestUpdate(ctx, count, (size_t)len);
+    }
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    EVP_DigestFinal_ex(ctx, md, &md_len);
+    EVP_MD_CTX_free(ctx);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    return MC_OK;
+}
+
+/* 1 where the stored counts of (set, tile) have this digest already. */
+static int parcel_tile_unchanged(store *s, const char *set_hash, const char *tile_id,
+                                 const char *digest, int *unchanged)
+{
+    const char *params[] = {set_hash, tile_id, digest};
+    PGresult *r = store_query(s, "checking parcel pixel counts",
+                              "SELECT 1 FROM parcel_tile_digests WHERE set_hash = $1 AND "
+                              "tile_id = $2 AND digest = $3",
+                              3, params);
+    if (!r)
+        return MC_ERR;
+    *unchanged = PQntuples(r) == 1;
+    PQclear(r);
+    return MC_OK;
+}
+
 int store_parcel_tile_put(store *s, const char *set_hash, const char *tile_id,
                           const char *const *parcel_ids, const int64_t *n_pixels, size_t n)
 {
-    const char *params[] = {set_hash, tile_id};
+    char digest[65], n_text[32];
+    int unchanged = 0;
+    if (parcel_tile_digest(parcel_ids, n_pixels, n, digest) != MC_OK ||
+        parcel_tile_unchanged(s, set_hash, tile_id, digest, &unchanged) != MC_OK)
+        return mc_fail_wrap("parcel set %s, tile %s", set_hash, tile_id);
+    if (unchanged)
+        return MC_OK;
+    snprintf(n_text, sizeof n_text, "%zu", n);
+    const char *params[] = {set_hash, tile_id, digest, n_text};
     store_copy cp;
     if (store_begin(s, "storing parcel pixel counts") != MC_OK)
         return MC_ERR;
@@ -427,7 +475,13 @@ int store_parcel_tile_put(store *s, const char *set_hash, const char *tile_id,
         store_copy_text(&cp, parcel_ids[i], 0);
         store_copy_int64(&cp, n_pixels[i], 1);
     }
-    if (store_copy_end(&cp, 0) != MC_OK || store_commit(s, "storing parcel pixel counts") != MC_OK)
+    if (store_copy_end(&cp, 0) != MC_OK ||
+        store_exec(s, "storing parcel pixel counts",
+                   "INSERT INTO parcel_tile_digests (set_hash, tile_id, digest, n_parcels) "
+                   "VALUES ($1, $2, $3, $4::integer) ON CONFLICT (set_hash, tile_id) DO UPDATE "
+                   "SET digest = EXCLUDED.digest, n_parcels = EXCLUDED.n_parcels",
+                   4, params) != MC_OK ||
+        store_commit(s, "storing parcel pixel counts") != MC_OK)
         goto fail;
     return MC_OK;
 fail:

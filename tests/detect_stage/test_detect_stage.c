@@ -105,7 +105,10 @@ int main(void)
     mc_settings set;
     REQUIRE(settings_load(&set, NULL) == MC_OK);
     detect_stage_summary sum;
-    REQUIRE(detect_stage_run(s, &set, 2026, NULL, NULL, &sum) == MC_OK);
+    int rc = detect_stage_run(s, &set, 2026, NULL, NULL, &sum);
+    if (rc != MC_OK)
+        fprintf(stderr, "detect_stage_run: %s\n", mc_error_message());
+    REQUIRE(rc == MC_OK);
     CHECK_INT(sum.n_parcels, 3);
     CHECK_INT(sum.n_seasons, 3);
     CHECK_INT(sum.n_events, 1);

@@ -312,6 +312,30 @@ static void test_claims(const char *dsn)
     store_close(a);
 }
 
+/* Unchanged pixel counts are not rewritten (the row versions stay); changed ones replace. */
+static void test_parcel_tile_counts_rewritten_only_when_changed(store *s)
+{
+    const char *ids[] = {"P1", "P2"};
+    int64_t px[] = {7, 9};
+    tile_grid g = {"35VLH", 32635, {500000, 10, 0, 6500000, 0, -10}, 10, 10};
+    REQUIRE(store_tile_put(s, &g) == MC_OK);
+    REQUIRE(store_parcel_tile_put(s, set_hash, "35VLH", ids, px, 2) == MC_OK);
+    char before[64], after[64];
+    const char *xmin_sql = "SELECT string_agg(xmin::text, ',' ORDER BY parcel_id) "
+                           "FROM parcel_tiles WHERE tile_id = '35VLH'";
+    store_test_value(s, xmin_sql, before, sizeof before);
+    REQUIRE(store_parcel_tile_put(s, set_hash, "35VLH", ids, px, 2) == MC_OK);
+    CHECK_STR(store_test_value(s, xmin_sql, after, sizeof after), before);
+
+    px[1] = 10;
+    REQUIRE(store_parcel_tile_put(s, set_hash, "35VLH", ids, px, 2) == MC_OK);
+    CHECK(strcmp(store_test_value(s, xmin_sql, after, sizeof after), before) != 0);
+    CHECK_INT(store_test_int(s, "SELECT sum(n_pixels) FROM parcel_tiles "
+                                "WHERE tile_id = '35VLH'"), 17);
+    CHECK_INT(store_test_int(s, "SELECT count(*) FROM parcel_tile_digests "
+                                "WHERE tile_id = '35VLH'"), 1);
+}
+
 int main(void)
 {
     char dsn[512];
@@ -326,6 +350,7 @@ int main(void)
     test_commit_is_atomic(s, run_id);
     test_parts_need_scene(s);
     test_rejections(s, run_id);
+    test_parcel_tile_counts_rewritten_only_when_changed(s);
     store_close(s);
     test_claims(dsn);
     test_kill_mid_commit(dsn);
