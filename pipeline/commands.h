@@ -4,6 +4,7 @@
 #define MOWCHECK_COMMANDS_H
 
 int cmd_version(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_access_log(int argc, char **argv);
 int cmd_export(int argc, char **argv);

@@ -12,6 +12,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"run", cmd_run, "the nightly batch: ingest -> detect -> decide"},
     {"version", cmd_version, "print the version"},
     {"ingest", cmd_ingest, "read new scenes, store per-parcel NDVI per date"},
     {"access-log", cmd_access_log, "who asked the registry about an applicant's parcels"},
