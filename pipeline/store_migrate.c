@@ -184,7 +184,16 @@ static int apply_one(store *s, const migration *m)
 /* With the migration lock held. */
 static int migrate_locked(store *s, const char *dir, const migration *m, size_t n, int *applied)
 {
-    if (store_exec(s, "creating schema_migrations",
+    /* Created only where missing: roles that may not create tables (the inspector's)
+     * still open an up-to-date database. */
+    PGresult *exists = store_query(s, "looking for schema_migrations",
+                                   "SELECT to_regclass('schema_migrations') IS NOT NULL", 0, NULL);
+    if (!exists)
+        return MC_ERR;
+    int have_table = strcmp(PQgetvalue(exists, 0, 0), "t") == 0;
+    PQclear(exists);
+    if (!have_table &&
+        store_exec(s, "creating schema_migrations",
                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
                    " version integer PRIMARY KEY,"
                    " name text NOT NULL,"
