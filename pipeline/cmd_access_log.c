@@ -102,18 +102,6 @@ static void print_csv(FILE *out, const store_access_entry *e, size_t n)
     }
 }
 
-static int open_store(const mc_settings *st, store **s)
-{
-    char state_dir[4096];
-    store_options opt = {.dsn = st->db};
-    if (!st->db || !*st->db) {
-        if (settings_state_dir(st, state_dir, sizeof state_dir) != MC_OK)
-            return MC_ERR;
-        opt.state_dir = state_dir;
-    }
-    return store_open(&opt, s);
-}
-
 int cmd_access_log(int argc, char **argv)
 {
     const char *applicant = NULL, *format = "text";
@@ -140,7 +128,7 @@ int cmd_access_log(int argc, char **argv)
     store *s = NULL;
     store_access_entry *entries = NULL;
     size_t n = 0;
-    if (open_store(&st, &s) != MC_OK || store_audit_access_log(s, applicant, &entries, &n)) {
+    if (cli_open_store(&st, &s) != MC_OK || store_audit_access_log(s, applicant, &entries, &n)) {
         log_error("access-log: %s", mc_error_message());
         code = EXIT_FAILURE_RUN;
     } else if (strcmp(format, "csv") == 0) {

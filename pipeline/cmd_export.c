@@ -55,14 +55,8 @@ static int export_to_file(store *st, const store_series_filter *f, const char *p
 
 static int export_series(const mc_settings *set, const char *output, int season)
 {
-    char state_dir[4096];
-    if (!set->db[0] && settings_state_dir(set, state_dir, sizeof state_dir) != MC_OK) {
-        log_error("%s", mc_error_message());
-        return EXIT_USAGE;
-    }
-    store_options opt = {.dsn = set->db, .state_dir = set->db[0] ? NULL : state_dir};
     store *st;
-    if (store_open(&opt, &st) != MC_OK) {
+    if (cli_open_store(set, &st) != MC_OK) {
         log_error("%s", mc_error_message());
         return EXIT_FAILURE_RUN;
     }

@@ -106,9 +106,8 @@ static int run_ingest(const mc_settings *set, const ingest_args *a, char **tiles
                   "use --device auto or cpu");
         return EXIT_USAGE;
     }
-    store_options so = {.dsn = set->db, .state_dir = state_dir};
     store *st;
-    if (store_open(&so, &st) != MC_OK) {
+    if (cli_open_store(set, &st) != MC_OK) {
         log_error("%s", mc_error_message());
         return EXIT_FAILURE_RUN;
     }
