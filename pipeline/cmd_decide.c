@@ -154,7 +154,7 @@ static int decide_options(const mc_settings *set, const decide_args *a, decide_s
     /* an event counts where the detector would call it automatically */
     o->params.min_confidence = m.auto_mowed_threshold;
     o->params.max_gap_days = m.max_gap_days;
-    long v;
+    long v = 0;
     if (a->min_clear) {
         if (parse_int_arg("min-clear-in-window", a->min_clear, 0, 366, &v) != MC_OK)
             return MC_ERR;

@@ -492,7 +492,7 @@ static int answer_fail_parcels(session *ss, const char *const *ids, size_t n, co
             return mc_fail("out of memory");
         a->failed_parcels[a->n_failed++] = copy;
     }
-    snprintf(a->failure, sizeof a->failure, "%s", why);
+    snprintf(a->failure, sizeof a->failure, "%.*s", (int)sizeof a->failure - 1, why);
     return MC_OK;
 }
 

@@ -304,7 +304,7 @@ static int csv_row(char *line, const char *path, long lineno,
 static int csv_read(FILE *f, const char *path, registry_claims *out, char (**where)[32])
 {
     char *line = malloc(CSV_MAX_LINE);
-    int column_of[REGISTRY_FIELD_COUNT];
+    int column_of[REGISTRY_FIELD_COUNT] = {0}; /* csv_header sets every entry */
     size_t cap = 0, where_cap = 0;
     long lineno = 0;
     int rc = MC_OK, have_header = 0;
