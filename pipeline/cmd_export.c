@@ -14,7 +14,12 @@
 #include "store.h"
 
 static const char usage_text[] =
-    "usage: mowcheck export series|decisions [-o FILE] [--season YEAR]\n\n"
+    "usage: mowcheck export series|decisions|flagged [-o FILE] [--season YEAR]\n"
+    "       [--format geojson|csv] [--parcels FILE]\n\n"
+    "flagged: the claims flagged for an inspector (not_mowed, inconclusive) for GIS:\n"
+    "  GeoJSON in EPSG:4326 (default) or CSV with a wkt column; geometry from the\n"
+    "  parcel file of the last ingest (or --parcels FILE); properties\n"
+    "  claim_id,parcel_id,season,outcome,case_number,reviewed,reason\n\n"
     "decisions: the payment system's feed, every claim's current decision:\n"
     "  claim_id,parcel_id,season,outcome,case_number,reviewed,reason\n\n"
     "series: "
@@ -34,23 +39,15 @@ static int parse_season(const char *text, int *season)
     return MC_OK;
 }
 
-/* Writes to FILE.tmp, then renames: a failed export leaves no half file. */
-static int export_to_file(store *st, const store_series_filter *f, const char *path)
+typedef struct series_job {
+    store *st;
+    const store_series_filter *filter;
+} series_job;
+
+static int write_series(FILE *out, void *arg)
 {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return mc_fail("output %s: path too long", path);
-    FILE *out = fopen(tmp, "w");
-    if (!out)
-        return mc_fail("output %s: %s", tmp, strerror(errno));
-    int rc = store_export_series(st, f, out);
-    if (fclose(out) != 0 && rc == MC_OK)
-        rc = mc_fail("output %s: %s", tmp, strerror(errno));
-    if (rc == MC_OK && rename(tmp, path) != 0)
-        rc = mc_fail("output %s: %s", path, strerror(errno));
-    if (rc != MC_OK)
-        unlink(tmp);
-    return rc;
+    series_job *job = arg;
+    return store_export_series(job->st, job->filter, out);
 }
 
 static int export_series(const mc_settings *set, const char *output, int season)
@@ -66,7 +63,8 @@ static int export_series(const mc_settings *set, const char *output, int season)
     store_series_filter f = {.min_valid_pixels = set->min_valid_pixels,
                              .min_valid_share = set->min_valid_share,
                              .season = season};
-    int rc = output ? export_to_file(st, &f, output) : store_export_series(st, &f, stdout);
+    series_job job = {st, &f};
+    int rc = cli_write_output(output, write_series, &job);
     if (rc == MC_OK && !output && fflush(stdout) != 0)
         rc = mc_fail("stdout: %s", strerror(errno));
     if (rc != MC_OK)
@@ -77,10 +75,12 @@ static int export_series(const mc_settings *set, const char *output, int season)
 
 int cmd_export(int argc, char **argv)
 {
-    const char *output = NULL, *season_text = NULL;
+    const char *output = NULL, *season_text = NULL, *format = NULL, *parcels = NULL;
     const cli_option options[] = {
         {"output", &output, NULL, "FILE: write here instead of stdout (also -o FILE)"},
         {"season", &season_text, NULL, "YEAR: only dates of this year"},
+        {"format", &format, NULL, "geojson|csv: for export flagged (default geojson)"},
+        {"parcels", &parcels, NULL, "FILE: for export flagged, instead of the stored path"},
         {NULL, NULL, NULL, NULL},
     };
     mc_settings set;
@@ -109,8 +109,9 @@ int cmd_export(int argc, char **argv)
             goto done;
         }
     }
-    if (!kind || (strcmp(kind, "series") != 0 && strcmp(kind, "decisions") != 0)) {
-        log_error("export: %s '%s'; this mowcheck exports: series, decisions",
+    if (!kind || (strcmp(kind, "series") != 0 && strcmp(kind, "decisions") != 0 &&
+                  strcmp(kind, "flagged") != 0)) {
+        log_error("export: %s '%s'; this mowcheck exports: series, decisions, flagged",
                   kind ? "unknown kind" : "what?", kind ? kind : "");
         goto done;
     }
@@ -120,6 +121,8 @@ int cmd_export(int argc, char **argv)
     }
     if (strcmp(kind, "decisions") == 0) /* the payment system's feed (cmd_decide.c) */
         code = cmd_export_decisions(&set, output, season);
+    else if (strcmp(kind, "flagged") == 0) /* GeoJSON / CSV for GIS (cmd_report.c) */
+        code = cmd_export_flagged(&set, output, season, format, parcels);
     else
         code = export_series(&set, output, season);
 done:

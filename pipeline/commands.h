@@ -17,5 +17,9 @@ int cmd_review(int argc, char **argv);
 /* `mowcheck export decisions` (cmd_decide.c): the decision feed; season 0: all. */
 struct mc_settings;
 int cmd_export_decisions(const struct mc_settings *set, const char *output, int season);
+/* `mowcheck export flagged` (cmd_report.c): flagged claims as GeoJSON or CSV;
+ * format NULL: geojson; parcels NULL: the store's current parcel file. */
+int cmd_export_flagged(const struct mc_settings *set, const char *output, int season,
+                       const char *format, const char *parcels);
 
 #endif

@@ -240,4 +240,18 @@ int store_review_add(store *s, const char *case_number, const char *verdict,
  * latest verdict (empty where none) and `reason` then starts with the inspector's. */
 int store_export_decisions(store *s, int season, FILE *out);
 
+/* ---- reports (store_report.c) ---- */
+/* A flagged claim (current decision not_mowed or inconclusive). reviewed: the latest
+ * verdict, "" where none; reason as in the decision feed; case_number "" where none. */
+typedef struct store_flagged {
+    char *claim_id, *parcel_id, *outcome, *case_number, *reviewed, *reason;
+    int season;
+} store_flagged;
+
+/* Ordered by season, claim_id (byte order). season 0: all seasons. */
+int store_flagged_load(store *s, int season, store_flagged **rows, size_t *n);
+void store_flagged_free(store_flagged *rows, size_t n);
+/* The current parcel set's file and id field (*found = 0 where none was recorded). */
+int store_parcel_source(store *s, char **path, char **id_field, int *found);
+
 #endif

@@ -1,0 +1,142 @@
+/* Shared pieces of the report tests: a store on the suite's cluster holding flagged
+ * and approved decisions written through the store API, and a parcel GeoPackage in
+ * EPSG:32635 made with OGR.
+ *
+ * The fixture (season 2026 unless said):
+ *   C-1  P-1                        not_mowed     reviewed "mowed" with a hostile note
+ *   C-2  P-2                        inconclusive
+ *   C-3  hostile_parcel             inconclusive  (the id carries markup, quotes, &)
+ *   C-4  P-APPROVED                 approved      (not flagged)
+ *   C-5  P-1                        not_mowed     (a second claim on P-1)
+ *   C-6  P-2, season 2025           not_mowed     (another season)
+ *   C-7  P-MISSING                  inconclusive  (not in the parcel file)
+ * Parcels are 100 m squares whose south-west corner is (500000 + 1000 k, 6500000), UTM 35N:
+ * P-1 k = 0 (on the central meridian, 27 degrees E exactly), P-2 k = 1, hostile k = 2,
+ * P-APPROVED k = 3. */
+#ifndef MOWCHECK_TEST_REPORT_H
+#define MOWCHECK_TEST_REPORT_H
+
+#include <gdal.h>
+#include <ogr_api.h>
+#include <ogr_srs_api.h>
+
+#include "../client/client_test.h"
+
+#define REPORT_FN static __attribute__((unused))
+
+static const char hostile_parcel[] = "P-<script>alert(\"x\")</script>&'amp;";
+static const char hostile_note[] = "Looked <b>fine</b> & \"mowed\" </textarea><script>x()</script>";
+
+typedef struct fixture_claim {
+    const char *claim, *parcel;
+    int season;
+    const char *outcome;
+} fixture_claim;
+
+static const fixture_claim fixture_claims[] = {
+    {"C-1", "P-1", 2026, "not_mowed"},      {"C-2", "P-2", 2026, "inconclusive"},
+    {"C-3", hostile_parcel, 2026, "inconclusive"}, {"C-4", "P-APPROVED", 2026, "approved"},
+    {"C-5", "P-1", 2026, "not_mowed"},      {"C-6", "P-2", 2025, "not_mowed"},
+    {"C-7", "P-MISSING", 2026, "inconclusive"},
+};
+enum { N_FIXTURE = sizeof fixture_claims / sizeof *fixture_claims };
+
+REPORT_FN void fixture_parcels(const char *path)
+{
+    GDALAllRegister();
+    GDALDriverH drv = GDALGetDriverByName("GPKG");
+    REQUIRE(drv != NULL);
+    GDALDatasetH ds = GDALCreate(drv, path, 0, 0, 0, GDT_Unknown, NULL);
+    REQUIRE(ds != NULL);
+    OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
+    OSRImportFromEPSG(srs, 32635);
+    OGRLayerH layer = GDALDatasetCreateLayer(ds, "parcels", srs, wkbPolygon, NULL);
+    OSRDestroySpatialReference(srs);
+    REQUIRE(layer != NULL);
+    OGRFieldDefnH fd = OGR_Fld_Create("parcel_id", OFTString);
+    REQUIRE(OGR_L_CreateField(layer, fd, 1) == OGRERR_NONE);
+    OGR_Fld_Destroy(fd);
+    const char *ids[] = {"P-1", "P-2", hostile_parcel, "P-APPROVED"};
+    for (int k = 0; k < 4; k++) {
+        char wkt[300];
+        double x = 500000 + 1000.0 * k, y = 6500000;
+        snprintf(wkt, sizeof wkt, "POLYGON ((%.0f %.0f, %.0f %.0f, %.0f %.0f, %.0f %.0f, %.0f %.0f))",
+                 x, y, x + 100, y, x + 100, y + 100, x, y + 100, x, y);
+        OGRGeometryH g = NULL;
+        char *p = wkt;
+        REQUIRE(OGR_G_CreateFromWkt(&p, NULL, &g) == OGRERR_NONE);
+        OGRFeatureH f = OGR_F_Create(OGR_L_GetLayerDefn(layer));
+        OGR_F_SetFieldString(f, 0, ids[k]);
+        OGR_F_SetGeometryDirectly(f, g);
+        REQUIRE(OGR_L_CreateFeature(layer, f) == OGRERR_NONE);
+        OGR_F_Destroy(f);
+    }
+    GDALClose(ds);
+}
+
+/* Writes the fixture's decisions (and their cases) and the review of C-1. */
+REPORT_FN void fixture_store(store *st, const char *parcels_path)
+{
+    REQUIRE(store_parcel_set_put(st, "h1", parcels_path, "parcel_id", 4) == MC_OK);
+    int64_t run_id;
+    REQUIRE(store_run_begin(st, "decide", &run_id) == MC_OK);
+    REQUIRE(store_decide_begin(st) == MC_OK);
+    for (int i = 0; i < N_FIXTURE; i++) {
+        const fixture_claim *c = &fixture_claims[i];
+        char reason[200], as_of[16];
+        snprintf(reason, sizeof reason, "Reason for %s: <no mowing> & \"seen\"", c->claim);
+        snprintf(as_of, sizeof as_of, "%d-10-05", c->season);
+        store_decision d = {
+            .claim_id = c->claim, .parcel_id = c->parcel, .season = c->season,
+            .applicant = "AP-1", .scheme = "GRASS-1CUT", .window_start = "2026-06-01",
+            .window_end = "2026-08-31", .min_mowings = 1, .outcome = c->outcome,
+            .rule = "test", .reason_json = "{\"test\": true}", .reason_text = reason,
+            .model_version = "model-test@1", .run_id = run_id, .as_of = as_of};
+        store_decision_effect eff;
+        char number[32];
+        int rc = store_decision_put(st, &d, &eff, number, sizeof number);
+        if (rc != MC_OK)
+            fprintf(stderr, "decision %s: %s\n", c->claim, mc_error_message());
+        REQUIRE(rc == MC_OK);
+    }
+    REQUIRE(store_decide_commit(st) == MC_OK);
+    REQUIRE(store_run_end(st, run_id, "ok", NULL) == MC_OK);
+    PGconn *c = db_connect();
+    PGresult *r = db_rows(c, "SELECT case_number FROM cases WHERE claim_id = 'C-1'");
+    REQUIRE(PQntuples(r) == 1);
+    REQUIRE(store_review_add(st, PQgetvalue(r, 0, 0), "mowed", "inspector-1", hostile_note) ==
+            MC_OK);
+    PQclear(r);
+    PQfinish(c);
+}
+
+/* The case number of a claim, from the database ("" where none). */
+REPORT_FN char *fixture_case(const char *claim, int season)
+{
+    PGconn *c = db_connect();
+    char q[200];
+    snprintf(q, sizeof q, "SELECT case_number FROM cases WHERE claim_id = '%s' AND season = %d",
+             claim, season);
+    PGresult *r = db_rows(c, q);
+    char *v = strdup(PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+    PQfinish(c);
+    return v;
+}
+
+/* Flagged claims in the database, counted with plain SQL. */
+REPORT_FN int fixture_flagged_count(int season)
+{
+    PGconn *c = db_connect();
+    char q[300];
+    snprintf(q, sizeof q, "SELECT count(*) FROM decisions WHERE is_current AND outcome IN"
+                          " ('not_mowed', 'inconclusive') AND (%d = 0 OR season = %d)",
+             season, season);
+    PGresult *r = db_rows(c, q);
+    int n = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    PQfinish(c);
+    return n;
+}
+
+#endif
