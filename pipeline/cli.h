@@ -7,6 +7,8 @@
 #ifndef MOWCHECK_CLI_H
 #define MOWCHECK_CLI_H
 
+#include <stdio.h>
+
 #include "settings.h"
 #include "store.h"
 
@@ -29,6 +31,11 @@ int cli_parse(int argc, char **argv, const char *usage, const cli_option *option
 /* Opens the store the settings name: the DSN (--db, MOWCHECK_DB) or the private
  * cluster in the state directory. */
 int cli_open_store(const mc_settings *set, store **out);
+
+/* Writes an output through write(out, arg): to stdout where path is NULL or "-", else
+ * to path.tmp renamed to path on success (a failure leaves no half file). */
+typedef int (*cli_writer)(FILE *out, void *arg);
+int cli_write_output(const char *path, cli_writer write, void *arg);
 
 /* Exit codes of mowcheck, documented in the README. */
 enum {

@@ -485,28 +485,15 @@ done:
 
 /* ---- export decisions ---- */
 
-static int export_decisions_to(store *st, int season, const char *path)
+typedef struct decisions_job {
+    store *st;
+    int season;
+} decisions_job;
+
+static int write_decisions(FILE *out, void *arg)
 {
-    if (!path) {
-        int rc = store_export_decisions(st, season, stdout);
-        if (rc == MC_OK && fflush(stdout) != 0)
-            rc = mc_fail("stdout: %s", strerror(errno));
-        return rc;
-    }
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return mc_fail("output %s: path too long", path);
-    FILE *out = fopen(tmp, "w");
-    if (!out)
-        return mc_fail("output %s: %s", tmp, strerror(errno));
-    int rc = store_export_decisions(st, season, out);
-    if (fclose(out) != 0 && rc == MC_OK)
-        rc = mc_fail("output %s: %s", tmp, strerror(errno));
-    if (rc == MC_OK && rename(tmp, path) != 0)
-        rc = mc_fail("output %s: %s", path, strerror(errno));
-    if (rc != MC_OK)
-        unlink(tmp);
-    return rc;
+    decisions_job *job = arg;
+    return store_export_decisions(job->st, job->season, out);
 }
 
 int cmd_export_decisions(const struct mc_settings *set, const char *output, int season)
@@ -515,7 +502,8 @@ int cmd_export_decisions(const struct mc_settings *set, const char *output, int 
     int code = open_store(set, &st);
     if (code != EXIT_OK)
         return code;
-    int rc = export_decisions_to(st, season, output);
+    decisions_job job = {st, season};
+    int rc = cli_write_output(output, write_decisions, &job);
     if (rc != MC_OK)
         log_error("export decisions: %s", mc_error_message());
     store_close(st);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "detect.h"
 #include "error.h"
 #include "log.h"
@@ -45,18 +46,26 @@ static int load_stored_series(store *s, const mc_settings *settings, int season,
     return rc;
 }
 
-static int write_csv_file(const char *path, const detect_result *r,
-                          int (*writer)(FILE *, const detect_result *))
+typedef int (*result_writer)(FILE *, const detect_result *);
+
+typedef struct csv_job {
+    result_writer writer;
+    const detect_result *result;
+} csv_job;
+
+static int write_csv(FILE *out, void *arg)
+{
+    csv_job *job = arg;
+    return job->writer(out, job->result);
+}
+
+/* An optional output (path NULL: not asked for). */
+static int write_csv_file(const char *path, const detect_result *r, result_writer writer)
 {
     if (!path)
         return MC_OK;
-    FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
-    if (!f)
-        return mc_fail("%s: cannot write: %s", path, strerror(errno));
-    int rc = writer(f, r);
-    if (f != stdout && fclose(f) != 0 && rc == MC_OK)
-        rc = mc_fail("%s: write failed: %s", path, strerror(errno));
-    return rc;
+    csv_job job = {writer, r};
+    return cli_write_output(path, write_csv, &job);
 }
 
 static int store_result(store *s, int64_t run_id, const char *version, const detect_result *r)

@@ -1,0 +1,33 @@
+/* Output files of the commands: written to FILE.tmp and renamed, so a failed
+ * export never leaves a half file where the payment system or a GIS user reads. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "error.h"
+
+int cli_write_output(const char *path, cli_writer write, void *arg)
+{
+    if (!path || strcmp(path, "-") == 0) {
+        int rc = write(stdout, arg);
+        if (fflush(stdout) != 0 && rc == MC_OK)
+            rc = mc_fail("stdout: %s", strerror(errno));
+        return rc;
+    }
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return mc_fail("output %s: path too long", path);
+    FILE *out = fopen(tmp, "w");
+    if (!out)
+        return mc_fail("output %s: %s", tmp, strerror(errno));
+    int rc = write(out, arg);
+    if (fclose(out) != 0 && rc == MC_OK)
+        rc = mc_fail("output %s: %s", tmp, strerror(errno));
+    if (rc == MC_OK && rename(tmp, path) != 0)
+        rc = mc_fail("output %s: %s", path, strerror(errno));
+    if (rc != MC_OK)
+        unlink(tmp);
+    return rc;
+}
