@@ -17,6 +17,10 @@ enum {
     PEAK_DOY = 190,          /* doy_offset is the distance to early July */
     PRE_DAYS = 20,           /* pre_decline: how far NDVI already fell in the 20 days before */
     SPIKE_DEEP_FACTOR = 3,   /* a dip 3 x spike_depth below both neighbours is a spike anyway */
+    GROW_DOY_FIRST = 75,     /* season features look at the growing season (mid-March .. */
+    GROW_DOY_LAST = 300,     /* .. late October), where mowing happens */
+    LATE_OBS = 3,            /* late level: mean of the last 3 clear observations in it */
+    SEASON_GAP_CAP_DAYS = 120,
 };
 
 /* Clear NDVI values are never NaN, so plain comparisons do (fmaxf is a libm call here). */
@@ -27,6 +31,7 @@ void detect_work_free(detect_work *w)
 {
     free(w->day);
     free(w->ndvi);
+    free(w->ndmi);
     free(w->cand);
     memset(w, 0, sizeof *w);
 }
@@ -42,10 +47,13 @@ static int work_reserve(detect_work *w, size_t n)
     float *ndvi = realloc(w->ndvi, cap * sizeof *ndvi);
     if (ndvi)
         w->ndvi = ndvi;
+    float *ndmi = realloc(w->ndmi, cap * sizeof *ndmi);
+    if (ndmi)
+        w->ndmi = ndmi;
     detect_candidate *cand = realloc(w->cand, cap * sizeof *cand);
     if (cand)
         w->cand = cand;
-    if (!day || !ndvi || !cand)
+    if (!day || !ndvi || !ndmi || !cand)
         return mc_fail("detect: out of memory for %zu observations", n);
     w->cap = cap;
     return MC_OK;
@@ -53,12 +61,13 @@ static int work_reserve(detect_work *w, size_t n)
 
 /* Clear observations with single-date dips removed; returns their number. */
 static size_t clear_series(const series_obs *obs, size_t n, float spike_depth, int32_t *day,
-                           float *v)
+                           float *v, float *ndmi)
 {
     size_t c = 0;
     for (size_t i = 0; i < n; i++)
         if (!isnan(obs[i].ndvi)) {
             day[c] = obs[i].day;
+            ndmi[c] = obs[i].ndmi;
             v[c++] = obs[i].ndvi;
         }
     if (c < 3)
@@ -78,10 +87,12 @@ static size_t clear_series(const series_obs *obs, size_t n, float spike_depth, i
         prev_v = cur;
         if (!spike) {
             day[out] = day[k];
+            ndmi[out] = ndmi[k];
             v[out++] = cur;
         }
     }
     day[out] = day[c - 1];
+    ndmi[out] = ndmi[c - 1];
     v[out++] = v[c - 1];
     return out;
 }
@@ -160,7 +171,7 @@ int detect_candidates(const series_obs *obs, size_t n, const detect_model *gate,
     if (work_reserve(w, n + 1) != MC_OK)
         return MC_ERR;
     *cand = w->cand;
-    size_t c = clear_series(obs, n, (float)gate->spike_depth, w->day, w->ndvi);
+    size_t c = clear_series(obs, n, (float)gate->spike_depth, w->day, w->ndvi, w->ndmi);
     w->n_clear = c;
     const int32_t *day = w->day;
     const float *v = w->ndvi;
@@ -268,7 +279,7 @@ static void decide_summary(detect_summary *s, const detect_model *m, int n_clear
     s->well_covered = n_clear_window >= m->min_clear_obs && s->max_gap_days <= m->max_gap_days;
     if (s->n_clear_obs == 0)
         s->reason = DETECT_REASON_NO_OBSERVATIONS;
-    else if (s->n_events > 0 && s->mowed_probability >= m->auto_mowed_threshold) {
+    else if (s->n_events > 0 && s->season_probability >= m->auto_mowed_threshold) {
         s->call = DETECT_CALL_MOWED;
         s->reason = DETECT_REASON_CONFIDENT_EVENT;
     } else if (s->n_events > 0)
@@ -277,7 +288,7 @@ static void decide_summary(detect_summary *s, const detect_model *m, int n_clear
         s->reason = DETECT_REASON_TOO_FEW_OBSERVATIONS;
     else if (s->max_gap_days > m->max_gap_days)
         s->reason = DETECT_REASON_COVERAGE_GAP;
-    else if (s->mowed_probability >= m->not_mowed_threshold)
+    else if (s->season_probability >= m->not_mowed_threshold)
         s->reason = DETECT_REASON_NO_EVENT_UNCONFIRMED;
     else {
         s->call = DETECT_CALL_NOT_MOWED;
@@ -294,8 +305,79 @@ typedef struct parcel_ctx {
     size_t n_cand;
     const unsigned char *chosen;
     const int32_t *clear_day;
+    const float *clear_ndvi;
+    const float *clear_ndmi;
     size_t n_clear;
 } parcel_ctx;
+
+/* Features of the whole season (growing-season part of the year [from, to]):
+ * the two strongest candidates (>= min_separation_days apart), the events, and the
+ * NDVI shape: peak, largest fall from a running maximum, late level below the peak,
+ * the share of dates observed clear, the longest gap. */
+static void season_features(const parcel_ctx *c, int32_t from, int32_t to, const detect_summary *s,
+                            float *x)
+{
+    float p1 = 0.0f, p2 = 0.0f, regrowth = 0.0f, persist = 0.0f;
+    int32_t d1 = 0;
+    int n_ev = 0;
+    for (size_t i = 0; i < c->n_cand; i++) {
+        const detect_candidate *k = &c->cand[i];
+        if (k->day >= from && k->day <= to && k->p > p1) {
+            p1 = k->p;
+            d1 = k->day;
+            regrowth = k->x[5];
+            persist = k->x[3];
+        }
+    }
+    for (size_t i = 0; i < c->n_cand; i++) {
+        const detect_candidate *k = &c->cand[i];
+        if (k->day < from || k->day > to)
+            continue;
+        n_ev += c->chosen[i] == 1;
+        if (abs(k->day - d1) >= c->m->min_separation_days && k->p > p2)
+            p2 = k->p;
+    }
+    float peak = 0.0f, run = -2.0f, drawdown = 0.0f, late[LATE_OBS], ndmi_sum = 0.0f;
+    int n_in = 0, n_ndmi = 0;
+    for (size_t i = 0; i < c->n_clear; i++) {
+        if (c->clear_day[i] < from || c->clear_day[i] > to)
+            continue;
+        float v = c->clear_ndvi[i];
+        if (!isnan(c->clear_ndmi[i])) {
+            ndmi_sum += c->clear_ndmi[i];
+            n_ndmi++;
+        }
+        peak = n_in == 0 ? v : max_f(peak, v);
+        run = max_f(run, v);
+        drawdown = max_f(drawdown, run - v);
+        late[n_in % LATE_OBS] = v;
+        n_in++;
+    }
+    float late_sum = 0.0f;
+    int n_late = n_in < LATE_OBS ? n_in : LATE_OBS;
+    for (int i = 0; i < n_late; i++)
+        late_sum += late[i];
+    x[0] = p1;
+    x[1] = p2;
+    x[2] = (float)n_ev;
+    x[3] = peak;
+    x[4] = drawdown;
+    x[5] = n_late ? peak - late_sum / (float)n_late : 0.0f;
+    x[6] = s->n_obs ? (float)s->n_clear_obs / (float)s->n_obs : 0.0f;
+    x[7] = (float)(s->max_gap_days > SEASON_GAP_CAP_DAYS ? SEASON_GAP_CAP_DAYS : s->max_gap_days);
+    x[8] = regrowth; /* of the strongest candidate: grass regrows after a cut */
+    x[9] = persist;  /* of the strongest candidate: a cut stays low for weeks */
+    /* Grass left standing dries out (litter): lower NDMI. Unknown without nir/swir1. */
+    x[10] = n_ndmi ? ndmi_sum / (float)n_ndmi : NAN;
+}
+
+static float season_p(const detect_model *m, const float *x)
+{
+    double z = m->season_fold_b;
+    for (int i = 0; i < DETECT_N_SEASON_FEATURES; i++) /* unknown: the training mean */
+        z += m->season_fold_w[i] * (isnan(x[i]) ? m->season_mean[i] : x[i]);
+    return (float)(1.0 / (1.0 + exp(-(m->season_calib_a * z + m->season_calib_b))));
+}
 
 /* One summary per calendar year with rows; events of that year pushed first. */
 static int emit_season(const parcel_ctx *c, int year, int32_t jan1, int32_t next_jan1,
@@ -304,22 +386,26 @@ static int emit_season(const parcel_ctx *c, int year, int32_t jan1, int32_t next
     const series_parcel *p = &c->s->parcels[c->parcel];
     detect_summary s = {.parcel = c->parcel, .parcel_id = p->parcel_id, .season = year,
                         .n_obs = n_obs, .n_clear_obs = n_clear};
+    int n_window;
+    s.max_gap_days = coverage_gap(c->clear_day, c->n_clear, jan1 + c->m->season_doy_start - 1,
+                                  jan1 + c->m->season_doy_end - 1, &n_window);
+    season_features(c, jan1 + GROW_DOY_FIRST - 1, jan1 + GROW_DOY_LAST - 1, &s, s.season_x);
+    s.season_probability = season_p(c->m, s.season_x);
+    /* A season the season model finds unlikely mowed reports no events. */
+    int keep = s.season_probability >= c->m->season_event_min;
     for (size_t i = 0; i < c->n_cand; i++) {
         const detect_candidate *k = &c->cand[i];
         if (k->day < jan1 || k->day >= next_jan1)
             continue;
         if (k->p > s.mowed_probability)
             s.mowed_probability = k->p;
-        if (c->chosen[i] != 1)
+        if (c->chosen[i] != 1 || !keep)
             continue;
         detect_event e = {c->parcel, p->parcel_id, year, k->day_a, k->day_b, k->day, k->p};
         if (push_event(b, &e) != MC_OK)
             return MC_ERR;
         s.n_events++;
     }
-    int n_window;
-    s.max_gap_days = coverage_gap(c->clear_day, c->n_clear, jan1 + c->m->season_doy_start - 1,
-                                  jan1 + c->m->season_doy_end - 1, &n_window);
     decide_summary(&s, c->m, n_window);
     return push_summary(b, &s);
 }
@@ -330,7 +416,7 @@ static int detect_parcel(const series_set *s, size_t parcel, const detect_model 
 {
     const series_parcel *p = &s->parcels[parcel];
     const series_obs *obs = s->obs + p->first;
-    parcel_ctx c = {s, parcel, m, NULL, 0, NULL, NULL, 0};
+    parcel_ctx c = {s, parcel, m, NULL, 0, NULL, NULL, NULL, NULL, 0};
     if (detect_candidates(obs, p->count, m, m, w, &c.cand, &c.n_cand) != MC_OK)
         return MC_ERR;
     if (c.n_cand > *chosen_cap) {
@@ -344,6 +430,8 @@ static int detect_parcel(const series_set *s, size_t parcel, const detect_model 
     c.chosen = *chosen;
     /* detect_candidates left the spike-free clear days in w->day. */
     c.clear_day = w->day;
+    c.clear_ndvi = w->ndvi;
+    c.clear_ndmi = w->ndmi;
     c.n_clear = w->n_clear;
     size_t i = 0;
     while (i < p->count) {
@@ -495,13 +583,14 @@ int detect_write_events(FILE *out, const detect_result *r)
 int detect_write_summaries(FILE *out, const detect_result *r)
 {
     fprintf(out, "parcel_id,season,n_obs,n_clear_obs,max_gap_days,n_events,mowed_probability,"
-                 "sufficient,call,reason\n");
+                 "sufficient,call,reason,season_probability\n");
     for (size_t i = 0; i < r->n_summaries; i++) {
         const detect_summary *s = &r->summaries[i];
         put_id(out, s->parcel_id);
-        fprintf(out, ",%d,%d,%d,%d,%d,%.4f,%d,%s,%s\n", s->season, s->n_obs, s->n_clear_obs,
-                s->max_gap_days, s->n_events, s->mowed_probability, s->sufficient,
-                detect_call_text(s->call), detect_reason_text(s->reason));
+        fprintf(out, ",%d,%d,%d,%d,%d,%.4f,%d,%s,%s,%.4f\n", s->season, s->n_obs,
+                s->n_clear_obs, s->max_gap_days, s->n_events, s->mowed_probability,
+                s->sufficient, detect_call_text(s->call), detect_reason_text(s->reason),
+                s->season_probability);
     }
     return ferror(out) ? mc_fail("summaries: write error") : MC_OK;
 }

@@ -15,7 +15,12 @@
  *      best-estimate date is a + date_fraction * (b - a);
  *   4. seasons are calendar years; every year in which the parcel has any row
  *      gets a summary (observation counts, events, the largest p, and whether
- *      the evidence suffices for an automatic call).
+ *      the evidence suffices for an automatic call);
+ *   5. the season model: whole-season features (the two strongest candidates,
+ *      events, NDVI peak, drawdown, late level, clear share, longest gap, the
+ *      strongest candidate's regrowth and persistence, mean NDMI when the series
+ *      has nir/swir1) give season_probability = calibrated P(mowed this season),
+ *      which decides the automatic "mowed" call.
  *
  * Library entry points: detect_run() over a series_set; detect_stream() parses a
  * series CSV from any FILE* (a file or an in-memory stream) and runs detection. */
@@ -51,14 +56,14 @@ typedef enum {
 
 /* Why the summary says what it says (detect_reason_text gives a short code). */
 typedef enum {
-    DETECT_REASON_CONFIDENT_EVENT = 0,   /* some event p >= auto_mowed_threshold */
-    DETECT_REASON_UNCERTAIN_EVENT,       /* an event, but below auto_mowed_threshold */
+    DETECT_REASON_CONFIDENT_EVENT = 0,   /* an event and season_probability >= auto_mowed_threshold */
+    DETECT_REASON_UNCERTAIN_EVENT,       /* an event, but season_probability below it */
     DETECT_REASON_NO_EVENT_COVERED,      /* no plausible candidate, coverage good */
     DETECT_REASON_NO_OBSERVATIONS,       /* no clear observation at all in the season */
     DETECT_REASON_TOO_FEW_OBSERVATIONS,  /* fewer than min_clear_obs clear observations */
     DETECT_REASON_COVERAGE_GAP,          /* a gap longer than max_gap_days in the season window */
     DETECT_REASON_NO_EVENT_UNCONFIRMED,  /* no event, good coverage, but some candidate has
-                                          * p >= not_mowed_threshold (or the model never
+                                          * season_probability >= not_mowed_threshold (or the model never
                                           * supports "not mowed": threshold 0) */
 } detect_reason;
 
@@ -75,6 +80,10 @@ typedef struct detect_summary {
                             * and no gap longer than max_gap_days there */
     int n_events;
     float mowed_probability; /* largest calibrated p of any candidate in the season (0: none) */
+    float season_probability; /* the season model's calibrated P(mowed this season); it
+                               * drives call and sufficient, and the season's events are
+                               * reported only when it is >= the model's season_event_min */
+    float season_x[DETECT_N_SEASON_FEATURES]; /* the season model's features */
     int sufficient;        /* 1: call is DETECT_CALL_MOWED or DETECT_CALL_NOT_MOWED */
     detect_call call;
     detect_reason reason;
@@ -99,6 +108,7 @@ typedef struct detect_candidate {
 typedef struct detect_work {
     int32_t *day;
     float *ndvi;
+    float *ndmi; /* of the clear observations, NAN where unknown */
     detect_candidate *cand;
     size_t cap;
     int32_t jan1, next_jan1; /* cached bounds of the last year looked up */
@@ -135,7 +145,7 @@ const char *detect_call_text(detect_call c);
 
 /* CSV writers: events (parcel_id,season,date_start,date_end,date,confidence) and
  * summaries (parcel_id,season,n_obs,n_clear_obs,max_gap_days,n_events,
- * mowed_probability,sufficient,call,reason). */
+ * mowed_probability,sufficient,call,reason,season_probability). */
 int detect_write_events(FILE *out, const detect_result *r);
 int detect_write_summaries(FILE *out, const detect_result *r);
 

@@ -330,6 +330,8 @@ static void score_year(const eval_labels *l, size_t yi, const detect_result *r,
         o->has_summary = 1;
         o->call = s->call;
         o->mowed_probability = s->mowed_probability;
+        o->season_probability = s->season_probability;
+        memcpy(o->season_x, s->season_x, sizeof o->season_x);
         o->well_covered = s->well_covered;
     }
 }

@@ -56,6 +56,8 @@ typedef struct eval_outcome {
     double abs_err_days, err_days; /* sums over the matches (detected - true) */
     int truly_mowed;
     float mowed_probability;
+    float season_probability;
+    float season_x[DETECT_N_SEASON_FEATURES];
     int top_matched;   /* the most confident detection (in 75..300) matches a true event */
     int has_summary;
     detect_call call;

@@ -15,12 +15,20 @@ const char *const detect_feature_names[DETECT_N_FEATURES] = {
     "pre_decline",
 };
 
+const char *const detect_season_feature_names[DETECT_N_SEASON_FEATURES] = {
+    "top_p", "second_p", "n_events", "peak", "drawdown", "late_drop", "clear_share", "gap_days",
+    "top_regrowth", "top_persist", "ndmi_mean",
+};
+
 void model_init(detect_model *m)
 {
     memset(m, 0, sizeof *m);
     for (int i = 0; i < DETECT_N_FEATURES; i++)
         m->scale[i] = 1.0;
+    for (int i = 0; i < DETECT_N_SEASON_FEATURES; i++)
+        m->season_scale[i] = 1.0;
     m->calib_a = 1.0;
+    m->season_calib_a = 1.0;
     m->min_drop = 0.06;
     m->spike_depth = 0.05;
     m->harvest_bare_ndvi = 0.30;
@@ -44,6 +52,11 @@ void model_prepare(detect_model *m)
         m->fold_w[i] = m->weight[i] / m->scale[i];
         m->fold_b -= m->fold_w[i] * m->mean[i];
     }
+    m->season_fold_b = m->season_bias;
+    for (int i = 0; i < DETECT_N_SEASON_FEATURES; i++) {
+        m->season_fold_w[i] = m->season_weight[i] / m->season_scale[i];
+        m->season_fold_b -= m->season_fold_w[i] * m->season_mean[i];
+    }
 }
 
 /* ---- writing ---- */
@@ -59,10 +72,10 @@ static int sha256_hex(const char *data, size_t len, char hex[65])
     return MC_OK;
 }
 
-static void put_vector(FILE *f, const char *key, const double *v)
+static void put_vector(FILE *f, const char *key, const double *v, int n)
 {
     fprintf(f, "%s", key);
-    for (int i = 0; i < DETECT_N_FEATURES; i++)
+    for (int i = 0; i < n; i++)
         fprintf(f, " %.17g", v[i]);
     fputc('\n', f);
 }
@@ -81,11 +94,21 @@ int model_to_text(const detect_model *m, char **text)
     for (int i = 0; i < DETECT_N_FEATURES; i++)
         fprintf(f, " %s", detect_feature_names[i]);
     fputc('\n', f);
-    put_vector(f, "mean", m->mean);
-    put_vector(f, "scale", m->scale);
-    put_vector(f, "weights", m->weight);
+    put_vector(f, "mean", m->mean, DETECT_N_FEATURES);
+    put_vector(f, "scale", m->scale, DETECT_N_FEATURES);
+    put_vector(f, "weights", m->weight, DETECT_N_FEATURES);
     fprintf(f, "bias %.17g\n", m->bias);
     fprintf(f, "calibration %.17g %.17g\n", m->calib_a, m->calib_b);
+    fprintf(f, "season_features");
+    for (int i = 0; i < DETECT_N_SEASON_FEATURES; i++)
+        fprintf(f, " %s", detect_season_feature_names[i]);
+    fputc('\n', f);
+    put_vector(f, "season_mean", m->season_mean, DETECT_N_SEASON_FEATURES);
+    put_vector(f, "season_scale", m->season_scale, DETECT_N_SEASON_FEATURES);
+    put_vector(f, "season_weights", m->season_weight, DETECT_N_SEASON_FEATURES);
+    fprintf(f, "season_bias %.17g\n", m->season_bias);
+    fprintf(f, "season_calibration %.17g %.17g\n", m->season_calib_a, m->season_calib_b);
+    fprintf(f, "season_event_min %.17g\n", m->season_event_min);
     fprintf(f, "min_drop %.17g\n", m->min_drop);
     fprintf(f, "spike_depth %.17g\n", m->spike_depth);
     fprintf(f, "harvest_gate %.17g %.17g\n", m->harvest_bare_ndvi, m->harvest_min_regrowth);
@@ -153,7 +176,9 @@ static const key_spec keys[] = {
     {"spike_depth", 1}, {"harvest_gate", 2}, {"event_threshold", 1}, {"date_fraction", 1},
     {"min_separation_days", 1}, {"auto_mowed_threshold", 1}, {"not_mowed_threshold", 1},
     {"max_gap_days", 1}, {"min_clear_obs", 1}, {"season_doy", 2}, {"seed", 1},
-    {"trained_on", 3},
+    {"trained_on", 3}, {"season_features", -1}, {"season_mean", DETECT_N_SEASON_FEATURES},
+    {"season_scale", DETECT_N_SEASON_FEATURES}, {"season_weights", DETECT_N_SEASON_FEATURES},
+    {"season_bias", 1}, {"season_calibration", 2}, {"season_event_min", 1},
 };
 enum { N_KEYS = sizeof keys / sizeof keys[0] };
 
@@ -174,16 +199,16 @@ static int parse_numbers(char *rest, double *v, int n)
     return got == n ? MC_OK : MC_ERR;
 }
 
-static int check_features(char *rest)
+static int check_features(char *rest, const char *const *names, int n)
 {
     char *save = NULL;
     int i = 0;
     for (char *tok = strtok_r(rest, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
-        if (i == DETECT_N_FEATURES || strcmp(tok, detect_feature_names[i]) != 0)
+        if (i == n || strcmp(tok, names[i]) != 0)
             return MC_ERR;
         i++;
     }
-    return i == DETECT_N_FEATURES ? MC_OK : MC_ERR;
+    return i == n ? MC_OK : MC_ERR;
 }
 
 static int is_whole(double x, double lo, double hi)
@@ -202,6 +227,21 @@ static int store_value(detect_model *m, const char *key, const double *v)
         memcpy(m->scale, v, sizeof m->scale);
     } else if (strcmp(key, "weights") == 0)
         memcpy(m->weight, v, sizeof m->weight);
+    else if (strcmp(key, "season_mean") == 0)
+        memcpy(m->season_mean, v, sizeof m->season_mean);
+    else if (strcmp(key, "season_scale") == 0) {
+        for (int i = 0; i < DETECT_N_SEASON_FEATURES; i++)
+            if (!(v[i] > 0))
+                return MC_ERR;
+        memcpy(m->season_scale, v, sizeof m->season_scale);
+    } else if (strcmp(key, "season_weights") == 0)
+        memcpy(m->season_weight, v, sizeof m->season_weight);
+    else if (strcmp(key, "season_bias") == 0)
+        m->season_bias = v[0];
+    else if (strcmp(key, "season_calibration") == 0)
+        m->season_calib_a = v[0], m->season_calib_b = v[1];
+    else if (strcmp(key, "season_event_min") == 0 && v[0] >= 0 && v[0] <= 1)
+        m->season_event_min = v[0];
     else if (strcmp(key, "bias") == 0)
         m->bias = v[0];
     else if (strcmp(key, "calibration") == 0)
@@ -259,14 +299,20 @@ static int parse_line(char *line, const char *name, long line_no, detect_model *
                            name, line_no, rest);
         return MC_OK;
     }
+    if (strcmp(line, "season_features") == 0) {
+        if (check_features(rest, detect_season_feature_names, DETECT_N_SEASON_FEATURES) != MC_OK)
+            return mc_fail("model %s: line %ld: the season feature list differs from this "
+                           "mowcheck's", name, line_no);
+        return MC_OK;
+    }
     if (strcmp(line, "features") == 0) {
-        if (check_features(rest) != MC_OK)
+        if (check_features(rest, detect_feature_names, DETECT_N_FEATURES) != MC_OK)
             return mc_fail("model %s: line %ld: the feature list differs from this mowcheck's "
                            "(%s ... %s)", name, line_no, detect_feature_names[0],
                            detect_feature_names[DETECT_N_FEATURES - 1]);
         return MC_OK;
     }
-    double v[DETECT_N_FEATURES];
+    double v[DETECT_N_FEATURES + DETECT_N_SEASON_FEATURES];
     if (parse_numbers(rest, v, keys[k].n_values) != MC_OK || store_value(m, line, v) != MC_OK)
         return mc_fail("model %s: line %ld: '%s' needs %d valid number%s (corrupted line)", name,
                        line_no, line, keys[k].n_values, keys[k].n_values == 1 ? "" : "s");

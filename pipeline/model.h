@@ -6,8 +6,9 @@
 
 #include <stdint.h>
 
-#define MODEL_FORMAT_VERSION 1
+#define MODEL_FORMAT_VERSION 2
 #define DETECT_N_FEATURES 11
+#define DETECT_N_SEASON_FEATURES 11
 
 /* The path of the shipped default model (in the source tree). */
 #define MODEL_DEFAULT_PATH MOWCHECK_SOURCE_DIR "/schemas/models/mowing-default.model"
@@ -20,6 +21,14 @@ typedef struct detect_model {
     double weight[DETECT_N_FEATURES];
     double bias;
     double calib_a, calib_b;
+    /* the season model: logistic regression on features of the whole parcel-season
+     * (detect_season_feature_names), calibrated the same way: P(mowed this season) */
+    double season_mean[DETECT_N_SEASON_FEATURES];
+    double season_scale[DETECT_N_SEASON_FEATURES];
+    double season_weight[DETECT_N_SEASON_FEATURES];
+    double season_bias;
+    double season_calib_a, season_calib_b;
+    double season_event_min; /* a season's events are kept only when P(mowed) >= this */
     /* candidates */
     double min_drop;        /* NDVI drop that makes a candidate */
     double spike_depth;     /* an observation this far below both neighbours is a spike (cloud) */
@@ -42,9 +51,12 @@ typedef struct detect_model {
     /* derived at load (not in the file): folded weights for speed */
     double fold_w[DETECT_N_FEATURES];
     double fold_b;
+    double season_fold_w[DETECT_N_SEASON_FEATURES];
+    double season_fold_b;
 } detect_model;
 
 extern const char *const detect_feature_names[DETECT_N_FEATURES];
+extern const char *const detect_season_feature_names[DETECT_N_SEASON_FEATURES];
 
 /* Fills the fixed parameters with their defaults and the weights with zeros. */
 void model_init(detect_model *m);

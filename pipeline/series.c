@@ -145,7 +145,7 @@ typedef struct row {
 
 typedef struct reader {
     const char *name;
-    int col_id, col_date, col_ndvi, n_cols;
+    int col_id, col_date, col_ndvi, col_nir, col_swir1, n_cols;
     row *rows;
     size_t n_rows, cap_rows;
     char bad[SERIES_MAX_REPORTED][160];
@@ -166,8 +166,12 @@ static int read_header(reader *r, char *line)
 {
     char *fields[SERIES_MAX_FIELDS];
     int n = split_csv(line, fields, SERIES_MAX_FIELDS);
-    r->col_id = r->col_date = r->col_ndvi = -1;
+    r->col_id = r->col_date = r->col_ndvi = r->col_nir = r->col_swir1 = -1;
     for (int i = 0; i < n; i++) {
+        if (strcmp(fields[i], "nir") == 0)
+            r->col_nir = i;
+        else if (strcmp(fields[i], "swir1") == 0)
+            r->col_swir1 = i;
         if (strcmp(fields[i], "parcel_id") == 0)
             r->col_id = i;
         else if (strcmp(fields[i], "date") == 0)
@@ -196,6 +200,20 @@ static int parse_ndvi(const char *t, float *out)
         return MC_ERR;
     *out = (float)v;
     return MC_OK;
+}
+
+/* NDMI from the optional nir and swir1 fields; NAN when absent or unusable. */
+static float row_ndmi(const reader *r, char **fields, int n)
+{
+    if (r->col_nir < 0 || r->col_swir1 < 0 || n <= r->col_nir || n <= r->col_swir1)
+        return NAN;
+    char *e1, *e2;
+    double nir = strtod(fields[r->col_nir], &e1), swir = strtod(fields[r->col_swir1], &e2);
+    if (e1 == fields[r->col_nir] || *e1 || e2 == fields[r->col_swir1] || *e2 ||
+        !isfinite(nir) || !isfinite(swir) || nir < 0 || swir < 0 || nir + swir <= 1e-6 ||
+        nir > 2 || swir > 2)
+        return NAN;
+    return (float)((nir - swir) / (nir + swir));
 }
 
 static int push_row(reader *r, const char *id, series_obs obs, long line)
@@ -239,6 +257,7 @@ static int read_row(reader *r, char *line, long line_no)
         note_bad(r, line_no, "bad ndvi '%.40s' (want a number in [-1, 1] or empty)",
                  fields[r->col_ndvi]);
     } else {
+        obs.ndmi = isnan(obs.ndvi) ? NAN : row_ndmi(r, fields, n);
         return push_row(r, id, obs, line_no);
     }
     return MC_OK;

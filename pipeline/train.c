@@ -8,6 +8,12 @@
 #include "error.h"
 
 enum { NP = DETECT_N_FEATURES + 1, LABEL_SLACK_DAYS = 3, MAX_GROUPS = 64 };
+_Static_assert(DETECT_N_SEASON_FEATURES <= DETECT_N_FEATURES, "newton_fit's arrays hold NP");
+
+/* The season gate (a season whose P(mowed) is below this reports no events) is
+ * off: at 0.5 it changed the leave-one-region-out figures by one plot-year either
+ * way (F1 +0.002, mowed-or-not accuracy -0.005), so it is not worth its risk. */
+static const double SEASON_EVENT_MIN = 0.0;
 
 void train_options_init(train_options *o)
 {
@@ -381,23 +387,241 @@ static int choose_event_threshold(const series_set *s, const eval_labels *l,
     return MC_OK;
 }
 
-/* Lowest threshold whose out-of-fold confident calls are truly mowed plot-years with
- * right / (calls + 1) >= 0.99: one extra, imagined error keeps it honest on few data. */
-static double choose_auto_threshold(const eval_outcome *o, size_t n)
+/* ---- the season model ---- */
+
+/* Fits standardised L2 logistic regression on the season features of the outcomes
+ * with use[i]; writes the season_* fields (calibration left alone). */
+static int fit_season(const eval_outcome *o, size_t n, const unsigned char *use, double l2,
+                      detect_model *m)
 {
-    for (int step = 0; step <= 200; step++) {
-        double t = 0.50 + 0.0025 * step;
-        long calls = 0, ok = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (o[i].excluded || o[i].n_det == 0 || o[i].mowed_probability < t)
-                continue;
-            calls++;
-            ok += o[i].truly_mowed;
+    enum { D = DETECT_N_SEASON_FEATURES };
+    /* Unknown values (NAN: e.g. no nir/swir1 columns) are left out of the mean and
+     * scale and enter the fit at the mean, as detection treats them. */
+    double mean[D] = {0}, sq[D] = {0};
+    size_t k = 0, known[D] = {0};
+    for (size_t i = 0; i < n; i++)
+        if (use[i]) {
+            k++;
+            for (int j = 0; j < D; j++)
+                if (!isnan(o[i].season_x[j])) {
+                    mean[j] += o[i].season_x[j];
+                    known[j]++;
+                }
         }
-        if (calls > 0 && (double)ok / (double)(calls + 1) >= 0.99)
-            return t;
+    if (k < 10)
+        return mc_fail("train: only %zu plot-years for the season model", k);
+    for (int j = 0; j < D; j++)
+        mean[j] = known[j] ? mean[j] / (double)known[j] : 0.0;
+    for (size_t i = 0; i < n; i++)
+        if (use[i])
+            for (int j = 0; j < D; j++)
+                if (!isnan(o[i].season_x[j]))
+                    sq[j] += (o[i].season_x[j] - mean[j]) * (o[i].season_x[j] - mean[j]);
+    for (int j = 0; j < D; j++) {
+        m->season_mean[j] = mean[j];
+        double sd = known[j] ? sqrt(sq[j] / (double)known[j]) : 0.0;
+        m->season_scale[j] = sd > 1e-9 ? sd : 1.0;
     }
-    return 1.0;
+    double *u = malloc(k * D * sizeof *u);
+    int *y = malloc(k * sizeof *y);
+    if (!u || !y) {
+        free(u);
+        free(y);
+        return mc_fail("train: out of memory");
+    }
+    k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!use[i])
+            continue;
+        for (int j = 0; j < D; j++)
+            u[k * D + j] = isnan(o[i].season_x[j])
+                               ? 0.0
+                               : (o[i].season_x[j] - m->season_mean[j]) / m->season_scale[j];
+        y[k++] = o[i].truly_mowed;
+    }
+    double beta[NP];
+    int rc = newton_fit(u, y, k, D, l2, beta);
+    free(u);
+    free(y);
+    if (rc != MC_OK)
+        return MC_ERR;
+    m->season_bias = beta[0];
+    for (int j = 0; j < D; j++)
+        m->season_weight[j] = beta[j + 1];
+    model_prepare(m);
+    return MC_OK;
+}
+
+static double season_raw(const detect_model *m, const float *x)
+{
+    double z = m->season_fold_b;
+    for (int j = 0; j < DETECT_N_SEASON_FEATURES; j++)
+        z += m->season_fold_w[j] * (isnan(x[j]) ? m->season_mean[j] : x[j]);
+    return z;
+}
+
+/* The season model from the out-of-fold plot-years o (their candidate p are
+ * out-of-fold): a second leave-one-group-out over the same groups gives out-of-fold
+ * season scores, Platt scaling on them the calibration; the weights are then fitted
+ * on all. o[i].season_probability receives the calibrated out-of-fold probability,
+ * and n_det is zeroed where the season gate (season_event_min) would drop the events. */
+static int train_season(const eval_labels *l, const int *group_of, int n_groups,
+                        eval_outcome *o, size_t n, double l2, detect_model *out)
+{
+    unsigned char *use = malloc(n ? n : 1);
+    double *z = malloc((n ? n : 1) * sizeof *z);
+    int *y = malloc((n ? n : 1) * sizeof *y);
+    detect_model *fm = malloc(sizeof *fm);
+    int rc = !use || !z || !y || !fm ? mc_fail("train: out of memory") : MC_OK;
+    for (int g = 0; g < n_groups && rc == MC_OK; g++) {
+        for (size_t i = 0; i < n; i++)
+            use[i] = !o[i].excluded && group_of[l->years[o[i].year].parcel] != g;
+        *fm = *out;
+        rc = fit_season(o, n, use, l2, fm);
+        for (size_t i = 0; i < n && rc == MC_OK; i++)
+            if (group_of[l->years[o[i].year].parcel] == g)
+                z[i] = season_raw(fm, o[i].season_x);
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n && rc == MC_OK; i++)
+        if (!o[i].excluded) {
+            z[k] = z[i];
+            y[k++] = o[i].truly_mowed;
+        }
+    double beta[2] = {0, 1};
+    if (rc == MC_OK)
+        rc = newton_fit(z, y, k, 1, 0.0, beta);
+    if (rc == MC_OK) {
+        out->season_calib_a = beta[1];
+        out->season_calib_b = beta[0];
+        for (size_t i = 0; i < n; i++)
+            use[i] = !o[i].excluded;
+        rc = fit_season(o, n, use, l2, out);
+    }
+    if (rc == MC_OK) {
+        /* the out-of-fold scores again (z was compacted), now calibrated */
+        for (int g = 0; g < n_groups && rc == MC_OK; g++) {
+            for (size_t i = 0; i < n; i++)
+                use[i] = !o[i].excluded && group_of[l->years[o[i].year].parcel] != g;
+            *fm = *out;
+            rc = fit_season(o, n, use, l2, fm);
+            fm->season_calib_a = out->season_calib_a;
+            fm->season_calib_b = out->season_calib_b;
+            for (size_t i = 0; i < n && rc == MC_OK; i++)
+                if (group_of[l->years[o[i].year].parcel] == g) {
+                    double zz = season_raw(fm, o[i].season_x);
+                    o[i].season_probability =
+                        (float)(1.0 / (1.0 + exp(-(fm->season_calib_a * zz +
+                                                   fm->season_calib_b))));
+                    if (o[i].season_probability < out->season_event_min)
+                        o[i].n_det = 0;
+                }
+        }
+    }
+    free(use);
+    free(z);
+    free(y);
+    free(fm);
+    return rc;
+}
+
+/* The automatic-"mowed" rule, in two steps on the out-of-fold plot-years:
+ * 1. t0 = the lowest threshold (tried: each call's season probability) whose calls
+ *    (events and season probability >= t0) have a posterior-mean precision (right + 1/2) / (calls + 1)
+ *    >= 0.99 (Jeffreys prior: with no wrong call this needs >= 49 calls);
+ * 2. a margin for the shift between regions: for each group (region) holding a
+ *    possible wrong call (a not-mowed plot-year with an event), the logit of its
+ *    highest season probability; delta = the largest minus the second largest of these
+ *    (0 with fewer than two such groups): how far the worst region's not-mowed plots
+ *    scored above all the others', i.e. what one more, unseen region may add. The
+ *    threshold is sigma(logit(t0) + delta). No t0: 1 (never automatic). */
+static const double AUTO_PRIOR = 0.5, AUTO_MIN_PRECISION = 0.99;
+
+static double logit(double p)
+{
+    p = p < 1e-6 ? 1e-6 : p > 1 - 1e-6 ? 1 - 1e-6 : p;
+    return log(p / (1 - p));
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+    const double *x = a, *y = b;
+    if (x[0] != y[0])
+        return x[0] < y[0] ? 1 : -1;
+    return (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+/* Step 1: the candidate thresholds are the calls' own season probabilities. */
+static double jeffreys_threshold(const eval_outcome *o, size_t n)
+{
+    double *v = malloc((n ? n : 1) * 2 * sizeof *v); /* (p, truly mowed) pairs */
+    if (!v)
+        return 1.0;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!o[i].excluded && o[i].n_det > 0) {
+            v[2 * k] = o[i].season_probability;
+            v[2 * k + 1] = o[i].truly_mowed;
+            k++;
+        }
+    qsort(v, k, 2 * sizeof *v, cmp_desc);
+    double best = 1.0;
+    long ok = 0;
+    for (size_t i = 0; i < k; i++) {
+        ok += v[2 * i + 1] > 0.5;
+        if (i + 1 < k && v[2 * (i + 1)] == v[2 * i])
+            continue; /* ties: a threshold takes all of them */
+        long calls = (long)i + 1;
+        if (((double)ok + AUTO_PRIOR) / ((double)calls + 2 * AUTO_PRIOR) >= AUTO_MIN_PRECISION)
+            best = v[2 * i];
+    }
+    free(v);
+    return best;
+}
+
+double train_auto_threshold(const eval_outcome *o, const int *group, size_t n)
+{
+    double t0 = jeffreys_threshold(o, n);
+    if (t0 >= 1.0)
+        return 1.0;
+    double top[MAX_GROUPS];
+    int has[MAX_GROUPS] = {0};
+    for (size_t i = 0; i < n; i++) {
+        int g = group[i];
+        if (o[i].excluded || o[i].truly_mowed || o[i].n_det == 0 || g < 0 || g >= MAX_GROUPS)
+            continue;
+        double z = logit(o[i].season_probability);
+        if (!has[g] || z > top[g])
+            top[g] = z;
+        has[g] = 1;
+    }
+    double first = 0, second = 0; /* the two largest group maxima */
+    int n_has = 0;
+    for (int g = 0; g < MAX_GROUPS; g++) {
+        if (!has[g])
+            continue;
+        if (n_has == 0 || top[g] > first) {
+            second = first;
+            first = top[g];
+        } else if (n_has == 1 || top[g] > second)
+            second = top[g];
+        n_has++;
+    }
+    double delta = n_has >= 2 ? first - second : 0.0;
+    return 1.0 / (1.0 + exp(-(logit(t0) + delta)));
+}
+
+static double choose_auto_threshold(const eval_labels *l, const int *group_of,
+                                    const eval_outcome *o, size_t n)
+{
+    int *group = malloc((n ? n : 1) * sizeof *group);
+    if (!group)
+        return 1.0; /* out of memory: never automatic */
+    for (size_t i = 0; i < n; i++)
+        group[i] = group_of[l->years[o[i].year].parcel];
+    double t = train_auto_threshold(o, group, n);
+    free(group);
+    return t;
 }
 
 /* Highest threshold (not above the event threshold) whose "not mowed" calls
@@ -412,7 +636,7 @@ static double choose_not_mowed_threshold(const eval_outcome *o, size_t n, double
             break;
         long calls = 0, ok = 0;
         for (size_t i = 0; i < n; i++) {
-            if (o[i].excluded || !o[i].well_covered || o[i].mowed_probability >= t)
+            if (o[i].excluded || !o[i].well_covered || o[i].season_probability >= t)
                 continue;
             calls++;
             ok += !o[i].truly_mowed;
@@ -454,7 +678,11 @@ static int inner_folds(const series_set *s, const eval_labels *l, const int *gro
     if (rc == MC_OK)
         rc = oof_outcomes(s, l, group_of, fm, out->event_threshold, &oc, &n);
     if (rc == MC_OK) {
-        out->auto_mowed_threshold = choose_auto_threshold(oc, n);
+        out->season_event_min = SEASON_EVENT_MIN;
+        rc = train_season(l, group_of, n_groups, oc, n, o->l2, out);
+    }
+    if (rc == MC_OK) {
+        out->auto_mowed_threshold = choose_auto_threshold(l, group_of, oc, n);
         out->not_mowed_threshold = choose_not_mowed_threshold(oc, n, out->event_threshold);
     }
     free(oc);
@@ -489,6 +717,7 @@ static int train_with_gate(const series_set *s, const eval_labels *l, const unsi
         rc = fit_model(ss, -2, o->l2, out);
         out->calib_a = a;
         out->calib_b = b;
+        model_prepare(out);
     }
     return rc;
 }
@@ -531,8 +760,8 @@ int train_model(const series_set *s, const eval_labels *l, const unsigned char *
         if (o->log)
             fprintf(o->log, "trained on %ld parcels, %zu candidates (%ld cuts), %d inner folds: "
                             "min drop %.2f (out-of-fold F1 %.3f), event threshold %.2f, "
-                            "automatic 'mowed' at %.4f, 'not mowed' below %.2f, date fraction "
-                            "%.3f\n",
+                            "automatic 'mowed' at season P(mowed) %.4f, 'not mowed' below "
+                            "%.2f, date fraction %.3f\n",
                     parcels, ss.n, pos, n_groups, out->min_drop, best_f1, out->event_threshold,
                     out->auto_mowed_threshold, out->not_mowed_threshold, out->date_fraction);
     }

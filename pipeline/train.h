@@ -11,9 +11,12 @@
  * 3. inner cross-validation inside the training data only: leave one region out
  *    (region = leading letters of the parcel id) when there are at least two,
  *    else 3 folds drawn from the seed. Out-of-fold scores give the calibration
- *    (Platt scaling), the event threshold (best MODCiX F1), the automatic "mowed"
- *    threshold (out-of-fold plot-years called "mowed" are truly mowed with
- *    right / (calls + 1) >= 0.99) and the "not mowed" threshold. */
+ *    (Platt scaling), the event threshold (best MODCiX F1), and the out-of-fold
+ *    plot-years for the season model;
+ * 4. the season model ("mowed at all", on whole-season features with out-of-fold
+ *    candidate probabilities): logistic regression, its own second leave-one-group-out
+ *    for the calibration, and the automatic "mowed" threshold
+ *    (train_auto_threshold) and the "not mowed" threshold. */
 #ifndef MOWCHECK_TRAIN_H
 #define MOWCHECK_TRAIN_H
 
@@ -36,6 +39,14 @@ void train_options_init(train_options *o);
  * Labels must be attached to s (eval_labels_attach). */
 int train_model(const series_set *s, const eval_labels *l, const unsigned char *keep,
                 const train_options *o, detect_model *out);
+
+/* The automatic-"mowed" threshold from out-of-fold plot-years o (their n_det,
+ * season_probability, truly_mowed, excluded) and their groups (regions): the lowest
+ * t whose calls (n_det > 0, season_probability >= t) have a Jeffreys posterior-mean
+ * precision (right + 1/2) / (calls + 1) >= 0.99, raised on the logit scale by the
+ * gap between the highest and second-highest per-group maximum logit of not-mowed
+ * plot-years with an event (schemas/model-format.md). 1: never automatic. */
+double train_auto_threshold(const eval_outcome *o, const int *group, size_t n);
 
 /* Leave-one-region-out: for each region, train on the others, detect on it; the
  * figures are pooled and printed to out, with the baseline's. *model_scores and

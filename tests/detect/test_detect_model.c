@@ -1,5 +1,6 @@
 /* The model file: round trip, refused files (wrong version, corrupted line,
  * changed value, truncated), and training determinism. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,8 +68,8 @@ static void test_file(void)
     CHECK_NEAR(m2.fold_b, m.fold_b, 0);
 
     int n = 0;
-    char *bad = replace_line(text, "mowcheck-model", "mowcheck-model 2", &n);
-    expect_refused(bad, "line 1", "version 2 is not supported");
+    char *bad = replace_line(text, "mowcheck-model", "mowcheck-model 3", &n);
+    expect_refused(bad, "line 1", "version 3 is not supported");
     free(bad);
     bad = replace_line(text, "bias", "bias 0.5abc", &n);
     char want[32];
@@ -153,8 +154,43 @@ static void test_determinism(void)
     series_free(&s);
 }
 
+/* The automatic-"mowed" threshold, worked out by hand. Group 0: 49 truly mowed
+ * calls at p 0.99 and one not-mowed plot-year with an event at 0.90; group 1: a
+ * not-mowed one at 0.80. Step 1: at t = 0.99, (49 + 1/2) / (49 + 1) = 0.99 passes; at
+ * 0.90, 49.5 / 51 does not, so t0 = 0.99. Step 2: delta = logit(0.90) - logit(0.80)
+ * = ln 9 - ln 4; t = sigma(ln 99 + ln 9 - ln 4) = 222.75 / 223.75. */
+static void test_auto_threshold(void)
+{
+    enum { N = 51 };
+    eval_outcome o[N];
+    int group[N];
+    memset(o, 0, sizeof o);
+    for (int i = 0; i < N; i++) {
+        o[i].n_det = 1;
+        o[i].truly_mowed = i < 49;
+        o[i].season_probability = i < 49 ? 0.99f : i == 49 ? 0.90f : 0.80f;
+        group[i] = i < 50 ? 0 : 1;
+    }
+    /* float 0.99 etc. are not exact: the closed form uses the stored values */
+    double l99 = log(0.99f / (1 - 0.99f)), l90 = log(0.90f / (1 - 0.90f)),
+           l80 = log(0.80f / (1 - 0.80f));
+    double want = 1 / (1 + exp(-(l99 + l90 - l80)));
+    CHECK_NEAR(train_auto_threshold(o, group, N), want, 1e-9);
+    CHECK_NEAR(want, 222.75 / 223.75, 1e-5);
+    /* Without the not-mowed plot-year of group 1 there is no region margin. */
+    CHECK_NEAR(train_auto_threshold(o, group, N - 1), 0.99f, 1e-9);
+    /* An event-free not-mowed plot-year cannot be a wrong call: it counts for nothing. */
+    o[N - 1].n_det = 0;
+    CHECK_NEAR(train_auto_threshold(o, group, N), 0.99f, 1e-9);
+    /* 48 right calls are too few: (48.5) / 49 < 0.99, never automatic. */
+    o[0].truly_mowed = 0;
+    o[0].n_det = 0;
+    CHECK_NEAR(train_auto_threshold(o, group, N), 1.0, 0);
+}
+
 int main(void)
 {
+    test_auto_threshold();
     test_file();
     test_determinism();
     return test_summary();

@@ -236,6 +236,86 @@ static void test_dates(void)
     CHECK_STR(out, "2024-02-29");
 }
 
+/* Optional nir/swir1 columns give NDMI = (nir - swir1) / (nir + swir1); an unusable
+ * value leaves it unknown without refusing the line; no columns, no NDMI. */
+static void test_ndmi_columns(void)
+{
+    const char *text = "parcel_id,date,ndvi,nir,swir1\n"
+                       "N1,2024-06-01,0.8,0.4,0.2\n"
+                       "N1,2024-06-06,0.7,abc,0.2\n"
+                       "N1,2024-06-11,,0.4,0.2\n"
+                       "N1,2024-06-16,0.7,,\n";
+    FILE *in = fmemopen((void *)text, strlen(text), "r");
+    series_set s;
+    REQUIRE(series_read(in, "ndmi", &s) == MC_OK);
+    fclose(in);
+    REQUIRE(s.n_obs == 4);
+    CHECK_NEAR(s.obs[0].ndmi, 0.2 / 0.6, 1e-6);
+    CHECK(isnan(s.obs[1].ndmi));
+    CHECK(isnan(s.obs[2].ndmi)); /* no clear NDVI: nothing observed */
+    CHECK(isnan(s.obs[3].ndmi));
+    series_free(&s);
+}
+
+/* The one-cut series with nir/swir1 columns whose NDMI equals the season model's
+ * training mean gives the same events and season probability as without them
+ * (unknown NDMI enters at the mean), and other NDMI values move the probability. */
+static double ndmi_level;
+static char *with_bands(const char *plain)
+{
+    size_t n = strlen(plain);
+    char *out = malloc(2 * n + 4096);
+    char *o = out;
+    const char *p = plain;
+    int first = 1;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = (size_t)(nl - p);
+        memcpy(o, p, len);
+        o += len;
+        /* nir, swir1 with (nir - swir1) / (nir + swir1) = ndmi_level, nir + swir1 = 0.6 */
+        if (first)
+            o += sprintf(o, ",nir,swir1\n");
+        else
+            o += sprintf(o, ",%.9f,%.9f\n", 0.3 * (1 + ndmi_level), 0.3 * (1 - ndmi_level));
+        first = 0;
+        p = nl + 1;
+    }
+    *o = '\0';
+    return out;
+}
+
+static void test_ndmi_degrades(void)
+{
+    cut1 = D(6, 17);
+    char *plain = make_series("P8", one_cut);
+    series_set s0, s1, s2;
+    detect_result r0, r1, r2;
+    REQUIRE(run(plain, &s0, &r0) == MC_OK);
+    ndmi_level = model.season_mean[DETECT_N_SEASON_FEATURES - 1];
+    char *at_mean = with_bands(plain);
+    REQUIRE(run(at_mean, &s1, &r1) == MC_OK);
+    ndmi_level = -0.3; /* very dry all season: less likely mowed */
+    char *dry = with_bands(plain);
+    REQUIRE(run(dry, &s2, &r2) == MC_OK);
+    REQUIRE(r0.n_summaries == 1 && r1.n_summaries == 1 && r2.n_summaries == 1);
+    CHECK(isnan(r0.summaries[0].season_x[DETECT_N_SEASON_FEATURES - 1]));
+    CHECK_INT(r1.n_events, r0.n_events);
+    CHECK_NEAR(r1.summaries[0].season_probability, r0.summaries[0].season_probability, 1e-5);
+    if (model.season_weight[DETECT_N_SEASON_FEATURES - 1] > 0)
+        CHECK(r2.summaries[0].season_probability < r0.summaries[0].season_probability);
+    CHECK(r0.summaries[0].season_probability > 0.5);
+    detect_result_free(&r0);
+    detect_result_free(&r1);
+    detect_result_free(&r2);
+    series_free(&s0);
+    series_free(&s1);
+    series_free(&s2);
+    free(plain);
+    free(at_mean);
+    free(dry);
+}
+
 int main(void)
 {
     char path[4096];
@@ -255,5 +335,7 @@ int main(void)
     test_gap();
     test_empty();
     test_garbage();
+    test_ndmi_columns();
+    test_ndmi_degrades();
     return test_summary();
 }
