@@ -305,6 +305,12 @@ static void test_ndmi_degrades(void)
     if (model.season_weight[DETECT_N_SEASON_FEATURES - 1] > 0)
         CHECK(r2.summaries[0].season_probability < r0.summaries[0].season_probability);
     CHECK(r0.summaries[0].season_probability > 0.5);
+    /* Without NDMI the season is never decided automatically (its threshold was set
+     * on complete features); with it, this clean cut may be. */
+    CHECK(r0.summaries[0].call != DETECT_CALL_MOWED);
+    CHECK_INT(r0.summaries[0].sufficient, 0);
+    CHECK_INT(r1.summaries[0].call == DETECT_CALL_MOWED,
+              r1.summaries[0].season_probability >= model.auto_mowed_threshold);
     detect_result_free(&r0);
     detect_result_free(&r1);
     detect_result_free(&r2);
