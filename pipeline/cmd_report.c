@@ -1,13 +1,18 @@
-/* `mowcheck export flagged` (called from cmd_export.c): the flagged claims for GIS users. */
+/* `mowcheck report`: the inspector report and the GIS exports of the flagged claims in
+ * one folder; and `mowcheck export flagged` (called from cmd_export.c). */
+#define _GNU_SOURCE
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "commands.h"
 #include "error.h"
 #include "log.h"
+#include "report.h"
 #include "report_gis.h"
 #include "store.h"
 
@@ -37,4 +42,124 @@ int cmd_export_flagged(const struct mc_settings *set, const char *output, int se
                  output ? output : "stdout");
     store_close(st);
     return rc == MC_OK ? EXIT_OK : EXIT_FAILURE_RUN;
+}
+
+static const char usage_text[] =
+    "usage: mowcheck report [-o DIR] [--season YEAR] [--parcels FILE]\n\n"
+    "Writes into DIR (default ./mowcheck-report):\n"
+    "  report.html      the inspector report: every flagged claim (not_mowed,\n"
+    "                   inconclusive) with its NDVI time line, reason, case and review;\n"
+    "                   one self-contained file, sortable and filterable\n"
+    "  flagged.geojson  the flagged claims' parcels for GIS (EPSG:4326)\n"
+    "  flagged.csv      the same as CSV with a wkt column\n"
+    "The parcel file is the one of the last ingest unless --parcels is given.\n"
+    "Exit 0: all written; 1: the report is written but a GIS export is not; 3: no report.";
+
+typedef struct report_args {
+    const char *dir, *season, *parcels;
+} report_args;
+
+static int report_season(const char *text, int *season)
+{
+    char *end;
+    errno = 0;
+    long v = text ? strtol(text, &end, 10) : 0;
+    if (!text)
+        return MC_OK;
+    if (errno || *end || end == text || v < 1900 || v > 9999)
+        return mc_fail("--season: '%s' is not a year", text);
+    *season = (int)v;
+    return MC_OK;
+}
+
+static int report_exports(store *st, const mc_settings *set, const report_args *a, int season)
+{
+    static const char *const names[] = {"flagged.geojson", "flagged.csv"};
+    int code = EXIT_OK;
+    for (int k = 0; k < 2; k++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", a->dir, names[k]);
+        report_gis_options o = {.season = season, .parcels_path = a->parcels,
+                                .id_field = a->parcels ? set->id_field : NULL,
+                                .format = k == 0 ? REPORT_GIS_GEOJSON : REPORT_GIS_CSV,
+                                .output = path};
+        size_t n;
+        if (report_flagged_export(st, &o, &n) != MC_OK) {
+            log_error("report: %s: %s", path, mc_error_message());
+            code = EXIT_ATTENTION;
+        } else {
+            log_info("report: %s: %zu flagged claim(s)", path, n);
+        }
+    }
+    return code;
+}
+
+static int report_all(const mc_settings *set, const report_args *a, int season)
+{
+    if (mkdir(a->dir, 0777) != 0 && errno != EEXIST) {
+        log_error("report: folder %s: %s", a->dir, strerror(errno));
+        return EXIT_FAILURE_RUN;
+    }
+    store *st;
+    if (cli_open_store(set, &st) != MC_OK) {
+        log_error("%s", mc_error_message());
+        return EXIT_FAILURE_RUN;
+    }
+    report_options o = {.season = season,
+                        .observed = {.min_valid_pixels = set->min_valid_pixels,
+                                     .min_valid_share = set->min_valid_share,
+                                     .season = season}};
+    char path[4096];
+    snprintf(path, sizeof path, "%s/report.html", a->dir);
+    size_t n;
+    int code = EXIT_OK;
+    if (report_inspector_write(st, &o, path, &n) != MC_OK) {
+        log_error("report: %s", mc_error_message());
+        code = EXIT_FAILURE_RUN;
+    } else {
+        log_info("report: %s: %zu flagged claim(s)", path, n);
+        code = report_exports(st, set, a, season);
+    }
+    store_close(st);
+    return code;
+}
+
+int cmd_report(int argc, char **argv)
+{
+    report_args a = {.dir = "mowcheck-report"};
+    const cli_option options[] = {
+        {"output", &a.dir, NULL, "DIR: write here (also -o DIR; default ./mowcheck-report)"},
+        {"season", &a.season, NULL, "YEAR: only this season's claims (default: all)"},
+        {"parcels", &a.parcels, NULL, "FILE: the parcel file (default: the last ingest's)"},
+        {NULL, NULL, NULL, NULL},
+    };
+    mc_settings set;
+    const char **positional = calloc((size_t)argc + 1, sizeof *positional);
+    if (!positional)
+        return EXIT_FAILURE_RUN;
+    int n_pos = 0, code = EXIT_USAGE, season = 0;
+    int parsed = cli_parse(argc, argv, usage_text, options, &set, positional, &n_pos);
+    if (parsed == CLI_HELP)
+        code = EXIT_OK;
+    if (parsed != CLI_OK)
+        goto done;
+    /* cli_parse leaves short options to the command: -o DIR arrives as two positionals. */
+    for (int i = 0; i < n_pos; i++) {
+        if (strcmp(positional[i], "-o") == 0 && i + 1 < n_pos) {
+            a.dir = positional[++i];
+        } else {
+            log_error("report: unexpected argument '%s' (see mowcheck report --help)",
+                      positional[i]);
+            goto done;
+        }
+    }
+    if (report_season(a.season, &season) != MC_OK) {
+        log_error("%s", mc_error_message());
+        goto done;
+    }
+    code = report_all(&set, &a, season);
+done:
+    free(positional);
+    settings_free(&set);
+    return code;
 }

@@ -14,6 +14,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_decide(int argc, char **argv);
 int cmd_case(int argc, char **argv);
 int cmd_review(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 /* `mowcheck export decisions` (cmd_decide.c): the decision feed; season 0: all. */
 struct mc_settings;
 int cmd_export_decisions(const struct mc_settings *set, const char *output, int season);

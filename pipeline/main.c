@@ -23,6 +23,7 @@ static const command commands[] = {
     {"decide", cmd_decide, "claims from the registry -> one decision per claim and season"},
     {"case", cmd_case, "show a case: claim, outcome, reason, evidence, review"},
     {"review", cmd_review, "record an inspector's verdict on a case"},
+    {"report", cmd_report, "inspector report (HTML) and GIS exports of the flagged claims"},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 

@@ -254,4 +254,37 @@ void store_flagged_free(store_flagged *rows, size_t n);
 /* The current parcel set's file and id field (*found = 0 where none was recorded). */
 int store_parcel_source(store *s, char **path, char **id_field, int *found);
 
+/* What the inspector report shows of one flagged claim. Days since 1970-01-01. */
+typedef struct store_report_point {
+    int32_t day;
+    int observed;  /* 0: lost to cloud (too few valid pixels, the filter of store_export_series) */
+    double ndvi;   /* where observed */
+} store_report_point;
+
+typedef struct store_report_detail {
+    int32_t window_start, window_end; /* INT32_MIN where unknown */
+    char *tile_id;                    /* the tile holding most of the parcel; "" where none */
+    int has_summary;
+    double mowed_probability;         /* the detector's, where has_summary */
+    char *detector_reason;            /* "" where none */
+    store_event_row *events;          /* the season's detected events, by date */
+    size_t n_events;
+    store_report_point *points;       /* the season's dates that saw the parcel, ascending */
+    size_t n_points;
+} store_report_detail;
+
+int store_report_detail_load(store *s, const store_flagged *f,
+                             const store_series_filter *observed, store_report_detail *d);
+void store_report_detail_free(store_report_detail *d);
+
+/* The latest run of each stage command (ingest, detect, decide, run), by command:
+ * seconds NaN while still running; cpu_joules NaN where the run's summary has none. */
+typedef struct store_run_info {
+    char *command, *status, *started_at; /* started_at: YYYY-MM-DD HH:MM:SS UTC */
+    double seconds, cpu_joules;
+} store_run_info;
+
+int store_report_runs(store *s, store_run_info **runs, size_t *n);
+void store_report_runs_free(store_run_info *runs, size_t n);
+
 #endif

@@ -1,0 +1,222 @@
+/* The inspector report: every flagged claim of the database listed once with its case
+ * number, hostile strings escaped (the only <script> is ours), the NDVI time line drawn
+ * from the stored observations and events (dots, cloud marks, window, events), nothing
+ * fetched from the network, the footer's runs with "not available" energy, and the
+ * `mowcheck report` command writing the report and both GIS exports.
+ *
+ * usage: test_report_html MOWCHECK_BINARY
+ *
+ * Observations (fixture of report_test.h plus): tile 35VLF, six dates 06-01 .. 07-21
+ * every 10 days; P-1 clear (NDVI 0.6) on 06-01, 06-11, 07-01, 07-21 and without a valid
+ * pixel on 06-21 and 07-11; P-2 clear on all six; an event of P-2 06-11..06-21 (06-16, 0.91). */
+#include "report.h"
+#include "report_test.h"
+
+static char dir[256];
+
+static void sql(PGconn *c, const char *q)
+{
+    PGresult *r = PQexec(c, q);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        fprintf(stderr, "%s: %s\n", q, PQresultErrorMessage(r));
+    REQUIRE(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK);
+    PQclear(r);
+}
+
+static void fixture_series(void)
+{
+    PGconn *c = db_connect();
+    sql(c, "INSERT INTO tiles VALUES ('35VLF', 32635, '{500000,10,0,6600000,0,-10}', 10980, 10980)");
+    sql(c, "INSERT INTO parcel_tiles VALUES ('h1', '35VLF', 'P-1', 100), ('h1', '35VLF', 'P-2', 100)");
+    sql(c, "INSERT INTO scenes (scene_id, tile_id, acquired_on, satellite, reflectance_offset_dn,"
+           " path, set_hash) SELECT 'S2A_35VLF_' || to_char(d, 'YYYYMMDD') || '_0_L2A', '35VLF',"
+           " d, 'S2A', -1000, '/scenes', 'h1' FROM generate_series(date '2026-06-01',"
+           " date '2026-07-21', interval '10 days') d");
+    sql(c, "INSERT INTO observation_parts SELECT scene_id, 'P-1', 100, v, 100, v::bigint * 6000,"
+           " v::bigint * 36000000 FROM (SELECT scene_id, CASE WHEN acquired_on IN"
+           " ('2026-06-21', '2026-07-11') THEN 0 ELSE 100 END AS v FROM scenes) s");
+    sql(c, "INSERT INTO observation_parts SELECT scene_id, 'P-2', 100, 100, 100, 700000,"
+           " 4900000000 FROM scenes");
+    sql(c, "INSERT INTO parcel_seasons VALUES ('P-1', 2026, 4, true, 0.05, 'no_event_covered',"
+           " 'm@1', NULL), ('P-2', 2026, 6, true, 0.55, 'uncertain_event', 'm@1', NULL)");
+    sql(c, "INSERT INTO events VALUES ('P-2', 2026, '2026-06-11', '2026-06-21', '2026-06-16',"
+           " 0.91, 'm@1', NULL)");
+    /* a run that recorded its energy, next to the fixture's decide run (none recorded) */
+    sql(c, "INSERT INTO runs (command, status, started_at, ended_at, summary) VALUES ('run', 'ok',"
+           " '2026-11-01 02:00:00+00', '2026-11-01 02:01:30+00', '{\"cpu_joules\": 12.5}')");
+    PQfinish(c);
+}
+
+static char *read_all(const char *path)
+{
+    char *text = slurp(path); /* harness.h */
+    REQUIRE(text != NULL);
+    return text;
+}
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* The text of the table row whose parcel cell is `escaped_parcel` (first such row). */
+static char *row_of(const char *html, const char *escaped_parcel)
+{
+    char needle[300];
+    snprintf(needle, sizeof needle, "\">%s</td>", escaped_parcel);
+    const char *p = strstr(html, needle);
+    REQUIRE(p != NULL);
+    const char *start = p;
+    while (start > html && strncmp(start, "<tr ", 4) != 0)
+        start--;
+    const char *end = strstr(p, "</tr>");
+    REQUIRE(end != NULL);
+    return strndup(start, (size_t)(end - start));
+}
+
+static char *escaped(const char *text)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    report_html_escape(m, text);
+    fclose(m);
+    return buf;
+}
+
+static void check_report(const char *html, int season)
+{
+    CHECK_INT(count(html, "<tr data-outcome="), fixture_flagged_count(season));
+    for (int i = 0; i < N_FIXTURE; i++) {
+        const fixture_claim *c = &fixture_claims[i];
+        int flagged = strcmp(c->outcome, "approved") != 0 && (!season || c->season == season);
+        char *number = fixture_case(c->claim, c->season);
+        if (flagged)
+            CHECK_MSG(*number && strstr(html, number), "claim %s: case %s missing", c->claim,
+                      number);
+        free(number);
+        char cell[64];
+        snprintf(cell, sizeof cell, ">%s</td>", c->claim);
+        CHECK_INT(count(html, cell), flagged);
+    }
+    /* escaping: the raw strings never appear, the escaped ones do */
+    CHECK(strstr(html, hostile_parcel) == NULL);
+    CHECK(strstr(html, hostile_note) == NULL);
+    CHECK(strstr(html, "<b>fine</b>") == NULL);
+    CHECK(strstr(html, "P-&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;amp;") != NULL);
+    CHECK(strstr(html, "Looked &lt;b&gt;fine&lt;/b&gt; &amp; &quot;mowed&quot;") != NULL);
+    CHECK_INT(count(html, "<script"), 1);
+    CHECK_INT(count(html, "</script>"), 1);
+    /* self-contained: no fetched resource */
+    CHECK_INT(count(html, "http"), count(html, "xmlns=\"http://www.w3.org/2000/svg\""));
+    CHECK(strstr(html, " src=") == NULL && strstr(html, "<link") == NULL);
+    CHECK(strstr(html, "@import") == NULL && strstr(html, "url(") == NULL);
+}
+
+static void check_timelines(const char *html)
+{
+    char *p1 = row_of(html, "P-1"); /* C-1 (first of P-1's two claims) */
+    CHECK_INT(count(p1, "class=\"obs\""), 4);
+    CHECK_INT(count(p1, "class=\"cloud\""), 2);
+    CHECK(strstr(p1, "<title>2026-06-21 lost to cloud</title>") != NULL);
+    CHECK(strstr(p1, "<title>2026-06-01 NDVI 0.600</title>") != NULL);
+    CHECK_INT(count(p1, "class=\"event\""), 0);
+    CHECK_INT(count(p1, "class=\"window\""), 1);
+    CHECK(strstr(p1, "scheme window 2026-06-01 to 2026-08-31") != NULL);
+    CHECK(strstr(p1, "data-p=\"0.05\"") != NULL);
+    CHECK(strstr(p1, "data-tile=\"35VLF\"") != NULL);
+    CHECK(strstr(p1, "4 clear of 6 dates; 0 event(s)") != NULL);
+    free(p1);
+    char *p2 = row_of(html, "P-2");
+    CHECK_INT(count(p2, "class=\"obs\""), 6);
+    CHECK_INT(count(p2, "class=\"cloud\""), 0);
+    CHECK_INT(count(p2, "class=\"event\""), 1);
+    CHECK(strstr(p2, "mowing between 2026-06-11 and 2026-06-21 (about 2026-06-16), confidence 0.91")
+          != NULL);
+    CHECK(strstr(p2, "<title>2026-06-01 NDVI 0.700</title>") != NULL);
+    free(p2);
+    char *h = escaped(hostile_parcel);
+    char *ph = row_of(html, h);
+    CHECK_INT(count(ph, "class=\"obs\""), 0);
+    CHECK(strstr(ph, "data-tile=\"\"") != NULL && strstr(ph, "data-p=\"\"") != NULL);
+    free(ph);
+    free(h);
+}
+
+static void check_footer(const char *html)
+{
+    const char *f = strstr(html, "<footer>");
+    REQUIRE(f != NULL);
+    CHECK(strstr(f, "run started 2026-11-01 02:00:00 UTC (ok): 90.0 s, CPU energy 12.5 J") != NULL);
+    CHECK(strstr(f, "decide started") != NULL);
+    const char *d = strstr(f, "decide started");
+    CHECK(d && strstr(d, "energy: not available") != NULL);
+}
+
+static void check_cli(const char *mowcheck_bin)
+{
+    char out[400], cmd[1400];
+    snprintf(out, sizeof out, "%s/cli", dir);
+    snprintf(cmd, sizeof cmd, "'%s' report -o '%s' --season 2026 --db '%s' 2>/dev/null",
+             mowcheck_bin, out, db_dsn);
+    CHECK_INT(system(cmd), 0);
+    const char *files[] = {"report.html", "flagged.geojson", "flagged.csv"};
+    for (int i = 0; i < 3; i++) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/%s", out, files[i]);
+        CHECK_MSG(access(path, R_OK) == 0, "%s not written", path);
+    }
+    char path[600];
+    snprintf(path, sizeof path, "%s/report.html", out);
+    char *html = read_all(path);
+    check_report(html, 2026);
+    free(html);
+}
+
+int main(int argc, char **argv)
+{
+    REQUIRE(argc == 2);
+    db_create("report_html");
+    snprintf(dir, sizeof dir, "/tmp/mowcheck-report-html-XXXXXX");
+    REQUIRE(mkdtemp(dir) != NULL);
+    char parcels[400], path[400];
+    snprintf(parcels, sizeof parcels, "%s/parcels.gpkg", dir);
+    fixture_parcels(parcels);
+    store *st = db_store();
+    fixture_store(st, parcels);
+    fixture_series();
+
+    report_options o = {.season = 2026, .observed = {.min_valid_pixels = 1,
+                                                     .min_valid_share = 0.5, .season = 2026}};
+    snprintf(path, sizeof path, "%s/report.html", dir);
+    size_t n = 0;
+    int rc = report_inspector_write(st, &o, path, &n);
+    if (rc != MC_OK)
+        fprintf(stderr, "report: %s\n", mc_error_message());
+    REQUIRE(rc == MC_OK);
+    CHECK_INT((long)n, 5);
+    char *html = read_all(path);
+    check_report(html, 2026);
+    check_timelines(html);
+    check_footer(html);
+    free(html);
+
+    o.season = 0;
+    REQUIRE(report_inspector_write(st, &o, path, &n) == MC_OK);
+    CHECK_INT((long)n, 6);
+    html = read_all(path);
+    check_report(html, 0);
+    free(html);
+    check_cli(argv[1]);
+
+    store_close(st);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK_INT(system(cmd), 0);
+    db_drop();
+    return test_summary();
+}
