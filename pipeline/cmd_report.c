@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -14,6 +15,8 @@
 #include "log.h"
 #include "report.h"
 #include "report_gis.h"
+#include "report_notice.h"
+#include "series.h"
 #include "store.h"
 
 int cmd_export_flagged(const struct mc_settings *set, const char *output, int season,
@@ -45,18 +48,23 @@ int cmd_export_flagged(const struct mc_settings *set, const char *output, int se
 }
 
 static const char usage_text[] =
-    "usage: mowcheck report [-o DIR] [--season YEAR] [--parcels FILE]\n\n"
+    "usage: mowcheck report [-o DIR] [--season YEAR] [--lang en|et] [--parcels FILE]\n"
+    "       [--notice-date YYYY-MM-DD] [--templates DIR]\n\n"
     "Writes into DIR (default ./mowcheck-report):\n"
     "  report.html      the inspector report: every flagged claim (not_mowed,\n"
     "                   inconclusive) with its NDVI time line, reason, case and review;\n"
     "                   one self-contained file, sortable and filterable\n"
     "  flagged.geojson  the flagged claims' parcels for GIS (EPSG:4326)\n"
     "  flagged.csv      the same as CSV with a wkt column\n"
+    "  notices/LANG/CASE.html, CASE.txt   the farmer's notice of every case, from the\n"
+    "                   templates (schemas/templates: LANG/ and agency.conf with the\n"
+    "                   appeal terms; --templates DIR or MOWCHECK_TEMPLATE_DIR)\n"
     "The parcel file is the one of the last ingest unless --parcels is given.\n"
-    "Exit 0: all written; 1: the report is written but a GIS export is not; 3: no report.";
+    "Exit 0: all written; 1: the report is written but a GIS export or the notices are\n"
+    "not; 2: bad arguments; 3: no report.";
 
 typedef struct report_args {
-    const char *dir, *season, *parcels;
+    const char *dir, *season, *parcels, *lang, *notice_date, *templates;
 } report_args;
 
 static int report_season(const char *text, int *season)
@@ -94,6 +102,40 @@ static int report_exports(store *st, const mc_settings *set, const report_args *
     return code;
 }
 
+static int report_notices(store *st, const report_args *a, const report_options *ro)
+{
+    report_notice_options o = {.lang = a->lang, .season = ro->season, .observed = ro->observed};
+    char templates[4096], dir[4200];
+    if (report_template_dir(a->templates, templates, sizeof templates) != MC_OK) {
+        log_error("report: %s", mc_error_message());
+        return EXIT_ATTENTION;
+    }
+    o.template_dir = templates;
+    if (a->notice_date) {
+        if (series_parse_date(a->notice_date, &o.notice_day) != MC_OK) {
+            log_error("report: --notice-date '%s' is not YYYY-MM-DD", a->notice_date);
+            return EXIT_USAGE;
+        }
+    } else {
+        o.notice_day = (int32_t)(time(NULL) / 86400); /* today, UTC */
+    }
+    snprintf(dir, sizeof dir, "%s/notices", a->dir);
+    int made = mkdir(dir, 0777) == 0 || errno == EEXIST;
+    snprintf(dir, sizeof dir, "%s/notices/%s", a->dir, a->lang);
+    if (!made || (mkdir(dir, 0777) != 0 && errno != EEXIST)) {
+        log_error("report: folder %s: %s", dir, strerror(errno));
+        return EXIT_FAILURE_RUN;
+    }
+    o.out_dir = dir;
+    size_t n;
+    if (report_notices_write(st, &o, &n) != MC_OK) {
+        log_error("report: notices: %s", mc_error_message());
+        return EXIT_ATTENTION;
+    }
+    log_info("report: %s: %zu notice(s) (HTML and text)", dir, n);
+    return EXIT_OK;
+}
+
 static int report_all(const mc_settings *set, const report_args *a, int season)
 {
     if (mkdir(a->dir, 0777) != 0 && errno != EEXIST) {
@@ -119,6 +161,8 @@ static int report_all(const mc_settings *set, const report_args *a, int season)
     } else {
         log_info("report: %s: %zu flagged claim(s)", path, n);
         code = report_exports(st, set, a, season);
+        int c = report_notices(st, a, &o);
+        code = c > code ? c : code;
     }
     store_close(st);
     return code;
@@ -126,11 +170,14 @@ static int report_all(const mc_settings *set, const report_args *a, int season)
 
 int cmd_report(int argc, char **argv)
 {
-    report_args a = {.dir = "mowcheck-report"};
+    report_args a = {.dir = "mowcheck-report", .lang = "en"};
     const cli_option options[] = {
         {"output", &a.dir, NULL, "DIR: write here (also -o DIR; default ./mowcheck-report)"},
         {"season", &a.season, NULL, "YEAR: only this season's claims (default: all)"},
         {"parcels", &a.parcels, NULL, "FILE: the parcel file (default: the last ingest's)"},
+        {"lang", &a.lang, NULL, "en|et: the notices' language (default en)"},
+        {"notice-date", &a.notice_date, NULL, "YYYY-MM-DD: the notices' date (default today)"},
+        {"templates", &a.templates, NULL, "DIR: the notice templates (default schemas/templates)"},
         {NULL, NULL, NULL, NULL},
     };
     mc_settings set;
@@ -153,6 +200,11 @@ int cmd_report(int argc, char **argv)
             goto done;
         }
     }
+    for (const char *p = a.lang; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || *p == '-' || *p == '_')) {
+            log_error("report: --lang '%s' is not a language code (en, et, ...)", a.lang);
+            goto done;
+        }
     if (report_season(a.season, &season) != MC_OK) {
         log_error("%s", mc_error_message());
         goto done;

@@ -246,6 +246,7 @@ int store_export_decisions(store *s, int season, FILE *out);
 typedef struct store_flagged {
     char *claim_id, *parcel_id, *outcome, *case_number, *reviewed, *reason;
     int season;
+    char *applicant, *scheme, *window_start, *window_end; /* "" where unknown */
 } store_flagged;
 
 /* Ordered by season, claim_id (byte order). season 0: all seasons. */

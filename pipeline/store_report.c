@@ -16,7 +16,10 @@ static const char flagged_sql[] =
     "  CASE WHEN lr.verdict IS NULL THEN d.reason_text"
     "       ELSE format('Reviewed by inspector %s on %s: %s. %s (Automatic: %s)',"
     "                   lr.inspector, to_char(lr.reviewed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'),"
-    "                   replace(lr.verdict, '_', ' '), lr.note, d.reason_text) END"
+    "                   replace(lr.verdict, '_', ' '), lr.note, d.reason_text) END,"
+    "  coalesce(d.applicant, ''), coalesce(d.scheme, ''),"
+    "  coalesce(to_char(d.window_start, 'YYYY-MM-DD'), ''),"
+    "  coalesce(to_char(d.window_end, 'YYYY-MM-DD'), '')"
     " FROM decisions d"
     " LEFT JOIN cases c ON c.claim_id = d.claim_id AND c.season = d.season"
     " LEFT JOIN LATERAL (SELECT verdict, inspector, note, reviewed_at FROM reviews r"
@@ -57,6 +60,10 @@ int store_flagged_load(store *s, int season, store_flagged **rows, size_t *n)
         v[i].case_number = dup_or_null(PQgetvalue(r, row, 4), &oom);
         v[i].reviewed = dup_or_null(PQgetvalue(r, row, 5), &oom);
         v[i].reason = dup_or_null(PQgetvalue(r, row, 6), &oom);
+        v[i].applicant = dup_or_null(PQgetvalue(r, row, 7), &oom);
+        v[i].scheme = dup_or_null(PQgetvalue(r, row, 8), &oom);
+        v[i].window_start = dup_or_null(PQgetvalue(r, row, 9), &oom);
+        v[i].window_end = dup_or_null(PQgetvalue(r, row, 10), &oom);
     }
     PQclear(r);
     if (oom) {
@@ -79,6 +86,10 @@ void store_flagged_free(store_flagged *rows, size_t n)
         free(rows[i].case_number);
         free(rows[i].reviewed);
         free(rows[i].reason);
+        free(rows[i].applicant);
+        free(rows[i].scheme);
+        free(rows[i].window_start);
+        free(rows[i].window_end);
     }
     free(rows);
 }

@@ -139,4 +139,39 @@ REPORT_FN int fixture_flagged_count(int season)
     return n;
 }
 
+REPORT_FN void sql(PGconn *c, const char *q)
+{
+    PGresult *r = PQexec(c, q);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        fprintf(stderr, "%s: %s\n", q, PQresultErrorMessage(r));
+    REQUIRE(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK);
+    PQclear(r);
+}
+
+/* Observations, summaries and an event (see test_report_html.c), and a run with energy. */
+REPORT_FN void fixture_series(void)
+{
+    PGconn *c = db_connect();
+    sql(c, "INSERT INTO tiles VALUES ('35VLF', 32635, '{500000,10,0,6600000,0,-10}', 10980, 10980)");
+    sql(c, "INSERT INTO parcel_tiles VALUES ('h1', '35VLF', 'P-1', 100), ('h1', '35VLF', 'P-2', 100)");
+    sql(c, "INSERT INTO scenes (scene_id, tile_id, acquired_on, satellite, reflectance_offset_dn,"
+           " path, set_hash) SELECT 'S2A_35VLF_' || to_char(d, 'YYYYMMDD') || '_0_L2A', '35VLF',"
+           " d, 'S2A', -1000, '/scenes', 'h1' FROM generate_series(date '2026-06-01',"
+           " date '2026-07-21', interval '10 days') d");
+    sql(c, "INSERT INTO observation_parts SELECT scene_id, 'P-1', 100, v, 100, v::bigint * 6000,"
+           " v::bigint * 36000000 FROM (SELECT scene_id, CASE WHEN acquired_on IN"
+           " ('2026-06-21', '2026-07-11') THEN 0 ELSE 100 END AS v FROM scenes) s");
+    sql(c, "INSERT INTO observation_parts SELECT scene_id, 'P-2', 100, 100, 100, 700000,"
+           " 4900000000 FROM scenes");
+    sql(c, "INSERT INTO parcel_seasons VALUES ('P-1', 2026, 4, true, 0.05, 'no_event_covered',"
+           " 'm@1', NULL), ('P-2', 2026, 6, true, 0.55, 'uncertain_event', 'm@1', NULL)");
+    sql(c, "INSERT INTO events VALUES ('P-2', 2026, '2026-06-11', '2026-06-21', '2026-06-16',"
+           " 0.91, 'm@1', NULL)");
+    /* a run that recorded its energy, next to the fixture's decide run (none recorded) */
+    sql(c, "INSERT INTO runs (command, status, started_at, ended_at, summary) VALUES ('run', 'ok',"
+           " '2026-11-01 02:00:00+00', '2026-11-01 02:01:30+00', '{\"cpu_joules\": 12.5}')");
+    PQfinish(c);
+}
+
 #endif
