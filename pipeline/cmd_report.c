@@ -150,7 +150,9 @@ static int report_all(const mc_settings *set, const report_args *a, int season)
     report_options o = {.season = season,
                         .observed = {.min_valid_pixels = set->min_valid_pixels,
                                      .min_valid_share = set->min_valid_share,
-                                     .season = season}};
+                                     .season = season},
+                        .chips = 1, .parcels_path = a->parcels,
+                        .id_field = a->parcels ? set->id_field : NULL};
     char path[4096];
     snprintf(path, sizeof path, "%s/report.html", a->dir);
     size_t n;

@@ -12,6 +12,9 @@
 typedef struct report_options {
     int season;                        /* 0: all seasons */
     store_series_filter observed;      /* what counts as a clear observation */
+    int chips;                         /* 1: before/after image chips cut from the scenes */
+    const char *parcels_path;          /* for the chips; NULL: the store's parcel file */
+    const char *id_field;              /* with parcels_path */
 } report_options;
 
 /* Writes text with & < > " ' as character references (safe in elements and quoted

@@ -27,13 +27,7 @@ int report_gis_format_parse(const char *text, report_gis_format *format)
     return MC_OK;
 }
 
-/* The flagged rows, and per row its parcel's geometry in EPSG:4326 (NULL: not found). */
-typedef struct gis_rows {
-    store_flagged *rows;
-    size_t n;
-    OGRGeometryH *geoms;
-    size_t *by_parcel; /* row indices sorted by parcel_id, for lookups while reading */
-} gis_rows;
+typedef report_flagged_set gis_rows;
 
 static gis_rows *sort_ctx; /* qsort has no context argument in C11 */
 
@@ -51,6 +45,7 @@ static void gis_rows_free(gis_rows *g)
     free(g->geoms);
     free(g->by_parcel);
     store_flagged_free(g->rows, g->n);
+    memset(g, 0, sizeof *g);
 }
 
 /* Sets the geometry of every row whose parcel is `id` (a parcel may carry several claims). */
@@ -155,6 +150,21 @@ static int load_rows(store *s, const report_gis_options *o, gis_rows *g)
                      " written without geometry", g->rows[i].parcel_id, g->rows[i].claim_id);
     return rc;
 }
+
+int report_flagged_set_load(store *s, int season, const char *parcels_path,
+                            const char *id_field, report_flagged_set *set)
+{
+    report_gis_options o = {.season = season, .parcels_path = parcels_path,
+                            .id_field = id_field};
+    GDALAllRegister();
+    if (load_rows(s, &o, set) != MC_OK) {
+        gis_rows_free(set);
+        return MC_ERR;
+    }
+    return MC_OK;
+}
+
+void report_flagged_set_free(report_flagged_set *set) { gis_rows_free(set); }
 
 /* ---- GeoJSON ---- */
 static const char *const text_fields[] = {"claim_id", "parcel_id", "outcome", "case_number",

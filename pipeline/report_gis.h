@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 
+#include <ogr_api.h>
+
 #include "store.h"
 
 typedef enum { REPORT_GIS_GEOJSON = 0, REPORT_GIS_CSV } report_gis_format;
@@ -26,5 +28,18 @@ int report_gis_format_parse(const char *text, report_gis_format *format);
  * reviewed), reason; CSV adds wkt. A flagged parcel missing from the parcel file is
  * written without geometry and named in a warning. *n_written: features written. */
 int report_flagged_export(store *s, const report_gis_options *o, size_t *n_written);
+
+/* The flagged claims (as store_flagged_load) with each one's parcel geometry from the
+ * parcel file (NULL: the store's current one), reprojected to EPSG:4326 (lon, lat). */
+typedef struct report_flagged_set {
+    store_flagged *rows;
+    size_t n;
+    OGRGeometryH *geoms;  /* per row; NULL where the parcel is not in the file */
+    size_t *by_parcel;    /* row indices sorted by parcel_id */
+} report_flagged_set;
+
+int report_flagged_set_load(store *s, int season, const char *parcels_path,
+                            const char *id_field, report_flagged_set *set);
+void report_flagged_set_free(report_flagged_set *set);
 
 #endif

@@ -14,6 +14,9 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "log.h"
+#include "report_chips.h"
+#include "report_gis.h"
 #include "series.h"
 
 void report_html_escape(FILE *out, const char *text)
@@ -44,6 +47,8 @@ static const char page_head[] =
     ".reason{max-width:32em}.muted{color:#666}\n"
     "svg text{font:10px sans-serif;fill:#444}\n"
     "footer{margin-top:2em;color:#555;font-size:13px}\n"
+    "figure{display:inline-block;margin:0 4px}figcaption{font-size:11px;color:#555}\n"
+    "img{image-rendering:pixelated}\n"
     "</style></head><body>\n";
 
 /* Sorting by column (numbers where data-sort holds one) and filtering by outcome, tile
@@ -237,7 +242,38 @@ static void cell_text(FILE *out, const char *cls, const char *sort, const char *
     fputs("</td>", out);
 }
 
-static void claim_row(FILE *out, const store_flagged *f, const store_report_detail *d)
+typedef struct report_chip {
+    int32_t day;
+    const char *label; /* "before", "after", "clear date" */
+    char *b64;         /* PNG; NULL: no image */
+} report_chip;
+
+typedef struct report_chips {
+    report_chip c[2];
+    int n;
+} report_chips;
+
+static void chips_cell(FILE *out, const report_chips *ch)
+{
+    fputs("<td class=\"chips\">", out);
+    int shown = 0;
+    for (int i = 0; i < ch->n; i++) {
+        if (!ch->c[i].b64)
+            continue;
+        char date[11];
+        series_format_date(ch->c[i].day, date);
+        fprintf(out, "<figure><img width=\"96\" alt=\"%s %s\" src=\"data:image/png;base64,%s\">"
+                     "<figcaption>%s %s</figcaption></figure>",
+                ch->c[i].label, date, ch->c[i].b64, ch->c[i].label, date);
+        shown++;
+    }
+    if (!shown)
+        fputs("<span class=\"muted\">no image</span>", out);
+    fputs("</td>", out);
+}
+
+static void claim_row(FILE *out, const store_flagged *f, const store_report_detail *d,
+                      const report_chips *ch)
 {
     char p[32] = "", season[16], n_obs[64];
     if (d->has_summary)
@@ -267,7 +303,9 @@ static void claim_row(FILE *out, const store_flagged *f, const store_report_deta
     report_html_escape(out, n_obs);
     fputs("</span></td><td>", out);
     svg_timeline(out, d, f->season);
-    fputs("</td></tr>\n", out);
+    fputs("</td>", out);
+    chips_cell(out, ch);
+    fputs("</tr>\n", out);
 }
 
 static int compare_strings(const void *a, const void *b)
@@ -315,7 +353,9 @@ static const char table_head[] =
     "<th data-col=\"6\" title=\"the detector's probability that the parcel was mowed\">"
     "P(mowed)</th><th data-col=\"7\">Review</th><th class=\"nosort\">Reason</th>"
     "<th class=\"nosort\">NDVI time line (dots: clear dates; grey triangles: lost to cloud;"
-    " green: scheme window; orange: detected mowing, confidence)</th></tr></thead><tbody>\n";
+    " green: scheme window; orange: detected mowing, confidence)</th>"
+    "<th class=\"nosort\">Images (NDVI: brown low, green high; parcel outlined)</th>"
+    "</tr></thead><tbody>\n";
 
 static void page_footer(FILE *out, const store_run_info *runs, size_t n_runs)
 {
@@ -347,8 +387,9 @@ static void page_footer(FILE *out, const store_run_info *runs, size_t n_runs)
     fputs("</ul></footer>\n", out);
 }
 
-static int write_page(FILE *out, store_flagged *rows, store_report_detail *details, size_t n,
-                      const store_run_info *runs, size_t n_runs)
+static int write_page(FILE *out, store_flagged *rows, store_report_detail *details,
+                      const report_chips *chips, size_t n, const store_run_info *runs,
+                      size_t n_runs)
 {
     char **scratch = calloc(n ? n : 1, sizeof *scratch);
     if (!scratch)
@@ -363,7 +404,7 @@ static int write_page(FILE *out, store_flagged *rows, store_report_detail *detai
     fputs("</div>\n", out);
     fputs(table_head, out);
     for (size_t i = 0; i < n; i++)
-        claim_row(out, &rows[i], &details[i]);
+        claim_row(out, &rows[i], &details[i], &chips[i]);
     fputs("</tbody></table>\n", out);
     page_footer(out, runs, n_runs);
     fputs(page_script, out);
@@ -372,8 +413,10 @@ static int write_page(FILE *out, store_flagged *rows, store_report_detail *detai
 }
 
 typedef struct report_data {
-    store_flagged *rows;
+    report_flagged_set set;
+    store_flagged *rows; /* set.rows */
     store_report_detail *details;
+    report_chips *chips;
     size_t n;
     store_run_info *runs;
     size_t n_runs;
@@ -384,21 +427,100 @@ static void report_data_free(report_data *r)
     for (size_t i = 0; r->details && i < r->n; i++)
         store_report_detail_free(&r->details[i]);
     free(r->details);
-    store_flagged_free(r->rows, r->n);
+    for (size_t i = 0; r->chips && i < r->n; i++)
+        for (int k = 0; k < r->chips[i].n; k++)
+            free(r->chips[i].c[k].b64);
+    free(r->chips);
+    report_flagged_set_free(&r->set);
     store_report_runs_free(r->runs, r->n_runs);
+}
+
+/* The flagged claims with their geometry; without a readable parcel file, without
+ * (no chips, a warning). */
+static int report_set_load(store *s, const report_options *o, report_flagged_set *set)
+{
+    if (o->chips &&
+        report_flagged_set_load(s, o->season, o->parcels_path, o->id_field, set) == MC_OK)
+        return MC_OK;
+    if (o->chips)
+        log_warn("report: no image chips: %s", mc_error_message());
+    memset(set, 0, sizeof *set);
+    if (store_flagged_load(s, o->season, &set->rows, &set->n) != MC_OK)
+        return MC_ERR;
+    set->geoms = calloc(set->n ? set->n : 1, sizeof *set->geoms);
+    return set->geoms ? MC_OK : mc_fail("report: out of memory");
+}
+
+/* Before and after the most confident event; without one, the first and last clear
+ * dates in the window (or the season). */
+static void chips_choose(const store_flagged *f, const store_report_detail *d, report_chips *ch)
+{
+    ch->n = 0;
+    const store_event_row *best = NULL;
+    for (size_t i = 0; i < d->n_events; i++)
+        if (!best || d->events[i].confidence > best->confidence)
+            best = &d->events[i];
+    if (best) {
+        ch->c[0] = (report_chip){best->day_start, "before", NULL};
+        ch->c[1] = (report_chip){best->day_end, "after", NULL};
+        ch->n = 2;
+        return;
+    }
+    int32_t a, b, first = INT32_MIN, last = INT32_MIN;
+    int window = series_parse_date(f->window_start, &a) == MC_OK &&
+                 series_parse_date(f->window_end, &b) == MC_OK;
+    for (int pass = 0; pass < 2 && first == INT32_MIN; pass++)
+        for (size_t i = 0; i < d->n_points; i++) {
+            int32_t day = d->points[i].day;
+            if (!d->points[i].observed || (pass == 0 && window && (day < a || day > b)))
+                continue;
+            first = first == INT32_MIN ? day : first;
+            last = day;
+        }
+    if (first == INT32_MIN)
+        return;
+    ch->c[ch->n++] = (report_chip){first, "clear date", NULL};
+    if (last != first)
+        ch->c[ch->n++] = (report_chip){last, "clear date", NULL};
+}
+
+/* A chip that cannot be made is left out with a warning; the report goes on. */
+static void chips_make(store *s, const store_flagged *f, const store_report_detail *d,
+                       OGRGeometryH geom, report_chips *ch)
+{
+    chips_choose(f, d, ch);
+    for (int i = 0; i < ch->n && *d->tile_id; i++) {
+        char *path = NULL, date[11];
+        int32_t offset = 0;
+        int found = 0;
+        series_format_date(ch->c[i].day, date);
+        int rc = store_report_scene(s, d->tile_id, ch->c[i].day, &path, &offset, &found);
+        if (rc == MC_OK && found)
+            rc = report_chip_png_base64(path, offset, geom, &ch->c[i].b64);
+        if (rc != MC_OK || !found)
+            log_warn("report: parcel %s: no image of %s: %s", f->parcel_id, date,
+                     rc != MC_OK ? mc_error_message() : "no scene of its tile that day");
+        free(path);
+    }
 }
 
 static int report_data_load(store *s, const report_options *o, report_data *r)
 {
     memset(r, 0, sizeof *r);
-    if (store_flagged_load(s, o->season, &r->rows, &r->n) != MC_OK)
+    if (report_set_load(s, o, &r->set) != MC_OK)
         return MC_ERR;
+    r->rows = r->set.rows;
+    r->n = r->set.n;
     r->details = calloc(r->n ? r->n : 1, sizeof *r->details);
-    if (!r->details)
+    r->chips = calloc(r->n ? r->n : 1, sizeof *r->chips);
+    if (!r->details || !r->chips)
         return mc_fail("report: out of memory");
-    for (size_t i = 0; i < r->n; i++)
+    for (size_t i = 0; i < r->n; i++) {
         if (store_report_detail_load(s, &r->rows[i], &o->observed, &r->details[i]) != MC_OK)
             return MC_ERR;
+        if (o->chips && r->set.geoms[i])
+            chips_make(s, &r->rows[i], &r->details[i], r->set.geoms[i], &r->chips[i]);
+    }
     return store_report_runs(s, &r->runs, &r->n_runs);
 }
 
@@ -415,7 +537,7 @@ int report_inspector_write(store *s, const report_options *o, const char *path,
     if (rc == MC_OK && !out)
         rc = mc_fail("report %s: %s", tmp, strerror(errno));
     if (out) {
-        rc = write_page(out, r.rows, r.details, r.n, r.runs, r.n_runs);
+        rc = write_page(out, r.rows, r.details, r.chips, r.n, r.runs, r.n_runs);
         if (fclose(out) != 0 && rc == MC_OK)
             rc = mc_fail("report %s: %s", tmp, strerror(errno));
         if (rc == MC_OK && rename(tmp, path) != 0)

@@ -286,6 +286,9 @@ typedef struct store_run_info {
 } store_run_info;
 
 int store_report_runs(store *s, store_run_info **runs, size_t *n);
+/* The scene of a tile on a day: its folder and reflectance offset (*found = 0: none). */
+int store_report_scene(store *s, const char *tile_id, int32_t day, char **path,
+                       int32_t *offset_dn, int *found);
 void store_report_runs_free(store_run_info *runs, size_t n);
 
 #endif

@@ -291,3 +291,29 @@ void store_report_runs_free(store_run_info *runs, size_t n)
     }
     free(runs);
 }
+
+int store_report_scene(store *s, const char *tile_id, int32_t day, char **path,
+                       int32_t *offset_dn, int *found)
+{
+    *path = NULL;
+    *found = 0;
+    char day_text[16];
+    snprintf(day_text, sizeof day_text, "%d", (int)day);
+    const char *p[] = {tile_id, day_text};
+    PGresult *r = store_query(s, "finding the scene of a date",
+                              "SELECT path, reflectance_offset_dn FROM scenes"
+                              " WHERE tile_id = $1 AND acquired_on = date '1970-01-01' + $2::integer",
+                              2, p);
+    if (!r)
+        return MC_ERR;
+    int rc = MC_OK;
+    if (PQntuples(r) == 1) {
+        *path = strdup(PQgetvalue(r, 0, 0));
+        *offset_dn = atoi(PQgetvalue(r, 0, 1));
+        *found = *path != NULL;
+        if (!*path)
+            rc = mc_fail("finding the scene of a date: out of memory");
+    }
+    PQclear(r);
+    return rc;
+}

@@ -9,6 +9,9 @@
  * Observations (fixture of report_test.h plus): tile 35VLF, six dates 06-01 .. 07-21
  * every 10 days; P-1 clear (NDVI 0.6) on 06-01, 06-11, 07-01, 07-21 and without a valid
  * pixel on 06-21 and 07-11; P-2 clear on all six; an event of P-2 06-11..06-21 (06-16, 0.91). */
+#include <cpl_vsi.h>
+#include <openssl/evp.h>
+
 #include "report.h"
 #include "report_test.h"
 
@@ -79,7 +82,8 @@ static void check_report(const char *html, int season)
     CHECK_INT(count(html, "</script>"), 1);
     /* self-contained: no fetched resource */
     CHECK_INT(count(html, "http"), count(html, "xmlns=\"http://www.w3.org/2000/svg\""));
-    CHECK(strstr(html, " src=") == NULL && strstr(html, "<link") == NULL);
+    CHECK_INT(count(html, " src="), count(html, " src=\"data:image/png;base64,"));
+    CHECK(strstr(html, "<link") == NULL);
     CHECK(strstr(html, "@import") == NULL && strstr(html, "url(") == NULL);
 }
 
@@ -123,6 +127,104 @@ static void check_footer(const char *html)
     CHECK(d && strstr(d, "energy: not available") != NULL);
 }
 
+/* B04/B08 of 300 x 300 px at 10 m from (499500, 6501500), UTM 35N, everywhere red DN 1500
+ * and NIR DN 5000 (offset -1000: reflectance 0.05 and 0.40, NDVI 0.35 / 0.45 = 0.7778);
+ * the scenes of 06-11 and 06-21 (P-2's event) point at them. */
+static void fixture_tiffs(void)
+{
+    char scene[400], path[500];
+    snprintf(scene, sizeof scene, "%s/scene", dir);
+    REQUIRE(mkdir(scene, 0777) == 0);
+    const char *bands[] = {"B04", "B08"};
+    const int dn[] = {1500, 5000};
+    OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
+    OSRImportFromEPSG(srs, 32635);
+    for (int b = 0; b < 2; b++) {
+        snprintf(path, sizeof path, "%s/%s.tif", scene, bands[b]);
+        GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GTiff"), path, 300, 300, 1, GDT_UInt16,
+                                     NULL);
+        REQUIRE(ds != NULL);
+        double gt[6] = {499500, 10, 0, 6501500, 0, -10};
+        GDALSetGeoTransform(ds, gt);
+        GDALSetSpatialRef(ds, srs);
+        REQUIRE(GDALFillRaster(GDALGetRasterBand(ds, 1), dn[b], 0) == CE_None);
+        GDALClose(ds);
+    }
+    OSRDestroySpatialReference(srs);
+    PGconn *c = db_connect();
+    char q[700];
+    snprintf(q, sizeof q, "UPDATE scenes SET path = '%s' WHERE acquired_on IN ('2026-06-11',"
+                          " '2026-06-21')", scene);
+    sql(c, q);
+    PQfinish(c);
+}
+
+/* P-2 (501000..501100 E, 6500000..6500100 N) plus 30 m: source columns 147..162, rows
+ * 137..152 (16 x 16 px), upscaled by ceil(64 / 16) = 4 to 64 x 64. The west edge (x 501000)
+ * is the boundary between source columns 149 and 150: chip column 12. NDVI 0.7778:
+ * t = 0.8642 of the ramp (165,120,80) -> (20,140,40) = (40, 137, 45). */
+static void check_chip(const char *b64)
+{
+    size_t len = strlen(b64);
+    unsigned char *png = malloc(len);
+    int n = EVP_DecodeBlock(png, (const unsigned char *)b64, (int)len);
+    REQUIRE(n > 8);
+    CHECK(memcmp(png, "\x89PNG", 4) == 0);
+    VSILFILE *f = VSIFileFromMemBuffer("/vsimem/test-chip.png", png, (vsi_l_offset)n, FALSE);
+    REQUIRE(f != NULL);
+    VSIFCloseL(f);
+    GDALDatasetH ds = GDALOpen("/vsimem/test-chip.png", GA_ReadOnly);
+    REQUIRE(ds != NULL);
+    CHECK_INT(GDALGetRasterXSize(ds), 64);
+    CHECK_INT(GDALGetRasterYSize(ds), 64);
+    REQUIRE(GDALGetRasterCount(ds) == 3);
+    unsigned char px[3];
+    const int expected[3] = {40, 137, 45};
+    for (int b = 0; b < 3; b++) {
+        REQUIRE(GDALRasterIO(GDALGetRasterBand(ds, b + 1), GF_Read, 32, 32, 1, 1, &px[b], 1, 1,
+                             GDT_Byte, 0, 0) == CE_None);
+        CHECK_INT(px[b], expected[b]);
+    }
+    unsigned char edge[2][3];
+    for (int b = 0; b < 3; b++)
+        for (int k = 0; k < 2; k++)
+            REQUIRE(GDALRasterIO(GDALGetRasterBand(ds, b + 1), GF_Read, 11 + k, 32, 1, 1,
+                                 &edge[k][b], 1, 1, GDT_Byte, 0, 0) == CE_None);
+    int magenta = 0;
+    for (int k = 0; k < 2; k++)
+        magenta |= edge[k][0] == 255 && edge[k][1] == 0 && edge[k][2] == 255;
+    CHECK_MSG(magenta, "no outline at the west edge (chip column 11/12)");
+    unsigned char corner[3];
+    for (int b = 0; b < 3; b++)
+        REQUIRE(GDALRasterIO(GDALGetRasterBand(ds, b + 1), GF_Read, 0, 0, 1, 1, &corner[b], 1, 1,
+                             GDT_Byte, 0, 0) == CE_None);
+    CHECK_INT(corner[1], 137);
+    GDALClose(ds);
+    VSIUnlink("/vsimem/test-chip.png");
+    free(png);
+}
+
+static void check_chips(const char *html)
+{
+    char *p2 = row_of(html, "P-2");
+    CHECK_INT(count(p2, "<img "), 2);
+    CHECK(strstr(p2, "alt=\"before 2026-06-11\"") != NULL);
+    CHECK(strstr(p2, "alt=\"after 2026-06-21\"") != NULL);
+    const char *src = strstr(p2, "base64,");
+    REQUIRE(src != NULL);
+    src += strlen("base64,");
+    const char *end = strchr(src, '"');
+    REQUIRE(end != NULL);
+    char *b64 = strndup(src, (size_t)(end - src));
+    check_chip(b64);
+    free(b64);
+    free(p2);
+    char *p1 = row_of(html, "P-1"); /* its dates' scenes have no files: no image */
+    CHECK_INT(count(p1, "<img "), 0);
+    CHECK(strstr(p1, "no image") != NULL);
+    free(p1);
+}
+
 static void check_cli(const char *mowcheck_bin)
 {
     char out[400], cmd[1400];
@@ -155,9 +257,11 @@ int main(int argc, char **argv)
     store *st = db_store();
     fixture_store(st, parcels);
     fixture_series();
+    fixture_tiffs();
 
-    report_options o = {.season = 2026, .observed = {.min_valid_pixels = 1,
-                                                     .min_valid_share = 0.5, .season = 2026}};
+    report_options o = {.season = 2026, .chips = 1,
+                        .observed = {.min_valid_pixels = 1, .min_valid_share = 0.5,
+                                     .season = 2026}};
     snprintf(path, sizeof path, "%s/report.html", dir);
     size_t n = 0;
     int rc = report_inspector_write(st, &o, path, &n);
@@ -169,6 +273,7 @@ int main(int argc, char **argv)
     check_report(html, 2026);
     check_timelines(html);
     check_footer(html);
+    check_chips(html);
     free(html);
 
     o.season = 0;
