@@ -5,8 +5,9 @@
  * rows in parallel with the exact scanline rule of labels_scan.c. A centre that a
  * second parcel also claims is marked LABELS_OVERLAP and ends as 0 (no pixel is
  * counted twice). A last pass per row clears what another tile owns (see
- * owner_lost_range), resolves overlaps, counts pixels per label and fills the
- * occupancy index. Each band and each row is written by one thread: no locks. */
+ * owner_lost_range, and zone_rows across UTM zones), resolves overlaps, counts
+ * pixels per label and fills the occupancy index. Each band and each row is
+ * written by one thread: no locks. */
 #include "labels_internal.h"
 
 #include <math.h>
@@ -570,6 +571,8 @@ typedef struct owner_ctx {
     double cx, cy; /* this tile's centre */
     owner_nb *nb;
     size_t n;
+    size_t n_zone; /* tiles of a neighbouring UTM zone that take pixels */
+    int *zone_cols; /* [2 * (k * height + j)]: the columns [a, b) of row j zone tile k takes */
 } owner_ctx;
 
 /* Whether neighbour u's centre is nearer to (x, y) than this tile's (ties by id).
@@ -619,6 +622,238 @@ static void owner_lost_range(const owner_ctx *o, const owner_nb *u, int j, int *
     }
 }
 
+/* ---- ownership across UTM zones ----
+ * A pixel centre of a tile in UTM zone Z whose longitude lies in zone Z +- 1 (same
+ * hemisphere) belongs to that zone when one of its tiles contains the point; then
+ * it is cleared here. Along a row (constant northing) longitude, and the easting
+ * and northing in the other zone's CRS, change monotonically with x, so each row's
+ * lost columns are one interval per such tile, found by bisection with exact
+ * per-point transforms (about 70 a row and tile, and only for tiles near a zone
+ * edge). Centres in the tile's own band are never taken by another zone. */
+
+/* The UTM zone 1..60 of a WGS 84 UTM code, 0 otherwise; *hemi 1 north, -1 south. */
+static int utm_zone(int epsg, int *hemi)
+{
+    *hemi = epsg >= 32601 && epsg <= 32660 ? 1 : epsg >= 32701 && epsg <= 32760 ? -1 : 0;
+    return *hemi == 1 ? epsg - 32600 : *hemi == -1 ? epsg - 32700 : 0;
+}
+
+static OGRCoordinateTransformationH ct_between(int from_epsg, int to_epsg)
+{
+    OGRSpatialReferenceH a = OSRNewSpatialReference(NULL), b = OSRNewSpatialReference(NULL);
+    OGRCoordinateTransformationH ct = NULL;
+    if (a && b && OSRImportFromEPSG(a, from_epsg) == OGRERR_NONE &&
+        OSRImportFromEPSG(b, to_epsg) == OGRERR_NONE) {
+        OSRSetAxisMappingStrategy(a, OAMS_TRADITIONAL_GIS_ORDER);
+        OSRSetAxisMappingStrategy(b, OAMS_TRADITIONAL_GIS_ORDER);
+        ct = OCTNewCoordinateTransformation(a, b);
+    }
+    if (a)
+        OSRDestroySpatialReference(a);
+    if (b)
+        OSRDestroySpatialReference(b);
+    return ct;
+}
+
+/* Whether tile u's footprint meets tile t's footprint brought into u's CRS (its
+ * boundary, 16 points an edge, as a box: a prefilter; rows are tested exactly). */
+static int zone_overlaps(const tile_grid *t, const tile_grid *u, int *meets)
+{
+    enum { PER_EDGE = 16, N = 4 * PER_EDGE };
+    OGRCoordinateTransformationH ct = ct_between(t->epsg, u->epsg);
+    if (!ct)
+        return mc_fail("tile %s: no transformation from EPSG:%d to EPSG:%d (tile %s)",
+                       t->tile_id, t->epsg, u->epsg, u->tile_id);
+    double w, e, s, n, x[N], y[N];
+    int ok[N];
+    tile_footprint(t, &w, &e, &s, &n);
+    for (int k = 0; k < PER_EDGE; k++) {
+        double f = (double)k / PER_EDGE;
+        x[k] = w + f * (e - w), y[k] = n;
+        x[PER_EDGE + k] = e, y[PER_EDGE + k] = n + f * (s - n);
+        x[2 * PER_EDGE + k] = e - f * (e - w), y[2 * PER_EDGE + k] = s;
+        x[3 * PER_EDGE + k] = w, y[3 * PER_EDGE + k] = s + f * (n - s);
+    }
+    int all = OCTTransformEx(ct, N, x, y, NULL, ok);
+    OCTDestroyCoordinateTransformation(ct);
+    double bw = INFINITY, be = -INFINITY, bs = INFINITY, bn = -INFINITY;
+    for (int k = 0; all && k < N; k++) {
+        if (!ok[k] || !isfinite(x[k]) || !isfinite(y[k]))
+            return mc_fail("tile %s: footprint does not transform to EPSG:%d (tile %s)",
+                           t->tile_id, u->epsg, u->tile_id);
+        bw = fmin(bw, x[k]), be = fmax(be, x[k]), bs = fmin(bs, y[k]), bn = fmax(bn, y[k]);
+    }
+    if (!all)
+        return mc_fail("tile %s: footprint does not transform to EPSG:%d (tile %s)",
+                       t->tile_id, u->epsg, u->tile_id);
+    double uw, ue, us, un;
+    tile_footprint(u, &uw, &ue, &us, &un);
+    *meets = uw < be && ue > bw && us < bn && un > bs;
+    return MC_OK;
+}
+
+int labels_zone_neighbours(const tile_grid *tile, const tile_grid *all_tiles, size_t n_tiles,
+                           const tile_grid ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    int hemi, zone = utm_zone(tile->epsg, &hemi);
+    if (!zone || n_tiles == 0)
+        return MC_OK;
+    const tile_grid **v = malloc(n_tiles * sizeof *v);
+    if (!v)
+        return mc_fail("tile %s: out of memory", tile->tile_id);
+    size_t k = 0;
+    for (size_t i = 0; i < n_tiles; i++) {
+        int uh, uz = utm_zone(all_tiles[i].epsg, &uh), meets = 0;
+        if (uh != hemi || (uz != zone - 1 && uz != zone + 1))
+            continue;
+        if (zone_overlaps(tile, &all_tiles[i], &meets)) {
+            free(v);
+            return MC_ERR;
+        }
+        if (meets)
+            v[k++] = &all_tiles[i];
+    }
+    qsort(v, k, sizeof *v, cmp_tile_ptr);
+    *out = v;
+    *n = k;
+    return MC_OK;
+}
+
+/* Component comp (0: x, 1: y) of column i's centre on row y, transformed by ct. */
+static int zone_coord(OGRCoordinateTransformationH ct, const labels_grid *g, int i, double y,
+                      int comp, double *v)
+{
+    double px = labels_grid_col_x(g, i), py = y;
+    int ok = 0;
+    if (!OCTTransformEx(ct, 1, &px, &py, NULL, &ok) || !ok || !isfinite(px) || !isfinite(py))
+        return -1;
+    *v = comp ? py : px;
+    return 0;
+}
+
+/* The first column in [lo, hi) where the transformed coordinate satisfies
+ * v >= thr (above, strict: v > thr) or v <= thr (!above, strict: v < thr); the
+ * condition must go from false to true along the row. hi if none; -1 on failure. */
+static int zone_first(OGRCoordinateTransformationH ct, const labels_grid *g, double y, int lo,
+                      int hi, int comp, double thr, int above, int strict)
+{
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        double v;
+        if (zone_coord(ct, g, mid, y, comp, &v))
+            return -1;
+        int c = above ? (strict ? v > thr : v >= thr) : (strict ? v < thr : v <= thr);
+        if (c)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+/* The columns [*a, *b) within [lo, hi) of row y whose centres lie in u's footprint
+ * [west, east) x (south, north] (ct: this tile's CRS to u's). */
+static int zone_in_footprint(OGRCoordinateTransformationH ct, const labels_grid *g, double y,
+                             int lo, int hi, const tile_grid *u, int *a, int *b)
+{
+    double uw, ue, us, un, n0, n1;
+    tile_footprint(u, &uw, &ue, &us, &un);
+    *a = *b = lo;
+    if (lo >= hi)
+        return 0;
+    if (zone_coord(ct, g, lo, y, 1, &n0) || zone_coord(ct, g, hi - 1, y, 1, &n1))
+        return -1;
+    int a1 = zone_first(ct, g, y, lo, hi, 0, uw, 1, 0);
+    int b1 = zone_first(ct, g, y, lo, hi, 0, ue, 1, 0);
+    int a2, b2;
+    if (n1 > n0) { /* northing rises along the row */
+        a2 = zone_first(ct, g, y, lo, hi, 1, us, 1, 1);
+        b2 = zone_first(ct, g, y, lo, hi, 1, un, 1, 1);
+    } else if (n1 < n0) {
+        a2 = zone_first(ct, g, y, lo, hi, 1, un, 0, 0);
+        b2 = zone_first(ct, g, y, lo, hi, 1, us, 0, 0);
+    } else {
+        a2 = n0 > us && n0 <= un ? lo : hi;
+        b2 = hi;
+    }
+    if (a1 < 0 || b1 < 0 || a2 < 0 || b2 < 0)
+        return -1;
+    int s = a1 > a2 ? a1 : a2, e = b1 < b2 ? b1 : b2;
+    if (s < e)
+        *a = s, *b = e;
+    return 0;
+}
+
+/* Fills o->zone_cols for every row (rows in parallel, transformations per thread). */
+static int zone_rows(const tile_grid *tile, const tile_grid **zn, owner_ctx *o)
+{
+    const labels_grid *g = o->g;
+    int hemi, zone = utm_zone(tile->epsg, &hemi), fail = 0;
+    double lon_w = (zone - 1) * 6.0 - 180.0, lon_e = zone * 6.0 - 180.0;
+#pragma omp parallel
+    {
+        OGRCoordinateTransformationH ll = ct_between(tile->epsg, 4326);
+        OGRCoordinateTransformationH *to = calloc(o->n_zone, sizeof *to);
+        int bad = !ll || !to;
+        for (size_t k = 0; !bad && k < o->n_zone; k++)
+            bad = !(to[k] = ct_between(tile->epsg, zn[k]->epsg));
+        if (bad) {
+#pragma omp atomic write
+            fail = 1;
+        }
+#pragma omp for schedule(dynamic, 16)
+        for (int j = 0; j < g->height; j++) {
+            double y = labels_grid_row_y(g, j);
+            int kw = -2, ke = -2; /* band edges' columns, found when first needed */
+            for (size_t k = 0; !bad && k < o->n_zone; k++) {
+                int uh, east = utm_zone(zn[k]->epsg, &uh) > zone, lo, hi;
+                if (east && ke == -2)
+                    ke = zone_first(ll, g, y, 0, g->width, 0, lon_e, 1, 0);
+                if (!east && kw == -2)
+                    kw = zone_first(ll, g, y, 0, g->width, 0, lon_w, 1, 0);
+                lo = east ? ke : 0, hi = east ? g->width : kw;
+                int *ab = o->zone_cols + 2 * (k * (size_t)g->height + (size_t)j);
+                if (lo < 0 || hi < 0 || zone_in_footprint(to[k], g, y, lo, hi, zn[k], ab, ab + 1))
+                    bad = 1;
+            }
+            if (bad) {
+#pragma omp atomic write
+                fail = 1;
+            }
+        }
+        for (size_t k = 0; to && k < o->n_zone; k++)
+            if (to[k])
+                OCTDestroyCoordinateTransformation(to[k]);
+        free(to);
+        if (ll)
+            OCTDestroyCoordinateTransformation(ll);
+    }
+    if (fail)
+        return mc_fail("tile %s: pixel centres do not transform between UTM zones (EPSG:%d, "
+                       "EPSG:4326 and its neighbours)", tile->tile_id, tile->epsg);
+    return MC_OK;
+}
+
+static int owner_init_zones(const tile_grid *tile, const tile_grid *all, size_t n_all,
+                            owner_ctx *o)
+{
+    const tile_grid **zn;
+    size_t n;
+    if (labels_zone_neighbours(tile, all, n_all, &zn, &n))
+        return MC_ERR;
+    int rc = MC_OK;
+    if (n > 0) {
+        o->n_zone = n;
+        o->zone_cols = calloc(2 * n * (size_t)o->g->height, sizeof *o->zone_cols);
+        rc = o->zone_cols ? zone_rows(tile, zn, o)
+                          : mc_fail("tile %s: out of memory", tile->tile_id);
+    }
+    free(zn);
+    return rc;
+}
+
 static int owner_init(const tile_grid *tile, const tile_grid *all, size_t n_all,
                       const labels_grid *g, owner_ctx *o)
 {
@@ -626,7 +861,8 @@ static int owner_init(const tile_grid *tile, const tile_grid *all, size_t n_all,
     size_t n;
     if (labels_neighbours(tile, all, n_all, &nbs, &n))
         return MC_ERR;
-    *o = (owner_ctx){g, g->x0 + 0.5 * g->width * g->dx, g->y0 + 0.5 * g->height * g->dy, NULL, 0};
+    *o = (owner_ctx){g, g->x0 + 0.5 * g->width * g->dx, g->y0 + 0.5 * g->height * g->dy,
+                     NULL, 0, 0, NULL};
     o->nb = calloc(n + 1, sizeof *o->nb);
     if (!o->nb) {
         free(nbs);
@@ -641,7 +877,7 @@ static int owner_init(const tile_grid *tile, const tile_grid *all, size_t n_all,
     }
     o->n = n;
     free(nbs);
-    return MC_OK;
+    return owner_init_zones(tile, all, n_all, o);
 }
 
 /* Clears what other tiles own and overlap markers; counts; marks occupancy. */
@@ -666,6 +902,11 @@ static int finish(const owner_ctx *o, label_raster *lr)
                 owner_lost_range(o, &o->nb[i], y, &a, &b);
                 if (a < b)
                     memset(row + a, 0, (size_t)(b - a) * sizeof *row);
+            }
+            for (size_t k = 0; k < o->n_zone; k++) {
+                const int *ab = o->zone_cols + 2 * (k * (size_t)lr->height + (size_t)y);
+                if (ab[0] < ab[1])
+                    memset(row + ab[0], 0, (size_t)(ab[1] - ab[0]) * sizeof *row);
             }
             for (int x = 0; x < lr->width; x++) {
                 uint32_t v = row[x];
@@ -720,6 +961,7 @@ int labels_build(const parcel_set *set, const tile_grid *tile, const tile_grid *
               "%.3f s", tile->tile_id, t1 - t0, t2 - t1, t3 - t2);
     flat_free(&f);
     free(o.nb);
+    free(o.zone_cols);
     if (rc != MC_OK) {
         labels_free(lr);
         return mc_fail_wrap("labels for tile %s", tile->tile_id);

@@ -89,6 +89,13 @@ static int cache_key(const parcel_set *set, const tile_grid *tile, const tile_gr
         rc = key_add_grid(md, tile);
     for (size_t i = 0; rc == MC_OK && i < n_nb; i++)
         rc = key_add_grid(md, nbs[i]);
+    const tile_grid **zn = NULL;
+    size_t n_zn = 0;
+    if (rc == MC_OK)
+        rc = labels_zone_neighbours(tile, all, n_all, &zn, &n_zn);
+    for (size_t i = 0; rc == MC_OK && i < n_zn; i++)
+        rc = key_add_grid(md, zn[i]);
+    free(zn);
     unsigned int len = 0;
     if (rc == MC_OK && (EVP_DigestFinal_ex(md, key, &len) != 1 || len != 32))
         rc = mc_fail("label cache key: SHA-256 failed");

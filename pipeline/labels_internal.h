@@ -9,7 +9,8 @@
 
 /* Bump when the pixel rule, the ownership rule or the cache format changes:
  * it is part of every cache key. */
-#define LABELS_ALGORITHM_VERSION "labels-v1 half-open, dist>=buffer, nearest-centre ownership"
+#define LABELS_ALGORITHM_VERSION \
+    "labels-v2 half-open, dist>=buffer, UTM-zone then nearest-centre ownership"
 
 #define LABELS_OVERLAP UINT32_MAX /* transient: a centre claimed by two parcels */
 
@@ -20,6 +21,12 @@ int labels_tile_scan_grid(const tile_grid *tile, labels_grid *g);
  * footprint overlapping. *out (malloc'd, sorted by tile id) holds *n pointers. */
 int labels_neighbours(const tile_grid *tile, const tile_grid *all_tiles, size_t n_tiles,
                       const tile_grid ***out, size_t *n);
+
+/* The tiles of all_tiles in the UTM zone east or west of `tile`'s (same hemisphere)
+ * whose footprint may overlap it: they take its centres that lie in their zone's
+ * band. None for tiles outside WGS 84 UTM. *out (malloc'd, sorted by id). */
+int labels_zone_neighbours(const tile_grid *tile, const tile_grid *all_tiles, size_t n_tiles,
+                           const tile_grid ***out, size_t *n);
 
 /* An empty raster (labels zeroed, counts zeroed, occupancy zeroed). */
 int labels_alloc(int width, int height, uint32_t n_labels, label_raster **out);

@@ -506,6 +506,119 @@ static void test_ownership(void)
     check_ownership(X0 + 600, Y0 - 600, "35VMF", 20000 - 1600);
 }
 
+/* ---- ownership across UTM zones ---- */
+
+/* (lon, lat) <-> UTM of EPSG code epsg. */
+static void utm_ll(int epsg, int to_ll, double *x, double *y, int n)
+{
+    OGRSpatialReferenceH a = OSRNewSpatialReference(NULL), b = OSRNewSpatialReference(NULL);
+    REQUIRE(OSRImportFromEPSG(a, epsg) == OGRERR_NONE && OSRImportFromEPSG(b, 4326) == OGRERR_NONE);
+    OSRSetAxisMappingStrategy(a, OAMS_TRADITIONAL_GIS_ORDER);
+    OSRSetAxisMappingStrategy(b, OAMS_TRADITIONAL_GIS_ORDER);
+    OGRCoordinateTransformationH ct = to_ll ? OCTNewCoordinateTransformation(a, b)
+                                            : OCTNewCoordinateTransformation(b, a);
+    REQUIRE(ct && OCTTransform(ct, n, x, y, NULL));
+    OCTDestroyCoordinateTransformation(ct);
+    OSRDestroySpatialReference(a);
+    OSRDestroySpatialReference(b);
+}
+
+/* Labelled pixels of lr (tile t) west of 24 deg E (*west) and east of it (*east),
+ * and the rows with any labelled pixel. */
+static void count_by_meridian(const label_raster *lr, const tile_grid *t, long long *west,
+                              long long *east, int *rows)
+{
+    *west = *east = 0;
+    *rows = 0;
+    double *x = malloc(sizeof(double) * (size_t)t->width);
+    double *y = malloc(sizeof(double) * (size_t)t->width);
+    REQUIRE(x && y);
+    for (int j = 0; j < t->height; j++) {
+        for (int i = 0; i < t->width; i++) {
+            x[i] = t->geotransform[0] + 10 * i + 5;
+            y[i] = t->geotransform[3] - 10 * j - 5;
+        }
+        utm_ll(t->epsg, 1, x, y, t->width);
+        int any = 0;
+        for (int i = 0; i < t->width; i++) {
+            if (!lr->labels[(size_t)j * t->width + i])
+                continue;
+            any = 1;
+            if (x[i] < 24.0)
+                (*west)++;
+            else
+                (*east)++;
+        }
+        *rows += any;
+    }
+    free(x);
+    free(y);
+}
+
+/* Zone 35 tile A whose west third lies west of 24 deg E (at 58.5 N), zone 34 tile B
+ * whose east third lies east of it; a 1 km UTM-35 square parcel on A's pixel edges,
+ * centred on the meridian, inside both. Alone, A labels 100 x 100 = 10000 pixels.
+ * With both: A keeps only centres with lon >= 24, B only those with lon < 24, and
+ * the sum is 10000 up to the grids' difference: B's grid is turned by ~5 deg
+ * against A's, and along any row the count of 10 m centres in an interval of
+ * length L is within 1 of L / 10, so each labelled row of each tile adds at most
+ * one pixel of error against the area (24 E is 3 deg from both central meridians:
+ * the two projections' scales agree to 1e-6, well under a pixel). Tolerance: the
+ * number of labelled rows of A plus those of B (about 210 of 10000; the actual
+ * difference is far smaller as the errors cancel). */
+static void test_zone_ownership(void)
+{
+    double ex[] = {24.0}, ey[] = {58.5}, wx[] = {24.0}, wy[] = {58.5};
+    utm_ll(32635, 0, ex, ey, 1);
+    utm_ll(32634, 0, wx, wy, 1);
+    double ax = 10 * round(ex[0] / 10), ay = 10 * round(ey[0] / 10); /* on A's pixel edges */
+    double bx = 10 * round(wx[0] / 10), by = 10 * round(wy[0] / 10);
+    tile_grid tiles[2] = {tile("35VLF", 32635, ax - 1000, ay + 1500, 300, 300),
+                          tile("34VFL", 32634, bx - 2000, by + 1500, 300, 300)};
+    const char *p = path_in_tmp("zones.gpkg");
+    feat f[] = {{"MERIDIAN", rect_wkt(ax - 500, ay - 500, ax + 500, ay + 500)}};
+    write_gpkg(p, 32635, "parcel_id", 0, wkbPolygon, f, 1);
+    parcel_set *s = NULL;
+    REQUIRE(parcels_load(p, "parcel_id", 0, &s) == MC_OK);
+
+    /* no other-zone tile: A keeps its pixels west of 24 E */
+    label_raster *ref = build(s, &tiles[0], tiles, 1, 0);
+    REQUIRE(ref);
+    CHECK_INT(ref->n_pixels[1], 10000);
+    long long rw, re;
+    int rrows;
+    count_by_meridian(ref, &tiles[0], &rw, &re, &rrows);
+    CHECK(rw > 4000 && re > 4000); /* the parcel really straddles the meridian */
+    labels_free(ref);
+    /* a zone 34 tile 50 km north, not containing those points, takes nothing */
+    tile_grid far[2] = {tiles[0], tile("34VFM", 32634, bx - 2000, by + 51500, 300, 300)};
+    ref = build(s, &far[0], far, 2, 0);
+    REQUIRE(ref);
+    CHECK_INT(ref->n_pixels[1], 10000);
+    labels_free(ref);
+
+    label_raster *a = build(s, &tiles[0], tiles, 2, 0), *b = build(s, &tiles[1], tiles, 2, 0);
+    REQUIRE(a && b);
+    long long aw, ae, bw, be;
+    int arows, brows;
+    count_by_meridian(a, &tiles[0], &aw, &ae, &arows);
+    count_by_meridian(b, &tiles[1], &bw, &be, &brows);
+    CHECK_INT(aw, 0);  /* zone 35 keeps nothing west of 24 E */
+    CHECK_INT(be, 0);  /* zone 34 keeps nothing east of it */
+    CHECK_INT(ae, re); /* and zone 35 loses nothing east of it */
+    CHECK(a->n_pixels[1] > 0 && b->n_pixels[1] > 0);
+    CHECK_INT(a->n_pixels[1], ae);
+    CHECK_INT(b->n_pixels[1], bw);
+    long long sum = a->n_pixels[1] + b->n_pixels[1], diff = sum > 10000 ? sum - 10000 : 10000 - sum;
+    CHECK_MSG(diff <= arows + brows, "zone 35 %lld + zone 34 %lld = %lld, tolerance %d",
+              (long long)a->n_pixels[1], (long long)b->n_pixels[1], sum, arows + brows);
+    log_info("zones: zone 35 %lld + zone 34 %lld = %lld pixels (single zone 10000, tolerance %d)",
+             (long long)a->n_pixels[1], (long long)b->n_pixels[1], sum, arows + brows);
+    labels_free(a);
+    labels_free(b);
+    parcels_free(s);
+}
+
 /* ---- the cache ---- */
 
 static int file_exists_with_prefix(const char *dir, char *found, size_t size)
@@ -637,6 +750,7 @@ int main(void)
     test_overlap();
     test_reprojection();
     test_ownership();
+    test_zone_ownership();
     test_cache();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
