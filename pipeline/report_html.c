@@ -44,7 +44,7 @@ static const char page_head[] =
     "th.nosort{cursor:default}\n"
     ".not_mowed{color:#a40000;font-weight:bold}.inconclusive{color:#8a5a00;font-weight:bold}\n"
     ".filters{margin:1em 0;display:flex;gap:1.5em;flex-wrap:wrap}\n"
-    ".reason{max-width:32em}.muted{color:#666}\n"
+    ".reason{max-width:32em}.muted{color:#666}td:first-child{white-space:nowrap}\n"
     "svg text{font:10px sans-serif;fill:#444}\n"
     "footer{margin-top:2em;color:#555;font-size:13px}\n"
     "figure{display:inline-block;margin:0 4px}figcaption{font-size:11px;color:#555}\n"
@@ -78,6 +78,11 @@ static const char page_script[] =
     "   var nx=parseFloat(x),ny=parseFloat(y);\n"
     "   var d=(!isNaN(nx)&&!isNaN(ny))?nx-ny:(x<y?-1:x>y?1:0);return d*dir[c];});\n"
     "  rows.forEach(function(r){body.appendChild(r);});});});\n"
+    /* report.html#outcome=not_mowed&tile=35VLF&pmin=0.2: a link that opens filtered */
+    "location.hash.replace(/^#/,'').split('&').forEach(function(kv){\n"
+    " var i=kv.indexOf('='); if(i<0)return;\n"
+    " var el=document.getElementById('f-'+decodeURIComponent(kv.slice(0,i)));\n"
+    " if(el)el.value=decodeURIComponent(kv.slice(i+1));});\n"
     "apply();\n"
     "})();\n"
     "</script>\n";
@@ -144,9 +149,12 @@ static void svg_axes(FILE *out, const svg_scale *s)
         if (day > s->d1)
             break;
         double x = svg_x(s, day);
-        fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#999\"/>"
-                     "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n",
-                x, bottom, x, bottom + 4, x + 2, bottom + 14, months[m - 1]);
+        fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#999\"/>",
+                x, bottom, x, bottom + 4);
+        if (x + 22 <= SVG_W) /* a label that fits */
+            fprintf(out, "<text x=\"%.1f\" y=\"%.1f\">%s</text>", x + 2, bottom + 14,
+                    months[m - 1]);
+        fputc('\n', out);
     }
     fprintf(out, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#999\"/>\n",
             SVG_LEFT, bottom, SVG_W - SVG_RIGHT, bottom);
