@@ -44,7 +44,7 @@ static const char page_head[] =
     "th.nosort{cursor:default}\n"
     ".not_mowed{color:#a40000;font-weight:bold}.inconclusive{color:#8a5a00;font-weight:bold}\n"
     ".filters{margin:1em 0;display:flex;gap:1.5em;flex-wrap:wrap}\n"
-    ".reason{max-width:32em}.muted{color:#666}td:first-child{white-space:nowrap}\n"
+    ".reason{min-width:16em;max-width:32em}.muted{color:#666}td:first-child{white-space:nowrap}\n"
     "svg text{font:10px sans-serif;fill:#444}\n"
     "footer{margin-top:2em;color:#555;font-size:13px}\n"
     "figure{display:inline-block;margin:0 4px}figcaption{font-size:11px;color:#555}\n"
