@@ -9,10 +9,12 @@
 #include <unistd.h>
 
 #include <cpl_conv.h>
+#include <cpl_vsi.h>
 #include <gdal.h>
 #include <ogr_api.h>
 #include <ogr_srs_api.h>
 
+#include "cli.h"
 #include "error.h"
 #include "log.h"
 
@@ -272,18 +274,20 @@ static int write_csv(const gis_rows *g, FILE *out)
     return ferror(out) ? mc_fail("write failed: %s", strerror(errno)) : MC_OK;
 }
 
-static int write_csv_path(const gis_rows *g, const char *path)
+/* cli_write_output writers: stdout, a device or pipe in place, or FILE.tmp renamed. */
+static int csv_writer(FILE *out, void *arg) { return write_csv(arg, out); }
+
+/* GDAL writes the GeoJSON in memory; the bytes then go where the output goes. */
+static int geojson_writer(FILE *out, void *arg)
 {
-    if (!path)
-        return write_csv(g, stdout) == MC_OK && fflush(stdout) == 0
-                   ? MC_OK
-                   : mc_fail("stdout: %s", strerror(errno));
-    FILE *out = fopen(path, "w");
-    if (!out)
-        return mc_fail("output %s: %s", path, strerror(errno));
-    int rc = write_csv(g, out);
-    if (fclose(out) != 0 && rc == MC_OK)
-        rc = mc_fail("output %s: %s", path, strerror(errno));
+    char name[64];
+    snprintf(name, sizeof name, "/vsimem/mowcheck-flagged-%p.geojson", arg);
+    int rc = write_geojson(arg, name);
+    vsi_l_offset len = 0;
+    GByte *bytes = rc == MC_OK ? VSIGetMemFileBuffer(name, &len, FALSE) : NULL;
+    if (rc == MC_OK && (!bytes || fwrite(bytes, 1, (size_t)len, out) != (size_t)len))
+        rc = mc_fail("write failed: %s", strerror(errno));
+    VSIUnlink(name);
     return rc;
 }
 
@@ -293,25 +297,11 @@ int report_flagged_export(store *s, const report_gis_options *o, size_t *n_writt
     GDALAllRegister();
     gis_rows g;
     int rc = load_rows(s, o, &g);
-    int to_stdout = !o->output || strcmp(o->output, "-") == 0;
-    char tmp[4096];
-    if (rc == MC_OK && !to_stdout &&
-        snprintf(tmp, sizeof tmp, "%s.tmp", o->output) >= (int)sizeof tmp)
-        rc = mc_fail("output %s: path too long", o->output);
     if (rc == MC_OK) {
-        if (!to_stdout)
-            unlink(tmp); /* a stale one from a killed run: the GeoJSON driver will not overwrite */
         CPLErrorReset();
-        if (o->format == REPORT_GIS_GEOJSON)
-            rc = write_geojson(&g, to_stdout ? "/vsistdout/" : tmp);
-        else
-            rc = write_csv_path(&g, to_stdout ? NULL : tmp);
+        rc = cli_write_output(o->output,
+                              o->format == REPORT_GIS_GEOJSON ? geojson_writer : csv_writer, &g);
     }
-    /* written to FILE.tmp, then renamed: a failed export leaves no half file */
-    if (rc == MC_OK && !to_stdout && rename(tmp, o->output) != 0)
-        rc = mc_fail("output %s: %s", o->output, strerror(errno));
-    if (rc != MC_OK && !to_stdout)
-        unlink(tmp);
     if (rc == MC_OK)
         *n_written = g.n;
     gis_rows_free(&g);

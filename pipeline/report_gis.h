@@ -17,7 +17,8 @@ typedef struct report_gis_options {
     const char *parcels_path; /* NULL: the store's current parcel set (parcel_sets.source_path) */
     const char *id_field;     /* NULL: the parcel set's id field */
     report_gis_format format;
-    const char *output;       /* NULL or "-": stdout; a file is written whole or not at all */
+    const char *output;       /* NULL or "-": stdout; a device or pipe in place; a file whole
+                                 or not at all (cli_write_output) */
 } report_gis_options;
 
 /* "geojson" or "csv". */

@@ -152,6 +152,14 @@ static void check_cli(void)
              mowcheck_bin, out, db_dsn);
     CHECK_INT(system(cmd), 0);
     check_geojson(out, 2026);
+    /* stdout: a header and the 5 flagged claims of 2026 (no reason holds a newline) */
+    snprintf(cmd, sizeof cmd, "test \"$('%s' export flagged --season 2026 --format csv --db '%s'"
+                              " 2>/dev/null | wc -l)\" = 6", mowcheck_bin, db_dsn);
+    CHECK_INT(system(cmd), 0);
+    /* a device is written in place, never renamed over */
+    snprintf(cmd, sizeof cmd, "'%s' export flagged -o /dev/null --db '%s' 2>/dev/null && test -c"
+                              " /dev/null", mowcheck_bin, db_dsn);
+    CHECK_INT(system(cmd), 0);
     snprintf(cmd, sizeof cmd, "'%s' export flagged --format kml --db '%s' 2>/dev/null",
              mowcheck_bin, db_dsn);
     int st = system(cmd);
