@@ -181,7 +181,7 @@ static int decode_pass(const decode_plan *p, int threads)
             if (!band[k]) {
                 mine_ok = 0;
 #pragma omp critical(decode_error)
-                snprintf(message, sizeof message, "%s: cannot open: %s", p->band[k].path,
+                snprintf(message, sizeof message, "%.900s: cannot open: %.100s", p->band[k].path,
                          decode_gdal_message());
             }
         }
@@ -199,7 +199,7 @@ static int decode_pass(const decode_plan *p, int threads)
             const decode_item *it = &p->items[i];
             if (GDALReadBlock(band[it->band], it->bx, it->by, buf) != CE_None) {
 #pragma omp critical(decode_error)
-                snprintf(message, sizeof message, "%s: block (%d, %d): %s",
+                snprintf(message, sizeof message, "%.900s: block (%d, %d): %.80s",
                          p->band[it->band].path, it->bx, it->by, decode_gdal_message());
 #pragma omp atomic write
                 failed = 1;
