@@ -184,6 +184,9 @@ int cmd_run(int argc, char **argv)
         settings_free(&set);
         return EXIT_FAILURE_RUN;
     }
+    int64_t run_id = 0;
+    if (store_run_begin(held, "run", &run_id) != MC_OK)
+        log_warn("run: %s (the run is not recorded)", mc_error_message());
     stage_argv common = {.n = 0};
     collect_common(argc, argv, &common);
     const char *ingest_extra[] = {"--scenes", a.scenes, "--parcels", a.parcels, NULL};
@@ -214,12 +217,26 @@ int cmd_run(int argc, char **argv)
         run_stage("decide", cmd_decide, &common, decide_extra, 0, &st[2]);
         code = worst(code, st[2].exit_code);
     }
-    FILE *json = NULL;
-    if (a.summary_json && !(json = fopen(a.summary_json, "w")))
-        log_warn("run: cannot write %s", a.summary_json);
-    print_summary(st, 3, json);
-    if (json && fclose(json) != 0)
-        log_warn("run: writing %s failed", a.summary_json);
+    /* The summary as JSON: in the runs table (the report's footer reads it) and,
+     * if asked, in a file. */
+    char *json = NULL;
+    size_t json_len = 0;
+    FILE *mem = open_memstream(&json, &json_len);
+    print_summary(st, 3, mem);
+    if (mem)
+        fclose(mem);
+    const char *status = code > EXIT_ATTENTION ? "failed" : code ? "partial" : "ok";
+    if (run_id > 0 && store_run_end(held, run_id, status, json) != MC_OK)
+        log_warn("run: %s", mc_error_message());
+    if (a.summary_json && json) {
+        FILE *f = fopen(a.summary_json, "w");
+        int ok = f && fputs(json, f) >= 0;
+        if (f && fclose(f) != 0)
+            ok = 0;
+        if (!ok)
+            log_warn("run: cannot write %s", a.summary_json);
+    }
+    free(json);
     if (code > EXIT_ATTENTION)
         log_error("run: stopped: a stage could not run (see above)");
     store_close(held);
