@@ -21,19 +21,6 @@ static int fail_run(mc_settings *s, int code)
     return code;
 }
 
-static int write_csv(const char *path, const detect_result *r,
-                     int (*writer)(FILE *, const detect_result *))
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
-    if (!f)
-        return mc_fail("%s: cannot write: %s", path, strerror(errno));
-    int rc = writer(f, r);
-    if (f != stdout && fclose(f) != 0 && rc == MC_OK)
-        rc = mc_fail("%s: write failed: %s", path, strerror(errno));
-    if (rc != MC_OK)
-        return mc_fail_wrap("%s", path);
-    return MC_OK;
-}
 
 /* --repeat N: runs detection N more times over the loaded series and prints the
  * rate (scripts/bench-detect). One thread; parsing and writing are not timed. */
@@ -146,9 +133,9 @@ int cmd_detect(int argc, char **argv)
     fclose(in);
     if (rc != MC_OK)
         return fail_run(&s, EXIT_FAILURE_RUN);
-    rc = write_csv(events_out, &r, detect_write_events);
+    rc = detect_stage_write_csv(events_out, &r, detect_write_events);
     if (rc == MC_OK && summary_out)
-        rc = write_csv(summary_out, &r, detect_write_summaries);
+        rc = detect_stage_write_csv(summary_out, &r, detect_write_summaries);
     if (rc == MC_OK && repeat)
         rc = bench_detect(&set, &m, repeat);
     if (rc == MC_OK) {

@@ -59,8 +59,7 @@ static int write_csv(FILE *out, void *arg)
     return job->writer(out, job->result);
 }
 
-/* An optional output (path NULL: not asked for). */
-static int write_csv_file(const char *path, const detect_result *r, result_writer writer)
+int detect_stage_write_csv(const char *path, const detect_result *r, result_writer writer)
 {
     if (!path)
         return MC_OK;
@@ -140,9 +139,9 @@ int detect_stage_run(store *s, const mc_settings *settings, int season, const ch
     if (rc == MC_OK)
         rc = store_result(s, run_id, out->model_version, &r);
     if (rc == MC_OK)
-        rc = write_csv_file(events_out, &r, detect_write_events);
+        rc = detect_stage_write_csv(events_out, &r, detect_write_events);
     if (rc == MC_OK)
-        rc = write_csv_file(summary_out, &r, detect_write_summaries);
+        rc = detect_stage_write_csv(summary_out, &r, detect_write_summaries);
     out->n_parcels = set.n_parcels;
     count_calls(&r, out);
     clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "settings.h"
 #include "store.h"
@@ -22,6 +23,12 @@ typedef struct detect_stage_summary {
  * also receive the CSVs `mowcheck detect --events-out/--summary-out` write. */
 int detect_stage_run(store *s, const mc_settings *settings, int season, const char *events_out,
                      const char *summary_out, detect_stage_summary *out);
+
+/* Writes one of detect.h's CSVs (detect_write_events, detect_write_summaries) to path
+ * ("-": stdout; NULL: nothing) through cli_write_output: no half file on failure. */
+struct detect_result;
+int detect_stage_write_csv(const char *path, const struct detect_result *r,
+                           int (*writer)(FILE *, const struct detect_result *));
 
 /* "<file name>@<12 hex>" for a loaded model and the path it came from ("" = default). */
 int detect_model_version(const char *path, const void *model, char *buf, size_t size);
