@@ -447,21 +447,36 @@ static int parcel_tile_unchanged(store *s, const char *set_hash, const char *til
     return MC_OK;
 }
 
+/* Workers of several tiles (or the same tile twice) may store the same counts at once:
+ * a transaction-level advisory lock per (set, tile) makes them take turns, and the digest
+ * is checked again under the lock, so the second one finds the counts stored. */
+static int lock_parcel_tile(store *s, const char *set_hash, const char *tile_id)
+{
+    char key_text[256], key[32];
+    snprintf(key_text, sizeof key_text, "parcel_tiles %s %s", set_hash, tile_id);
+    snprintf(key, sizeof key, "%" PRId64, store_lock_key(key_text));
+    const char *params[] = {key};
+    return store_exec(s, "locking parcel pixel counts", "SELECT pg_advisory_xact_lock($1::bigint)",
+                      1, params);
+}
+
 int store_parcel_tile_put(store *s, const char *set_hash, const char *tile_id,
                           const char *const *parcel_ids, const int64_t *n_pixels, size_t n)
 {
     char digest[65], n_text[32];
     int unchanged = 0;
-    if (parcel_tile_digest(parcel_ids, n_pixels, n, digest) != MC_OK ||
-        parcel_tile_unchanged(s, set_hash, tile_id, digest, &unchanged) != MC_OK)
+    if (parcel_tile_digest(parcel_ids, n_pixels, n, digest) != MC_OK)
         return mc_fail_wrap("parcel set %s, tile %s", set_hash, tile_id);
-    if (unchanged)
-        return MC_OK;
     snprintf(n_text, sizeof n_text, "%zu", n);
     const char *params[] = {set_hash, tile_id, digest, n_text};
     store_copy cp;
     if (store_begin(s, "storing parcel pixel counts") != MC_OK)
         return MC_ERR;
+    if (lock_parcel_tile(s, set_hash, tile_id) != MC_OK ||
+        parcel_tile_unchanged(s, set_hash, tile_id, digest, &unchanged) != MC_OK)
+        goto fail;
+    if (unchanged)
+        return store_commit(s, "storing parcel pixel counts");
     if (store_exec(s, "storing parcel pixel counts",
                    "DELETE FROM parcel_tiles WHERE set_hash = $1 AND tile_id = $2", 2,
                    params) != MC_OK ||

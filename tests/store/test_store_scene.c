@@ -336,6 +336,54 @@ static void test_parcel_tile_counts_rewritten_only_when_changed(store *s)
                                 "WHERE tile_id = '35VLH'"), 1);
 }
 
+/* Two workers storing the same tile's counts at once (ingest --tile on two machines):
+ * both are held at the start by a lock on the same key, released together; both must
+ * succeed and the counts be stored once. */
+static void test_parcel_tile_counts_concurrent(store *s, const char *dsn)
+{
+    tile_grid g = {"35VLJ", 32635, {700000, 10, 0, 6500000, 0, -10}, 10, 10};
+    REQUIRE(store_tile_put(s, &g) == MC_OK);
+    char key_text[128], key_sql[512];
+    snprintf(key_text, sizeof key_text, "parcel_tiles %s 35VLJ", set_hash);
+    snprintf(key_sql, sizeof key_sql, "SELECT pg_advisory_lock(%lld)",
+             (long long)store_lock_key(key_text));
+    REQUIRE(store_exec(s, "holding the lock", key_sql, 0, NULL) == MC_OK);
+    pid_t child[2];
+    for (int i = 0; i < 2; i++) {
+        child[i] = fork();
+        REQUIRE(child[i] >= 0);
+        if (child[i] == 0) {
+            store *mine = store_test_open(dsn, NULL);
+            const char *ids[] = {"Q1", "Q2", "Q3"};
+            int64_t px[] = {4, 5, 6};
+            int ok = mine && store_parcel_tile_put(mine, set_hash, "35VLJ", ids, px, 3) == MC_OK;
+            if (!ok)
+                fprintf(stderr, "worker %d: %s\n", i, mc_error_message());
+            if (mine)
+                store_close(mine);
+            _exit(ok ? 0 : 1);
+        }
+    }
+    /* Both workers are waiting on the lock before it is released. */
+    for (int tries = 0; tries < 200; tries++) {
+        if (store_test_int(s, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                              "AND NOT granted") == 2)
+            break;
+        usleep(50000);
+    }
+    CHECK_INT(store_test_int(s, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                "AND NOT granted"), 2);
+    REQUIRE(store_exec(s, "releasing the lock", "SELECT pg_advisory_unlock_all()", 0, NULL) ==
+            MC_OK);
+    for (int i = 0; i < 2; i++) {
+        int status = 0;
+        REQUIRE(waitpid(child[i], &status, 0) == child[i]);
+        CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "worker %d failed", i);
+    }
+    CHECK_INT(store_test_int(s, "SELECT sum(n_pixels) FROM parcel_tiles WHERE tile_id = '35VLJ'"),
+              15);
+}
+
 int main(void)
 {
     char dsn[512];
@@ -351,6 +399,7 @@ int main(void)
     test_parts_need_scene(s);
     test_rejections(s, run_id);
     test_parcel_tile_counts_rewritten_only_when_changed(s);
+    test_parcel_tile_counts_concurrent(s, dsn);
     store_close(s);
     test_claims(dsn);
     test_kill_mid_commit(dsn);
