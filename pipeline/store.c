@@ -354,22 +354,25 @@ int store_tile_put(store *s, const tile_grid *g)
              g->geotransform[1], g->geotransform[2], g->geotransform[3], g->geotransform[4],
              g->geotransform[5]);
     const char *params[] = {g->tile_id, epsg, gt, w, h};
+    /* Two statements, not one: a statement's snapshot predates a concurrent worker's insert
+     * that made ours DO NOTHING, so a single INSERT ... SELECT would not see that row. */
+    if (store_exec(s, "recording the tile",
+                   "INSERT INTO tiles (tile_id, epsg, geotransform, width, height) "
+                   "VALUES ($1, $2, $3::float8[], $4, $5) ON CONFLICT (tile_id) DO NOTHING",
+                   5, params) != MC_OK)
+        return mc_fail_wrap("tile %s", g->tile_id);
     PGresult *r = store_query(
-        s, "recording the tile",
-        "WITH ins AS (INSERT INTO tiles (tile_id, epsg, geotransform, width, height) "
-        "VALUES ($1, $2, $3::float8[], $4, $5) ON CONFLICT (tile_id) DO NOTHING RETURNING 1) "
-        "SELECT (SELECT count(*) FROM ins), "
-        "(SELECT epsg = $2::int AND width = $4::int AND height = $5::int"
+        s, "checking the tile",
+        "SELECT epsg = $2::int AND width = $4::int AND height = $5::int"
         " AND (SELECT bool_and(abs(a - b) <= 1e-6)"
         "      FROM unnest(geotransform, $3::float8[]) AS u(a, b))"
-        " FROM tiles WHERE tile_id = $1)",
+        " FROM tiles WHERE tile_id = $1",
         5, params);
     if (!r)
         return mc_fail_wrap("tile %s", g->tile_id);
-    int inserted = strcmp(PQgetvalue(r, 0, 0), "1") == 0;
-    int same = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+    int same = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
     PQclear(r);
-    if (!inserted && !same)
+    if (!same)
         return mc_fail("tile %s: its grid (EPSG:%d, %dx%d px, geotransform %s) differs from the "
                        "one stored in %s",
                        g->tile_id, g->epsg, g->width, g->height, gt, s->where);
