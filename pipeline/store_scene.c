@@ -89,21 +89,36 @@ static int insert_scene(store *s, int64_t run_id, const scene_info *sc, const ch
     return MC_OK;
 }
 
-static int copy_parts(store *s, const char *scene_id, const store_obs_part *parts, size_t n)
+/* The partition of observation_parts (season, then tile; schemas/004) that takes
+ * this scene's parts, made where missing. In a transaction of its own, before the
+ * scene's: making a partition locks its season exclusively until commit, and
+ * inside the scene's transaction that would hold every other worker of the season
+ * for the whole scene (and could deadlock two first scenes of two tiles). */
+static int ensure_partition(store *s, const scene_info *sc)
+{
+    const char *params[] = {sc->acquired_on, sc->tile_id};
+    return store_exec(s, "making the scene's partition of observation_parts",
+                      "SELECT observation_parts_partition($1::date, $2)", 2, params);
+}
+
+/* Each row carries the scene's tile and date: the partition keys. */
+static int copy_parts(store *s, const scene_info *sc, const store_obs_part *parts, size_t n)
 {
     store_copy cp;
     if (store_copy_begin(s, &cp, "storing the observations",
                          "COPY observation_parts (scene_id, parcel_id, n_total, n_valid, n_seen, "
-                         "sum_q, sum_q2) FROM STDIN") != MC_OK)
+                         "sum_q, sum_q2, tile_id, acquired_on) FROM STDIN") != MC_OK)
         return MC_ERR;
     for (size_t i = 0; i < n && !cp.failed; i++) {
-        store_copy_text(&cp, scene_id, 0);
+        store_copy_text(&cp, sc->scene_id, 0);
         store_copy_text(&cp, parts[i].parcel_id, 0);
         store_copy_int64(&cp, parts[i].n_total, 0);
         store_copy_int64(&cp, parts[i].stats.n_valid, 0);
         store_copy_int64(&cp, parts[i].stats.n_seen, 0);
         store_copy_int64(&cp, parts[i].stats.sum_q, 0);
-        store_copy_int64(&cp, parts[i].stats.sum_q2, 1);
+        store_copy_int64(&cp, parts[i].stats.sum_q2, 0);
+        store_copy_text(&cp, sc->tile_id, 0);
+        store_copy_text(&cp, sc->acquired_on, 1);
     }
     return store_copy_end(&cp, 0);
 }
@@ -114,6 +129,8 @@ int store_scene_commit(store *s, int64_t run_id, const scene_info *scene, const 
     *duplicate = 0;
     int inserted = 0;
     const char *params[] = {scene->path};
+    if (ensure_partition(s, scene) != MC_OK)
+        return mc_fail_wrap("scene %s (%s)", scene->scene_id, scene->path);
     if (store_begin(s, "storing the scene") != MC_OK)
         return mc_fail_wrap("scene %s", scene->scene_id);
     if (insert_scene(s, run_id, scene, set_hash, &inserted) != MC_OK)
@@ -123,7 +140,7 @@ int store_scene_commit(store *s, int64_t run_id, const scene_info *scene, const 
         *duplicate = 1;
         return MC_OK;
     }
-    if (copy_parts(s, scene->scene_id, parts, n_parts) != MC_OK ||
+    if (copy_parts(s, scene, parts, n_parts) != MC_OK ||
         store_exec(s, "storing the scene",
                    "UPDATE scene_rejections SET resolved_at = now() "
                    "WHERE path = $1 AND resolved_at IS NULL",

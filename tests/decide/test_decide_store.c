@@ -71,10 +71,12 @@ static void load_evidence(PGconn *c)
            " '/scenes', 'h1' FROM generate_series(date '2026-04-01', date '2026-10-03',"
            " interval '5 days') d");
     /* every parcel fully clear on every date, except P-CLOUDY: never a valid pixel */
+    sql(c, "SELECT observation_parts_partition(acquired_on, tile_id) FROM scenes");
     sql(c, "INSERT INTO observation_parts SELECT scene_id, p, 100,"
            " CASE WHEN p = 'P-CLOUDY' THEN 0 ELSE 100 END, 100,"
            " CASE WHEN p = 'P-CLOUDY' THEN 0 ELSE 600000 END,"
-           " CASE WHEN p = 'P-CLOUDY' THEN 0 ELSE 3600000000 END FROM scenes, tp");
+           " CASE WHEN p = 'P-CLOUDY' THEN 0 ELSE 3600000000 END, tile_id, acquired_on"
+           " FROM scenes, tp");
     sql(c, "INSERT INTO parcel_seasons SELECT p, 2026, CASE WHEN p = 'P-CLOUDY' THEN 0 ELSE 38 END,"
            " p <> 'P-CLOUDY', CASE WHEN p IN ('P-APPROVED', 'P-EDGE') THEN 0.98 ELSE 0.01 END,"
            " CASE WHEN p IN ('P-APPROVED', 'P-EDGE') THEN 'confident_event'"

@@ -159,11 +159,14 @@ REPORT_FN void fixture_series(void)
            " path, set_hash) SELECT 'S2A_35VLF_' || to_char(d, 'YYYYMMDD') || '_0_L2A', '35VLF',"
            " d, 'S2A', -1000, '/scenes', 'h1' FROM generate_series(date '2026-06-01',"
            " date '2026-07-21', interval '10 days') d");
+    /* parts carry their scene's tile and date and go to its partition (schemas/004) */
+    sql(c, "SELECT observation_parts_partition(acquired_on, tile_id) FROM scenes");
     sql(c, "INSERT INTO observation_parts SELECT scene_id, 'P-1', 100, v, 100, v::bigint * 6000,"
-           " v::bigint * 36000000 FROM (SELECT scene_id, CASE WHEN acquired_on IN"
+           " v::bigint * 36000000, tile_id, acquired_on FROM (SELECT scene_id, tile_id,"
+           " acquired_on, CASE WHEN acquired_on IN"
            " ('2026-06-21', '2026-07-11') THEN 0 ELSE 100 END AS v FROM scenes) s");
     sql(c, "INSERT INTO observation_parts SELECT scene_id, 'P-2', 100, 100, 100, 700000,"
-           " 4900000000 FROM scenes");
+           " 4900000000, tile_id, acquired_on FROM scenes");
     sql(c, "INSERT INTO parcel_seasons VALUES ('P-1', 2026, 4, true, 0.05, 'no_event_covered',"
            " 'm@1', NULL), ('P-2', 2026, 6, true, 0.55, 'uncertain_event', 'm@1', NULL)");
     sql(c, "INSERT INTO events VALUES ('P-2', 2026, '2026-06-11', '2026-06-21', '2026-06-16',"

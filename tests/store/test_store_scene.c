@@ -261,15 +261,35 @@ static void test_rejections(store *s, int64_t run_id)
     CHECK(store_run_end(s, 999999, "ok", NULL) == MC_ERR);
 }
 
-/* The database keeps parts tied to their scene (checked per statement, 002). */
+/* The database keeps parts tied to their scene, its tile and its date (checked per
+ * statement, 002 and 004), and a part goes nowhere without its partition. */
 static void test_parts_need_scene(store *s)
 {
     PGresult *r = PQexec(s->conn, "INSERT INTO observation_parts VALUES "
-                                  "('S2A_NOSUCH_20260101_0_L2A', 'A', 1, 1, 1, 1, 1)");
+                                  "('S2A_NOSUCH_20260101_0_L2A', 'A', 1, 1, 1, 1, 1, "
+                                  "'35VLF', '2026-01-01')");
     CHECK(PQresultStatus(r) == PGRES_FATAL_ERROR);
     CHECK_MSG(strstr(PQresultErrorMessage(r), "NOSUCH") != NULL, "message: %s",
               PQresultErrorMessage(r));
     PQclear(r);
+    /* a stored scene, but filed under another date of its tile */
+    r = PQexec(s->conn, "INSERT INTO observation_parts VALUES "
+                        "('S2A_35VLF_20260615_0_L2A', 'Z', 1, 1, 1, 1, 1, '35VLF', '2026-06-20')");
+    CHECK(PQresultStatus(r) == PGRES_FATAL_ERROR);
+    CHECK_MSG(strstr(PQresultErrorMessage(r), "is not of tile 35VLF on 2026-06-20") != NULL,
+              "message: %s", PQresultErrorMessage(r));
+    PQclear(r);
+    /* a tile-season without a partition (none is made by a plain INSERT) */
+    r = PQexec(s->conn, "INSERT INTO observation_parts VALUES "
+                        "('S2A_35VLF_20260615_0_L2A', 'Z', 1, 1, 1, 1, 1, '35VLF', '2031-06-15')");
+    CHECK(PQresultStatus(r) == PGRES_FATAL_ERROR);
+    CHECK_MSG(strstr(PQresultErrorMessage(r), "no partition") != NULL, "message: %s",
+              PQresultErrorMessage(r));
+    PQclear(r);
+    CHECK(store_exec(s, "t", "UPDATE scenes SET acquired_on = '2026-06-16' "
+                             "WHERE scene_id = 'S2A_35VLF_20260615_0_L2A'", 0, NULL) == MC_ERR);
+    CHECK_MSG(strstr(mc_error_message(), "cannot change") != NULL, "message: %s",
+              mc_error_message());
     CHECK(store_exec(s, "t", "BEGIN", 0, NULL) == MC_OK);
     CHECK(store_exec(s, "t", "DELETE FROM scenes WHERE scene_id = 'S2A_35VLF_20260620_0_L2A'", 0,
                      NULL) == MC_OK);
@@ -280,6 +300,174 @@ static void test_parts_need_scene(store *s)
     CHECK_INT(store_test_int(s, "SELECT count(*) FROM observation_parts "
                                 "WHERE scene_id = 'S2A_35VLF_20260620_0_L2A'"),
               2);
+}
+
+/* The leaves of observation_parts (partitions holding rows), sorted, ","-separated. */
+static const char *leaves(store *s, const char *like, char *buf, size_t size)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT coalesce(string_agg(relid::text, ',' ORDER BY relid::text), '') "
+             "FROM pg_partition_tree('observation_parts') WHERE isleaf AND relid::text LIKE '%s'",
+             like);
+    return store_test_value(s, sql, buf, size);
+}
+
+/* One leaf per (season, tile) of the stored scenes, each part in its own; a scene of
+ * a new season makes its season partition (Jan 1 to Jan 1) and leaf; a tile id that
+ * is not an MGRS name gets a leaf named by a digest. */
+static void test_partitions(store *s, int64_t run_id)
+{
+    char buf[512];
+    /* stored so far: 35VLF on 06-15, 06-20, 08-01, 35VLG on 06-15 (all 2026) */
+    CHECK_STR(leaves(s, "%", buf, sizeof buf),
+              "observation_parts_2026_35vlf,observation_parts_2026_35vlg");
+    CHECK_INT(store_test_int(s, "SELECT count(*) FROM observation_parts_2026_35vlf"), 2 + 2 + 1);
+    CHECK_INT(store_test_int(s, "SELECT count(*) FROM observation_parts_2026_35vlg"), 1);
+    CHECK_INT(store_test_int(s, "SELECT count(*) FROM observation_parts p JOIN scenes c "
+                                "USING (scene_id) WHERE p.tableoid::regclass::text <> "
+                                "'observation_parts_2026_' || lower(c.tile_id)"),
+              0);
+
+    scene_info next = make_scene("S2A_35VLF_20270501_0_L2A", "35VLF", "2027-05-01");
+    store_obs_part p[] = {part("A", 6, 6, 6, 36000, 216000000)};
+    int dup = -1;
+    CHECK(store_scene_commit(s, run_id, &next, set_hash, p, 1, &dup) == MC_OK && dup == 0);
+    CHECK_STR(leaves(s, "observation_parts_2027%", buf, sizeof buf),
+              "observation_parts_2027_35vlf");
+    CHECK_STR(store_test_value(s, "SELECT pg_get_expr(relpartbound, oid) FROM pg_class "
+                                  "WHERE relname = 'observation_parts_2027'",
+                               buf, sizeof buf),
+              "FOR VALUES FROM ('2027-01-01') TO ('2028-01-01')");
+    CHECK_INT(store_test_int(s, "SELECT count(*) FROM observation_parts_2027_35vlf "
+                                "WHERE parcel_id = 'A' AND sum_q = 36000"),
+              1);
+    /* the observation of the new season through the view: 36000 / 6 / 10000 */
+    CHECK_STR(store_test_value(s, "SELECT ndvi = 0.6 FROM observations "
+                                  "WHERE parcel_id = 'A' AND acquired_on = '2027-05-01'",
+                               buf, sizeof buf),
+              "t");
+
+    tile_grid odd = {"T-1 (test)", 32635, {800000, 10, 0, 6500000, 0, -10}, 10, 10};
+    REQUIRE(store_tile_put(s, &odd) == MC_OK);
+    scene_info odd_scene = make_scene("S2A_T1_20270502_0_L2A", "T-1 (test)", "2027-05-02");
+    CHECK(store_scene_commit(s, run_id, &odd_scene, set_hash, p, 1, &dup) == MC_OK && dup == 0);
+    /* 'observation_parts_2027_x' + 16 hex digits of md5('T-1 (test)') */
+    CHECK_STR(store_test_value(s, "SELECT relid::text || ' ' || "
+                                  "pg_get_expr(c.relpartbound, c.oid) "
+                                  "FROM pg_partition_tree('observation_parts') t "
+                                  "JOIN pg_class c ON c.oid = t.relid "
+                                  "WHERE isleaf AND relid::text LIKE '%x%'",
+                               buf, sizeof buf),
+              "observation_parts_2027_x2d0129a32169653d FOR VALUES IN ('T-1 (test)')");
+}
+
+/* A worker whose scene transaction is open in a season holds off another that makes
+ * a new tile's partition there (its CREATE waits for the season's lock); nothing
+ * fails, and the second scene is stored once the first commits. */
+static void test_partition_waits_for_open_scene(store *s, const char *dsn)
+{
+    REQUIRE(store_exec(s, "t", "BEGIN", 0, NULL) == MC_OK);
+    REQUIRE(store_exec(s, "t",
+                       "INSERT INTO scenes (scene_id, tile_id, acquired_on, satellite, "
+                       "reflectance_offset_dn, path, set_hash) VALUES ('S2A_35VLF_20260910_0_L2A', "
+                       "'35VLF', '2026-09-10', 'S2A', -1000, '/scenes/x', 'set-1')",
+                       0, NULL) == MC_OK);
+    REQUIRE(store_exec(s, "t",
+                       "INSERT INTO observation_parts VALUES ('S2A_35VLF_20260910_0_L2A', 'A', "
+                       "6, 1, 1, 100, 10000, '35VLF', '2026-09-10')",
+                       0, NULL) == MC_OK);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        store *mine = store_test_open(dsn, NULL);
+        scene_info sc = make_scene("S2A_35VLH_20260910_0_L2A", "35VLH", "2026-09-10");
+        store_obs_part p[] = {part("P1", 7, 7, 7, 70000, 700000000)};
+        int dup = 0;
+        int ok = mine && store_scene_commit(mine, 0, &sc, set_hash, p, 1, &dup) == MC_OK;
+        if (!ok)
+            fprintf(stderr, "worker: %s\n", mc_error_message());
+        if (mine)
+            store_close(mine);
+        _exit(ok && !dup ? 0 : 1);
+    }
+    store *watch = store_test_open(dsn, NULL);
+    REQUIRE(watch != NULL);
+    long long waiting = 0;
+    for (int tries = 0; tries < 200 && waiting == 0; tries++) {
+        waiting = store_test_int(watch, "SELECT count(*) FROM pg_locks WHERE NOT granted "
+                                        "AND relation = 'observation_parts_2026'::regclass");
+        if (waiting == 0)
+            usleep(50000);
+    }
+    CHECK_INT(waiting, 1);
+    CHECK(store_exec(s, "t", "COMMIT", 0, NULL) == MC_OK);
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "worker failed");
+    char buf[256];
+    CHECK_STR(leaves(watch, "observation_parts_2026%", buf, sizeof buf),
+              "observation_parts_2026_35vlf,observation_parts_2026_35vlg,"
+              "observation_parts_2026_35vlh");
+    CHECK_INT(store_test_int(watch, "SELECT sum(sum_q) FROM observation_parts "
+                                    "WHERE acquired_on = '2026-09-10'"),
+              100 + 70000);
+    store_close(watch);
+}
+
+/* Four workers store first scenes of a new season at once (two of one tile): they are
+ * held at the start by the season's creation lock, released together, and all
+ * succeed; each (season, tile) has one leaf. */
+static void test_partitions_concurrent(store *s, const char *dsn)
+{
+    REQUIRE(store_exec(s, "holding the lock",
+                       "SELECT pg_advisory_lock(hashtextextended('observation_parts season 2028', 0))",
+                       0, NULL) == MC_OK);
+    const char *scenes[][3] = {{"S2A_35VLF_20280501_0_L2A", "35VLF", "2028-05-01"},
+                               {"S2B_35VLF_20280506_0_L2A", "35VLF", "2028-05-06"},
+                               {"S2A_35VLG_20280501_0_L2A", "35VLG", "2028-05-01"},
+                               {"S2A_35VLJ_20280502_0_L2A", "35VLJ", "2028-05-02"}};
+    enum { N = 4 };
+    pid_t child[N];
+    for (int i = 0; i < N; i++) {
+        child[i] = fork();
+        REQUIRE(child[i] >= 0);
+        if (child[i] == 0) {
+            store *mine = store_test_open(dsn, NULL);
+            scene_info sc = make_scene(scenes[i][0], scenes[i][1], scenes[i][2]);
+            store_obs_part p[] = {part("Q1", 4, 2, 3, 1000 * (i + 1), 1000000)};
+            int dup = 0;
+            int ok = mine && store_scene_commit(mine, 0, &sc, set_hash, p, 1, &dup) == MC_OK;
+            if (!ok)
+                fprintf(stderr, "worker %d: %s\n", i, mc_error_message());
+            if (mine)
+                store_close(mine);
+            _exit(ok && !dup ? 0 : 1);
+        }
+    }
+    const char *waiting_sql = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                              "AND NOT granted";
+    for (int tries = 0; tries < 200; tries++) {
+        if (store_test_int(s, waiting_sql) == N)
+            break;
+        usleep(50000);
+    }
+    CHECK_INT(store_test_int(s, waiting_sql), N);
+    REQUIRE(store_exec(s, "releasing the lock", "SELECT pg_advisory_unlock_all()", 0, NULL) ==
+            MC_OK);
+    for (int i = 0; i < N; i++) {
+        int status = 0;
+        REQUIRE(waitpid(child[i], &status, 0) == child[i]);
+        CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "worker %d failed", i);
+    }
+    char buf[256];
+    CHECK_STR(leaves(s, "observation_parts_2028%", buf, sizeof buf),
+              "observation_parts_2028_35vlf,observation_parts_2028_35vlg,"
+              "observation_parts_2028_35vlj");
+    CHECK_INT(store_test_int(s, "SELECT count(*) FROM observation_parts_2028_35vlf"), 2);
+    CHECK_INT(store_test_int(s, "SELECT sum(sum_q) FROM observation_parts "
+                                "WHERE acquired_on >= '2028-01-01'"),
+              1000 + 2000 + 3000 + 4000);
 }
 
 /* Two connections: one claims, the other is refused until it is released;
@@ -400,6 +588,9 @@ int main(void)
     test_rejections(s, run_id);
     test_parcel_tile_counts_rewritten_only_when_changed(s);
     test_parcel_tile_counts_concurrent(s, dsn);
+    test_partitions(s, run_id);
+    test_partition_waits_for_open_scene(s, dsn);
+    test_partitions_concurrent(s, dsn);
     store_close(s);
     test_claims(dsn);
     test_kill_mid_commit(dsn);
