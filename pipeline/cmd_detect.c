@@ -165,11 +165,18 @@ static int parse_seed(const char *text, uint64_t *seed)
 }
 
 /* Reads series and labels and attaches them; warns about labelled parcels without a series. */
-static int load_training(const char *series, const char *labels, series_set *set,
-                         eval_labels *l)
+static const char ndvi_only_help[] =
+    "ignore the nir/swir1 columns: see what the stored series (NDVI only) supports";
+
+/* ndvi_only: the nir/swir1 columns are ignored, as if the series came from the store
+ * (ingest keeps NDVI only), to see what the nightly run's detection can do. */
+static int load_training(const char *series, const char *labels, int ndvi_only,
+                         series_set *set, eval_labels *l)
 {
     if (series_read_path(series, set) != MC_OK)
         return MC_ERR;
+    if (ndvi_only)
+        series_drop_ndmi(set);
     if (eval_labels_read(labels, l) != MC_OK) {
         series_free(set);
         return MC_ERR;
@@ -184,18 +191,21 @@ static int load_training(const char *series, const char *labels, series_set *set
 int cmd_train(int argc, char **argv)
 {
     const char *series = NULL, *labels = NULL, *model_out = NULL, *seed_text = "1";
+    int ndvi_only = 0;
     const cli_option options[] = {
         {"series", &series, NULL, "series CSV"},
         {"labels", &labels, NULL, "labels CSV (parcel_id,year,date,end_date,type)"},
         {"model-out", &model_out, NULL, "model file to write"},
         {"seed", &seed_text, NULL, "seed for the inner folds when there is one region (default 1)"},
+        {"ndvi-only", NULL, &ndvi_only, ndvi_only_help},
         {NULL, NULL, NULL, NULL},
     };
     mc_settings s;
     const char *pos[argc + 1];
     int npos;
     int rc = cli_parse(argc, argv,
-                       "usage: mowcheck train --series S --labels L --model-out M [--seed N]",
+                       "usage: mowcheck train --series S --labels L --model-out M [--seed N]\n"
+                       "                      [--ndvi-only]",
                        options, &s, pos, &npos);
     if (rc != CLI_OK) {
         settings_free(&s);
@@ -211,7 +221,7 @@ int cmd_train(int argc, char **argv)
     }
     series_set set;
     eval_labels l;
-    if (load_training(series, labels, &set, &l) != MC_OK)
+    if (load_training(series, labels, ndvi_only, &set, &l) != MC_OK)
         return fail_run(&s, EXIT_FAILURE_RUN);
     o.log = log_get_level() <= LOG_INFO ? stderr : NULL;
     detect_model m;
@@ -258,18 +268,21 @@ static int eval_plain(const series_set *set, const eval_labels *l, const detect_
 int cmd_eval(int argc, char **argv)
 {
     const char *series = NULL, *labels = NULL, *cv = NULL, *seed_text = "1";
+    int ndvi_only = 0;
     const cli_option options[] = {
         {"series", &series, NULL, "series CSV"},
         {"labels", &labels, NULL, "labels CSV"},
         {"cv", &cv, NULL, "region: leave-one-region-out cross-validation (trains per fold)"},
         {"seed", &seed_text, NULL, "training seed for --cv (default 1)"},
+        {"ndvi-only", NULL, &ndvi_only, ndvi_only_help},
         {NULL, NULL, NULL, NULL},
     };
     mc_settings s;
     const char *pos[argc + 1];
     int npos;
     int rc = cli_parse(argc, argv,
-                       "usage: mowcheck eval --series S --labels L [--model M] [--cv region]",
+                       "usage: mowcheck eval --series S --labels L [--model M] [--cv region]\n"
+                       "                     [--ndvi-only]",
                        options, &s, pos, &npos);
     if (rc != CLI_OK) {
         settings_free(&s);
@@ -285,7 +298,7 @@ int cmd_eval(int argc, char **argv)
     }
     series_set set;
     eval_labels l;
-    if (load_training(series, labels, &set, &l) != MC_OK)
+    if (load_training(series, labels, ndvi_only, &set, &l) != MC_OK)
         return fail_run(&s, EXIT_FAILURE_RUN);
     if (cv) {
         rc = train_cv_region(&set, &l, &o, stdout, NULL, NULL);

@@ -16,7 +16,8 @@ static const char *const outcome_names[DECIDE_N_OUTCOMES] = {
 static const char *const why_codes[DECIDE_N_WHY] = {
     "failure",        "bad_claim",     "enough_mowings",       "window_open",
     "awaiting_observation", "no_observations", "not_seen_after", "edge",
-    "unsure",         "too_few_observations", "coverage_gap",  "too_few_mowings"};
+    "unsure",         "too_few_observations", "coverage_gap",  "too_few_mowings",
+    "season_unconfirmed"};
 
 void decide_params_default(decide_params *p)
 {
@@ -199,6 +200,13 @@ static void explain(const decide_claim_input *in, const decide_params *p, decide
                     "required); a person needs to check it.",
                  r->n_possible, r->n_unsure, ws, we, m);
         break;
+    case DECIDE_WHY_SEASON_UNCONFIRMED:
+        set_text(r, "Mowing detected inside the window %s to %s (%d of %d required, each with "
+                    "confidence of at least %.2f), but the detector's check of the whole season "
+                    "is not strong enough for an automatic approval, which must be right at "
+                    "least 99%% of the time; a person needs to confirm it.",
+                 ws, we, r->n_certain, m, p->min_confidence);
+        break;
     case DECIDE_WHY_TOO_FEW_OBSERVATIONS:
         set_text(r, "Too few clear satellite views inside the window %s to %s (%d, at least %d "
                     "needed) to tell; a person needs to check it.",
@@ -243,7 +251,7 @@ static void apply_rule(const decide_claim_input *in, const decide_params *p, dec
         return finish(r, DECIDE_INCONCLUSIVE, DECIDE_WHY_NOT_SEEN_AFTER);
     }
     if (r->n_certain >= m) /* enough, but the detector says the evidence does not suffice */
-        return finish(r, DECIDE_INCONCLUSIVE, DECIDE_WHY_UNSURE);
+        return finish(r, DECIDE_INCONCLUSIVE, DECIDE_WHY_SEASON_UNCONFIRMED);
     if (r->n_possible >= m)
         return finish(r, DECIDE_INCONCLUSIVE, DECIDE_WHY_EDGE);
     if (r->n_possible + r->n_unsure >= m || in->unsure)

@@ -66,6 +66,8 @@ typedef enum {
     DECIDE_WHY_TOO_FEW_OBSERVATIONS,/* inconclusive */
     DECIDE_WHY_COVERAGE_GAP,        /* inconclusive */
     DECIDE_WHY_TOO_FEW_MOWINGS,     /* not_mowed */
+    DECIDE_WHY_SEASON_UNCONFIRMED,  /* inconclusive: enough confident events, but the
+                                     * detector's whole-season check allows no automatic call */
     DECIDE_N_WHY
 } decide_why;
 

@@ -273,14 +273,15 @@ static int coverage_gap(const int32_t *day, size_t c, int32_t from, int32_t to, 
     return gap;
 }
 
-/* 1 when every season feature is known. The automatic threshold was chosen on
- * series that had them all: leave-one-region-out with NDMI left out at detection
- * gave 35 of 36 automatic calls right, below the 99% aim, so a season missing one
- * gets its probability but no automatic call. */
-static int season_complete(const detect_summary *s)
+/* 1 when every season feature the model uses is known. The automatic threshold was
+ * chosen on series that had them all: leave-one-region-out with NDMI left out at
+ * detection gave 35 of 36 automatic calls right, below the 99% aim, so a season
+ * missing one gets its probability but no automatic call. A feature the model gives
+ * no weight (a model trained on NDVI-only series: no NDMI) is not needed. */
+static int season_complete(const detect_summary *s, const detect_model *m)
 {
     for (int i = 0; i < DETECT_N_SEASON_FEATURES; i++)
-        if (isnan(s->season_x[i]))
+        if (isnan(s->season_x[i]) && m->season_weight[i] != 0.0)
             return 0;
     return 1;
 }
@@ -292,7 +293,7 @@ static void decide_summary(detect_summary *s, const detect_model *m, int n_clear
     if (s->n_clear_obs == 0)
         s->reason = DETECT_REASON_NO_OBSERVATIONS;
     else if (s->n_events > 0 && s->season_probability >= m->auto_mowed_threshold &&
-             season_complete(s)) {
+             season_complete(s, m)) {
         s->call = DETECT_CALL_MOWED;
         s->reason = DETECT_REASON_CONFIDENT_EVENT;
     } else if (s->n_events > 0)

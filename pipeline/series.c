@@ -375,6 +375,12 @@ int series_read_path(const char *path, series_set *out)
     return rc;
 }
 
+void series_drop_ndmi(series_set *s)
+{
+    for (size_t i = 0; i < s->n_obs; i++)
+        s->obs[i].ndmi = NAN;
+}
+
 void series_free(series_set *s)
 {
     if (s->parcels)

@@ -50,6 +50,10 @@ int series_read(FILE *in, const char *name, series_set *out);
 /* Same, opening the file at path. */
 int series_read_path(const char *path, series_set *out);
 void series_free(series_set *s);
+/* Forgets the NDMI of every observation (NAN): what a series from mowcheck's own
+ * store looks like (ingest keeps NDVI only), so a model trained or evaluated on it
+ * matches what the nightly run can use. */
+void series_drop_ndmi(series_set *s);
 
 /* Dates as days since 1970-01-01 (proleptic Gregorian). */
 int32_t series_days_from_civil(int year, int month, int day);

@@ -49,4 +49,9 @@ sed 's/^mowcheck-model [0-9]*$/mowcheck-model 9/' "$tmp/m1.model" > "$tmp/v9.mod
 check "wrong version refused" "[ $? -eq 3 ] && grep -q 'line 1: format version 9' $tmp/err"
 "$mc" eval --series "$d/series.csv" --labels "$d/labels.csv" --model "$tmp/m1.model" --quiet > "$tmp/eval.txt"
 check "eval prints both scorings" "grep -q 'F1' $tmp/eval.txt && grep -q 'Sen4CAP-style rule' $tmp/eval.txt"
+# --ndvi-only: trained as if the series came from the store (no nir/swir1), the model
+# gives NDMI (the last season feature) no weight; with the bands it does.
+"$mc" train --series "$d/series.csv" --labels "$d/labels.csv" --model-out "$tmp/nd.model" --quiet --ndvi-only
+check "ndvi-only model: NDMI weight 0" "grep -q '^season_weights .* 0\$' $tmp/nd.model"
+check "full model: NDMI weighted" "! grep -q '^season_weights .* 0\$' $tmp/m1.model"
 exit $fail

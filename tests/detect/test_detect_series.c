@@ -322,6 +322,37 @@ static void test_ndmi_degrades(void)
     free(dry);
 }
 
+/* A model trained with --ndvi-only gives NDMI no weight: an NDVI-only series then
+ * has every feature that model uses and can be decided automatically. */
+static void test_ndvi_only_model(void)
+{
+    cut1 = D(6, 17);
+    char *plain = make_series("P9", one_cut);
+    detect_model shipped = model;
+    series_set s0, s1;
+    detect_result r0, r1;
+    REQUIRE(run(plain, &s0, &r0) == MC_OK);
+    REQUIRE(r0.n_summaries == 1);
+    float p = r0.summaries[0].season_probability;
+    model.auto_mowed_threshold = p - 0.01; /* the clean cut clears it */
+    REQUIRE(run(plain, &s1, &r1) == MC_OK);
+    CHECK(r1.summaries[0].call != DETECT_CALL_MOWED); /* NDMI still weighted: unknown */
+    detect_result_free(&r1);
+    series_free(&s1);
+    model.season_weight[DETECT_N_SEASON_FEATURES - 1] = 0.0;
+    model_prepare(&model);
+    REQUIRE(run(plain, &s1, &r1) == MC_OK);
+    CHECK(r1.summaries[0].season_probability >= model.auto_mowed_threshold);
+    CHECK_INT(r1.summaries[0].call, DETECT_CALL_MOWED);
+    CHECK_INT(r1.summaries[0].sufficient, 1);
+    model = shipped;
+    detect_result_free(&r0);
+    detect_result_free(&r1);
+    series_free(&s0);
+    series_free(&s1);
+    free(plain);
+}
+
 int main(void)
 {
     char path[4096];
@@ -343,5 +374,6 @@ int main(void)
     test_garbage();
     test_ndmi_columns();
     test_ndmi_degrades();
+    test_ndvi_only_model();
     return test_summary();
 }
