@@ -11,7 +11,9 @@
 #include "casenum.h"
 #include "error.h"
 #include "log.h"
+#include "progress.h"
 #include "series.h"
+#include "stage_counts.h"
 
 static int cmp_claim(const void *a, const void *b)
 {
@@ -154,18 +156,23 @@ static int write_decisions(store *s, registry_answer *a, const store_evidence *e
         qsort(a->claims, a->n_claims, sizeof *a->claims, cmp_claim);
     if (store_decide_begin(s) != MC_OK)
         return MC_ERR;
-    for (size_t i = 0; i < a->n_claims; i++) {
+    progress bar;
+    progress_begin(&bar, "claims", (int64_t)(a->n_claims + a->n_failed));
+    for (size_t i = 0; i < a->n_claims; i++, progress_step(&bar, 1)) {
         const registry_claim *c = &a->claims[i];
         if (decide_one(s, c, evidence_of(ev, n_ev, c->parcel_id), o, as_of, sum) != MC_OK)
             goto fail;
     }
-    for (size_t i = 0; i < a->n_failed; i++)
+    for (size_t i = 0; i < a->n_failed; i++, progress_step(&bar, 1))
         if (decide_failed_parcel(s, a->failed_parcels[i], o, failure, as_of, sum) != MC_OK)
             goto fail;
+    progress_end(&bar);
     if (store_decide_commit(s) != MC_OK)
-        goto fail;
+        goto fail_committing;
     return MC_OK;
 fail:
+    progress_end(&bar);
+fail_committing:
     store_decide_abort(s);
     return MC_ERR;
 }
@@ -175,6 +182,18 @@ static double seconds_now(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* For `mowcheck run`'s summary (stage_counts.h): "claims", "outcome_approved", ... */
+static void record_counts(const decide_stage_summary *sum)
+{
+    stage_counts_set("claims", (int64_t)sum->n_claims);
+    stage_counts_set("failed_parcels", (int64_t)sum->n_failed_parcels);
+    for (int i = 0; i < DECIDE_N_OUTCOMES; i++) {
+        char name[STAGE_COUNTS_NAME_MAX];
+        snprintf(name, sizeof name, "outcome_%s", decide_outcome_name((decide_outcome)i));
+        stage_counts_set(name, (int64_t)sum->n_outcome[i]);
+    }
 }
 
 int decide_stage_run(store *s, const decide_stage_options *o, decide_stage_summary *sum)
@@ -219,5 +238,6 @@ int decide_stage_run(store *s, const decide_stage_options *o, decide_stage_summa
     store_strings_free(owned, owned ? n_parcels : 0);
     if (rc != MC_OK)
         return mc_fail_wrap("decide, season %d", o->season);
+    record_counts(sum);
     return MC_OK;
 }

@@ -24,6 +24,14 @@ typedef struct detect_stage_summary {
 int detect_stage_run(store *s, const mc_settings *settings, int season, const char *events_out,
                      const char *summary_out, detect_stage_summary *out);
 
+/* detect_run over all parcels of set, in chunks of parcels so that a terminal shows a
+ * progress bar ("parcels"); the result is the one detect_run gives. */
+struct series_set;
+struct detect_model;
+struct detect_result;
+int detect_stage_detect(const struct series_set *set, const struct detect_model *m,
+                        struct detect_result *out);
+
 /* Writes one of detect.h's CSVs (detect_write_events, detect_write_summaries) to path
  * ("-": stdout; NULL: nothing) through cli_write_output: no half file on failure. */
 struct detect_result;

@@ -12,7 +12,9 @@
 #include "error.h"
 #include "log.h"
 #include "parcels.h"
+#include "progress.h"
 #include "scene.h"
+#include "stage_counts.h"
 
 /* A scene of a tile and date that is stored (before or by this run). */
 typedef struct stored_scene {
@@ -37,6 +39,9 @@ typedef struct ingest_ctx {
     size_t n_grids;
     stored_scene *stored;
     size_t n_stored, cap_stored;
+    unsigned char *observed; /* per parcel of the set: an observation written by this run */
+    size_t parcels_observed;
+    progress bar;            /* scenes read, on a terminal */
 } ingest_ctx;
 
 static double now_s(void)
@@ -294,6 +299,11 @@ static int ingest_scene(ingest_ctx *c, const scene_info *sc, const tile_grid *g,
     }
     c->sum->scenes_ingested++;
     c->sum->observations += (int64_t)n_parts;
+    for (uint32_t l = 1; l <= lr->n_labels; l++)
+        if (lr->n_pixels[l] > 0 && !c->observed[l - 1]) {
+            c->observed[l - 1] = 1;
+            c->parcels_observed++;
+        }
     log_info("scene %s: %zu parcels observed, %.1f Mpx decoded in %.2f s, stored in %.2f s",
              sc->scene_id, n_parts, counts.pixels_decoded / 1e6, t_read, now_s() - t0 - t_read);
     return remember_stored(c, sc);
@@ -350,8 +360,10 @@ static int ingest_tile(ingest_ctx *c, const char *tile)
     log_debug("tile %s: label raster in %.2f s", tile, now_s() - t0);
     int rc = put_parcel_tile(c, tile, lr);
     for (size_t i = 0; i < c->n_scenes && rc == MC_OK; i++)
-        if (c->valid[i] && strcmp(c->scenes[i].tile_id, tile) == 0)
+        if (c->valid[i] && strcmp(c->scenes[i].tile_id, tile) == 0) {
             rc = claim_and_ingest(c, &c->scenes[i], g, lr);
+            progress_step(&c->bar, 1);
+        }
     labels_free(lr);
     return rc;
 }
@@ -364,12 +376,13 @@ static int cmp_str(const void *a, const void *b)
 static int ingest_tiles(ingest_ctx *c)
 {
     const char **tiles = calloc(c->n_scenes ? c->n_scenes : 1, sizeof *tiles);
-    size_t n = 0;
+    size_t n = 0, n_valid = 0;
     if (!tiles)
         return mc_fail("out of memory");
     for (size_t i = 0; i < c->n_scenes; i++) {
         if (!c->valid[i])
             continue;
+        n_valid++;
         size_t k = 0;
         while (k < n && strcmp(tiles[k], c->scenes[i].tile_id) != 0)
             k++;
@@ -378,8 +391,10 @@ static int ingest_tiles(ingest_ctx *c)
     }
     qsort(tiles, n, sizeof *tiles, cmp_str);
     int rc = MC_OK;
+    progress_begin(&c->bar, "scenes", (int64_t)n_valid);
     for (size_t k = 0; k < n && rc == MC_OK; k++)
         rc = ingest_tile(c, tiles[k]);
+    progress_end(&c->bar);
     free(tiles);
     return rc;
 }
@@ -390,6 +405,8 @@ static int load_parcels(ingest_ctx *c)
     if (parcels_load(c->opt->parcels_path, id_field, c->opt->inner_buffer_m, &c->set) != MC_OK)
         return MC_ERR;
     c->sum->parcels = c->set->n;
+    if (!(c->observed = calloc(c->set->n + 1, 1)))
+        return mc_fail("parcels %s: out of memory", c->opt->parcels_path);
     if (store_parcel_set_put(c->s, c->set->hash, c->set->source_path, id_field, c->set->n) != MC_OK)
         return mc_fail_wrap("storing parcel set %s", c->opt->parcels_path);
     log_info("parcels %s: %zu parcels (%zu refused)", c->opt->parcels_path, c->set->n,
@@ -427,6 +444,20 @@ static char *summary_json(const ingest_summary *sum)
     return text;
 }
 
+/* For `mowcheck run`'s summary (stage_counts.h). */
+static void record_counts(const ingest_summary *sum, size_t parcels_observed)
+{
+    stage_counts_set("scenes_found", (int64_t)sum->scenes_found);
+    stage_counts_set("scenes_new", (int64_t)sum->scenes_new);
+    stage_counts_set("scenes_ingested", (int64_t)sum->scenes_ingested);
+    stage_counts_set("scenes_skipped", (int64_t)sum->scenes_skipped);
+    stage_counts_set("scenes_rejected", (int64_t)sum->scenes_rejected);
+    stage_counts_set("scenes_duplicate", (int64_t)sum->scenes_duplicate);
+    stage_counts_set("parcels", (int64_t)sum->parcels);
+    stage_counts_set("parcels_observed", (int64_t)parcels_observed);
+    stage_counts_set("parcel_observations", sum->observations);
+}
+
 static int check_options(const ingest_options *opt)
 {
     if (!opt->scenes_dir || !*opt->scenes_dir)
@@ -451,6 +482,7 @@ static void ctx_free(ingest_ctx *c)
     free(c->others);
     free(c->grids);
     free(c->stored);
+    free(c->observed);
 }
 
 int ingest_run(const ingest_options *opt, store *s, ingest_summary *out)
@@ -477,6 +509,7 @@ int ingest_run(const ingest_options *opt, store *s, ingest_summary *out)
     if (rc == MC_OK)
         rc = ingest_tiles(&c);
     out->seconds = now_s() - t0;
+    record_counts(out, c.parcels_observed);
     ctx_free(&c);
 
     char *json = summary_json(out);

@@ -3,6 +3,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "progress.h"
+
 static log_level current_level = LOG_INFO;
 
 void log_set_level(log_level level) { current_level = level; }
@@ -19,6 +21,9 @@ void log_msg(log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    /* One fprintf per line so lines from threads do not interleave. */
+    /* One fprintf per line so lines from threads do not interleave; a progress bar
+     * on the terminal is wiped first and drawn again below the message. */
+    progress_log_suspend();
     fprintf(stderr, "mowcheck: %s%s\n", prefix[level], line);
+    progress_log_resume();
 }
