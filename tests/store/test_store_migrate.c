@@ -183,10 +183,200 @@ static void test_concurrent_open(void)
     store_close(s);
 }
 
+/* A schema dir of the source's migrations that pass keep(version). */
+static void copy_schemas(const char *dir, int (*keep)(int version))
+{
+    char src[1024];
+    REQUIRE(store_schema_dir(NULL, src, sizeof src) == MC_OK);
+    DIR *d = opendir(src);
+    REQUIRE(d != NULL);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len < 8 || e->d_name[0] < '0' || e->d_name[0] > '9' ||
+            strcmp(e->d_name + len - 4, ".sql") != 0 || !keep(atoi(e->d_name)))
+            continue;
+        char from[1400];
+        snprintf(from, sizeof from, "%s/%s", src, e->d_name);
+        copy_file(from, dir, e->d_name);
+    }
+    closedir(d);
+}
+
+static void remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[1400];
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+}
+
+static int upto_003(int version) { return version <= 3; }
+static int all_but_004(int version) { return version != 4; }
+
+/* Two tiles, two seasons: 35VLF holds A, B'q and C, 35VLG holds A and B'q; one scene
+ * per tile on 2025-07-01, 2026-06-01 and 2026-06-11: 6 scenes, 3 x 3 + 3 x 2 = 15
+ * parts, 3 dates x 3 parcels = 9 observations. A 35VLF part: n_total 10, 5 of 8 seen
+ * pixels valid at q = 6000; a 35VLG part: n_total 4, 2 of 4 valid at q = 7000. */
+static void fill_unpartitioned(store *s)
+{
+    const char *sql =
+        "INSERT INTO parcel_sets (set_hash, source_path, id_field, n_parcels, is_current) "
+        "  VALUES ('h1', '/p.gpkg', 'parcel_id', 3, true);"
+        "INSERT INTO tiles VALUES ('35VLF', 32635, '{600000,10,0,6500040,0,-10}', 10980, 10980),"
+        "  ('35VLG', 32635, '{600000,10,0,6600000,0,-10}', 10980, 10980);"
+        "INSERT INTO parcel_tiles VALUES ('h1', '35VLF', 'A', 10), ('h1', '35VLF', 'B''q', 10),"
+        "  ('h1', '35VLF', 'C', 10), ('h1', '35VLG', 'A', 4), ('h1', '35VLG', 'B''q', 4);"
+        "INSERT INTO scenes (scene_id, tile_id, acquired_on, satellite, reflectance_offset_dn,"
+        "  path, set_hash) SELECT 'S2A_' || t || '_' || to_char(d, 'YYYYMMDD') || '_0_L2A', t, d,"
+        "  'S2A', -1000, '/scenes', 'h1' FROM unnest(ARRAY['35VLF', '35VLG']) t,"
+        "  unnest(ARRAY[date '2025-07-01', '2026-06-01', '2026-06-11']) d;"
+        "INSERT INTO observation_parts SELECT s.scene_id, t.parcel_id,"
+        "  CASE WHEN s.tile_id = '35VLF' THEN 10 ELSE 4 END,"
+        "  CASE WHEN s.tile_id = '35VLF' THEN 5 ELSE 2 END,"
+        "  CASE WHEN s.tile_id = '35VLF' THEN 8 ELSE 4 END,"
+        "  CASE WHEN s.tile_id = '35VLF' THEN 5 * 6000 ELSE 2 * 7000 END,"
+        "  CASE WHEN s.tile_id = '35VLF' THEN 5 * 36000000 ELSE 2 * 49000000 END"
+        "  FROM scenes s JOIN parcel_tiles t USING (tile_id);";
+    REQUIRE(store_exec(s, "filling the old schema", sql, 0, NULL) == MC_OK);
+}
+
+static const char parts_digest_sql[] =
+    "SELECT md5(string_agg(concat_ws('|', scene_id, parcel_id, n_total, n_valid, n_seen, sum_q,"
+    " sum_q2), E'\\n' ORDER BY scene_id, parcel_id)) FROM observation_parts";
+static const char observations_digest_sql[] =
+    "SELECT md5(string_agg(o::text, E'\\n' ORDER BY parcel_id, acquired_on)) FROM observations o";
+
+/* What the partitioned table must hold after 004 moved the rows of fill_unpartitioned. */
+static void check_moved(store *s, const char *parts_before, const char *obs_before)
+{
+    char buf[512];
+    CHECK_INT(store_test_int(s, "SELECT count(*) FROM observation_parts"), 15);
+    CHECK_STR(store_test_value(s, parts_digest_sql, buf, sizeof buf), parts_before);
+    CHECK_STR(store_test_value(s, observations_digest_sql, buf, sizeof buf), obs_before);
+    CHECK_STR(store_test_value(s, "SELECT string_agg(relid || ':' || n, ',' ORDER BY relid::text)"
+                                  " FROM (SELECT tableoid::regclass::text AS relid, count(*) AS n"
+                                  "       FROM observation_parts GROUP BY 1) x",
+                               buf, sizeof buf),
+              "observation_parts_2025_35vlf:3,observation_parts_2025_35vlg:2,"
+              "observation_parts_2026_35vlf:6,observation_parts_2026_35vlg:4");
+    /* A on 2026-06-01: 5 + 2 valid of 10 + 4 pixels, q (5 * 6000 + 2 * 7000) / 7 */
+    CHECK_STR(store_test_value(s, "SELECT n_valid || ' ' || n_total || ' ' || n_parts || ' ' ||"
+                                  " (valid_share = 0.5) || ' ' || (ndvi = 44000 / 70000.0)"
+                                  " FROM observations WHERE parcel_id = 'A'"
+                                  " AND acquired_on = '2026-06-01'",
+                               buf, sizeof buf),
+              "7 14 2 true true");
+    CHECK_INT(store_test_int(s, "SELECT count(*) FROM observations"), 9);
+    CHECK_INT(store_test_int(s, "SELECT count(*) FROM pg_class "
+                                "WHERE relname = 'observation_parts_unpartitioned'"),
+              0);
+}
+
+/* A new scene after the migration goes to its own (new) partition. */
+static void check_ingest_after(store *s)
+{
+    scene_info sc;
+    memset(&sc, 0, sizeof sc);
+    snprintf(sc.scene_id, sizeof sc.scene_id, "S2B_35VLG_20270601_0_L2A");
+    snprintf(sc.tile_id, sizeof sc.tile_id, "35VLG");
+    snprintf(sc.acquired_on, sizeof sc.acquired_on, "2027-06-01");
+    snprintf(sc.satellite, sizeof sc.satellite, "S2B");
+    snprintf(sc.path, sizeof sc.path, "/scenes/x");
+    store_obs_part p[] = {{"A", 4, {4, 4, 28000, 196000000}}};
+    int dup = -1;
+    CHECK(store_scene_commit(s, 0, &sc, "h1", p, 1, &dup) == MC_OK && dup == 0);
+    CHECK_INT(store_test_int(s, "SELECT count(*) FROM observation_parts_2027_35vlg"), 1);
+    char buf[64];
+    /* 28000 / 4 / 10000 = 0.7 over A's 14 pixels */
+    CHECK_STR(store_test_value(s, "SELECT (ndvi = 0.7) || ' ' || n_total FROM observations "
+                                  "WHERE acquired_on = '2027-06-01'",
+                               buf, sizeof buf),
+              "true 14");
+}
+
+/* A database made with migrations 001-003 and holding data: the rest, 004 first,
+ * moves every row into the partitions, and the observations read the same. */
+static void test_partition_from_003(void)
+{
+    char dsn[512], dir[] = "/tmp/mc-store-003-XXXXXX", parts[64], obs[64];
+    REQUIRE(mkdtemp(dir) != NULL);
+    copy_schemas(dir, upto_003);
+    store_test_create_db("store_migrate_003", dsn, sizeof dsn);
+    store *s = store_test_open(dsn, dir);
+    REQUIRE(s != NULL);
+    CHECK_INT(s->n_migrations_applied, 3);
+    fill_unpartitioned(s);
+    CHECK_INT(store_test_int(s, "SELECT count(*) FROM observation_parts"), 15);
+    store_test_value(s, parts_digest_sql, parts, sizeof parts);
+    store_test_value(s, observations_digest_sql, obs, sizeof obs);
+    store_close(s);
+    remove_dir(dir);
+
+    s = store_test_open(dsn, NULL);
+    REQUIRE(s != NULL);
+    CHECK(s->n_migrations_applied >= 5); /* 004, 010, 011, 015, 020, ... */
+    check_moved(s, parts, obs);
+    check_ingest_after(s);
+    store_close(s);
+}
+
+/* A database that ran everything but 004 (made before 004 existed): 004 is applied
+ * after 020, moves the rows and gives the roles back what 020 granted them. */
+static void test_partition_after_020(void)
+{
+    char dsn[512], dir[] = "/tmp/mc-store-020-XXXXXX", parts[64], obs[64], buf[256];
+    REQUIRE(mkdtemp(dir) != NULL);
+    copy_schemas(dir, all_but_004);
+    store_test_create_db("store_migrate_020", dsn, sizeof dsn);
+    store *s = store_test_open(dsn, dir);
+    REQUIRE(s != NULL);
+    fill_unpartitioned(s);
+    store_test_value(s, parts_digest_sql, parts, sizeof parts);
+    store_test_value(s, observations_digest_sql, obs, sizeof obs);
+    store_close(s);
+    remove_dir(dir);
+
+    s = store_test_open(dsn, NULL);
+    REQUIRE(s != NULL);
+    CHECK_INT(s->n_migrations_applied, 1);
+    CHECK_STR(store_test_value(s, "SELECT name FROM schema_migrations "
+                                  "ORDER BY applied_at DESC, version DESC LIMIT 1",
+                               buf, sizeof buf),
+              "004_partition_observation_parts.sql");
+    check_moved(s, parts, obs);
+    CHECK_STR(store_test_value(s, "SELECT concat_ws(' ',"
+                                  " has_table_privilege('mowcheck_batch', 'observation_parts',"
+                                  "                     'INSERT'),"
+                                  " has_table_privilege('mowcheck_batch', 'observation_parts',"
+                                  "                     'DELETE'),"
+                                  " has_table_privilege('mowcheck_batch', 'observations', 'SELECT'),"
+                                  " has_table_privilege('mowcheck_inspector', 'observation_parts',"
+                                  "                     'SELECT'),"
+                                  " has_table_privilege('mowcheck_inspector', 'observations',"
+                                  "                     'SELECT'),"
+                                  " has_table_privilege('mowcheck_inspector', 'observation_parts',"
+                                  "                     'INSERT'))",
+                               buf, sizeof buf),
+              "t t t t t f");
+    check_ingest_after(s);
+    store_close(s);
+}
+
 int main(void)
 {
     test_source_schemas();
     test_checksum_and_rollback();
     test_concurrent_open();
+    test_partition_from_003();
+    test_partition_after_020();
     return test_summary();
 }

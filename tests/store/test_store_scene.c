@@ -421,7 +421,8 @@ static void test_partition_waits_for_open_scene(store *s, const char *dsn)
 static void test_partitions_concurrent(store *s, const char *dsn)
 {
     REQUIRE(store_exec(s, "holding the lock",
-                       "SELECT pg_advisory_lock(hashtextextended('observation_parts season 2028', 0))",
+                       "SELECT pg_advisory_lock("
+                       "hashtextextended('observation_parts season 2028', 0))",
                        0, NULL) == MC_OK);
     const char *scenes[][3] = {{"S2A_35VLF_20280501_0_L2A", "35VLF", "2028-05-01"},
                                {"S2B_35VLF_20280506_0_L2A", "35VLF", "2028-05-06"},
