@@ -3,16 +3,21 @@
  * A thin layer: each stage is the same subcommand an operator can run alone, given
  * the same common options and settings. run holds the store open for the whole
  * batch, so a private cluster is started once and the stages join it. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "cli.h"
 #include "commands.h"
+#include "decide.h"
 #include "energy.h"
 #include "error.h"
 #include "log.h"
+#include "stage_counts.h"
 
 static const char usage_text[] =
     "usage: mowcheck run --scenes DIR --parcels FILE --registry URL [--season YEAR]\n"
@@ -21,7 +26,11 @@ static const char usage_text[] =
     "series, and decide every claim the registry holds for the parcels. Common options\n"
     "and settings (--db, --state-dir, --config, --device, --id-field, registry_* ...)\n"
     "reach every stage. Exit 0: all done; 1: done, but something needs a person\n"
-    "(refused scenes, registry failures); 2: bad usage; 3: a stage could not run.";
+    "(refused scenes, registry failures); 2: bad usage; 3: a stage could not run.\n"
+    "On a terminal each stage shows a progress bar; at the end (unless --quiet) a summary:\n"
+    "scenes new / ingested / rejected / duplicates, parcels observed, parcel observations\n"
+    "written, events, outcomes by kind, time and energy per stage, joules per parcel-date\n"
+    "(\"not available\" where no energy counter can be read).";
 
 /* The options that belong to run itself; everything else is passed to each stage. */
 typedef struct run_args {
@@ -74,7 +83,8 @@ typedef struct stage_result {
     int exit_code;
     double seconds;
     energy_reading energy;
-    int ran;
+    int ran, gpu_used;
+    char cpu_reason[128], gpu_reason[128]; /* why a counter could not be read */
 } stage_result;
 
 static double now_s(void)
@@ -102,49 +112,207 @@ static void run_stage(const char *name, int (*fn)(int, char **), const stage_arg
     r->seconds = now_s() - t0;
     energy_read(&meter, &r->energy);
     r->ran = 1;
+    r->gpu_used = with_gpu;
+    snprintf(r->cpu_reason, sizeof r->cpu_reason, "%s", meter.cpu_unavailable_reason);
+    snprintf(r->gpu_reason, sizeof r->gpu_reason, "%s",
+             meter.gpu_available ? "GPU counter not readable at the end"
+                                 : meter.gpu_unavailable_reason);
 }
 
-static void print_summary(const stage_result *st, int n, FILE *json_out)
+/* ---- the summary: per stage, counts from the stages (stage_counts.h), energy ---- */
+
+/* The run's energy: CPU of every stage, plus the GPU where a stage used one. Not
+ * available as soon as one counter that counts could not be read. */
+typedef struct run_energy {
+    double seconds, cpu_joules, gpu_joules;
+    int cpu_ok, gpu_used, gpu_ok;
+    const char *reason; /* of the first counter missing */
+} run_energy;
+
+static void total_energy(const stage_result *st, int n, run_energy *e)
 {
-    double total = 0, joules = 0;
-    int energy_ok = 1;
-    printf("\nrun summary\n  %-8s %6s %10s  %s\n", "stage", "exit", "seconds", "CPU energy");
+    memset(e, 0, sizeof *e);
+    e->cpu_ok = e->gpu_ok = 1;
+    for (int i = 0; i < n; i++) {
+        if (!st[i].ran)
+            continue;
+        e->seconds += st[i].seconds;
+        e->cpu_joules += st[i].energy.cpu_joules;
+        if (!st[i].energy.cpu_available && e->cpu_ok) {
+            e->cpu_ok = 0;
+            e->reason = st[i].cpu_reason;
+        }
+        if (!st[i].gpu_used)
+            continue;
+        e->gpu_used = 1;
+        e->gpu_joules += st[i].energy.gpu_joules;
+        if (!st[i].energy.gpu_available && e->gpu_ok) {
+            e->gpu_ok = 0;
+            if (e->cpu_ok)
+                e->reason = st[i].gpu_reason;
+        }
+    }
+}
+
+static int energy_ok(const run_energy *e) { return e->cpu_ok && (!e->gpu_used || e->gpu_ok); }
+
+static int64_t count_of(const char *name)
+{
+    int64_t v;
+    return stage_counts_get(name, &v) ? v : -1;
+}
+
+static json_t *json_count(const char *name)
+{
+    int64_t v = count_of(name);
+    return v >= 0 ? json_integer((json_int_t)v) : json_null();
+}
+
+/* Seconds and joules to the millisecond / millijoule: enough, and readable. */
+static json_t *json_rounded(double v) { return json_real(round(v * 1000) / 1000); }
+
+static json_t *json_energy(int available, double joules)
+{
+    return available ? json_rounded(joules) : json_null();
+}
+
+static json_t *stage_json(const stage_result *r)
+{
+    json_t *o = json_pack("{s:s, s:b}", "stage", r->name, "ran", r->ran);
+    if (!o || !r->ran)
+        return o;
+    json_object_set_new(o, "exit", json_integer(r->exit_code));
+    json_object_set_new(o, "seconds", json_rounded(r->seconds));
+    json_object_set_new(o, "cpu_joules", json_energy(r->energy.cpu_available, r->energy.cpu_joules));
+    json_object_set_new(o, "gpu_joules", json_energy(r->gpu_used && r->energy.gpu_available,
+                                                     r->energy.gpu_joules));
+    return o;
+}
+
+static json_t *counts_json(void)
+{
+    json_t *outcomes = json_object();
+    for (int i = 0; i < DECIDE_N_OUTCOMES; i++) {
+        const char *kind = decide_outcome_name((decide_outcome)i);
+        char name[STAGE_COUNTS_NAME_MAX];
+        snprintf(name, sizeof name, "outcome_%s", kind);
+        json_object_set_new(outcomes, kind, json_count(name));
+    }
+    return json_pack(
+        "{s:{s:o, s:o, s:o, s:o, s:o, s:o}, s:{s:o, s:o, s:o, s:o}, s:o, s:o, s:o, s:o, s:o}",
+        "scenes", "found", json_count("scenes_found"), "new", json_count("scenes_new"),
+        "ingested", json_count("scenes_ingested"), "rejected", json_count("scenes_rejected"),
+        "duplicates", json_count("scenes_duplicate"), "skipped", json_count("scenes_skipped"),
+        "parcels", "in_set", json_count("parcels"), "observed", json_count("parcels_observed"),
+        "observations_written", json_count("parcel_observations"),
+        "with_series", json_count("detect_parcels"),
+        "parcel_seasons", json_count("parcel_seasons"), "events_detected", json_count("events"),
+        "claims", json_count("claims"), "failed_parcels", json_count("failed_parcels"),
+        "outcomes", outcomes);
+}
+
+/* The summary as JSON (the runs table's and --summary-json's); caller frees. */
+static char *summary_json(const stage_result *st, int n, const run_energy *e)
+{
+    json_t *stages = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(stages, stage_json(&st[i]));
+    json_t *o = json_object();
+    json_object_set_new(o, "stages", stages);
+    json_object_set_new(o, "seconds", json_rounded(e->seconds));
+    json_object_set_new(o, "cpu_joules", json_energy(e->cpu_ok, e->cpu_joules));
+    json_object_set_new(o, "gpu_joules", json_energy(e->gpu_used && e->gpu_ok, e->gpu_joules));
+    json_object_set_new(o, "joules", json_energy(energy_ok(e), e->cpu_joules + e->gpu_joules));
+    double per = 0;
+    energy_per_status ps = energy_per_parcel_date(energy_ok(e), e->cpu_joules + e->gpu_joules,
+                                                  count_of("parcel_observations"), &per);
+    char text[200];
+    energy_per_format(ps, per, e->reason, text, sizeof text);
+    json_object_set_new(o, "joules_per_parcel_date", ps == ENERGY_PER_OK ? json_real(per)
+                                                                         : json_null());
+    json_object_set_new(o, "joules_per_parcel_date_text", json_string(text));
+    if (!energy_ok(e)) {
+        snprintf(text, sizeof text, "not available (%s)", e->reason ? e->reason : "no counter");
+        json_object_set_new(o, "energy", json_string(text));
+    }
+    json_object_update_new(o, counts_json());
+    char *out = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    json_decref(o);
+    return out;
+}
+
+static void count_text(const char *name, char *buf, size_t size)
+{
+    int64_t v = count_of(name);
+    if (v >= 0)
+        snprintf(buf, size, "%lld", (long long)v);
+    else
+        snprintf(buf, size, "?");
+}
+
+/* "48 new" for each name, joined; "?" where a stage did not say. */
+static void print_counts(const char *title, const char *const *names, const char *const *words,
+                         int n)
+{
+    printf("  %-9s", title);
+    for (int i = 0; i < n; i++) {
+        char v[32];
+        count_text(names[i], v, sizeof v);
+        printf("%s%s %s", i ? ", " : "", v, words[i]);
+    }
+    printf("\n");
+}
+
+static void print_summary(const stage_result *st, int n, const run_energy *e)
+{
+    printf("\nrun summary\n  %-8s %6s %10s  %s\n", "stage", "exit", "seconds", "energy");
     for (int i = 0; i < n; i++) {
         if (!st[i].ran) {
             printf("  %-8s %6s %10s  %s\n", st[i].name, "-", "-", "not run");
             continue;
         }
-        char energy[160];
-        energy_format(st[i].energy.cpu_available, st[i].energy.cpu_joules,
-                      "no readable RAPL counter", energy, sizeof energy);
-        printf("  %-8s %6d %10.1f  %s\n", st[i].name, st[i].exit_code, st[i].seconds, energy);
-        total += st[i].seconds;
-        joules += st[i].energy.cpu_joules;
-        energy_ok &= st[i].energy.cpu_available;
+        /* the reason a counter is missing is said once, on the total line */
+        char cpu[64] = "not available", gpu[80] = "";
+        if (st[i].energy.cpu_available)
+            energy_format(1, st[i].energy.cpu_joules, NULL, cpu, sizeof cpu);
+        if (st[i].gpu_used && st[i].energy.gpu_available)
+            snprintf(gpu, sizeof gpu, ", GPU %.1f J", st[i].energy.gpu_joules);
+        else if (st[i].gpu_used)
+            snprintf(gpu, sizeof gpu, ", GPU not available");
+        printf("  %-8s %6d %10.1f  CPU %s%s\n", st[i].name, st[i].exit_code, st[i].seconds, cpu,
+               gpu);
     }
-    printf("  %-8s %6s %10.1f  %s\n", "total", "", total,
-           energy_ok ? "" : "energy: not available on this machine");
-    if (!json_out)
-        return;
-    fprintf(json_out, "{\"stages\": [");
-    for (int i = 0; i < n; i++) {
-        fprintf(json_out, "%s{\"stage\": \"%s\", \"ran\": %s", i ? ", " : "", st[i].name,
-                st[i].ran ? "true" : "false");
-        if (st[i].ran) {
-            fprintf(json_out, ", \"exit\": %d, \"seconds\": %.3f, \"cpu_joules\": ",
-                    st[i].exit_code, st[i].seconds);
-            if (st[i].energy.cpu_available)
-                fprintf(json_out, "%.3f", st[i].energy.cpu_joules);
-            else
-                fprintf(json_out, "null");
-        }
-        fprintf(json_out, "}");
+    char total[200];
+    energy_format(energy_ok(e), e->cpu_joules + e->gpu_joules, e->reason, total, sizeof total);
+    printf("  %-8s %6s %10.1f  %s\n", "total", "", e->seconds, total);
+    static const char *const scenes[] = {"scenes_found", "scenes_new", "scenes_ingested",
+                                         "scenes_rejected", "scenes_duplicate", "scenes_skipped"};
+    static const char *const scene_words[] = {"found", "new", "ingested", "rejected",
+                                              "duplicates", "skipped (stored before)"};
+    print_counts("scenes:", scenes, scene_words, 6);
+    static const char *const parcels[] = {"parcels", "parcels_observed", "parcel_observations"};
+    static const char *const parcel_words[] = {"in the parcel set", "observed by this run",
+                                               "parcel observations written"};
+    print_counts("parcels:", parcels, parcel_words, 3);
+    static const char *const detect[] = {"detect_parcels", "parcel_seasons", "events"};
+    static const char *const detect_words[] = {"parcels with a series", "parcel-seasons",
+                                               "mowing events detected"};
+    print_counts("detect:", detect, detect_words, 3);
+    const char *outcomes[DECIDE_N_OUTCOMES + 1], *outcome_words[DECIDE_N_OUTCOMES + 1];
+    char names[DECIDE_N_OUTCOMES][STAGE_COUNTS_NAME_MAX];
+    outcomes[0] = "claims", outcome_words[0] = "claims";
+    for (int i = 0; i < DECIDE_N_OUTCOMES; i++) {
+        outcome_words[i + 1] = decide_outcome_name((decide_outcome)i);
+        snprintf(names[i], sizeof names[i], "outcome_%s", outcome_words[i + 1]);
+        outcomes[i + 1] = names[i];
     }
-    fprintf(json_out, "], \"seconds\": %.3f, \"cpu_joules\": ", total);
-    if (energy_ok)
-        fprintf(json_out, "%.3f}\n", joules);
-    else
-        fprintf(json_out, "null}\n");
+    print_counts("decide:", outcomes, outcome_words, DECIDE_N_OUTCOMES + 1);
+    double per = 0;
+    energy_per_status ps = energy_per_parcel_date(energy_ok(e), e->cpu_joules + e->gpu_joules,
+                                                  count_of("parcel_observations"), &per);
+    char text[200];
+    energy_per_format(ps, per, e->reason, text, sizeof text);
+    printf("  energy per parcel-date: %s\n", text);
 }
 
 static int worst(int a, int b) { return a > b ? a : b; }
@@ -158,7 +326,8 @@ int cmd_run(int argc, char **argv)
         {"registry", &a.registry, NULL, "URL: the exchange layer's security server"},
         {"season", &a.season, NULL, "YEAR: the claims' season (default: the as-of year)"},
         {"as-of", &a.as_of, NULL, "YYYY-MM-DD: decide as on this date (default: today)"},
-        {"summary-json", &a.summary_json, NULL, "FILE: also write the run summary as JSON"},
+        {"summary-json", &a.summary_json, NULL,
+         "FILE: also write the run summary as JSON (counts, time, energy)"},
         {NULL, NULL, NULL, NULL},
     };
     mc_settings set;
@@ -206,6 +375,7 @@ int cmd_run(int argc, char **argv)
         decide_extra[k++] = a.as_of;
     }
     stage_result st[3] = {{.name = "ingest"}, {.name = "detect"}, {.name = "decide"}};
+    stage_counts_clear(); /* each stage records its own counts as it ends */
     int uses_gpu = device != KERNEL_DEVICE_CPU && kernel_cuda_available();
     run_stage("ingest", cmd_ingest, &common, ingest_extra, uses_gpu, &st[0]);
     int code = st[0].exit_code;
@@ -218,19 +388,20 @@ int cmd_run(int argc, char **argv)
         code = worst(code, st[2].exit_code);
     }
     /* The summary as JSON: in the runs table (the report's footer reads it) and,
-     * if asked, in a file. */
-    char *json = NULL;
-    size_t json_len = 0;
-    FILE *mem = open_memstream(&json, &json_len);
-    print_summary(st, 3, mem);
-    if (mem)
-        fclose(mem);
+     * if asked, in a file; as text on stdout unless --quiet. */
+    run_energy energy;
+    total_energy(st, 3, &energy);
+    char *json = summary_json(st, 3, &energy);
+    if (!json)
+        log_warn("run: out of memory writing the summary");
+    if (log_get_level() <= LOG_INFO)
+        print_summary(st, 3, &energy);
     const char *status = code > EXIT_ATTENTION ? "failed" : code ? "partial" : "ok";
     if (run_id > 0 && store_run_end(held, run_id, status, json) != MC_OK)
         log_warn("run: %s", mc_error_message());
     if (a.summary_json && json) {
         FILE *f = fopen(a.summary_json, "w");
-        int ok = f && fputs(json, f) >= 0;
+        int ok = f && fputs(json, f) >= 0 && fputc('\n', f) != EOF;
         if (f && fclose(f) != 0)
             ok = 0;
         if (!ok)

@@ -150,3 +150,26 @@ void energy_format(int available, double joules, const char *reason, char *buf, 
     else
         snprintf(buf, size, "not available (%s)", reason && *reason ? reason : "no counter");
 }
+
+energy_per_status energy_per_parcel_date(int available, double joules, int64_t n_written,
+                                         double *joules_per)
+{
+    *joules_per = 0;
+    if (!available || n_written < 0 || !(joules >= 0))
+        return ENERGY_PER_NOT_AVAILABLE;
+    if (n_written == 0)
+        return ENERGY_PER_NOTHING_WRITTEN;
+    *joules_per = joules / (double)n_written;
+    return ENERGY_PER_OK;
+}
+
+void energy_per_format(energy_per_status status, double joules_per, const char *reason,
+                       char *buf, unsigned size)
+{
+    if (status == ENERGY_PER_OK)
+        snprintf(buf, size, "%.3g J", joules_per);
+    else if (status == ENERGY_PER_NOTHING_WRITTEN)
+        snprintf(buf, size, "none: no parcel observations written");
+    else
+        snprintf(buf, size, "not available (%s)", reason && *reason ? reason : "no counter");
+}

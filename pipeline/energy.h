@@ -36,4 +36,17 @@ void energy_read(const energy_meter *m, energy_reading *r);
 /* "12.3 J" or "not available (reason)". */
 void energy_format(int available, double joules, const char *reason, char *buf, unsigned size);
 
+/* Energy per parcel-date: a run's joules over the parcel observations it wrote. */
+typedef enum {
+    ENERGY_PER_OK = 0,            /* *joules_per is the quotient */
+    ENERGY_PER_NOT_AVAILABLE,     /* no energy reading, or the count is unknown (n < 0) */
+    ENERGY_PER_NOTHING_WRITTEN,   /* the run wrote no parcel observation: no quotient */
+} energy_per_status;
+
+energy_per_status energy_per_parcel_date(int available, double joules, int64_t n_written,
+                                         double *joules_per);
+/* "0.0123 J", "not available (reason)" or "none: no parcel observations written". */
+void energy_per_format(energy_per_status status, double joules_per, const char *reason,
+                       char *buf, unsigned size);
+
 #endif
