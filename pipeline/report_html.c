@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "error.h"
 #include "log.h"
 #include "report_chips.h"
@@ -365,6 +367,23 @@ static const char table_head[] =
     "<th class=\"nosort\">Images (NDVI: brown low, green high; parcel outlined)</th>"
     "</tr></thead><tbody>\n";
 
+/* Joules per parcel-date from a `mowcheck run` summary (cmd_run.c): the number where a
+ * counter was read, else the run's words ("not available (...)", "none: ..."); nothing
+ * for runs that did not record it. */
+static void footer_per_parcel_date(FILE *out, const char *summary)
+{
+    json_t *j = summary ? json_loads(summary, 0, NULL) : NULL;
+    json_t *per = json_object_get(j, "joules_per_parcel_date");
+    const char *text = json_string_value(json_object_get(j, "joules_per_parcel_date_text"));
+    if (json_is_number(per)) {
+        fprintf(out, ", %.3g J per parcel-date", json_number_value(per));
+    } else if (text) {
+        fputs(", energy per parcel-date: ", out);
+        report_html_escape(out, text);
+    }
+    json_decref(j);
+}
+
 static void page_footer(FILE *out, const store_run_info *runs, size_t n_runs)
 {
     char now[32];
@@ -388,9 +407,11 @@ static void page_footer(FILE *out, const store_run_info *runs, size_t n_runs)
         else
             fprintf(out, "): %.1f s", r->seconds);
         if (isnan(r->cpu_joules))
-            fputs(", energy: not available</li>\n", out);
+            fputs(", energy: not available", out);
         else
-            fprintf(out, ", CPU energy %.1f J</li>\n", r->cpu_joules);
+            fprintf(out, ", CPU energy %.1f J", r->cpu_joules);
+        footer_per_parcel_date(out, r->summary);
+        fputs("</li>\n", out);
     }
     fputs("</ul></footer>\n", out);
 }

@@ -283,6 +283,7 @@ void store_report_detail_free(store_report_detail *d);
 typedef struct store_run_info {
     char *command, *status, *started_at; /* started_at: YYYY-MM-DD HH:MM:SS UTC */
     double seconds, cpu_joules;
+    char *summary;                       /* the run's summary JSON; NULL where none */
 } store_run_info;
 
 int store_report_runs(store *s, store_run_info **runs, size_t *n);

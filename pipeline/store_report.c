@@ -250,7 +250,8 @@ static const char runs_sql[] =
     "       to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'),"
     "       extract(epoch FROM ended_at - started_at),"
     "       CASE WHEN jsonb_typeof(summary -> 'cpu_joules') = 'number'"
-    "            THEN (summary ->> 'cpu_joules')::double precision END"
+    "            THEN (summary ->> 'cpu_joules')::double precision END,"
+    "       summary::text"
     " FROM runs WHERE command IN ('ingest', 'detect', 'decide', 'run')"
     " ORDER BY command, started_at DESC, run_id DESC";
 
@@ -271,6 +272,8 @@ int store_report_runs(store *s, store_run_info **runs, size_t *n)
         v[i].started_at = dup_or_null(PQgetvalue(r, row, 2), &oom);
         v[i].seconds = PQgetisnull(r, row, 3) ? NAN : atof(PQgetvalue(r, row, 3));
         v[i].cpu_joules = PQgetisnull(r, row, 4) ? NAN : atof(PQgetvalue(r, row, 4));
+        if (!PQgetisnull(r, row, 5))
+            v[i].summary = dup_or_null(PQgetvalue(r, row, 5), &oom);
     }
     PQclear(r);
     if (oom) {
@@ -288,6 +291,7 @@ void store_report_runs_free(store_run_info *runs, size_t n)
         free(runs[i].command);
         free(runs[i].status);
         free(runs[i].started_at);
+        free(runs[i].summary);
     }
     free(runs);
 }

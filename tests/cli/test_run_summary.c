@@ -365,19 +365,16 @@ static void check_night3(const night *n3)
     CHECK(strstr(n3->err, "mowcheck: run: stage") == NULL); /* info lines are off */
 }
 
-/* The sample region with its faults (about 20 s; bounded at 300 s). */
-static int make_region(void)
+/* Runs argv to its end with stdout and stderr to log (bounded: 300 s); 0 on exit 0. */
+static int run_logged(const char *const *argv, const char *log)
 {
-    char log[300];
-    snprintf(log, sizeof log, "%s/generator.log", work);
     fflush(NULL);
     pid_t pid = fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
         if (!freopen(log, "w", stdout) || !freopen(log, "a", stderr))
             _exit(126);
-        execl(make_sample, make_sample, "--out", region, "--with-faults", "--threads", "2",
-              (char *)NULL);
+        execv(argv[0], (char *const *)argv);
         _exit(127);
     }
     int status = 0;
@@ -393,10 +390,38 @@ static int make_region(void)
     int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     if (!ok) {
         char *text = slurp(log);
-        fprintf(stderr, "%s failed:\n%s\n", make_sample, text);
+        fprintf(stderr, "%s failed:\n%s\n", argv[0], text);
         free(text);
     }
     return ok ? 0 : -1;
+}
+
+/* The sample region with its faults (about 20 s). */
+static int make_region(void)
+{
+    char log[300];
+    snprintf(log, sizeof log, "%s/generator.log", work);
+    const char *argv[] = {make_sample, "--out", region, "--with-faults", "--threads", "2", NULL};
+    return run_logged(argv, log);
+}
+
+/* After night 1: the inspector report's footer shows the run with its energy per
+ * parcel-date as the summary says (here: not available). */
+static void check_report_footer(void)
+{
+    char out[300], log[300], page[320];
+    snprintf(out, sizeof out, "%s/report", work);
+    snprintf(log, sizeof log, "%s/report.log", work);
+    snprintf(page, sizeof page, "%s/report.html", out);
+    const char *argv[] = {mowcheck, "report", "-o", out, "--db", db_dsn, "--season", "2026",
+                          "--quiet", NULL};
+    CHECK(run_logged(argv, log) == 0);
+    char *html = slurp(page);
+    const char *li = strstr(html, "<li class=\"run\">run started");
+    CHECK_MSG(li && strstr(li, "energy per parcel-date: not available (no RAPL counters") &&
+                  strstr(li, "energy per parcel-date") < strstr(li, "</li>"),
+              "footer: %.300s", li ? li : "(no run line)");
+    free(html);
 }
 
 int main(int argc, char **argv)
@@ -425,6 +450,7 @@ int main(int argc, char **argv)
     night n1, n2, n3;
     run_night("night1", 1, NULL, &n1);
     check_night1(&n1, &m);
+    check_report_footer();
     char root[300];
     fake_rapl(root, sizeof root);
     setenv("MOWCHECK_POWERCAP_ROOT", root, 1);
