@@ -260,6 +260,20 @@ static char *make_series(void)
     return csv;
 }
 
+/* Field by field (struct padding is not part of the result). */
+static int same_summary(const detect_summary *a, const detect_summary *b)
+{
+    int same = a->parcel == b->parcel && a->parcel_id == b->parcel_id && a->season == b->season &&
+               a->n_obs == b->n_obs && a->n_clear_obs == b->n_clear_obs &&
+               a->max_gap_days == b->max_gap_days && a->well_covered == b->well_covered &&
+               a->n_events == b->n_events && a->mowed_probability == b->mowed_probability &&
+               a->season_probability == b->season_probability && a->sufficient == b->sufficient &&
+               a->call == b->call && a->reason == b->reason;
+    for (int k = 0; same && k < DETECT_N_SEASON_FEATURES; k++)
+        same = a->season_x[k] == b->season_x[k] || (isnan(a->season_x[k]) && isnan(b->season_x[k]));
+    return same;
+}
+
 static void check_chunked_detection(void)
 {
     char *csv = make_series();
@@ -274,7 +288,7 @@ static void check_chunked_detection(void)
     detect_result whole, chunked;
     REQUIRE(detect_run(&set, &m, &whole) == MC_OK);
     REQUIRE(detect_stage_detect(&set, &m, &chunked) == MC_OK);
-    CHECK(whole.n_events > 50);
+    CHECK(whole.n_events > 0); /* else the comparison below says little */
     CHECK_INT(chunked.n_events, whole.n_events);
     CHECK_INT(chunked.n_summaries, whole.n_summaries);
     int same = chunked.n_events == whole.n_events && chunked.n_summaries == whole.n_summaries;
@@ -285,7 +299,7 @@ static void check_chunked_detection(void)
                a->confidence == b->confidence && a->season == b->season;
     }
     for (size_t i = 0; same && i < whole.n_summaries; i++)
-        same = memcmp(&whole.summaries[i], &chunked.summaries[i], sizeof whole.summaries[i]) == 0;
+        same = same_summary(&whole.summaries[i], &chunked.summaries[i]);
     CHECK_MSG(same, "the chunked result differs from detect_run's");
     detect_result_free(&whole);
     detect_result_free(&chunked);
