@@ -424,6 +424,14 @@ static void check_report_footer(void)
     free(html);
 }
 
+/* A REQUIRE that fails exits: the registry service must not outlive the test. */
+static srv reg;
+static void stop_registry(void)
+{
+    if (reg.pid > 0 && !reg.exited)
+        srv_stop(&reg);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -437,9 +445,9 @@ int main(int argc, char **argv)
     REQUIRE(make_region() == 0);
     char claims[450];
     snprintf(claims, sizeof claims, "%s/claims.csv", region);
-    srv reg;
     const char *reg_args[] = {"--claims", claims, NULL};
     REQUIRE(srv_spawn(&reg, registry_bin, reg_args, 0) == 0);
+    atexit(stop_registry);
     snprintf(registry_url, sizeof registry_url, "%s", reg.base);
     setenv("MOWCHECK_REGISTRY_USER_ID", "EE38001010000", 1);
     setenv("MOWCHECK_POWERCAP_ROOT", "/nonexistent/powercap", 1); /* as on this VM: no RAPL */
