@@ -95,9 +95,18 @@ check_same "four concurrent workers ($t1, $t2, $t1, $t2+$t1)" mowcheck_scale_par
 # holds observation_parts in SHARE mode: both workers claim a scene, insert it and
 # then wait on their COPY, which is where the victim dies. Then the lock goes, the
 # other worker finishes, and the victim's tile is run again.
+# The season-tile partitions of observation_parts are made first, as a tile's first
+# scene of the season makes them (schemas/004): making one needs the lock held here,
+# and the workers are to wait on their COPY, not before their transaction.
 newdb mowcheck_scale_kill
 psql_kill() { psql -h "$host" -U postgres -d mowcheck_scale_kill -At -c "$1" 2>/dev/null; }
 export_series mowcheck_scale_kill "$work/state-kill" "$work/empty.csv"  # creates the schema
+mapfile -t seasons < <(ls "$scenes" | sed -n 's/^S2[AB]_[0-9A-Z]*_\([0-9]\{4\}\)[0-9]\{4\}_.*/\1/p' | sort -u)
+for y in "${seasons[@]}"; do
+  for t in "$t1" "$t2"; do
+    psql_kill "SELECT observation_parts_partition(date '$y-01-01', '$t')" >/dev/null
+  done
+done
 mkfifo "$work/lock.fifo"
 psql -h "$host" -U postgres -d mowcheck_scale_kill -q <"$work/lock.fifo" >"$work/lock.out" 2>&1 &
 locker=$!
