@@ -73,6 +73,10 @@ static void print_summary(const ingest_summary *s)
            "%zu rejected, %zu duplicates\n",
            s->scenes_found, s->scenes_new, s->scenes_ingested, s->scenes_skipped,
            s->scenes_rejected, s->scenes_duplicate);
+    if (s->scenes_remeasured || s->scenes_left_behind)
+        printf("ingest: the parcel set changed: %zu stored scenes measured again for it, %ld "
+               "left measured for an earlier set\n",
+               s->scenes_remeasured, s->scenes_left_behind);
     int64_t total = s->pixels_decoded + s->pixels_skipped;
     printf("ingest: %zu parcels, %lld parcel observations written; %.1f Mpx decoded, %.1f Mpx "
            "skipped (%.0f%%); %.1f s\n",
@@ -119,7 +123,9 @@ static int run_ingest(const mc_settings *set, const ingest_args *a, char **tiles
         return EXIT_FAILURE_RUN;
     }
     print_summary(&sum);
-    return sum.scenes_rejected || sum.scenes_duplicate ? EXIT_ATTENTION : EXIT_OK;
+    return sum.scenes_rejected || sum.scenes_duplicate || sum.scenes_left_behind
+               ? EXIT_ATTENTION
+               : EXIT_OK;
 }
 
 int cmd_ingest(int argc, char **argv)

@@ -199,10 +199,12 @@ static json_t *counts_json(void)
         json_object_set_new(outcomes, kind, json_count(name));
     }
     return json_pack(
-        "{s:{s:o, s:o, s:o, s:o, s:o, s:o}, s:{s:o, s:o, s:o, s:o}, s:o, s:o, s:o, s:o, s:o}",
+        "{s:{s:o, s:o, s:o, s:o, s:o, s:o, s:o}, s:{s:o, s:o, s:o, s:o}, s:o, s:o, s:o, s:o, "
+        "s:o}",
         "scenes", "found", json_count("scenes_found"), "new", json_count("scenes_new"),
         "ingested", json_count("scenes_ingested"), "rejected", json_count("scenes_rejected"),
         "duplicates", json_count("scenes_duplicate"), "skipped", json_count("scenes_skipped"),
+        "remeasured", json_count("scenes_remeasured"),
         "parcels", "in_set", json_count("parcels"), "observed", json_count("parcels_observed"),
         "observations_written", json_count("parcel_observations"),
         "with_series", json_count("detect_parcels"),
@@ -285,11 +287,14 @@ static void print_summary(const stage_result *st, int n, const run_energy *e)
     char total[200];
     energy_format(energy_ok(e), e->cpu_joules + e->gpu_joules, e->reason, total, sizeof total);
     printf("  %-8s %6s %10.1f  %s\n", "total", "", e->seconds, total);
-    static const char *const scenes[] = {"scenes_found", "scenes_new", "scenes_ingested",
-                                         "scenes_rejected", "scenes_duplicate", "scenes_skipped"};
+    static const char *const scenes[] = {"scenes_found",     "scenes_new",
+                                         "scenes_ingested",  "scenes_rejected",
+                                         "scenes_duplicate", "scenes_skipped",
+                                         "scenes_remeasured"};
     static const char *const scene_words[] = {"found", "new", "ingested", "rejected",
-                                              "duplicates", "skipped (stored before)"};
-    print_counts("scenes:", scenes, scene_words, 6);
+                                              "duplicates", "skipped (stored before)",
+                                              "measured again (new parcel set)"};
+    print_counts("scenes:", scenes, scene_words, 7);
     static const char *const parcels[] = {"parcels", "parcels_observed", "parcel_observations"};
     static const char *const parcel_words[] = {"in the parcel set", "observed by this run",
                                                "parcel observations written"};

@@ -41,6 +41,7 @@ typedef struct ingest_ctx {
     size_t n_stored, cap_stored;
     unsigned char *observed; /* per parcel of the set: an observation written by this run */
     size_t parcels_observed;
+    size_t n_other_set;      /* found scenes stored for another parcel set */
     progress bar;            /* scenes read, on a terminal */
 } ingest_ctx;
 
@@ -137,15 +138,18 @@ static int discover(ingest_ctx *c)
             continue;
         }
         c->sum->scenes_found++;
-        int ingested = 0;
-        if ((rc = store_scene_is_ingested(c->s, sc.scene_id, &ingested)) != MC_OK)
+        store_scene_state state;
+        if ((rc = store_scene_state_of(c->s, sc.scene_id, c->set->hash, &state)) != MC_OK)
             break;
-        if (ingested) {
+        if (state == STORE_SCENE_STORED) {
             c->sum->scenes_skipped++;
             rc = remember_stored(c, &sc);
             continue;
         }
-        c->sum->scenes_new++;
+        if (state == STORE_SCENE_OTHER_SET)
+            c->n_other_set++;
+        else
+            c->sum->scenes_new++;
         if (scene_load(c->opt->scenes_dir, names[i], &sc) != MC_OK) {
             rc = reject(c, names[i], path, mc_error_message());
             continue;
@@ -280,8 +284,9 @@ static int ingest_scene(ingest_ctx *c, const scene_info *sc, const tile_grid *g,
     free(stats);
     if (rc != MC_OK)
         return MC_ERR;
-    int duplicate = 0;
-    rc = store_scene_commit(c->s, c->run_id, sc, c->set->hash, parts, n_parts, &duplicate);
+    int duplicate = 0, remeasured = 0;
+    rc = store_scene_commit(c->s, c->run_id, sc, c->set->hash, parts, n_parts, &duplicate,
+                            &remeasured);
     free(parts);
     if (rc != MC_OK)
         return mc_fail_wrap("storing scene %s", sc->scene_id);
@@ -297,7 +302,10 @@ static int ingest_scene(ingest_ctx *c, const scene_info *sc, const tile_grid *g,
             return mc_fail_wrap("recording duplicate scene %s", sc->scene_id);
         return MC_OK;
     }
-    c->sum->scenes_ingested++;
+    if (remeasured)
+        c->sum->scenes_remeasured++;
+    else
+        c->sum->scenes_ingested++;
     c->sum->observations += (int64_t)n_parts;
     for (uint32_t l = 1; l <= lr->n_labels; l++)
         if (lr->n_pixels[l] > 0 && !c->observed[l - 1]) {
@@ -313,7 +321,7 @@ static int claim_and_ingest(ingest_ctx *c, const scene_info *sc, const tile_grid
                             const label_raster *lr)
 {
     int claimed = 0;
-    if (store_scene_claim(c->s, sc->scene_id, &claimed) != MC_OK)
+    if (store_scene_claim(c->s, sc->scene_id, c->set->hash, &claimed) != MC_OK)
         return mc_fail_wrap("claiming scene %s", sc->scene_id);
     if (!claimed) {
         log_info("scene %s: taken by another worker or already stored; skipped", sc->scene_id);
@@ -425,15 +433,32 @@ static int load_grids(ingest_ctx *c)
     return MC_OK;
 }
 
+/* Stored scenes still measured for an earlier parcel set (their folders are gone, or
+ * they were refused now): the current set's series lacks their dates. */
+static int count_left_behind(ingest_ctx *c)
+{
+    if (store_scenes_of_other_sets(c->s, c->set->hash, c->opt->tiles,
+                                   c->opt->n_tiles, &c->sum->scenes_left_behind) != MC_OK)
+        return mc_fail_wrap("counting scenes of earlier parcel sets");
+    if (c->sum->scenes_left_behind > 0)
+        log_warn("ingest: %ld stored scenes were measured for an earlier parcel set and could "
+                 "not be measured again (folder no longer in %s, or refused): their dates are "
+                 "missing from the series of %s",
+                 c->sum->scenes_left_behind, c->opt->scenes_dir, c->opt->parcels_path);
+    return MC_OK;
+}
+
 static char *summary_json(const ingest_summary *sum)
 {
-    json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
+    json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
                           "scenes_found", (json_int_t)sum->scenes_found,
                           "scenes_new", (json_int_t)sum->scenes_new,
                           "scenes_ingested", (json_int_t)sum->scenes_ingested,
                           "scenes_skipped", (json_int_t)sum->scenes_skipped,
                           "scenes_rejected", (json_int_t)sum->scenes_rejected,
                           "scenes_duplicate", (json_int_t)sum->scenes_duplicate,
+                          "scenes_remeasured", (json_int_t)sum->scenes_remeasured,
+                          "scenes_left_behind", (json_int_t)sum->scenes_left_behind,
                           "parcels", (json_int_t)sum->parcels,
                           "observations", (json_int_t)sum->observations,
                           "pixels_decoded", (json_int_t)sum->pixels_decoded,
@@ -453,6 +478,7 @@ static void record_counts(const ingest_summary *sum, size_t parcels_observed)
     stage_counts_set("scenes_skipped", (int64_t)sum->scenes_skipped);
     stage_counts_set("scenes_rejected", (int64_t)sum->scenes_rejected);
     stage_counts_set("scenes_duplicate", (int64_t)sum->scenes_duplicate);
+    stage_counts_set("scenes_remeasured", (int64_t)sum->scenes_remeasured);
     stage_counts_set("parcels", (int64_t)sum->parcels);
     stage_counts_set("parcels_observed", (int64_t)parcels_observed);
     stage_counts_set("parcel_observations", sum->observations);
@@ -502,12 +528,18 @@ int ingest_run(const ingest_options *opt, store *s, ingest_summary *out)
         rc = load_grids(&c);
     if (rc == MC_OK)
         rc = discover(&c);
+    if (rc == MC_OK && c.n_other_set > 0)
+        log_info("ingest: %zu stored scenes were measured for another parcel set; they are "
+                 "measured again for %s (set %.12s)",
+                 c.n_other_set, opt->parcels_path, c.set->hash);
     if (rc == MC_OK)
         rc = validate_scenes(&c);
     if (rc == MC_OK)
         rc = learn_other_grids(&c);
     if (rc == MC_OK)
         rc = ingest_tiles(&c);
+    if (rc == MC_OK)
+        rc = count_left_behind(&c);
     out->seconds = now_s() - t0;
     record_counts(out, c.parcels_observed);
     ctx_free(&c);

@@ -35,6 +35,10 @@ typedef struct ingest_summary {
     size_t scenes_skipped;    /* already ingested, or being ingested by another worker */
     size_t scenes_rejected;   /* refused: bad name, item.json, band, read error */
     size_t scenes_duplicate;  /* another scene of the same tile and date is stored */
+    size_t scenes_remeasured; /* stored before for another parcel set, measured again
+                               * for this one (the parcel file changed) */
+    long scenes_left_behind;  /* stored for another parcel set, folder gone: their dates
+                               * are missing from this set's series */
     size_t parcels;           /* in the parcel set */
     int64_t observations;     /* observation parts written (parcel x scene) */
     int64_t pixels_decoded;   /* 10 m pixels whose B04/B08 were decoded */

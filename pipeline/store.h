@@ -46,11 +46,18 @@ int store_parcel_tile_put(store *s, const char *set_hash, const char *tile_id,
                           const char *const *parcel_ids, const int64_t *n_pixels, size_t n);
 
 /* ---- scenes ---- */
-/* *ingested = 1 where the scene is already stored (nothing to do). */
-int store_scene_is_ingested(store *s, const char *scene_id, int *ingested);
+/* What the store holds of a scene, for the parcel set being ingested. */
+typedef enum {
+    STORE_SCENE_NEW = 0,       /* not stored */
+    STORE_SCENE_STORED = 1,    /* stored for this parcel set: nothing to do */
+    STORE_SCENE_OTHER_SET = 2, /* stored for another parcel set: measured again for this one */
+} store_scene_state;
+int store_scene_state_of(store *s, const char *scene_id, const char *set_hash,
+                         store_scene_state *state);
 /* Takes a session-level advisory lock on the scene so that concurrent workers
- * skip it: *claimed = 0 where another session holds it or it is already ingested. */
-int store_scene_claim(store *s, const char *scene_id, int *claimed);
+ * skip it: *claimed = 0 where another session holds it or it is already stored for
+ * set_hash. */
+int store_scene_claim(store *s, const char *scene_id, const char *set_hash, int *claimed);
 void store_scene_release(store *s, const char *scene_id);
 
 typedef struct store_obs_part {
@@ -61,9 +68,15 @@ typedef struct store_obs_part {
 
 /* One transaction: the scene row (status ingested) plus its observation parts (COPY).
  * *duplicate = 1 (and nothing written) where another scene of the same tile and date
- * is already ingested. */
+ * is already ingested. A scene stored for another parcel set is taken over: its old
+ * parts are replaced by these and the row names set_hash (*remeasured = 1; may be NULL). */
 int store_scene_commit(store *s, int64_t run_id, const scene_info *scene, const char *set_hash,
-                       const store_obs_part *parts, size_t n_parts, int *duplicate);
+                       const store_obs_part *parts, size_t n_parts, int *duplicate,
+                       int *remeasured);
+/* Stored scenes (of these tiles; all tiles where n_tiles is 0) measured for a parcel
+ * set other than set_hash: their dates are missing from set_hash's series. */
+int store_scenes_of_other_sets(store *s, const char *set_hash, const char *const *tiles,
+                               size_t n_tiles, long *n);
 /* Records that a scene was refused and why (kept per path; a later night retries it). */
 int store_scene_reject(store *s, int64_t run_id, const char *scene_id, const char *path,
                        const char *reason);

@@ -16,19 +16,22 @@ static void run_id_text(int64_t run_id, char buf[24], const char **param)
     *param = run_id > 0 ? buf : NULL; /* 0: no run */
 }
 
-int store_scene_is_ingested(store *s, const char *scene_id, int *ingested)
+int store_scene_state_of(store *s, const char *scene_id, const char *set_hash,
+                         store_scene_state *state)
 {
-    const char *params[] = {scene_id};
+    const char *params[] = {scene_id, set_hash};
     PGresult *r = store_query(s, "looking up the scene",
-                              "SELECT 1 FROM scenes WHERE scene_id = $1", 1, params);
+                              "SELECT set_hash = $2 FROM scenes WHERE scene_id = $1", 2, params);
     if (!r)
         return mc_fail_wrap("scene %s", scene_id);
-    *ingested = PQntuples(r) > 0;
+    *state = PQntuples(r) == 0                       ? STORE_SCENE_NEW
+             : strcmp(PQgetvalue(r, 0, 0), "t") == 0 ? STORE_SCENE_STORED
+                                                     : STORE_SCENE_OTHER_SET;
     PQclear(r);
     return MC_OK;
 }
 
-int store_scene_claim(store *s, const char *scene_id, int *claimed)
+int store_scene_claim(store *s, const char *scene_id, const char *set_hash, int *claimed)
 {
     *claimed = 0;
     char key[24];
@@ -42,10 +45,11 @@ int store_scene_claim(store *s, const char *scene_id, int *claimed)
     PQclear(r);
     if (!locked)
         return MC_OK; /* another worker has it */
-    int ingested = 0;
-    if (store_scene_is_ingested(s, scene_id, &ingested) != MC_OK || ingested) {
+    store_scene_state state;
+    if (store_scene_state_of(s, scene_id, set_hash, &state) != MC_OK ||
+        state == STORE_SCENE_STORED) {
         store_scene_release(s, scene_id);
-        return ingested ? MC_OK : MC_ERR;
+        return state == STORE_SCENE_STORED ? MC_OK : MC_ERR;
     }
     *claimed = 1;
     return MC_OK;
@@ -123,19 +127,52 @@ static int copy_parts(store *s, const scene_info *sc, const store_obs_part *part
     return store_copy_end(&cp, 0);
 }
 
-int store_scene_commit(store *s, int64_t run_id, const scene_info *scene, const char *set_hash,
-                       const store_obs_part *parts, size_t n_parts, int *duplicate)
+/* A scene stored for another parcel set becomes this set's: the row is re-pointed
+ * and its old parts deleted (tile and date prune the partitions), in the caller's
+ * transaction. *taken = 0 where the scene is not stored. */
+static int take_over_scene(store *s, int64_t run_id, const scene_info *sc, const char *set_hash,
+                           int *taken)
 {
+    char run[24];
+    const char *run_param;
+    run_id_text(run_id, run, &run_param);
+    const char *params[] = {sc->scene_id, set_hash, run_param, sc->path};
+    const char *where[] = {sc->scene_id, sc->tile_id, sc->acquired_on};
+    PGresult *r = store_query(s, "re-measuring the scene for the new parcel set",
+                              "UPDATE scenes SET set_hash = $2, run_id = $3, path = $4, "
+                              "ingested_at = now() WHERE scene_id = $1 AND set_hash <> $2 "
+                              "RETURNING 1",
+                              4, params);
+    if (!r)
+        return MC_ERR;
+    *taken = PQntuples(r) == 1;
+    PQclear(r);
+    if (!*taken)
+        return MC_OK;
+    return store_exec(s, "re-measuring the scene for the new parcel set",
+                      "DELETE FROM observation_parts WHERE scene_id = $1 AND tile_id = $2 "
+                      "AND acquired_on = $3::date",
+                      3, where);
+}
+
+int store_scene_commit(store *s, int64_t run_id, const scene_info *scene, const char *set_hash,
+                       const store_obs_part *parts, size_t n_parts, int *duplicate,
+                       int *remeasured)
+{
+    int taken = 0, inserted = 0;
     *duplicate = 0;
-    int inserted = 0;
+    if (remeasured)
+        *remeasured = 0;
     const char *params[] = {scene->path};
     if (ensure_partition(s, scene) != MC_OK)
         return mc_fail_wrap("scene %s (%s)", scene->scene_id, scene->path);
     if (store_begin(s, "storing the scene") != MC_OK)
         return mc_fail_wrap("scene %s", scene->scene_id);
-    if (insert_scene(s, run_id, scene, set_hash, &inserted) != MC_OK)
+    if (take_over_scene(s, run_id, scene, set_hash, &taken) != MC_OK)
         goto fail;
-    if (!inserted) {
+    if (!taken && insert_scene(s, run_id, scene, set_hash, &inserted) != MC_OK)
+        goto fail;
+    if (!taken && !inserted) {
         store_rollback(s);
         *duplicate = 1;
         return MC_OK;
@@ -147,10 +184,34 @@ int store_scene_commit(store *s, int64_t run_id, const scene_info *scene, const 
                    1, params) != MC_OK ||
         store_commit(s, "storing the scene") != MC_OK)
         goto fail;
+    if (remeasured)
+        *remeasured = taken;
     return MC_OK;
 fail:
     store_rollback(s);
     return mc_fail_wrap("scene %s (%s)", scene->scene_id, scene->path);
+}
+
+int store_scenes_of_other_sets(store *s, const char *set_hash, const char *const *tiles,
+                               size_t n_tiles, long *n)
+{
+    *n = 0;
+    const char *params[] = {set_hash};
+    PGresult *r = store_query(s, "counting scenes of other parcel sets",
+                              "SELECT tile_id, count(*) FROM scenes WHERE set_hash <> $1 "
+                              "GROUP BY tile_id",
+                              1, params);
+    if (!r)
+        return MC_ERR;
+    for (int i = 0; i < PQntuples(r); i++) {
+        int wanted = n_tiles == 0;
+        for (size_t t = 0; t < n_tiles && !wanted; t++)
+            wanted = strcmp(tiles[t], PQgetvalue(r, i, 0)) == 0;
+        if (wanted)
+            *n += atol(PQgetvalue(r, i, 1));
+    }
+    PQclear(r);
+    return MC_OK;
 }
 
 int store_scene_reject(store *s, int64_t run_id, const char *scene_id, const char *path,

@@ -59,7 +59,7 @@ static void store_season(store *s)
         store_obs_part parts[] = {part("CLOUDY", -1), part("CUT", cut_ndvi), part("FLAT", 0.80)};
         scene_info sc = make_scene(day);
         int duplicate = 0;
-        REQUIRE(store_scene_commit(s, run_id, &sc, set_hash, parts, 3, &duplicate) == MC_OK);
+        REQUIRE(store_scene_commit(s, run_id, &sc, set_hash, parts, 3, &duplicate, NULL) == MC_OK);
         REQUIRE(!duplicate);
     }
     REQUIRE(store_run_end(s, run_id, "ok", NULL) == MC_OK);

@@ -227,6 +227,74 @@ static void test_reprojection(const char *dir, const char *scenes)
     store_close(s);
 }
 
+/* The agency's parcel file changes mid-season (D2 withdrawn): the stored scenes are
+ * measured again for the new set, so its series is whole. Without D2, D1 keeps its
+ * shared columns 5..6: 6 x 6 = 36 px. Then back to the first file with 35VLF's
+ * 06-20 folder gone: that scene stays measured for the second set, and is reported. */
+static void test_parcel_set_change(const char *dir, const char *scenes)
+{
+    char dsn[512], first[512], second[512], state[512];
+    db_create("mowcheck_ingest_setchange", dsn, sizeof dsn);
+    snprintf(first, sizeof first, "%s/parcels-first.gpkg", dir);
+    snprintf(second, sizeof second, "%s/parcels-second.gpkg", dir);
+    snprintf(state, sizeof state, "%s/state-setchange", dir);
+    make_parcels(first);
+    static char wkt[4][256];
+    cell_rect(wkt[0], sizeof wkt[0], 0, 0, 7, 7);
+    cell_rect(wkt[1], sizeof wkt[1], 16, 0, 23, 7);
+    cell_rect(wkt[2], sizeof wkt[2], 0, 16, 7, 23);
+    fx_rect(wkt[3], sizeof wkt[3], 500200, FX_Y0 - 320, 500280, FX_Y0 - 240);
+    const char *ids[] = {"A1", "B1", "D1", "E1"};
+    const char *w[] = {wkt[0], wkt[1], wkt[2], wkt[3]};
+    REQUIRE(fx_write_parcels(second, 32635, ids, w, 4) == 0);
+
+    store *s = db_open(dsn);
+    ingest_options o = options(scenes, first, state);
+    ingest_summary sum;
+    CHECK_MSG(ingest_run(&o, s, &sum) == MC_OK, "ingest: %s", mc_error_message());
+    CHECK_INT(sum.scenes_ingested, 3);
+    o.parcels_path = second;
+    CHECK_MSG(ingest_run(&o, s, &sum) == MC_OK, "ingest, new set: %s", mc_error_message());
+    CHECK_INT(sum.scenes_new, 0);
+    CHECK_INT(sum.scenes_ingested, 0);
+    CHECK_INT(sum.scenes_remeasured, 3);
+    CHECK_INT(sum.scenes_left_behind, 0);
+    char *csv = db_export(s);
+    check_row(csv, "D1", "2026-06-15", "0.5", "1", 36, 36, "0", 36);
+    check_row(csv, "A1", "2026-06-15", "0.2429", "0.9722", 35, 36, "0.2499", 36);
+    check_row(csv, "E1", "2026-06-15", "0.25", "1", 36, 36, "0.25", 36);
+    CHECK_INT(db_count_rows(csv, "D2"), 0);
+    CHECK_INT(db_count_rows(csv, "A1"), 2);
+
+    /* the same as ingesting the new set alone */
+    char dsn2[512];
+    db_create("mowcheck_ingest_setchange_fresh", dsn2, sizeof dsn2);
+    store *fresh = db_open(dsn2);
+    CHECK_MSG(ingest_run(&o, fresh, &sum) == MC_OK, "fresh: %s", mc_error_message());
+    char *fresh_csv = db_export(fresh);
+    CHECK_STR(csv, fresh_csv);
+    free(fresh_csv);
+    store_close(fresh);
+
+    CHECK_MSG(ingest_run(&o, s, &sum) == MC_OK, "again: %s", mc_error_message());
+    CHECK_INT(sum.scenes_skipped, 3);
+    CHECK_INT(sum.scenes_remeasured, 0);
+
+    char gone[600];
+    snprintf(gone, sizeof gone, "%s/%s", scenes, LF2);
+    fx_rmtree(gone);
+    o.parcels_path = first;
+    CHECK_MSG(ingest_run(&o, s, &sum) == MC_OK, "back to the first set: %s", mc_error_message());
+    CHECK_INT(sum.scenes_remeasured, 2);
+    CHECK_INT(sum.scenes_left_behind, 1);
+    free(csv);
+    csv = db_export(s);
+    check_row(csv, "D2", "2026-06-15", "0.5", "1", 24, 24, "0", 24);
+    CHECK_INT(db_count_rows(csv, "A1"), 1); /* 06-20 is the second set's */
+    free(csv);
+    store_close(s);
+}
+
 int main(void)
 {
     char dir[256], scenes[512];
@@ -239,6 +307,7 @@ int main(void)
     make_scenes(scenes);
     test_closed_form(dir, scenes);
     test_reprojection(dir, scenes);
+    test_parcel_set_change(dir, scenes); /* last: removes a scene folder */
     fx_rmtree(dir);
     return test_summary();
 }

@@ -41,7 +41,7 @@ static void commit(store *s, const char *id, const char *tile, const char *date,
     snprintf(sc.satellite, sizeof sc.satellite, "S2A");
     snprintf(sc.path, sizeof sc.path, "/scenes/%s", id);
     int dup = -1;
-    REQUIRE(store_scene_commit(s, 0, &sc, "set-x", parts, n, &dup) == MC_OK);
+    REQUIRE(store_scene_commit(s, 0, &sc, "set-x", parts, n, &dup, NULL) == MC_OK);
     REQUIRE(dup == 0);
 }
 

@@ -293,7 +293,7 @@ static void check_ingest_after(store *s)
     snprintf(sc.path, sizeof sc.path, "/scenes/x");
     store_obs_part p[] = {{"A", 4, {4, 4, 28000, 196000000}}};
     int dup = -1;
-    CHECK(store_scene_commit(s, 0, &sc, "h1", p, 1, &dup) == MC_OK && dup == 0);
+    CHECK(store_scene_commit(s, 0, &sc, "h1", p, 1, &dup, NULL) == MC_OK && dup == 0);
     CHECK_INT(store_test_int(s, "SELECT count(*) FROM observation_parts_2027_35vlg"), 1);
     char buf[64];
     /* 28000 / 4 / 10000 = 0.7 over A's 14 pixels */

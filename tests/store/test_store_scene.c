@@ -83,13 +83,18 @@ static void test_commit_and_sum(store *s, int64_t run_id)
     store_obs_part p1[] = {part("A", 6, 3, 5, 18000, 110000000),
                            part("B\tx", 3, 1, 3, -2000, 4000000)};
     store_obs_part p2[] = {part("A", 4, 2, 4, 12000, 80000000)};
-    int dup = -1, ingested = -1;
-    CHECK(store_scene_is_ingested(s, s1.scene_id, &ingested) == MC_OK && ingested == 0);
-    CHECK(store_scene_commit(s, run_id, &s1, set_hash, p1, 2, &dup) == MC_OK);
+    int dup = -1;
+    store_scene_state state = STORE_SCENE_STORED;
+    CHECK(store_scene_state_of(s, s1.scene_id, set_hash, &state) == MC_OK &&
+          state == STORE_SCENE_NEW);
+    CHECK(store_scene_commit(s, run_id, &s1, set_hash, p1, 2, &dup, NULL) == MC_OK);
     CHECK_INT(dup, 0);
-    CHECK(store_scene_commit(s, run_id, &s2, set_hash, p2, 1, &dup) == MC_OK);
+    CHECK(store_scene_commit(s, run_id, &s2, set_hash, p2, 1, &dup, NULL) == MC_OK);
     CHECK_INT(dup, 0);
-    CHECK(store_scene_is_ingested(s, s1.scene_id, &ingested) == MC_OK && ingested == 1);
+    CHECK(store_scene_state_of(s, s1.scene_id, set_hash, &state) == MC_OK &&
+          state == STORE_SCENE_STORED);
+    CHECK(store_scene_state_of(s, s1.scene_id, "another-set", &state) == MC_OK &&
+          state == STORE_SCENE_OTHER_SET);
 
     char buf[128];
     const char *where = " FROM observations WHERE parcel_id = 'A' AND acquired_on = '2026-06-15'";
@@ -126,11 +131,11 @@ static void test_duplicate(store *s, int64_t run_id)
     scene_info again = make_scene("S2A_35VLF_20260615_1_L2A", "35VLF", "2026-06-15");
     store_obs_part p[] = {part("A", 6, 6, 6, 6000, 6000000)};
     int dup = 0;
-    CHECK(store_scene_commit(s, run_id, &again, set_hash, p, 1, &dup) == MC_OK);
+    CHECK(store_scene_commit(s, run_id, &again, set_hash, p, 1, &dup, NULL) == MC_OK);
     CHECK_INT(dup, 1);
     scene_info same = make_scene("S2A_35VLF_20260615_0_L2A", "35VLF", "2026-06-15");
     dup = 0;
-    CHECK(store_scene_commit(s, run_id, &same, set_hash, p, 1, &dup) == MC_OK);
+    CHECK(store_scene_commit(s, run_id, &same, set_hash, p, 1, &dup, NULL) == MC_OK);
     CHECK_INT(dup, 1);
     CHECK_INT(store_test_int(s, "SELECT count(*) FROM scenes"), scenes);
     CHECK_INT(store_test_int(s, "SELECT count(*) FROM observation_parts"), parts);
@@ -144,17 +149,19 @@ static void test_commit_is_atomic(store *s, int64_t run_id)
 {
     scene_info sc = make_scene("S2A_35VLF_20260620_0_L2A", "35VLF", "2026-06-20");
     store_obs_part p[] = {part("A", 6, 2, 2, 100, 5000), part("B\tx", 3, 3, 2, 100, 5000)};
-    int dup = 0, ingested = 1;
-    CHECK(store_scene_commit(s, run_id, &sc, set_hash, p, 2, &dup) == MC_ERR);
+    int dup = 0;
+    store_scene_state state = STORE_SCENE_STORED;
+    CHECK(store_scene_commit(s, run_id, &sc, set_hash, p, 2, &dup, NULL) == MC_ERR);
     CHECK_MSG(strstr(mc_error_message(), sc.scene_id) != NULL, "message: %s",
               mc_error_message());
-    CHECK(store_scene_is_ingested(s, sc.scene_id, &ingested) == MC_OK && ingested == 0);
+    CHECK(store_scene_state_of(s, sc.scene_id, set_hash, &state) == MC_OK &&
+          state == STORE_SCENE_NEW);
     CHECK_INT(store_test_int(s, "SELECT count(*) FROM observation_parts WHERE scene_id = "
                                 "'S2A_35VLF_20260620_0_L2A'"),
               0);
     /* The connection is usable afterwards. */
     p[1].stats.n_seen = 3;
-    CHECK(store_scene_commit(s, run_id, &sc, set_hash, p, 2, &dup) == MC_OK && dup == 0);
+    CHECK(store_scene_commit(s, run_id, &sc, set_hash, p, 2, &dup, NULL) == MC_OK && dup == 0);
 }
 
 /* A child commits a scene of 200k parts and is SIGKILLed at some moment: the scene
@@ -187,7 +194,7 @@ static void test_kill_mid_commit(const char *dsn)
             int dup;
             if (write(ready[1], "x", 1) != 1)
                 _exit(3);
-            int rc = store_scene_commit(s, 0, &sc, set_hash, p, N_PARTS, &dup);
+            int rc = store_scene_commit(s, 0, &sc, set_hash, p, N_PARTS, &dup, NULL);
             _exit(rc == MC_OK ? 0 : 4);
         }
         close(ready[1]);
@@ -247,7 +254,7 @@ static void test_rejections(store *s, int64_t run_id)
     scene_info sc = make_scene("S2A_35VLF_20260801_0_L2A", "35VLF", "2026-08-01");
     store_obs_part p[] = {part("A", 6, 6, 6, 30000, 150000000)};
     int dup;
-    CHECK(store_scene_commit(s, run2, &sc, set_hash, p, 1, &dup) == MC_OK && dup == 0);
+    CHECK(store_scene_commit(s, run2, &sc, set_hash, p, 1, &dup, NULL) == MC_OK && dup == 0);
     snprintf(sql, sizeof sql,
              "SELECT (resolved_at IS NOT NULL)::text FROM scene_rejections WHERE path = '%s'",
              path);
@@ -332,7 +339,7 @@ static void test_partitions(store *s, int64_t run_id)
     scene_info next = make_scene("S2A_35VLF_20270501_0_L2A", "35VLF", "2027-05-01");
     store_obs_part p[] = {part("A", 6, 6, 6, 36000, 216000000)};
     int dup = -1;
-    CHECK(store_scene_commit(s, run_id, &next, set_hash, p, 1, &dup) == MC_OK && dup == 0);
+    CHECK(store_scene_commit(s, run_id, &next, set_hash, p, 1, &dup, NULL) == MC_OK && dup == 0);
     CHECK_STR(leaves(s, "observation_parts_2027%", buf, sizeof buf),
               "observation_parts_2027_35vlf");
     CHECK_STR(store_test_value(s, "SELECT pg_get_expr(relpartbound, oid) FROM pg_class "
@@ -351,7 +358,7 @@ static void test_partitions(store *s, int64_t run_id)
     tile_grid odd = {"T-1 (test)", 32635, {800000, 10, 0, 6500000, 0, -10}, 10, 10};
     REQUIRE(store_tile_put(s, &odd) == MC_OK);
     scene_info odd_scene = make_scene("S2A_T1_20270502_0_L2A", "T-1 (test)", "2027-05-02");
-    CHECK(store_scene_commit(s, run_id, &odd_scene, set_hash, p, 1, &dup) == MC_OK && dup == 0);
+    CHECK(store_scene_commit(s, run_id, &odd_scene, set_hash, p, 1, &dup, NULL) == MC_OK && dup == 0);
     /* 'observation_parts_2027_x' + 16 hex digits of md5('T-1 (test)') */
     CHECK_STR(store_test_value(s, "SELECT relid::text || ' ' || "
                                   "pg_get_expr(c.relpartbound, c.oid) "
@@ -384,7 +391,7 @@ static void test_partition_waits_for_open_scene(store *s, const char *dsn)
         scene_info sc = make_scene("S2A_35VLH_20260910_0_L2A", "35VLH", "2026-09-10");
         store_obs_part p[] = {part("P1", 7, 7, 7, 70000, 700000000)};
         int dup = 0;
-        int ok = mine && store_scene_commit(mine, 0, &sc, set_hash, p, 1, &dup) == MC_OK;
+        int ok = mine && store_scene_commit(mine, 0, &sc, set_hash, p, 1, &dup, NULL) == MC_OK;
         if (!ok)
             fprintf(stderr, "worker: %s\n", mc_error_message());
         if (mine)
@@ -438,7 +445,7 @@ static void test_partitions_concurrent(store *s, const char *dsn)
             scene_info sc = make_scene(scenes[i][0], scenes[i][1], scenes[i][2]);
             store_obs_part p[] = {part("Q1", 4, 2, 3, 1000 * (i + 1), 1000000)};
             int dup = 0;
-            int ok = mine && store_scene_commit(mine, 0, &sc, set_hash, p, 1, &dup) == MC_OK;
+            int ok = mine && store_scene_commit(mine, 0, &sc, set_hash, p, 1, &dup, NULL) == MC_OK;
             if (!ok)
                 fprintf(stderr, "worker %d: %s\n", i, mc_error_message());
             if (mine)
@@ -479,21 +486,21 @@ static void test_claims(const char *dsn)
     REQUIRE(a && b);
     const char *id = "S2B_35VLF_20260901_0_L2A";
     int ca = -1, cb = -1;
-    CHECK(store_scene_claim(a, id, &ca) == MC_OK && ca == 1);
-    CHECK(store_scene_claim(b, id, &cb) == MC_OK && cb == 0);
+    CHECK(store_scene_claim(a, id, "set", &ca) == MC_OK && ca == 1);
+    CHECK(store_scene_claim(b, id, "set", &cb) == MC_OK && cb == 0);
     store_scene_release(a, id);
-    CHECK(store_scene_claim(b, id, &cb) == MC_OK && cb == 1);
-    CHECK(store_scene_claim(a, id, &ca) == MC_OK && ca == 0);
+    CHECK(store_scene_claim(b, id, "set", &cb) == MC_OK && cb == 1);
+    CHECK(store_scene_claim(a, id, "set", &ca) == MC_OK && ca == 0);
     store_close(b); /* a session's claims end with it (a killed worker frees its scenes) */
     ca = 0; /* the server ends the closed session a moment later */
     for (int tries = 0; tries < 100 && ca == 0; tries++) {
-        CHECK(store_scene_claim(a, id, &ca) == MC_OK);
+        CHECK(store_scene_claim(a, id, "set", &ca) == MC_OK);
         if (ca == 0)
             usleep(50000);
     }
     CHECK_INT(ca, 1);
     store_scene_release(a, id);
-    CHECK(store_scene_claim(a, "S2A_35VLF_20260615_0_L2A", &ca) == MC_OK && ca == 0);
+    CHECK(store_scene_claim(a, "S2A_35VLF_20260615_0_L2A", set_hash, &ca) == MC_OK && ca == 0);
     /* ... and the refused claim of an ingested scene left no lock behind. */
     CHECK_INT(store_test_int(a, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
                                 "AND pid = pg_backend_pid()"),
