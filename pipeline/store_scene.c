@@ -98,20 +98,32 @@ static int insert_scene(store *s, int64_t run_id, const scene_info *sc, const ch
  * scene's: making a partition locks its season exclusively until commit, and
  * inside the scene's transaction that would hold every other worker of the season
  * for the whole scene (and could deadlock two first scenes of two tiles). */
-static int ensure_partition(store *s, const scene_info *sc)
+static int ensure_partition(store *s, const scene_info *sc, char *leaf, size_t size)
 {
     const char *params[] = {sc->acquired_on, sc->tile_id};
-    return store_exec(s, "making the scene's partition of observation_parts",
-                      "SELECT observation_parts_partition($1::date, $2)", 2, params);
+    PGresult *r = store_query(s, "making the scene's partition of observation_parts",
+                              "SELECT observation_parts_partition($1::date, $2)::text", 2,
+                              params);
+    if (!r)
+        return MC_ERR;
+    int fits = snprintf(leaf, size, "%s", PQgetvalue(r, 0, 0)) < (int)size;
+    PQclear(r);
+    return fits ? MC_OK : mc_fail("partition name of tile %s too long", sc->tile_id);
 }
 
-/* Each row carries the scene's tile and date: the partition keys. */
-static int copy_parts(store *s, const scene_info *sc, const store_obs_part *parts, size_t n)
+/* Into the leaf partition itself (its name as the server quotes it): COPY into the
+ * partitioned parent would insert row by row (schemas/005). Each row carries the
+ * scene's tile and date: the partition keys. */
+static int copy_parts(store *s, const scene_info *sc, const char *leaf,
+                      const store_obs_part *parts, size_t n)
 {
     store_copy cp;
-    if (store_copy_begin(s, &cp, "storing the observations",
-                         "COPY observation_parts (scene_id, parcel_id, n_total, n_valid, n_seen, "
-                         "sum_q, sum_q2, tile_id, acquired_on) FROM STDIN") != MC_OK)
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "COPY %s (scene_id, parcel_id, n_total, n_valid, n_seen, sum_q, sum_q2, tile_id, "
+             "acquired_on) FROM STDIN",
+             leaf);
+    if (store_copy_begin(s, &cp, "storing the observations", sql) != MC_OK)
         return MC_ERR;
     for (size_t i = 0; i < n && !cp.failed; i++) {
         store_copy_text(&cp, sc->scene_id, 0);
@@ -164,7 +176,8 @@ int store_scene_commit(store *s, int64_t run_id, const scene_info *scene, const 
     if (remeasured)
         *remeasured = 0;
     const char *params[] = {scene->path};
-    if (ensure_partition(s, scene) != MC_OK)
+    char leaf[256];
+    if (ensure_partition(s, scene, leaf, sizeof leaf) != MC_OK)
         return mc_fail_wrap("scene %s (%s)", scene->scene_id, scene->path);
     if (store_begin(s, "storing the scene") != MC_OK)
         return mc_fail_wrap("scene %s", scene->scene_id);
@@ -177,7 +190,7 @@ int store_scene_commit(store *s, int64_t run_id, const scene_info *scene, const 
         *duplicate = 1;
         return MC_OK;
     }
-    if (copy_parts(s, scene, parts, n_parts) != MC_OK ||
+    if (copy_parts(s, scene, leaf, parts, n_parts) != MC_OK ||
         store_exec(s, "storing the scene",
                    "UPDATE scene_rejections SET resolved_at = now() "
                    "WHERE path = $1 AND resolved_at IS NULL",

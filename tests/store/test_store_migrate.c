@@ -220,7 +220,7 @@ static void remove_dir(const char *dir)
 }
 
 static int upto_003(int version) { return version <= 3; }
-static int all_but_004(int version) { return version != 4; }
+static int before_004(int version) { return version != 4 && version != 5; }
 
 /* Two tiles, two seasons: 35VLF holds A, B'q and C, 35VLG holds A and B'q; one scene
  * per tile on 2025-07-01, 2026-06-01 and 2026-06-11: 6 scenes, 3 x 3 + 3 x 2 = 15
@@ -329,13 +329,14 @@ static void test_partition_from_003(void)
     store_close(s);
 }
 
-/* A database that ran everything but 004 (made before 004 existed): 004 is applied
- * after 020, moves the rows and gives the roles back what 020 granted them. */
+/* A database that ran everything but 004 and 005 (made before they existed): they
+ * are applied after 020, move the rows and give the roles back what 020 granted
+ * them, on the leaves too (ingest copies into a leaf by name). */
 static void test_partition_after_020(void)
 {
     char dsn[512], dir[] = "/tmp/mc-store-020-XXXXXX", parts[64], obs[64], buf[256];
     REQUIRE(mkdtemp(dir) != NULL);
-    copy_schemas(dir, all_but_004);
+    copy_schemas(dir, before_004);
     store_test_create_db("store_migrate_020", dsn, sizeof dsn);
     store *s = store_test_open(dsn, dir);
     REQUIRE(s != NULL);
@@ -347,11 +348,11 @@ static void test_partition_after_020(void)
 
     s = store_test_open(dsn, NULL);
     REQUIRE(s != NULL);
-    CHECK_INT(s->n_migrations_applied, 1);
-    CHECK_STR(store_test_value(s, "SELECT name FROM schema_migrations "
-                                  "ORDER BY applied_at DESC, version DESC LIMIT 1",
+    CHECK_INT(s->n_migrations_applied, 2);
+    CHECK_STR(store_test_value(s, "SELECT string_agg(version::text, ',' ORDER BY applied_at, "
+                                  "version) FROM schema_migrations",
                                buf, sizeof buf),
-              "004_partition_observation_parts.sql");
+              "1,2,3,10,11,15,20,4,5");
     check_moved(s, parts, obs);
     CHECK_STR(store_test_value(s, "SELECT concat_ws(' ',"
                                   " has_table_privilege('mowcheck_batch', 'observation_parts',"
@@ -367,6 +368,16 @@ static void test_partition_after_020(void)
                                   "                     'INSERT'))",
                                buf, sizeof buf),
               "t t t t t f");
+    CHECK_STR(store_test_value(s, "SELECT string_agg(concat_ws(' ', relid,"
+                                  " has_table_privilege('mowcheck_batch', relid, 'INSERT'),"
+                                  " has_table_privilege('mowcheck_inspector', relid, 'SELECT'),"
+                                  " has_table_privilege('mowcheck_inspector', relid, 'INSERT'),"
+                                  " (SELECT count(*) FROM pg_trigger WHERE tgrelid = relid)),"
+                                  " ',' ORDER BY relid::text)"
+                                  " FROM pg_partition_tree('observation_parts')"
+                                  " WHERE isleaf AND relid::text LIKE '%2026%'",
+                               buf, sizeof buf),
+              "observation_parts_2026_35vlf t t f 2,observation_parts_2026_35vlg t t f 2");
     check_ingest_after(s);
     store_close(s);
 }

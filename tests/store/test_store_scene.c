@@ -293,6 +293,19 @@ static void test_parts_need_scene(store *s)
     CHECK_MSG(strstr(PQresultErrorMessage(r), "no partition") != NULL, "message: %s",
               PQresultErrorMessage(r));
     PQclear(r);
+    /* straight into a leaf (as ingest copies): the leaf's own check (005) */
+    r = PQexec(s->conn, "INSERT INTO observation_parts_2026_35vlf VALUES "
+                        "('S2A_NOSUCH_20260615_0_L2A', 'A', 1, 1, 1, 1, 1, '35VLF', '2026-06-15')");
+    CHECK(PQresultStatus(r) == PGRES_FATAL_ERROR);
+    CHECK_MSG(strstr(PQresultErrorMessage(r), "scene S2A_NOSUCH_20260615_0_L2A is not in scenes"),
+              "message: %s", PQresultErrorMessage(r));
+    PQclear(r);
+    r = PQexec(s->conn, "INSERT INTO observation_parts_2026_35vlf VALUES "
+                        "('S2B_35VLG_20260615_0_L2A', 'Z', 1, 1, 1, 1, 1, '35VLF', '2026-06-15')");
+    CHECK(PQresultStatus(r) == PGRES_FATAL_ERROR);
+    CHECK_MSG(strstr(PQresultErrorMessage(r), "is not of tile 35VLF on 2026-06-15") != NULL,
+              "message: %s", PQresultErrorMessage(r));
+    PQclear(r);
     CHECK(store_exec(s, "t", "UPDATE scenes SET acquired_on = '2026-06-16' "
                              "WHERE scene_id = 'S2A_35VLF_20260615_0_L2A'", 0, NULL) == MC_ERR);
     CHECK_MSG(strstr(mc_error_message(), "cannot change") != NULL, "message: %s",
