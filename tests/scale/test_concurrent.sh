@@ -4,7 +4,8 @@
 # stores each scene) must leave exactly what one sequential run leaves: the same
 # `mowcheck export series` byte for byte and the same row counts of scenes and
 # observation_parts. Then a worker is killed with SIGKILL mid-scene and run again:
-# still identical.
+# still identical. Both runs leave one observation_parts leaf per season and tile,
+# each row in its own.
 set -euo pipefail
 bin=${MOWCHECK_BINARY_DIR:?run through ctest}
 host=${MOWCHECK_TEST_PGHOST:-}
@@ -62,6 +63,26 @@ check_same() { # label db state
   fi
 }
 
+# observation_parts is partitioned by season and tile (schemas/004): one leaf per
+# season of the scene folders' names and tile, each row in its own season-tile leaf
+mapfile -t seasons < <(ls "$scenes" | sed -n 's/^S2[AB]_[0-9A-Z]*_\([0-9]\{4\}\)[0-9]\{4\}_.*/\1/p' | sort -u)
+want_leaves=$(for y in "${seasons[@]}"; do for t in "$t1" "$t2"; do
+  echo "observation_parts_${y}_${t,,}"; done; done | sort | paste -sd,)
+check_partitions() { # label db
+  local leaves misplaced
+  leaves=$(psql -h "$host" -U postgres -d "$2" -At -c "SELECT string_agg(relid::text, ','
+    ORDER BY relid::text) FROM pg_partition_tree('observation_parts') WHERE isleaf")
+  misplaced=$(psql -h "$host" -U postgres -d "$2" -At -c "SELECT count(*) FROM observation_parts
+    WHERE tableoid::regclass::text <> 'observation_parts_' || extract(year FROM acquired_on)
+          || '_' || lower(tile_id)")
+  if [ "$leaves" = "$want_leaves" ] && [ "$misplaced" = 0 ]; then
+    echo "ok: $1: partitions $leaves"; passed=$((passed + 1))
+  else
+    echo "FAIL: $1: partitions '$leaves' (want '$want_leaves'), $misplaced rows in another leaf"
+    failed=$((failed + 1))
+  fi
+}
+
 # the sequential run: one process, all tiles
 newdb mowcheck_scale_seq
 rc=0; ingest mowcheck_scale_seq "$work/state-seq" >"$work/seq.out" 2>&1 || rc=$?
@@ -71,6 +92,7 @@ seq_counts=$(counts mowcheck_scale_seq)
 lines=$(wc -l <"$work/seq.csv")
 echo "sequential: $seq_counts, export $lines lines"
 if [ "$lines" -lt 1000 ]; then echo "FAIL: the sequential export is too short"; failed=$((failed + 1)); fi
+check_partitions "sequential" mowcheck_scale_seq
 
 # four workers at once, one shared state folder (as on a shared file system)
 newdb mowcheck_scale_par
@@ -89,6 +111,7 @@ if [ -n "$stored" ] && [ "$stored" != 0 ] && [ "$stored" != "$want" ]; then
   echo "FAIL: workers report $stored scenes ingested, the database holds $want"; failed=$((failed + 1))
 fi
 check_same "four concurrent workers ($t1, $t2, $t1, $t2+$t1)" mowcheck_scale_par "$work/state-par"
+check_partitions "four concurrent workers, partitions made on the way" mowcheck_scale_par
 
 # One of two concurrent workers is killed with SIGKILL mid-scene. To be sure the kill
 # lands inside a scene's transaction (a sample scene takes milliseconds), a session
@@ -101,7 +124,6 @@ check_same "four concurrent workers ($t1, $t2, $t1, $t2+$t1)" mowcheck_scale_par
 newdb mowcheck_scale_kill
 psql_kill() { psql -h "$host" -U postgres -d mowcheck_scale_kill -At -c "$1" 2>/dev/null; }
 export_series mowcheck_scale_kill "$work/state-kill" "$work/empty.csv"  # creates the schema
-mapfile -t seasons < <(ls "$scenes" | sed -n 's/^S2[AB]_[0-9A-Z]*_\([0-9]\{4\}\)[0-9]\{4\}_.*/\1/p' | sort -u)
 for y in "${seasons[@]}"; do
   for t in "$t1" "$t2"; do
     psql_kill "SELECT observation_parts_partition(date '$y-01-01', '$t')" >/dev/null
