@@ -27,6 +27,8 @@
  *   E1 x 500200..500280, rows 24..31: kept centres x 500215..500265 (6 cols) x 6 rows;
  *      the 3 cols west of 500240 are 35VLF's (NDVI 0.5), the 3 east 35VMF's (NDVI 0):
  *      06-15 one observation of 36 px, mean 0.25, std 0.25. */
+#include <unistd.h>
+
 #include "fixture.h"
 
 #include "db.h"
@@ -295,6 +297,60 @@ static void test_parcel_set_change(const char *dir, const char *scenes)
     store_close(s);
 }
 
+/* The nightly batch runs as a login in mowcheck_batch, not as the owner: it ingests
+ * (new season-tile partitions, pixel-count digests, scenes measured again for a new
+ * parcel set); an inspector login may not make partitions. */
+static void test_batch_role(const char *dir, const char *scenes)
+{
+    char dsn[512], parcels[512], second[512], state[512], sql[512];
+    db_create("mowcheck_ingest_batch", dsn, sizeof dsn);
+    snprintf(parcels, sizeof parcels, "%s/parcels-batch.gpkg", dir);
+    snprintf(second, sizeof second, "%s/parcels-batch-2.gpkg", dir);
+    snprintf(state, sizeof state, "%s/state-batch", dir);
+    make_parcels(parcels);
+    static char wkt[256];
+    cell_rect(wkt, sizeof wkt, 0, 0, 7, 7);
+    const char *ids[] = {"A1"};
+    const char *w[] = {wkt};
+    REQUIRE(fx_write_parcels(second, 32635, ids, w, 1) == 0);
+    store_close(db_open(dsn)); /* the owner applies the migrations */
+    long pid = (long)getpid();
+    snprintf(sql, sizeof sql,
+             "DROP ROLE IF EXISTS batch_%ld; CREATE ROLE batch_%ld LOGIN IN ROLE mowcheck_batch;"
+             "DROP ROLE IF EXISTS insp_%ld; CREATE ROLE insp_%ld LOGIN IN ROLE mowcheck_inspector",
+             pid, pid, pid, pid);
+    db_admin(sql);
+    char batch_dsn[600], insp_dsn[600];
+    snprintf(batch_dsn, sizeof batch_dsn, "host=%s dbname=mowcheck_ingest_batch user=batch_%ld",
+             getenv("MOWCHECK_TEST_PGHOST"), pid);
+    snprintf(insp_dsn, sizeof insp_dsn, "host=%s dbname=mowcheck_ingest_batch user=insp_%ld",
+             getenv("MOWCHECK_TEST_PGHOST"), pid);
+
+    store *s = db_open(batch_dsn);
+    ingest_options o = options(scenes, parcels, state);
+    ingest_summary sum;
+    CHECK_MSG(ingest_run(&o, s, &sum) == MC_OK, "ingest as the batch role: %s",
+              mc_error_message());
+    CHECK_INT(sum.scenes_ingested, 3);
+    o.parcels_path = second;
+    CHECK_MSG(ingest_run(&o, s, &sum) == MC_OK, "new parcel set as the batch role: %s",
+              mc_error_message());
+    CHECK_INT(sum.scenes_remeasured, 3);
+    store_close(s);
+
+    PGconn *insp = PQconnectdb(insp_dsn);
+    REQUIRE(PQstatus(insp) == CONNECTION_OK);
+    PGresult *r = PQexec(insp, "SELECT observation_parts_partition('2031-06-01', '35VLF')");
+    CHECK_MSG(PQresultStatus(r) == PGRES_FATAL_ERROR &&
+                  strstr(PQerrorMessage(insp), "permission denied") != NULL,
+              "inspector making a partition: %s", PQerrorMessage(insp));
+    PQclear(r);
+    PQfinish(insp);
+    db_admin("DROP DATABASE mowcheck_ingest_batch WITH (FORCE)");
+    snprintf(sql, sizeof sql, "DROP ROLE batch_%ld; DROP ROLE insp_%ld", pid, pid);
+    db_admin(sql);
+}
+
 int main(void)
 {
     char dir[256], scenes[512];
@@ -307,6 +363,7 @@ int main(void)
     make_scenes(scenes);
     test_closed_form(dir, scenes);
     test_reprojection(dir, scenes);
+    test_batch_role(dir, scenes);
     test_parcel_set_change(dir, scenes); /* last: removes a scene folder */
     fx_rmtree(dir);
     return test_summary();
