@@ -344,6 +344,11 @@ static int notice_one(const notice_templates *t, const report_notice_options *o,
     snprintf(key, sizeof key, "outcome.%s", f->outcome);
     if (word(t, key, &outcome_text) != MC_OK)
         return MC_ERR;
+    /* why, in the notice's language: optional per rule ("" where the templates have none) */
+    snprintf(key, sizeof key, "rule.%s", f->rule ? f->rule : "");
+    const char *rule_text = kv_get(&t->strings, key);
+    if (!rule_text)
+        rule_text = "";
     snprintf(key, sizeof key, "review.%s", *f->reviewed ? f->reviewed : "none");
     if (word(t, key, &review_text) != MC_OK || word(t, "dates.none", &none) != MC_OK)
         return MC_ERR;
@@ -363,6 +368,7 @@ static int notice_one(const notice_templates *t, const report_notice_options *o,
         {"parcel_id", f->parcel_id}, {"season", season}, {"scheme", f->scheme},
         {"window_start", f->window_start}, {"window_end", f->window_end},
         {"applicant", f->applicant}, {"outcome_text", outcome_text},
+        {"rule_text", rule_text},
         {"reason", f->reason}, {"review", review_text}, {"clear_dates", x.clear},
         {"cloudy_dates", x.cloudy}, {"events", x.events}, {"notice_date", notice_date},
         {"appeal_deadline", deadline}, {"appeal_deadline_days", days},

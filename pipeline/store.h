@@ -260,6 +260,7 @@ typedef struct store_flagged {
     char *claim_id, *parcel_id, *outcome, *case_number, *reviewed, *reason;
     int season;
     char *applicant, *scheme, *window_start, *window_end; /* "" where unknown */
+    char *rule; /* the decision rule's code (decide_why_code), e.g. "coverage_gap" */
 } store_flagged;
 
 /* Ordered by season, claim_id (byte order). season 0: all seasons. */

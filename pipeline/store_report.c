@@ -19,7 +19,8 @@ static const char flagged_sql[] =
     "                   replace(lr.verdict, '_', ' '), lr.note, d.reason_text) END,"
     "  coalesce(d.applicant, ''), coalesce(d.scheme, ''),"
     "  coalesce(to_char(d.window_start, 'YYYY-MM-DD'), ''),"
-    "  coalesce(to_char(d.window_end, 'YYYY-MM-DD'), '')"
+    "  coalesce(to_char(d.window_end, 'YYYY-MM-DD'), ''),"
+    "  d.rule"
     " FROM decisions d"
     " LEFT JOIN cases c ON c.claim_id = d.claim_id AND c.season = d.season"
     " LEFT JOIN LATERAL (SELECT verdict, inspector, note, reviewed_at FROM reviews r"
@@ -64,6 +65,7 @@ int store_flagged_load(store *s, int season, store_flagged **rows, size_t *n)
         v[i].scheme = dup_or_null(PQgetvalue(r, row, 8), &oom);
         v[i].window_start = dup_or_null(PQgetvalue(r, row, 9), &oom);
         v[i].window_end = dup_or_null(PQgetvalue(r, row, 10), &oom);
+        v[i].rule = dup_or_null(PQgetvalue(r, row, 11), &oom);
     }
     PQclear(r);
     if (oom) {
@@ -90,6 +92,7 @@ void store_flagged_free(store_flagged *rows, size_t n)
         free(rows[i].scheme);
         free(rows[i].window_start);
         free(rows[i].window_end);
+        free(rows[i].rule);
     }
     free(rows);
 }

@@ -30,14 +30,17 @@ static const char hostile_note[] = "Looked <b>fine</b> & \"mowed\" </textarea><s
 typedef struct fixture_claim {
     const char *claim, *parcel;
     int season;
-    const char *outcome;
+    const char *outcome, *rule; /* rule: decide_why_code; "test" has no notice sentence */
 } fixture_claim;
 
 static const fixture_claim fixture_claims[] = {
-    {"C-1", "P-1", 2026, "not_mowed"},      {"C-2", "P-2", 2026, "inconclusive"},
-    {"C-3", hostile_parcel, 2026, "inconclusive"}, {"C-4", "P-APPROVED", 2026, "approved"},
-    {"C-5", "P-1", 2026, "not_mowed"},      {"C-6", "P-2", 2025, "not_mowed"},
-    {"C-7", "P-MISSING", 2026, "inconclusive"},
+    {"C-1", "P-1", 2026, "not_mowed", "too_few_mowings"},
+    {"C-2", "P-2", 2026, "inconclusive", "season_unconfirmed"},
+    {"C-3", hostile_parcel, 2026, "inconclusive", "test"},
+    {"C-4", "P-APPROVED", 2026, "approved", "enough_mowings"},
+    {"C-5", "P-1", 2026, "not_mowed", "too_few_mowings"},
+    {"C-6", "P-2", 2025, "not_mowed", "too_few_mowings"},
+    {"C-7", "P-MISSING", 2026, "inconclusive", "no_observations"},
 };
 enum { N_FIXTURE = sizeof fixture_claims / sizeof *fixture_claims };
 
@@ -90,7 +93,7 @@ REPORT_FN void fixture_store(store *st, const char *parcels_path)
             .claim_id = c->claim, .parcel_id = c->parcel, .season = c->season,
             .applicant = "AP-1", .scheme = "GRASS-1CUT", .window_start = "2026-06-01",
             .window_end = "2026-08-31", .min_mowings = 1, .outcome = c->outcome,
-            .rule = "test", .reason_json = "{\"test\": true}", .reason_text = reason,
+            .rule = c->rule, .reason_json = "{\"test\": true}", .reason_text = reason,
             .model_version = "model-test@1", .run_id = run_id, .as_of = as_of};
         store_decision_effect eff;
         char number[32];

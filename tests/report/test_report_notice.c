@@ -66,10 +66,15 @@ static void check_english(void)
     t = notice("en", "C-2", "txt");
     check_contains(t, "mowing between 2026-06-11 and 2026-06-21 (confidence 0.91)", "C-2 txt");
     check_contains(t, "do not show clearly", "C-2 txt");
+    check_contains(t, "not clear enough for an automatic approval", "C-2 txt (rule sentence)");
     check_contains(t, "not reviewed yet", "C-2 txt");
     free(t);
     t = notice("en", "C-7", "txt"); /* no observations at all */
     check_contains(t, "images of the parcel in the period: none", "C-7 txt");
+    check_contains(t, "never had a clear view of the parcel", "C-7 txt (rule sentence)");
+    free(t);
+    t = notice("en", "C-3", "txt"); /* a rule with no sentence adds an empty line only */
+    CHECK(strstr(t, "rule.") == NULL && strstr(t, "{{") == NULL);
     free(t);
     t = notice("en", "C-1", "html");
     CHECK(strstr(t, hostile_note) == NULL);
@@ -91,11 +96,13 @@ static void check_estonian(void)
     check_contains(t, "niitmine 2026-06-11 kuni 2026-06-21 (kindlus 0.91)", "C-2 et txt");
     check_contains(t, "vaide kuni 2026-12-02 (30 päeva", "C-2 et txt");
     check_contains(t, "Juhtumi number", "C-2 et txt");
+    check_contains(t, "ei ole automaatseks heakskiitmiseks piisavalt selge", "C-2 et txt (reegel)");
     check_contains(t, "mowcheck access-log --applicant AP-1", "C-2 et txt");
     free(t);
     t = notice("et", "C-1", "html");
     check_contains(t, "<html lang=\"et\">", "C-1 et html");
     check_contains(t, "inspektor leidis, et põld on niidetud", "C-1 et html");
+    check_contains(t, "niitmist (või skeemi nõutud arvu niitmisi) ei olnud näha", "C-1 et html");
     free(t);
 }
 
