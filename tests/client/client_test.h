@@ -116,13 +116,25 @@ CLIENT_FN const registry_claim *find_claim(const registry_answer *a, const char 
 }
 
 /* Lines of the service's access log (stdout) that name this X-Road-Id. */
-CLIENT_FN int srv_log_count(const srv *s, const char *needle)
+CLIENT_FN int srv_log_count_now(const srv *s, const char *needle)
 {
     char *log = slurp(s->out_path);
     int n = 0;
     for (const char *p = log; (p = strstr(p, needle)); p += strlen(needle))
         n++;
     free(log);
+    return n;
+}
+
+/* The service writes a request's access-log line once the response is sent, which
+ * can be after the client has read it: wait up to 5 s for `expected` lines. */
+CLIENT_FN int srv_log_count(const srv *s, const char *needle, int expected)
+{
+    int n = srv_log_count_now(s, needle);
+    for (int tries = 0; tries < 100 && n < expected; tries++) {
+        usleep(50000);
+        n = srv_log_count_now(s, needle);
+    }
     return n;
 }
 

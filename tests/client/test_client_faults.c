@@ -86,7 +86,7 @@ static void test_server_errors(void)
         CHECK_INT(o.rows_typed, 3);
         CHECK(o.elapsed_ms >= 100 + 200); /* backoff 100 ms, then 200 ms */
         CHECK(strstr(o.failure, cases[i].type) != NULL);
-        CHECK_INT(srv_log_count(&s, "/claims?"), 3);
+        CHECK_INT(srv_log_count(&s, "/claims?", 3), 3);
         char sql[300];
         snprintf(sql, sizeof sql, "SELECT count(*) FROM audit_log WHERE issue = '%s' AND "
                  "http_status = 500 AND request_id IS NOT NULL AND response_x_road_id = x_road_id"

@@ -182,7 +182,7 @@ static void test_real_service(void)
     /* The service saw this very request. */
     char needle[200];
     snprintf(needle, sizeof needle, " EE/GOV/70000001/mowcheck %s GET ", xid);
-    CHECK_INT(srv_log_count(&s, needle), 1);
+    CHECK_INT(srv_log_count(&s, needle, 1), 1);
     PQclear(r);
     CHECK_INT(srv_stop(&s), 0);
     srv_cleanup(&s);
@@ -218,7 +218,7 @@ static void test_batching(void)
     CHECK_STR(PQgetvalue(r, 1, 0), "EE-0004 EE-0005 EE-0006");
     CHECK_STR(PQgetvalue(r, 2, 0), "EE-0007");
     PQclear(r);
-    CHECK_INT(srv_log_count(&s, "/claims?season=2026"), 3);
+    CHECK_INT(srv_log_count(&s, "/claims?season=2026", 3), 3);
     CHECK_INT(db_count(pg, "SELECT count(*) FROM audit_log WHERE issue = 'batch-3' AND "
                            "request_hash_ok"), 3);
 

@@ -141,7 +141,7 @@ static void test_mutual_tls(const char *binary, const char *claims)
     CHECK_INT(r.n_claims, 0);
     CHECK_INT(r.n_failed, 2);
     CHECK_STR(r.types, "tls");
-    CHECK_INT(srv_log_count(&s, "/claims?"), 0); /* no request reached it */
+    CHECK_INT(srv_log_count(&s, "/claims?", 0), 0); /* no request reached it */
     srv_cleanup(&s);
 }
 
