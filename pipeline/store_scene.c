@@ -46,10 +46,13 @@ int store_scene_claim(store *s, const char *scene_id, const char *set_hash, int 
     if (!locked)
         return MC_OK; /* another worker has it */
     store_scene_state state;
-    if (store_scene_state_of(s, scene_id, set_hash, &state) != MC_OK ||
-        state == STORE_SCENE_STORED) {
+    if (store_scene_state_of(s, scene_id, set_hash, &state) != MC_OK) {
         store_scene_release(s, scene_id);
-        return state == STORE_SCENE_STORED ? MC_OK : MC_ERR;
+        return MC_ERR;
+    }
+    if (state == STORE_SCENE_STORED) {
+        store_scene_release(s, scene_id);
+        return MC_OK;
     }
     *claimed = 1;
     return MC_OK;
