@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "progress.h"
 
 enum {
     SPIKE_SPAN_DAYS = 25,    /* a dip is a spike only when its neighbours are this close */
@@ -479,8 +480,10 @@ static size_t count_seasons(const series_set *s, const unsigned char *keep)
     return n;
 }
 
-int detect_run_subset(const series_set *s, const unsigned char *keep, const detect_model *m,
-                      detect_result *out)
+enum { PROGRESS_EVERY_PARCELS = 1024 }; /* a bar step per so many parcels: cheap */
+
+static int run_parcels(const series_set *s, const unsigned char *keep, const detect_model *m,
+                       progress *bar, detect_result *out)
 {
     memset(out, 0, sizeof *out);
     result_buf b = {out, 0, 0};
@@ -498,14 +501,29 @@ int detect_run_subset(const series_set *s, const unsigned char *keep, const dete
     unsigned char *chosen = NULL;
     size_t chosen_cap = 0;
     int rc = MC_OK;
-    for (size_t i = 0; i < s->n_parcels && rc == MC_OK; i++)
+    for (size_t i = 0; i < s->n_parcels && rc == MC_OK; i++) {
         if (!keep || keep[i])
             rc = detect_parcel(s, i, m, &w, &chosen, &chosen_cap, &b);
+        if (bar && ((i + 1) % PROGRESS_EVERY_PARCELS == 0 || i + 1 == s->n_parcels))
+            progress_step(bar, (int64_t)(i % PROGRESS_EVERY_PARCELS) + 1);
+    }
     detect_work_free(&w);
     free(chosen);
     if (rc != MC_OK)
         detect_result_free(out);
     return rc;
+}
+
+int detect_run_subset(const series_set *s, const unsigned char *keep, const detect_model *m,
+                      detect_result *out)
+{
+    return run_parcels(s, keep, m, NULL, out);
+}
+
+int detect_run_progress(const series_set *s, const detect_model *m, progress *bar,
+                        detect_result *out)
+{
+    return run_parcels(s, NULL, m, bar, out);
 }
 
 int detect_run(const series_set *s, const detect_model *m, detect_result *out)

@@ -128,6 +128,10 @@ int detect_candidates(const series_obs *obs, size_t n, const detect_model *gate,
 /* Runs detection over all parcels and seasons. *out is owned by the caller
  * (detect_result_free). */
 int detect_run(const series_set *s, const detect_model *m, detect_result *out);
+/* detect_run, stepping *bar by one per parcel as it goes (progress.h). */
+struct progress;
+int detect_run_progress(const series_set *s, const detect_model *m, struct progress *bar,
+                        detect_result *out);
 /* Same, for the parcels with keep[parcel] != 0 (keep NULL: all). */
 int detect_run_subset(const series_set *s, const unsigned char *keep, const detect_model *m,
                       detect_result *out);

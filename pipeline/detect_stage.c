@@ -69,68 +69,12 @@ int detect_stage_write_csv(const char *path, const detect_result *r, result_writ
     return cli_write_output(path, write_csv, &job);
 }
 
-/* Grows *array (of elem-sized items) to hold need items, doubling. */
-static int grow_to(void **array, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return MC_OK;
-    size_t n = *cap ? *cap : 256;
-    while (n < need)
-        n *= 2;
-    void *p = realloc(*array, n * elem);
-    if (!p)
-        return mc_fail("detect: out of memory for %zu results", need);
-    *array = p;
-    *cap = n;
-    return MC_OK;
-}
-
-/* Appends a chunk's result; its parcel indices count from first_parcel. */
-static int append_result(detect_result *out, size_t caps[2], const detect_result *part,
-                         size_t first_parcel)
-{
-    if (grow_to((void **)&out->events, &caps[0], out->n_events + part->n_events,
-                sizeof *out->events) != MC_OK ||
-        grow_to((void **)&out->summaries, &caps[1], out->n_summaries + part->n_summaries,
-                sizeof *out->summaries) != MC_OK)
-        return MC_ERR;
-    for (size_t i = 0; i < part->n_events; i++) {
-        detect_event *e = &out->events[out->n_events++];
-        *e = part->events[i];
-        e->parcel += first_parcel;
-    }
-    for (size_t i = 0; i < part->n_summaries; i++) {
-        detect_summary *d = &out->summaries[out->n_summaries++];
-        *d = part->summaries[i];
-        d->parcel += first_parcel;
-    }
-    return MC_OK;
-}
-
 int detect_stage_detect(const series_set *set, const detect_model *m, detect_result *out)
 {
-    memset(out, 0, sizeof *out);
-    /* about 200 redraws at most; small chunks cost little (detection is per parcel) */
-    size_t chunk = set->n_parcels / 200 > 64 ? set->n_parcels / 200 : 64;
-    size_t caps[2] = {0, 0};
     progress bar;
     progress_begin(&bar, "parcels", (int64_t)set->n_parcels);
-    int rc = MC_OK;
-    for (size_t first = 0; first < set->n_parcels && rc == MC_OK; first += chunk) {
-        size_t n = set->n_parcels - first < chunk ? set->n_parcels - first : chunk;
-        series_set view = *set; /* the same observations, a run of its parcels */
-        view.parcels = set->parcels + first;
-        view.n_parcels = n;
-        detect_result part;
-        rc = detect_run(&view, m, &part);
-        if (rc == MC_OK)
-            rc = append_result(out, caps, &part, first);
-        detect_result_free(&part);
-        progress_step(&bar, (int64_t)n);
-    }
+    int rc = detect_run_progress(set, m, &bar, out);
     progress_end(&bar);
-    if (rc != MC_OK)
-        detect_result_free(out);
     return rc;
 }
 

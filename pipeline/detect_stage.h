@@ -24,8 +24,8 @@ typedef struct detect_stage_summary {
 int detect_stage_run(store *s, const mc_settings *settings, int season, const char *events_out,
                      const char *summary_out, detect_stage_summary *out);
 
-/* detect_run over all parcels of set, in chunks of parcels so that a terminal shows a
- * progress bar ("parcels"); the result is the one detect_run gives. */
+/* detect_run over all parcels of set with a progress bar ("parcels") on a terminal;
+ * the result is the one detect_run gives. */
 struct series_set;
 struct detect_model;
 struct detect_result;

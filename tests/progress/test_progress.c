@@ -1,8 +1,8 @@
 /* Progress bars: the line's text worked out by hand; on a pseudo-terminal the bar
  * redraws with '\r', is throttled, steps aside for log lines and ends at 100% with a
- * newline; on a file, or with --quiet, nothing is drawn. Also: detection in chunks
- * (for the "parcels" bar) gives exactly detect_run's result, and the counts the
- * stages leave for `mowcheck run`. */
+ * newline; on a file, or with --quiet, nothing is drawn. Also: detection with the
+ * "parcels" bar gives exactly detect_run's result and steps it once per parcel, and
+ * the counts the stages leave for `mowcheck run`. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <math.h>
@@ -230,18 +230,18 @@ static void check_file(void)
     CHECK_STR(text, "mowcheck: scene one\n"); /* the log line only: no bar, no '\r' */
 }
 
-/* ---- detection in chunks equals detection in one go ---- */
+/* ---- detection with the bar equals detection without ---- */
 
-/* 300 parcels (5 chunks of 64 and a rest), a season every 5 days with cloudy dates
- * and, on two parcels of three, a cut on a day that depends on the parcel. */
-static char *make_series(void)
+/* n_parcels parcels, a season every 5 days with cloudy dates and, on two parcels of
+ * three, a cut on a day that depends on the parcel. */
+static char *make_series(int n_parcels)
 {
     char *csv = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&csv, &len);
     REQUIRE(f != NULL);
     fprintf(f, "parcel_id,date,ndvi\n");
-    for (int p = 0; p < 300; p++) {
+    for (int p = 0; p < n_parcels; p++) {
         int cut = p % 3 ? 160 + p % 60 : -1; /* day of year */
         for (int doy = 95; doy <= 270; doy += 5) {
             double v = 0.25 + 0.55 * fmin(1.0, (doy - 95) / 60.0);
@@ -251,9 +251,9 @@ static char *make_series(void)
             char date[11];
             series_format_date(day, date);
             if ((p + doy / 5) % 7 == 0)
-                fprintf(f, "P-%03d,%s,\n", p, date); /* lost to cloud */
+                fprintf(f, "P-%04d,%s,\n", p, date); /* lost to cloud */
             else
-                fprintf(f, "P-%03d,%s,%.4f\n", p, date, v);
+                fprintf(f, "P-%04d,%s,%.4f\n", p, date, v);
         }
     }
     REQUIRE(fclose(f) == 0);
@@ -274,15 +274,41 @@ static int same_summary(const detect_summary *a, const detect_summary *b)
     return same;
 }
 
-static void check_chunked_detection(void)
+static void read_series(int n_parcels, char **csv, series_set *set)
 {
-    char *csv = make_series();
-    FILE *in = fmemopen(csv, strlen(csv), "r");
+    *csv = make_series(n_parcels);
+    FILE *in = fmemopen(*csv, strlen(*csv), "r");
     REQUIRE(in != NULL);
-    series_set set;
-    REQUIRE(series_read(in, "synthetic", &set) == MC_OK);
+    REQUIRE(series_read(in, "synthetic", set) == MC_OK);
     fclose(in);
-    CHECK_INT(set.n_parcels, 300);
+    CHECK_INT(set->n_parcels, n_parcels);
+}
+
+/* The "parcels" bar is stepped by exactly one per parcel: 2,100 parcels are two full
+ * steps of 1,024 and a rest of 52 (a total above that shows no clamping). */
+static void check_detection_steps(void)
+{
+    char *csv;
+    series_set set;
+    read_series(2100, &csv, &set);
+    detect_model m;
+    REQUIRE(detect_load_model(NULL, &m) == MC_OK);
+    progress bar;
+    progress_begin(&bar, "parcels", 1000000);
+    detect_result r;
+    REQUIRE(detect_run_progress(&set, &m, &bar, &r) == MC_OK);
+    CHECK_INT(bar.done, 2100);
+    progress_end(&bar);
+    detect_result_free(&r);
+    series_free(&set);
+    free(csv);
+}
+
+static void check_detection_with_bar(void)
+{
+    char *csv;
+    series_set set;
+    read_series(300, &csv, &set);
     detect_model m;
     REQUIRE(detect_load_model(NULL, &m) == MC_OK);
     detect_result whole, chunked;
@@ -300,7 +326,7 @@ static void check_chunked_detection(void)
     }
     for (size_t i = 0; same && i < whole.n_summaries; i++)
         same = same_summary(&whole.summaries[i], &chunked.summaries[i]);
-    CHECK_MSG(same, "the chunked result differs from detect_run's");
+    CHECK_MSG(same, "the result with the bar differs from detect_run's");
     detect_result_free(&whole);
     detect_result_free(&chunked);
     series_free(&set);
@@ -330,7 +356,8 @@ int main(void)
     check_terminal_slow();
     check_quiet_terminal();
     check_file();
-    check_chunked_detection();
+    check_detection_with_bar();
+    check_detection_steps();
     check_stage_counts();
     return test_summary();
 }
