@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "text_file.h"
 
 const char *const detect_feature_names[DETECT_N_FEATURES] = {
     "drop", "before", "after", "persist", "rebound_rate",
@@ -397,40 +398,22 @@ int model_from_text(const char *text, const char *name, detect_model *m)
 
 int model_load(const char *path, detect_model *m)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    char *buf;
+    size_t len;
+    text_file_status st = text_file_read(path, &buf, &len);
+    if (st == TEXT_FILE_CANNOT_OPEN)
         return mc_fail("model %s: cannot open: %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    char chunk[4096];
-    size_t got;
+    if (st != TEXT_FILE_OK)
+        return mc_fail("model %s: cannot read", path);
     int rc = MC_OK;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (len + got + 1 > cap) {
-            cap = (len + got + 1) * 2;
-            char *grown = realloc(buf, cap);
-            if (!grown) {
-                rc = mc_fail("model %s: out of memory", path);
-                break;
-            }
-            buf = grown;
-        }
-        memcpy(buf + len, chunk, got);
-        len += got;
-    }
-    fclose(f);
-    if (rc == MC_OK && len > 1000000)
+    if (len > 1000000)
         rc = mc_fail("model %s: too large to be a model file", path);
-    if (rc == MC_OK && memchr(buf ? buf : "", '\0', len))
+    else if (memchr(buf, '\0', len))
         rc = mc_fail("model %s: binary data in a text file (corrupted)", path);
-    if (rc == MC_OK) {
-        if (!buf)
-            rc = mc_fail("model %s: empty file", path);
-        else {
-            buf[len] = '\0';
-            rc = model_from_text(buf, path, m);
-        }
-    }
+    else if (len == 0)
+        rc = mc_fail("model %s: empty file", path);
+    else
+        rc = model_from_text(buf, path, m);
     free(buf);
     return rc;
 }

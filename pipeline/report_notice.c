@@ -11,6 +11,7 @@
 #include "error.h"
 #include "report.h"
 #include "series.h"
+#include "text_file.h"
 
 static int is_dir(const char *path)
 {
@@ -39,26 +40,12 @@ int report_template_dir(const char *option, char *buf, size_t size)
 
 static int read_text(const char *path, char **text)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return mc_fail("template %s: %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    char chunk[4096];
-    size_t k;
-    while (m && (k = fread(chunk, 1, sizeof chunk, f)) > 0)
-        fwrite(chunk, 1, k, m);
-    int bad = ferror(f) || !m;
-    fclose(f);
-    if (m)
-        fclose(m);
-    if (bad) {
-        free(buf);
-        return mc_fail("template %s: cannot read", path);
+    switch (text_file_read(path, text, NULL)) {
+    case TEXT_FILE_OK: return MC_OK;
+    case TEXT_FILE_CANNOT_OPEN: return mc_fail("template %s: %s", path, strerror(errno));
+    case TEXT_FILE_CANNOT_READ: break;
     }
-    *text = buf;
-    return MC_OK;
+    return mc_fail("template %s: cannot read", path);
 }
 
 /* ---- key = value files ---- */

@@ -14,6 +14,7 @@
 #include "error.h"
 #include "log.h"
 #include "store_internal.h"
+#include "text_file.h"
 
 #ifndef MOWCHECK_SCHEMA_INSTALL_DIR
 #define MOWCHECK_SCHEMA_INSTALL_DIR "/usr/local/share/mowcheck/schemas"
@@ -66,26 +67,12 @@ static int migration_version(const char *name)
 
 static int read_file(const char *path, char **text)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return mc_fail("migration %s: %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&buf, &len);
-    char chunk[8192];
-    size_t n;
-    while (mem && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        fwrite(chunk, 1, n, mem);
-    int bad = ferror(f) || !mem;
-    fclose(f);
-    if (mem)
-        fclose(mem);
-    if (bad) {
-        free(buf);
-        return mc_fail("migration %s: cannot read", path);
+    switch (text_file_read(path, text, NULL)) {
+    case TEXT_FILE_OK: return MC_OK;
+    case TEXT_FILE_CANNOT_OPEN: return mc_fail("migration %s: %s", path, strerror(errno));
+    case TEXT_FILE_CANNOT_READ: break;
     }
-    *text = buf;
-    return MC_OK;
+    return mc_fail("migration %s: cannot read", path);
 }
 
 static void sha256_hex(const char *text, char hex[65])
