@@ -183,6 +183,32 @@ int store_copy_end(store_copy *cp, int abort)
     return failed ? MC_ERR : MC_OK;
 }
 
+int store_copy_out(store *s, const char *what, const char *copy_sql, FILE *out)
+{
+    PGresult *r = PQexec(s->conn, copy_sql);
+    if (PQresultStatus(r) != PGRES_COPY_OUT) {
+        store_fail_result(s, what, r);
+        PQclear(r);
+        return MC_ERR;
+    }
+    PQclear(r);
+    int rc = MC_OK, n;
+    char *row;
+    while ((n = PQgetCopyData(s->conn, &row, 0)) > 0) {
+        if (rc == MC_OK && fwrite(row, 1, (size_t)n, out) != (size_t)n)
+            rc = mc_fail("%s: write failed: %s", what, strerror(errno));
+        PQfreemem(row);
+    }
+    if (n == -2 && rc == MC_OK)
+        rc = store_fail_result(s, what, NULL);
+    while ((r = PQgetResult(s->conn)) != NULL) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == MC_OK)
+            rc = store_fail_result(s, what, r);
+        PQclear(r);
+    }
+    return rc;
+}
+
 /* ---- open / close ---- */
 
 static void store_notice(void *arg, const char *message)

@@ -630,26 +630,5 @@ int store_export_decisions(store *s, int season, FILE *out)
 {
     char sql[sizeof feed_sql + 64];
     snprintf(sql, sizeof sql, feed_sql, season, season);
-    PGresult *r = PQexec(s->conn, sql);
-    if (PQresultStatus(r) != PGRES_COPY_OUT) {
-        store_fail_result(s, "exporting the decisions", r);
-        PQclear(r);
-        return MC_ERR;
-    }
-    PQclear(r);
-    int rc = MC_OK, n;
-    char *row;
-    while ((n = PQgetCopyData(s->conn, &row, 0)) > 0) {
-        if (rc == MC_OK && fwrite(row, 1, (size_t)n, out) != (size_t)n)
-            rc = mc_fail("exporting the decisions: write failed");
-        PQfreemem(row);
-    }
-    if (n == -2 && rc == MC_OK)
-        rc = store_fail_result(s, "exporting the decisions", NULL);
-    while ((r = PQgetResult(s->conn)) != NULL) {
-        if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == MC_OK)
-            rc = store_fail_result(s, "exporting the decisions", r);
-        PQclear(r);
-    }
-    return rc;
+    return store_copy_out(s, "exporting the decisions", sql, out);
 }

@@ -43,26 +43,5 @@ int store_export_series(store *s, const store_series_filter *filter, FILE *out)
     format_double(filter->min_valid_share, share, sizeof share);
     snprintf(sql, sizeof sql, series_sql, filter->min_valid_pixels, share, filter->season,
              filter->season, filter->season);
-    PGresult *r = PQexec(s->conn, sql);
-    if (PQresultStatus(r) != PGRES_COPY_OUT) {
-        store_fail_result(s, "exporting the series", r);
-        PQclear(r);
-        return MC_ERR;
-    }
-    PQclear(r);
-    int rc = MC_OK, n;
-    char *row;
-    while ((n = PQgetCopyData(s->conn, &row, 0)) > 0) {
-        if (rc == MC_OK && fwrite(row, 1, (size_t)n, out) != (size_t)n)
-            rc = mc_fail("exporting the series: write failed: %s", strerror(errno));
-        PQfreemem(row);
-    }
-    if (n == -2 && rc == MC_OK)
-        rc = store_fail_result(s, "exporting the series", NULL);
-    while ((r = PQgetResult(s->conn)) != NULL) {
-        if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == MC_OK)
-            rc = store_fail_result(s, "exporting the series", r);
-        PQclear(r);
-    }
-    return rc;
+    return store_copy_out(s, "exporting the series", sql, out);
 }

@@ -60,6 +60,9 @@ void store_copy_int64(store_copy *cp, int64_t v, int end_row);
 /* Sends the rest and finishes the COPY; on failure (or abort = 1) the COPY is aborted. */
 int store_copy_end(store_copy *cp, int abort);
 
+/* Runs a COPY (...) TO STDOUT and writes its rows to out as they come. */
+int store_copy_out(store *s, const char *what, const char *copy_sql, FILE *out);
+
 /* 64-bit advisory lock key of a text (first 8 bytes of its SHA-256). */
 int64_t store_lock_key(const char *text);
 
