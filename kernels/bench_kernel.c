@@ -7,11 +7,13 @@
  *
  *   mowcheck-bench-kernel [--width PX] [--height PX] [--labels N] [--threads N]
  *                         [--repeat N] [--seed N] [--no-reference] [--no-cuda] [--sse-only]
- *                         [--json]
+ *                         [--no-swir] [--json]
  * --sse-only keeps the CPU backend off AVX2 (to compare the two code paths).
  * Rates are pixels / best wall time; *_per_cpu_s rates are pixels / CPU time of
  * all threads, the per-core rate that holds also on a machine shared with
- * other work. */
+ * other work. The figures without "swir" in their name are of windows without
+ * B11 (NDVI only, as before B11 was added); the *_swir_* figures are of the same
+ * tile with B11 (NDVI and NDMI), unless --no-swir. */
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
@@ -26,7 +28,7 @@
 #include "kernel_internal.h"
 
 typedef struct bench_options {
-    int width, height, threads, repeat, json, reference, cuda, sse_only;
+    int width, height, threads, repeat, json, reference, cuda, sse_only, swir;
     uint32_t labels;
     uint64_t seed;
 } bench_options;
@@ -36,6 +38,7 @@ typedef struct bench_tile {
     uint16_t *red, *nir;
     uint8_t *scl;
     uint32_t *labels;
+    uint16_t *swir; /* B11 at 20 m, on the SCL grid */
 } bench_tile;
 
 static uint64_t bench_rand(uint64_t *s)
@@ -71,7 +74,7 @@ static int bench_parse_int(const char *flag, const char *value, long min, long m
 static int bench_parse(int argc, char **argv, bench_options *o)
 {
     *o = (bench_options){.width = 10980, .height = 10980, .labels = 200000, .threads = 0,
-                         .repeat = 3, .seed = 1, .reference = 1, .cuda = 1};
+                         .repeat = 3, .seed = 1, .reference = 1, .cuda = 1, .swir = 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n = 0;
@@ -84,6 +87,8 @@ static int bench_parse(int argc, char **argv, bench_options *o)
             o->sse_only = 1, takes = 0;
         } else if (!strcmp(a, "--no-cuda")) {
             o->cuda = 0, takes = 0;
+        } else if (!strcmp(a, "--no-swir")) {
+            o->swir = 0, takes = 0;
         } else if (!strcmp(a, "--width") || !strcmp(a, "--height")) {
             if (bench_parse_int(a, v, 2, 100000, &n))
                 return -1;
@@ -107,7 +112,7 @@ static int bench_parse(int argc, char **argv, bench_options *o)
         } else {
             fprintf(stderr, "usage: mowcheck-bench-kernel [--width PX] [--height PX] [--labels N] "
                             "[--threads N] [--repeat N] [--seed N] [--no-reference] [--no-cuda] [--sse-only] "
-                            "[--json]\n(unknown option \"%s\")\n", a);
+                            "[--no-swir] [--json]\n(unknown option \"%s\")\n", a);
             return -1;
         }
         i += takes;
@@ -207,6 +212,21 @@ static void bench_make_bands(bench_tile *t, uint64_t seed)
     }
 }
 
+/* B11 DNs with the +1000 offset: 1800-4800 (SWIR reflectance 0.08-0.38, dry
+ * soil to wet vegetation), no data where the 10 m bands' corner has none. */
+static void bench_make_swir(bench_tile *t, uint64_t seed)
+{
+#pragma omp parallel for schedule(static)
+    for (int y = 0; y < t->scl_height; y++) {
+        uint64_t rng = seed ^ ((uint64_t)y * 0xD1B54A32D192ED03ull);
+        for (int x = 0; x < t->scl_width; x++) {
+            uint64_t r = bench_rand(&rng);
+            int nodata = 2 * x + 2 * y < t->width / 8;
+            t->swir[(size_t)y * t->scl_width + x] = nodata ? 0 : (uint16_t)(1800 + r % 3000);
+        }
+    }
+}
+
 static void bench_make_tile(bench_tile *t, const bench_options *o)
 {
     uint64_t rng = o->seed;
@@ -219,7 +239,8 @@ static void bench_make_tile(bench_tile *t, const bench_options *o)
     t->nir = malloc(n * sizeof *t->nir);
     t->labels = malloc(n * sizeof *t->labels);
     t->scl = malloc((size_t)t->scl_width * t->scl_height);
-    if (!t->red || !t->nir || !t->labels || !t->scl) {
+    t->swir = malloc((size_t)t->scl_width * t->scl_height * sizeof *t->swir);
+    if (!t->red || !t->nir || !t->labels || !t->scl || !t->swir) {
         fprintf(stderr, "mowcheck-bench-kernel: out of memory for a %dx%d tile\n", o->width,
                 o->height);
         exit(1);
@@ -227,13 +248,16 @@ static void bench_make_tile(bench_tile *t, const bench_options *o)
     bench_make_bands(t, o->seed);
     bench_make_labels(t, o->labels, &rng);
     bench_make_scl(t, &rng);
+    bench_make_swir(t, o->seed + 1);
 }
 
-static kernel_window bench_window(const bench_tile *t)
+/* The tile as a window, with its B11 (with_swir) or without. */
+static kernel_window bench_window(const bench_tile *t, int with_swir)
 {
     return (kernel_window){.width = t->width, .height = t->height, .red = t->red, .nir = t->nir,
                            .band_stride = t->width, .scl = t->scl, .scl_stride = t->scl_width,
-                           .labels = t->labels, .label_stride = t->width};
+                           .labels = t->labels, .label_stride = t->width,
+                           .swir = with_swir ? t->swir : NULL, .swir_stride = t->scl_width};
 }
 
 typedef int (*bench_fn)(const kernel_window *, const kernel_params *, kernel_stats *, uint32_t,
@@ -324,6 +348,66 @@ static int bench_same(const kernel_stats *a, const kernel_stats *b, uint32_t n_l
     return 0;
 }
 
+/* 1 where a and b have the same NDVI fields (n_valid, n_seen, sum_q, sum_q2). */
+static int bench_same_ndvi(const kernel_stats *a, const kernel_stats *b, uint32_t n_labels,
+                           const char *what)
+{
+    for (size_t i = 0; i <= n_labels; i++)
+        if (a[i].n_valid != b[i].n_valid || a[i].n_seen != b[i].n_seen ||
+            a[i].sum_q != b[i].sum_q || a[i].sum_q2 != b[i].sum_q2) {
+            fprintf(stderr, "mowcheck-bench-kernel: %s: NDVI of label %zu differs\n", what, i);
+            return 0;
+        }
+    return 1;
+}
+
+/* The same figures for the tile with B11 (NDVI + NDMI): CPU at 1 and all
+ * threads, the reference rule, CUDA where there is a GPU. ndvi: the CPU
+ * result without B11, whose NDVI fields B11 must not change. */
+static void bench_swir_figures(const kernel_window *w, const kernel_params *p,
+                               const bench_options *o, const kernel_stats *ndvi, double mpx,
+                               int *ok)
+{
+    size_t n_stats = (size_t)o->labels + 1;
+    kernel_stats *ref = calloc(n_stats, sizeof *ref), *s = calloc(n_stats, sizeof *s);
+    if (!ref || !s) {
+        fprintf(stderr, "mowcheck-bench-kernel: out of memory for %u label stats\n", o->labels);
+        exit(1);
+    }
+    double one_cpu = 0, all_cpu = 0;
+    double one = bench_time_cpu(bench_cpu, w, p, ref, o->labels, 1, o->repeat, &one_cpu);
+    bench_report("cpu_1_thread_swir_mpx_s", mpx / one, "Mpx/s");
+    bench_report("cpu_1_thread_swir_mpx_per_cpu_s", mpx / one_cpu, "Mpx/s");
+    *ok &= bench_same_ndvi(ref, ndvi, o->labels, "the CPU result with B11");
+    int64_t valid = 0, moist = 0;
+    for (size_t i = 1; i < n_stats; i++)
+        valid += ref[i].n_valid, moist += ref[i].n_moist;
+    bench_report("swir_moist_of_valid", valid ? (double)moist / (double)valid : 0, "");
+    if (o->reference) {
+        double dt = bench_time(bench_reference, w, p, s, o->labels, 1, 1);
+        bench_report("cpu_reference_1_thread_swir_mpx_s", mpx / dt, "Mpx/s");
+        *ok &= bench_same(ref, s, o->labels, "the reference rule with B11");
+    }
+    double all = bench_time_cpu(bench_cpu, w, p, s, o->labels, o->threads, o->repeat, &all_cpu);
+    *ok &= bench_same(s, ref, o->labels, "the multi-threaded CPU result with B11");
+    bench_report("cpu_all_threads_swir_mpx_s", mpx / all, "Mpx/s");
+    bench_report("cpu_all_threads_swir_mpx_per_cpu_s", mpx / all_cpu, "Mpx/s");
+    if (o->cuda && kernel_cuda_available()) {
+        double kernel_s = 0;
+        double with_transfers = bench_time(bench_cuda, w, p, s, o->labels, 0, o->repeat);
+        *ok &= bench_same(s, ref, o->labels, "the CUDA result with B11");
+        if (kernel_cuda_time_kernel(w, p, o->labels, o->repeat, &kernel_s) != KERNEL_OK) {
+            fprintf(stderr, "mowcheck-bench-kernel: %s\n", kernel_error_message());
+            *ok = 0;
+        } else {
+            bench_report("cuda_swir_with_transfers_mpx_s", mpx / with_transfers, "Mpx/s");
+            bench_report("cuda_swir_kernel_mpx_s", mpx / kernel_s, "Mpx/s");
+        }
+    }
+    free(ref);
+    free(s);
+}
+
 static void bench_cuda_figures(const kernel_window *w, const kernel_params *p,
                                const bench_options *o, kernel_stats *ref, kernel_stats *s,
                                double mpx, int *ok)
@@ -362,7 +446,7 @@ int main(int argc, char **argv)
     bench_tile t;
     double t0 = bench_now_s();
     bench_make_tile(&t, &o);
-    kernel_window w = bench_window(&t);
+    kernel_window w = bench_window(&t, 0);
     kernel_params p = {.reflectance_offset_dn = -1000, .scl_valid_mask = KERNEL_SCL_DEFAULT_VALID_MASK};
     size_t n_stats = (size_t)o.labels + 1;
     kernel_stats *ref = calloc(n_stats, sizeof *ref), *s = calloc(n_stats, sizeof *s);
@@ -396,6 +480,10 @@ int main(int argc, char **argv)
     else
         printf("cuda: not available (%s)\n",
                o.cuda ? "no usable GPU or no CUDA backend in this build" : "--no-cuda");
+    if (o.swir) {
+        kernel_window ws = bench_window(&t, 1);
+        bench_swir_figures(&ws, &p, &o, ref, mpx, &ok);
+    }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     bench_report("peak_rss_mib", (double)ru.ru_maxrss / 1024.0, "MiB");
@@ -415,6 +503,7 @@ int main(int argc, char **argv)
     free(t.nir);
     free(t.labels);
     free(t.scl);
+    free(t.swir);
     kernel_cuda_release();
     return ok ? 0 : 1;
 }

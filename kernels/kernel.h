@@ -36,6 +36,11 @@ typedef struct kernel_stats {
                       * so a block whose SCL has no clear pixel need not be decoded */
     int64_t sum_q;   /* sum of fixed-point NDVI over valid pixels */
     int64_t sum_q2;  /* sum of squares of fixed-point NDVI over valid pixels */
+    int64_t n_moist; /* valid pixels whose B11 (SWIR) has data (DN != 0) and a positive
+                      * reflectance (DN + offset > 0): these carry NDMI; unchanged
+                      * (so 0 from zeroed stats) where the window has no B11 */
+    int64_t sum_m;   /* sum of fixed-point NDMI = (nir - swir) / (nir + swir) over them,
+                      * same scale and rounding as NDVI: kernel_ndvi_q(swir, nir, offset) */
 } kernel_stats;
 
 /* A rectangular window of a tile, all bands on the 10 m grid except SCL.
@@ -51,6 +56,13 @@ typedef struct kernel_window {
     ptrdiff_t scl_stride;
     const uint32_t *labels; /* parcel label per pixel, 0 = none */
     ptrdiff_t label_stride;
+    /* B11 (SWIR 1.6 um) DN at 20 m on the SCL grid: the SWIR of 10 m pixel (x, y) is
+     * swir[(y / 2) * swir_stride + x / 2] (nearest neighbour, like SCL). Optional:
+     * NULL where the scene has no B11; then n_moist and sum_m stay unchanged. A valid
+     * pixel (see n_valid) adds to n_moist and sum_m when its SWIR DN is not 0 and
+     * SWIR + offset > 0. */
+    const uint16_t *swir;
+    ptrdiff_t swir_stride;
 } kernel_window;
 
 typedef enum kernel_device {
@@ -71,8 +83,9 @@ void kernel_accumulate_window(const kernel_window *w, const kernel_params *p,
                               kernel_stats *stats, uint32_t n_labels);
 
 /* Single-threaded, SCL and labels only: adds n_seen for a window whose B04/B08 were not
- * decoded because no SCL pixel in it is clear (w->red and w->nir are not read). Gives
- * exactly what kernel_accumulate_window would have given for such a window. */
+ * decoded because no SCL pixel in it is clear (w->red, w->nir and w->swir are not read).
+ * Gives exactly what kernel_accumulate_window would have given for such a window (no
+ * valid pixel, so nothing for n_moist either). */
 void kernel_count_seen_window(const kernel_window *w, const kernel_params *p,
                               kernel_stats *stats, uint32_t n_labels);
 

@@ -11,6 +11,12 @@
  *     are summed with SIMD masks into a register (parcels are spatially
  *     coherent: runs are long); only where the label changes is the run
  *     unpacked and added into stats[label]. No per-pixel branch.
+ * Where the window has B11 (w->swir), pass 1 also writes a second word per
+ * pixel for NDMI, packed the same way (the clear bit means "moist": clear and
+ * SWIR has data; q is the NDMI), and pass 2 sums those words with the same
+ * label masks into a second accumulator of the same run, flushed into n_moist
+ * and sum_m. Without B11 neither is done (KERNEL_RUN_NDVI: that code is left
+ * out at compile time).
  * Measured with mowcheck-bench-kernel (scripts/bench-kernel). */
 #include <omp.h>
 #include <stdlib.h>
@@ -42,11 +48,16 @@
 typedef struct kernel_run {
     uint32_t label;
     int64_t n_valid, n_seen, sum_q, sum_q2;
+    int64_t n_moist, sum_m; /* KERNEL_RUN_NDVI_NDMI only */
 } kernel_run;
 
 typedef struct kernel_chunk {
     uint64_t v[KERNEL_CHUNK_PX];
 } kernel_chunk;
+
+/* What pass 2 sums: NDVI words only (no B11), or NDVI and NDMI words. Always a
+ * constant where passed, so that each case is compiled on its own. */
+enum { KERNEL_RUN_NDVI = 0, KERNEL_RUN_NDVI_NDMI = 1 };
 
 int32_t kernel_ndvi_q(uint16_t red_dn, uint16_t nir_dn, int32_t offset)
 {
@@ -72,6 +83,14 @@ static inline void kernel_run_add_packed(kernel_run *r, uint64_t acc)
     r->n_seen += (int64_t)(acc >> KERNEL_PACK_SEEN_SHIFT);
 }
 
+/* The same for a sum of NDMI words: clear count -> n_moist, q -> sum_m. */
+static inline void kernel_run_add_moist(kernel_run *r, uint64_t acc_m)
+{
+    int64_t n_moist = (int64_t)((acc_m >> KERNEL_PACK_CLEAR_SHIFT) & 63u);
+    r->sum_m += (int64_t)((acc_m >> KERNEL_PACK_Q_SHIFT) & 0xFFFFFu) - KERNEL_NDVI_SCALE * n_moist;
+    r->n_moist += n_moist;
+}
+
 static inline uint64_t kernel_pixel_scalar(uint16_t red, uint16_t nir, uint8_t scl,
                                            const kernel_params *p)
 {
@@ -81,6 +100,17 @@ static inline uint64_t kernel_pixel_scalar(uint16_t red, uint16_t nir, uint8_t s
                                            p->scl_valid_mask);
     int32_t q = clear ? kernel_ndvi_q_inline(red, nir, p->reflectance_offset_dn) : 0;
     return kernel_pack(q, clear, seen);
+}
+
+/* The NDMI word of a pixel whose NDVI word is `ndvi_word`: "clear" there means
+ * moist (clear for NDVI, and SWIR has data and a positive reflectance). */
+static inline uint64_t kernel_pixel_moist_scalar(uint64_t ndvi_word, uint16_t swir, uint16_t nir,
+                                                 const kernel_params *p)
+{
+    int moist = ((ndvi_word >> KERNEL_PACK_CLEAR_SHIFT) & 1u) &&
+                kernel_pixel_moist(swir, p->reflectance_offset_dn);
+    int32_t m = moist ? kernel_ndvi_q_inline(swir, nir, p->reflectance_offset_dn) : 0;
+    return kernel_pack(m, moist, moist);
 }
 
 #ifdef __SSE4_1__
@@ -107,8 +137,10 @@ static void kernel_simd_init(kernel_simd *k, const kernel_params *p)
 }
 
 /* Four pixels in 32-bit lanes: red/nir DN already widened, masks all-ones/zero;
- * class_ok: SCL class in the mask and both bands have data. Writes 4 packed words. */
-static inline void kernel_simd_quad(const kernel_simd *k, __m128i red, __m128i nir,
+ * class_ok: SCL class in the mask and both bands have data. Writes 4 packed words
+ * and returns the clear mask. For NDMI the same with red := SWIR, seen := the
+ * NDVI clear mask and class_ok := SWIR has data: "clear" is then moist. */
+static inline __m128i kernel_simd_quad(const kernel_simd *k, __m128i red, __m128i nir,
                                     __m128i seen, __m128i class_ok, uint64_t *out)
 {
     __m128i zero = _mm_setzero_si128();
@@ -130,6 +162,7 @@ static inline void kernel_simd_quad(const kernel_simd *k, __m128i red, __m128i n
     hi = _mm_or_si128(hi, _mm_and_si128(seen, k->seen_bits));
     _mm_storeu_si128((__m128i *)out, _mm_unpacklo_epi32(lo, hi));
     _mm_storeu_si128((__m128i *)(out + 2), _mm_unpackhi_epi32(lo, hi));
+    return clear;
 }
 
 /* Eight pixels starting at an even column; scl4 holds their 4 SCL pixels.
@@ -166,23 +199,52 @@ static inline void kernel_simd_group8(const kernel_simd *k, const uint16_t *red,
                      _mm_cvtepi16_epi32(_mm_unpackhi_epi64(ok16, ok16)), out + 4);
 }
 
+/* The 4 SWIR pixels (20 m) of 8 pixels starting at an even column, each twice;
+ * *has_data16: 16-bit lane mask, SWIR DN != 0. */
+static inline __m128i kernel_simd_swir8(const kernel_simd *k, const uint16_t *swir4,
+                                        __m128i *has_data16)
+{
+    __m128i s4 = _mm_loadl_epi64((const __m128i *)swir4);
+    __m128i s16 = _mm_unpacklo_epi16(s4, s4);
+    *has_data16 = _mm_xor_si128(_mm_cmpeq_epi16(s16, _mm_setzero_si128()), k->ones16);
+    return s16;
+}
+
+/* kernel_simd_group8 plus the 8 NDMI words (out_m), from the clear masks of the
+ * NDVI words: the same quad with red replaced by SWIR. */
+static inline void kernel_simd_group8_swir(const kernel_simd *k, const uint16_t *red,
+                                           const uint16_t *nir, const uint8_t *scl4,
+                                           const uint16_t *swir4, uint64_t *out, uint64_t *out_m)
+{
+    __m128i zero = _mm_setzero_si128(), r16, n16, seen16, ok16, sok16;
+    kernel_simd_load8(k, red, nir, scl4, &r16, &n16, &seen16, &ok16);
+    __m128i s16 = kernel_simd_swir8(k, swir4, &sok16);
+    __m128i n_lo = _mm_cvtepu16_epi32(n16), n_hi = _mm_unpackhi_epi16(n16, zero);
+    __m128i c_lo = kernel_simd_quad(k, _mm_cvtepu16_epi32(r16), n_lo, _mm_cvtepi16_epi32(seen16),
+                                    _mm_cvtepi16_epi32(ok16), out);
+    __m128i c_hi = kernel_simd_quad(k, _mm_unpackhi_epi16(r16, zero), n_hi,
+                                    _mm_cvtepi16_epi32(_mm_unpackhi_epi64(seen16, seen16)),
+                                    _mm_cvtepi16_epi32(_mm_unpackhi_epi64(ok16, ok16)), out + 4);
+    kernel_simd_quad(k, _mm_cvtepu16_epi32(s16), n_lo, c_lo, _mm_cvtepi16_epi32(sok16), out_m);
+    kernel_simd_quad(k, _mm_unpackhi_epi16(s16, zero), n_hi, c_hi,
+                     _mm_cvtepi16_epi32(_mm_unpackhi_epi64(sok16, sok16)), out_m + 4);
+}
+
 #define KERNEL_AVX2 __attribute__((target("avx2")))
 
-/* The same eight pixels in one 256-bit pass (AVX2, chosen at run time);
- * the same operations lane by lane, so the same words. */
-KERNEL_AVX2 static inline void kernel_avx2_group8(const kernel_simd *k, const uint16_t *red,
-                                                  const uint16_t *nir, const uint8_t *scl4,
+/* kernel_simd_quad for eight pixels in one 256-bit pass (AVX2, chosen at run
+ * time): DN widened to 32-bit lanes, masks in 32-bit lanes; the same operations
+ * lane by lane, so the same words. Returns the clear mask. */
+KERNEL_AVX2 static inline __m256i kernel_avx2_oct(const kernel_simd *k, __m256i red_dn,
+                                                  __m256i nir_dn, __m256i seen, __m256i class_ok,
                                                   uint64_t *out)
 {
-    __m128i r16, n16, seen16, ok16;
-    kernel_simd_load8(k, red, nir, scl4, &r16, &n16, &seen16, &ok16);
     __m256i zero = _mm256_setzero_si256();
     __m256i offset = _mm256_broadcastsi128_si256(k->offset);
-    __m256i rd = _mm256_add_epi32(_mm256_cvtepu16_epi32(r16), offset);
-    __m256i nr = _mm256_add_epi32(_mm256_cvtepu16_epi32(n16), offset);
-    __m256i seen = _mm256_cvtepi16_epi32(seen16);
+    __m256i rd = _mm256_add_epi32(red_dn, offset);
+    __m256i nr = _mm256_add_epi32(nir_dn, offset);
     __m256i positive = _mm256_and_si256(_mm256_cmpgt_epi32(rd, zero), _mm256_cmpgt_epi32(nr, zero));
-    __m256i clear = _mm256_and_si256(_mm256_and_si256(seen, _mm256_cvtepi16_epi32(ok16)), positive);
+    __m256i clear = _mm256_and_si256(_mm256_and_si256(seen, class_ok), positive);
     __m256i num = _mm256_and_si256(_mm256_sub_epi32(nr, rd), clear);
     __m256i den = _mm256_blendv_epi8(_mm256_broadcastsi128_si256(k->one32),
                                      _mm256_add_epi32(nr, rd), clear);
@@ -199,6 +261,33 @@ KERNEL_AVX2 static inline void kernel_avx2_group8(const kernel_simd *k, const ui
     __m256i b = _mm256_unpackhi_epi32(lo, hi); /* pixels 2 3 | 6 7 */
     _mm256_storeu_si256((__m256i *)out, _mm256_permute2x128_si256(a, b, 0x20));
     _mm256_storeu_si256((__m256i *)(out + 4), _mm256_permute2x128_si256(a, b, 0x31));
+    return clear;
+}
+
+/* The eight pixels of kernel_simd_group8 in one AVX2 pass. */
+KERNEL_AVX2 static inline void kernel_avx2_group8(const kernel_simd *k, const uint16_t *red,
+                                                  const uint16_t *nir, const uint8_t *scl4,
+                                                  uint64_t *out)
+{
+    __m128i r16, n16, seen16, ok16;
+    kernel_simd_load8(k, red, nir, scl4, &r16, &n16, &seen16, &ok16);
+    kernel_avx2_oct(k, _mm256_cvtepu16_epi32(r16), _mm256_cvtepu16_epi32(n16),
+                    _mm256_cvtepi16_epi32(seen16), _mm256_cvtepi16_epi32(ok16), out);
+}
+
+/* kernel_simd_group8_swir in two AVX2 passes. */
+KERNEL_AVX2 static inline void kernel_avx2_group8_swir(const kernel_simd *k, const uint16_t *red,
+                                                       const uint16_t *nir, const uint8_t *scl4,
+                                                       const uint16_t *swir4, uint64_t *out,
+                                                       uint64_t *out_m)
+{
+    __m128i r16, n16, seen16, ok16, sok16;
+    kernel_simd_load8(k, red, nir, scl4, &r16, &n16, &seen16, &ok16);
+    __m128i s16 = kernel_simd_swir8(k, swir4, &sok16);
+    __m256i nr = _mm256_cvtepu16_epi32(n16);
+    __m256i clear = kernel_avx2_oct(k, _mm256_cvtepu16_epi32(r16), nr,
+                                    _mm256_cvtepi16_epi32(seen16), _mm256_cvtepi16_epi32(ok16), out);
+    kernel_avx2_oct(k, _mm256_cvtepu16_epi32(s16), nr, clear, _mm256_cvtepi16_epi32(sok16), out_m);
 }
 
 static inline int kernel_labels_zero8(const uint32_t *labels)
@@ -229,9 +318,31 @@ static inline int kernel_labels_zero8(const uint32_t *labels)
         c->v[i] = kernel_pixel_scalar(red[x], nir[x], scl[x / 2], p);             \
     }
 
+/* The same with B11: also the NDMI words into m. */
+#define KERNEL_CHUNK_COMPUTE_SWIR_BODY(GROUP8)                                      \
+    int i = 0;                                                                    \
+    for (; i + 8 <= n; i += 8) {                                                  \
+        int x = x0 + i;                                                           \
+        if (kernel_labels_zero8(labels + x)) {                                    \
+            memset(c->v + i, 0, 8 * sizeof c->v[0]);                              \
+            memset(m->v + i, 0, 8 * sizeof m->v[0]);                              \
+            continue;                                                             \
+        }                                                                         \
+        GROUP8(k, red + x, nir + x, scl + x / 2, swir + x / 2, c->v + i, m->v + i); \
+    }                                                                             \
+    for (; i < n; i++) {                                                          \
+        int x = x0 + i;                                                           \
+        c->v[i] = kernel_pixel_scalar(red[x], nir[x], scl[x / 2], p);             \
+        m->v[i] = kernel_pixel_moist_scalar(c->v[i], swir[x / 2], nir[x], p);     \
+    }
+
 typedef void (*kernel_chunk_fn)(const uint16_t *red, const uint16_t *nir, const uint8_t *scl,
                                 const uint32_t *labels, int x0, int n, const kernel_params *p,
                                 const void *simd, kernel_chunk *c);
+typedef void (*kernel_chunk_swir_fn)(const uint16_t *red, const uint16_t *nir, const uint8_t *scl,
+                                     const uint16_t *swir, const uint32_t *labels, int x0, int n,
+                                     const kernel_params *p, const void *simd, kernel_chunk *c,
+                                     kernel_chunk *m);
 
 #ifdef __SSE4_1__
 static void kernel_chunk_compute_sse(const uint16_t *red, const uint16_t *nir, const uint8_t *scl,
@@ -251,6 +362,26 @@ KERNEL_AVX2 static void kernel_chunk_compute_avx2(const uint16_t *red, const uin
     KERNEL_CHUNK_COMPUTE_BODY(kernel_avx2_group8)
 }
 
+static void kernel_chunk_compute_swir_sse(const uint16_t *red, const uint16_t *nir,
+                                          const uint8_t *scl, const uint16_t *swir,
+                                          const uint32_t *labels, int x0, int n,
+                                          const kernel_params *p, const void *simd,
+                                          kernel_chunk *c, kernel_chunk *m)
+{
+    const kernel_simd *k = simd;
+    KERNEL_CHUNK_COMPUTE_SWIR_BODY(kernel_simd_group8_swir)
+}
+
+KERNEL_AVX2 static void kernel_chunk_compute_swir_avx2(const uint16_t *red, const uint16_t *nir,
+                                                       const uint8_t *scl, const uint16_t *swir,
+                                                       const uint32_t *labels, int x0, int n,
+                                                       const kernel_params *p, const void *simd,
+                                                       kernel_chunk *c, kernel_chunk *m)
+{
+    const kernel_simd *k = simd;
+    KERNEL_CHUNK_COMPUTE_SWIR_BODY(kernel_avx2_group8_swir)
+}
+
 /* -1: AVX2 where the CPU has it; 0: SSE4.1 only (tests compare the two). */
 static int kernel_cpu_simd_choice = -1;
 
@@ -261,6 +392,13 @@ static kernel_chunk_fn kernel_chunk_compute_pick(void)
     if (kernel_cpu_simd_choice != 0 && __builtin_cpu_supports("avx2"))
         return kernel_chunk_compute_avx2;
     return kernel_chunk_compute_sse;
+}
+
+static kernel_chunk_swir_fn kernel_chunk_compute_swir_pick(void)
+{
+    if (kernel_cpu_simd_choice != 0 && __builtin_cpu_supports("avx2"))
+        return kernel_chunk_compute_swir_avx2;
+    return kernel_chunk_compute_swir_sse;
 }
 #else
 static void kernel_chunk_compute_scalar(const uint16_t *red, const uint16_t *nir,
@@ -275,13 +413,40 @@ static void kernel_chunk_compute_scalar(const uint16_t *red, const uint16_t *nir
     }
 }
 
+static void kernel_chunk_compute_swir_scalar(const uint16_t *red, const uint16_t *nir,
+                                             const uint8_t *scl, const uint16_t *swir,
+                                             const uint32_t *labels, int x0, int n,
+                                             const kernel_params *p, const void *simd,
+                                             kernel_chunk *c, kernel_chunk *m)
+{
+    (void)labels;
+    (void)simd;
+    for (int i = 0; i < n; i++) {
+        int x = x0 + i;
+        c->v[i] = kernel_pixel_scalar(red[x], nir[x], scl[x / 2], p);
+        m->v[i] = kernel_pixel_moist_scalar(c->v[i], swir[x / 2], nir[x], p);
+    }
+}
+
 void kernel_cpu_set_simd(int allow_avx2) { (void)allow_avx2; }
 
 static kernel_chunk_fn kernel_chunk_compute_pick(void) { return kernel_chunk_compute_scalar; }
+
+static kernel_chunk_swir_fn kernel_chunk_compute_swir_pick(void)
+{
+    return kernel_chunk_compute_swir_scalar;
+}
 #endif
 
-static inline void kernel_run_flush(kernel_run *r, kernel_stats *stats, uint32_t n_labels)
+/* Adds the packed sums acc (NDVI) and, for KERNEL_RUN_NDVI_NDMI, acc_m (NDMI)
+ * to the run, then the run to its label and starts a new run of `label`. */
+static inline void kernel_run_next(kernel_run *r, uint64_t acc, uint64_t acc_m,
+                                   kernel_stats *stats, uint32_t n_labels, int kind,
+                                   uint32_t label)
 {
+    kernel_run_add_packed(r, acc);
+    if (kind == KERNEL_RUN_NDVI_NDMI)
+        kernel_run_add_moist(r, acc_m);
     /* Label 0 (no parcel) and labels above n_labels are never written; the
      * unsigned subtraction folds both tests into one. */
     if (r->label - 1u < n_labels) {
@@ -290,23 +455,32 @@ static inline void kernel_run_flush(kernel_run *r, kernel_stats *stats, uint32_t
         st->n_seen += r->n_seen;
         st->sum_q += r->sum_q;
         st->sum_q2 += r->sum_q2;
+        if (kind == KERNEL_RUN_NDVI_NDMI) {
+            st->n_moist += r->n_moist;
+            st->sum_m += r->sum_m;
+        }
     }
     r->n_valid = r->n_seen = r->sum_q = r->sum_q2 = 0;
+    if (kind == KERNEL_RUN_NDVI_NDMI)
+        r->n_moist = r->sum_m = 0;
+    r->label = label;
 }
 
-/* Scalar pass 2 over words [i0, i1): add while the label holds, flush on change. */
-static inline void kernel_words_accumulate(const uint32_t *labels, const uint64_t *v, int i0,
-                                           int i1, kernel_run *r, uint64_t *acc,
-                                           kernel_stats *stats, uint32_t n_labels)
+/* Scalar pass 2 over words [i0, i1) (and NDMI words vm, for KERNEL_RUN_NDVI_NDMI):
+ * add while the label holds, flush on change. */
+static inline void kernel_words_accumulate(const uint32_t *labels, const uint64_t *v,
+                                           const uint64_t *vm, int i0, int i1, kernel_run *r,
+                                           uint64_t *acc, uint64_t *acc_m, kernel_stats *stats,
+                                           uint32_t n_labels, int kind)
 {
     for (int i = i0; i < i1; i++) {
         if (labels[i] != r->label) {
-            kernel_run_add_packed(r, *acc);
-            kernel_run_flush(r, stats, n_labels);
-            r->label = labels[i];
-            *acc = 0;
+            kernel_run_next(r, *acc, *acc_m, stats, n_labels, kind, labels[i]);
+            *acc = *acc_m = 0;
         }
         *acc += v[i];
+        if (kind == KERNEL_RUN_NDVI_NDMI)
+            *acc_m += vm[i];
     }
 }
 
@@ -329,8 +503,9 @@ static inline uint64_t kernel_sum8_masked(const uint64_t *v, __m128i ma, __m128i
  * the order, so a label that appears twice in the group is summed at once).
  * No per-pixel branch; the loop runs once per label change. */
 static inline void kernel_group8_accumulate(const uint32_t *labels, const uint64_t *v,
-                                            kernel_run *r, uint64_t *acc, kernel_stats *stats,
-                                            uint32_t n_labels)
+                                            const uint64_t *vm, kernel_run *r, uint64_t *acc,
+                                            uint64_t *acc_m, kernel_stats *stats,
+                                            uint32_t n_labels, int kind)
 {
     __m128i la = _mm_loadu_si128((const __m128i *)labels);
     __m128i lb = _mm_loadu_si128((const __m128i *)(labels + 4));
@@ -339,44 +514,83 @@ static inline void kernel_group8_accumulate(const uint32_t *labels, const uint64
     unsigned in_run = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(ea)) |
                       (unsigned)_mm_movemask_ps(_mm_castsi128_ps(eb)) << 4;
     *acc += kernel_sum8_masked(v, ea, eb);
+    if (kind == KERNEL_RUN_NDVI_NDMI)
+        *acc_m += kernel_sum8_masked(vm, ea, eb);
     for (unsigned left = ~in_run & 0xFFu; left;) {
         uint32_t label = labels[__builtin_ctz(left)];
-        kernel_run_add_packed(r, *acc);
-        kernel_run_flush(r, stats, n_labels);
-        r->label = label;
+        kernel_run_next(r, *acc, *acc_m, stats, n_labels, kind, label);
         cur = _mm_set1_epi32((int)label);
         ea = _mm_cmpeq_epi32(la, cur);
         eb = _mm_cmpeq_epi32(lb, cur);
         left &= ~((unsigned)_mm_movemask_ps(_mm_castsi128_ps(ea)) |
                   (unsigned)_mm_movemask_ps(_mm_castsi128_ps(eb)) << 4);
         *acc = kernel_sum8_masked(v, ea, eb);
+        if (kind == KERNEL_RUN_NDVI_NDMI)
+            *acc_m = kernel_sum8_masked(vm, ea, eb);
     }
 }
 #endif
 
 /* Pass 2: walk the labels of the chunk, adding packed words while the label
  * holds and flushing the run when it changes; the packed sum is unpacked every
- * KERNEL_SEGMENT_PX pixels at most, before any field could carry. */
-static void kernel_chunk_accumulate(const uint32_t *labels, int n, const kernel_chunk *c,
-                                    kernel_run *r, kernel_stats *stats, uint32_t n_labels)
+ * KERNEL_SEGMENT_PX pixels at most, before any field could carry. For
+ * KERNEL_RUN_NDVI_NDMI the NDMI words m alike, with the same label masks.
+ * Inlined at its two callers so that `kind` is a constant in each. */
+__attribute__((always_inline)) static inline void
+kernel_chunk_accumulate(const uint32_t *labels, int n, const kernel_chunk *c,
+                        const kernel_chunk *m, kernel_run *r, kernel_stats *stats,
+                        uint32_t n_labels, int kind)
 {
+    const uint64_t *vm = kind == KERNEL_RUN_NDVI_NDMI ? m->v : NULL;
     for (int s = 0; s < n; s += KERNEL_SEGMENT_PX) {
         int end = s + KERNEL_SEGMENT_PX < n ? s + KERNEL_SEGMENT_PX : n;
-        uint64_t acc = 0;
+        uint64_t acc = 0, acc_m = 0;
         int i = s;
 #ifdef __SSE4_1__
         for (; i + 8 <= end; i += 8)
-            kernel_group8_accumulate(labels + i, c->v + i, r, &acc, stats, n_labels);
+            kernel_group8_accumulate(labels + i, c->v + i, vm ? vm + i : NULL, r, &acc, &acc_m,
+                                     stats, n_labels, kind);
 #endif
-        kernel_words_accumulate(labels, c->v, i, end, r, &acc, stats, n_labels);
+        kernel_words_accumulate(labels, c->v, vm, i, end, r, &acc, &acc_m, stats, n_labels,
+                                kind);
         kernel_run_add_packed(r, acc);
+        if (kind == KERNEL_RUN_NDVI_NDMI)
+            kernel_run_add_moist(r, acc_m);
     }
+}
+
+/* Rows [y0, y1) of a window with B11: NDVI and NDMI words, one run. */
+static void kernel_accumulate_rows_swir(const kernel_window *w, const kernel_params *p, int y0,
+                                        int y1, kernel_stats *stats, uint32_t n_labels,
+                                        const void *simd)
+{
+    kernel_chunk_swir_fn compute = kernel_chunk_compute_swir_pick();
+    kernel_chunk chunk, moist;
+    kernel_run run = {0};
+    for (int y = y0; y < y1; y++) {
+        const uint16_t *red = w->red + (ptrdiff_t)y * w->band_stride;
+        const uint16_t *nir = w->nir + (ptrdiff_t)y * w->band_stride;
+        const uint8_t *scl = w->scl + (ptrdiff_t)(y / 2) * w->scl_stride;
+        const uint16_t *swir = w->swir + (ptrdiff_t)(y / 2) * w->swir_stride;
+        const uint32_t *labels = w->labels + (ptrdiff_t)y * w->label_stride;
+        for (int x0 = 0; x0 < w->width; x0 += KERNEL_CHUNK_PX) {
+            int n = w->width - x0 < KERNEL_CHUNK_PX ? w->width - x0 : KERNEL_CHUNK_PX;
+            compute(red, nir, scl, swir, labels, x0, n, p, simd, &chunk, &moist);
+            kernel_chunk_accumulate(labels + x0, n, &chunk, &moist, &run, stats, n_labels,
+                                    KERNEL_RUN_NDVI_NDMI);
+        }
+    }
+    kernel_run_next(&run, 0, 0, stats, n_labels, KERNEL_RUN_NDVI_NDMI, 0);
 }
 
 /* Rows [y0, y1) of the window into stats, through one run and one scratch chunk. */
 static void kernel_accumulate_rows(const kernel_window *w, const kernel_params *p, int y0, int y1,
                                    kernel_stats *stats, uint32_t n_labels, const void *simd)
 {
+    if (w->swir) {
+        kernel_accumulate_rows_swir(w, p, y0, y1, stats, n_labels, simd);
+        return;
+    }
     kernel_chunk_fn compute = kernel_chunk_compute_pick();
     kernel_chunk chunk;
     kernel_run run = {0};
@@ -388,10 +602,11 @@ static void kernel_accumulate_rows(const kernel_window *w, const kernel_params *
         for (int x0 = 0; x0 < w->width; x0 += KERNEL_CHUNK_PX) {
             int n = w->width - x0 < KERNEL_CHUNK_PX ? w->width - x0 : KERNEL_CHUNK_PX;
             compute(red, nir, scl, labels, x0, n, p, simd, &chunk);
-            kernel_chunk_accumulate(labels + x0, n, &chunk, &run, stats, n_labels);
+            kernel_chunk_accumulate(labels + x0, n, &chunk, NULL, &run, stats, n_labels,
+                                    KERNEL_RUN_NDVI);
         }
     }
-    kernel_run_flush(&run, stats, n_labels);
+    kernel_run_next(&run, 0, 0, stats, n_labels, KERNEL_RUN_NDVI, 0);
 }
 
 static void kernel_accumulate_rows_simd(const kernel_window *w, const kernel_params *p, int y0,
@@ -493,6 +708,11 @@ static int kernel_window_check(const kernel_window *w, const kernel_params *p,
                                 "kernel_accumulate: row strides (bands %td, labels %td, scl %td) "
                                 "shorter than the %d px window width",
                                 w->band_stride, w->label_stride, w->scl_stride, w->width);
+    if (w->width > 0 && w->height > 0 && w->swir && w->swir_stride < (w->width + 1) / 2)
+        return kernel_set_error(KERNEL_ERR_ARGS,
+                                "kernel_accumulate: B11 row stride %td shorter than the %d px "
+                                "(20 m) of a %d px window width",
+                                w->swir_stride, (w->width + 1) / 2, w->width);
     return KERNEL_OK;
 }
 

@@ -9,7 +9,12 @@
  * Strips alternate between two buffer sets and two streams, so the copy of one
  * strip overlaps the kernel of the previous one and a full 10980 x 10980 tile
  * needs only two strips' worth of device memory. The buffers are kept between
- * calls (a mutex serialises callers) and freed by kernel_cuda_release(). */
+ * calls (a mutex serialises callers) and freed by kernel_cuda_release().
+ *
+ * B11 (SWIR, for NDMI) is optional: where the window has it, it is copied with
+ * the other bands (at 20 m, like SCL) and each valid pixel also adds its NDMI
+ * to n_moist and sum_m; where it has not, no buffer is made or copied and the
+ * kernel reads nothing more than before. */
 #include <cuda_runtime.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -46,10 +51,15 @@ union kernel_u32x4 {
     uint32_t w[4];
 };
 
+union kernel_u16x4 {
+    uint2 v;
+    uint16_t h[4];
+};
+
 struct kernel_cuda_run {
     uint32_t label;
-    uint32_t n_seen, n_valid;
-    long long sum_q;
+    uint32_t n_seen, n_valid, n_moist;
+    long long sum_q, sum_m;
     unsigned long long sum_q2;
 };
 
@@ -58,7 +68,8 @@ struct kernel_cuda_strip {
     const uint16_t *red, *nir;
     const uint8_t *scl;
     const uint32_t *labels;
-    size_t band_pitch, scl_pitch, label_pitch; /* in elements */
+    const uint16_t *swir; /* B11 at 20 m, NULL where the window has none */
+    size_t band_pitch, scl_pitch, label_pitch, swir_pitch; /* in elements */
     int width, height;
 };
 
@@ -77,18 +88,23 @@ __device__ static void kernel_cuda_flush(const kernel_cuda_run &r, kernel_stats 
     /* two's complement: adding the signed sum as unsigned is a signed add */
     atomicAdd((unsigned long long *)&st->sum_q, (unsigned long long)r.sum_q);
     atomicAdd((unsigned long long *)&st->sum_q2, r.sum_q2);
+    if (r.n_moist == 0)
+        return;
+    atomicAdd((unsigned long long *)&st->n_moist, (unsigned long long)r.n_moist);
+    atomicAdd((unsigned long long *)&st->sum_m, (unsigned long long)r.sum_m);
 }
 
+/* has_swir: the strip has B11 (uniform over the launch, so no divergence). */
 __device__ static inline void kernel_cuda_pixel(uint16_t red, uint16_t nir, uint8_t scl,
-                                                uint32_t label, const kernel_params &p,
-                                                kernel_cuda_run &r, kernel_stats *stats,
-                                                uint32_t n_labels)
+                                                uint16_t swir, bool has_swir, uint32_t label,
+                                                const kernel_params &p, kernel_cuda_run &r,
+                                                kernel_stats *stats, uint32_t n_labels)
 {
     if (label != r.label) {
         kernel_cuda_flush(r, stats, n_labels);
         r.label = label;
-        r.n_seen = r.n_valid = 0;
-        r.sum_q = 0;
+        r.n_seen = r.n_valid = r.n_moist = 0;
+        r.sum_q = r.sum_m = 0;
         r.sum_q2 = 0;
     }
     /* Same order of tests as kernel_accumulate_row. */
@@ -101,6 +117,10 @@ __device__ static inline void kernel_cuda_pixel(uint16_t red, uint16_t nir, uint
     r.n_valid++;
     r.sum_q += q;
     r.sum_q2 += (unsigned long long)((long long)q * q);
+    if (has_swir && kernel_pixel_moist(swir, p.reflectance_offset_dn)) {
+        r.n_moist++;
+        r.sum_m += kernel_ndvi_q_inline(swir, nir, p.reflectance_offset_dn);
+    }
 }
 
 __global__ static void kernel_cuda_accumulate(kernel_cuda_strip s, kernel_params p,
@@ -116,7 +136,9 @@ __global__ static void kernel_cuda_accumulate(kernel_cuda_strip s, kernel_params
     const uint16_t *nir = s.nir + (size_t)y * s.band_pitch;
     const uint8_t *scl = s.scl + (size_t)(y / 2) * s.scl_pitch;
     const uint32_t *labels = s.labels + (size_t)y * s.label_pitch;
-    kernel_cuda_run r = {0, 0, 0, 0, 0};
+    const bool has_swir = s.swir != NULL;
+    const uint16_t *swir = has_swir ? s.swir + (size_t)(y / 2) * s.swir_pitch : NULL;
+    kernel_cuda_run r = {0, 0, 0, 0, 0, 0, 0};
 #pragma unroll
     for (int g = 0; g < KERNEL_CUDA_PX; g += 8) {
         int x = x0 + g;
@@ -131,13 +153,17 @@ __global__ static void kernel_cuda_accumulate(kernel_cuda_strip s, kernel_params
         la.v = *(const uint4 *)(labels + x);
         lb.v = *(const uint4 *)(labels + x + 4);
         uint32_t s4 = *(const uint32_t *)(scl + x / 2);
+        /* the 4 SWIR pixels of these 8: 8 bytes at an 8-byte aligned offset */
+        kernel_u16x4 w4;
+        w4.v = has_swir ? *(const uint2 *)(swir + x / 2) : make_uint2(0, 0);
 #pragma unroll
         for (int k = 0; k < 8; k++) {
             if (x + k >= s.width)
                 break;
             uint32_t label = k < 4 ? la.w[k] : lb.w[k - 4];
             uint8_t c = (uint8_t)(s4 >> (8 * (k / 2)));
-            kernel_cuda_pixel(r8.h[k], n8.h[k], c, label, p, r, stats, n_labels);
+            kernel_cuda_pixel(r8.h[k], n8.h[k], c, w4.h[k / 2], has_swir, label, p, r, stats,
+                              n_labels);
         }
     }
     kernel_cuda_flush(r, stats, n_labels);
@@ -160,7 +186,7 @@ static size_t kernel_cuda_pitch(size_t row_bytes)
 
 /* Row pitches (bytes) of a window `width` pixels wide on the device. */
 struct kernel_cuda_layout {
-    size_t band, scl, label;
+    size_t band, scl, label, swir;
 };
 
 static kernel_cuda_layout kernel_cuda_layout_for(int width)
@@ -169,6 +195,7 @@ static kernel_cuda_layout kernel_cuda_layout_for(int width)
     l.band = kernel_cuda_pitch((size_t)width * sizeof(uint16_t));
     l.scl = kernel_cuda_pitch((size_t)(width + 1) / 2);
     l.label = kernel_cuda_pitch((size_t)width * sizeof(uint32_t));
+    l.swir = kernel_cuda_pitch((size_t)(width + 1) / 2 * sizeof(uint16_t));
     return l;
 }
 
@@ -177,7 +204,8 @@ struct kernel_cuda_buffers {
     uint16_t *red, *nir;
     uint8_t *scl;
     uint32_t *labels;
-    size_t red_bytes, nir_bytes, scl_bytes, label_bytes; /* capacities */
+    uint16_t *swir; /* made on the first window with B11 */
+    size_t red_bytes, nir_bytes, scl_bytes, label_bytes, swir_bytes; /* capacities */
 };
 
 static void kernel_cuda_buffers_free(kernel_cuda_buffers *b)
@@ -186,6 +214,7 @@ static void kernel_cuda_buffers_free(kernel_cuda_buffers *b)
     cudaFree(b->nir);
     cudaFree(b->scl);
     cudaFree(b->labels);
+    cudaFree(b->swir);
     memset(b, 0, sizeof *b);
 }
 
@@ -207,13 +236,16 @@ static int kernel_cuda_grow(void **ptr, size_t *capacity, size_t bytes, const ch
 }
 
 static int kernel_cuda_buffers_reserve(kernel_cuda_buffers *b, const kernel_cuda_layout &l,
-                                       int rows)
+                                       int rows, bool has_swir)
 {
     int rc;
     if ((rc = kernel_cuda_grow((void **)&b->red, &b->red_bytes, l.band * rows, "B04")) ||
         (rc = kernel_cuda_grow((void **)&b->nir, &b->nir_bytes, l.band * rows, "B08")) ||
         (rc = kernel_cuda_grow((void **)&b->scl, &b->scl_bytes, l.scl * ((rows + 1) / 2), "SCL")) ||
         (rc = kernel_cuda_grow((void **)&b->labels, &b->label_bytes, l.label * rows, "labels")))
+        return rc;
+    if (has_swir &&
+        (rc = kernel_cuda_grow((void **)&b->swir, &b->swir_bytes, l.swir * ((rows + 1) / 2), "B11")))
         return rc;
     return KERNEL_OK;
 }
@@ -301,21 +333,32 @@ static int kernel_cuda_upload(const kernel_window *w, int y0, int rows,
                                                   cudaMemcpyHostToDevice, stream),
                                 "copying the label raster to the GPU")))
         return rc;
+    if (w->swir &&
+        (rc = kernel_cuda_check(cudaMemcpy2DAsync(b->swir, l.swir,
+                                                  w->swir + (ptrdiff_t)(y0 / 2) * w->swir_stride,
+                                                  w->swir_stride * sizeof(uint16_t),
+                                                  scl_row_bytes * sizeof(uint16_t), (rows + 1) / 2,
+                                                  cudaMemcpyHostToDevice, stream),
+                                "copying B11 to the GPU")))
+        return rc;
     return KERNEL_OK;
 }
 
+/* has_swir: b->swir holds this strip's B11 (else the kernel reads no B11). */
 static int kernel_cuda_launch(const kernel_cuda_buffers *b, const kernel_cuda_layout &l, int width,
-                              int rows, const kernel_params *p, kernel_stats *stats,
-                              uint32_t n_labels, cudaStream_t stream)
+                              int rows, bool has_swir, const kernel_params *p,
+                              kernel_stats *stats, uint32_t n_labels, cudaStream_t stream)
 {
     kernel_cuda_strip s;
     s.red = b->red;
     s.nir = b->nir;
     s.scl = b->scl;
     s.labels = b->labels;
+    s.swir = has_swir ? b->swir : NULL;
     s.band_pitch = l.band / sizeof(uint16_t);
     s.scl_pitch = l.scl;
     s.label_pitch = l.label / sizeof(uint32_t);
+    s.swir_pitch = l.swir / sizeof(uint16_t);
     s.width = width;
     s.height = rows;
     long long threads = (long long)((width + KERNEL_CUDA_PX - 1) / KERNEL_CUDA_PX) * rows;
@@ -339,9 +382,9 @@ extern "C" void kernel_cuda_set_strip_rows(int rows)
 
 /* Rows per strip: even (SCL rows pair up), at most the window, about
  * KERNEL_CUDA_STRIP_BYTES of input. */
-static int kernel_cuda_strip_rows(const kernel_cuda_layout &l, int height)
+static int kernel_cuda_strip_rows(const kernel_cuda_layout &l, int height, bool has_swir)
 {
-    size_t row_bytes = 2 * l.band + l.label + l.scl / 2 + 1;
+    size_t row_bytes = 2 * l.band + l.label + l.scl / 2 + 1 + (has_swir ? l.swir / 2 + 1 : 0);
     size_t rows = kernel_cuda_strip_rows_set ? (size_t)kernel_cuda_strip_rows_set
                                              : KERNEL_CUDA_STRIP_BYTES / row_bytes;
     rows = rows < 2 ? 2 : rows & ~(size_t)1;
@@ -368,14 +411,15 @@ static int kernel_cuda_run_window(const kernel_window *w, const kernel_params *p
 {
     int rc;
     size_t stats_bytes = ((size_t)n_labels + 1) * sizeof(kernel_stats);
+    bool has_swir = w->swir != NULL;
     kernel_cuda_layout l = kernel_cuda_layout_for(w->width);
-    int strip = kernel_cuda_strip_rows(l, w->height);
+    int strip = kernel_cuda_strip_rows(l, w->height, has_swir);
     if ((rc = kernel_cuda_check(cudaSetDevice(0), "cudaSetDevice")) ||
         (rc = kernel_cuda_ws_streams()) ||
         (rc = kernel_cuda_grow((void **)&kernel_cuda_ws.stats, &kernel_cuda_ws.stats_bytes,
                                stats_bytes, "the label statistics")) ||
-        (rc = kernel_cuda_buffers_reserve(&kernel_cuda_ws.buf[0], l, strip)) ||
-        (rc = kernel_cuda_buffers_reserve(&kernel_cuda_ws.buf[1], l, strip)))
+        (rc = kernel_cuda_buffers_reserve(&kernel_cuda_ws.buf[0], l, strip, has_swir)) ||
+        (rc = kernel_cuda_buffers_reserve(&kernel_cuda_ws.buf[1], l, strip, has_swir)))
         return rc;
     /* Zero the statistics before either stream adds to them. */
     if ((rc = kernel_cuda_check(cudaMemsetAsync(kernel_cuda_ws.stats, 0, stats_bytes,
@@ -390,7 +434,7 @@ static int kernel_cuda_run_window(const kernel_window *w, const kernel_params *p
          * the same stream: stream order makes the copy wait for that kernel. */
         if ((rc = kernel_cuda_upload(w, y0, rows, l, &kernel_cuda_ws.buf[k],
                                      kernel_cuda_ws.stream[k])) ||
-            (rc = kernel_cuda_launch(&kernel_cuda_ws.buf[k], l, w->width, rows, p,
+            (rc = kernel_cuda_launch(&kernel_cuda_ws.buf[k], l, w->width, rows, has_swir, p,
                                      kernel_cuda_ws.stats, n_labels, kernel_cuda_ws.stream[k])))
             break;
     }
@@ -463,7 +507,7 @@ static int kernel_cuda_time_resident(const kernel_window *w, const kernel_params
     int rc;
     size_t stats_bytes = ((size_t)n_labels + 1) * sizeof(kernel_stats), cap = 0;
     kernel_cuda_layout l = kernel_cuda_layout_for(w->width);
-    if ((rc = kernel_cuda_buffers_reserve(b, l, w->height)) ||
+    if ((rc = kernel_cuda_buffers_reserve(b, l, w->height, w->swir != NULL)) ||
         (rc = kernel_cuda_grow((void **)dev_stats, &cap, stats_bytes, "the label statistics")) ||
         (rc = kernel_cuda_upload(w, 0, w->height, l, b, 0)) ||
         (rc = kernel_cuda_check(cudaDeviceSynchronize(), "copying the window to the GPU")))
@@ -473,7 +517,8 @@ static int kernel_cuda_time_resident(const kernel_window *w, const kernel_params
         float ms = 0;
         if ((rc = kernel_cuda_check(cudaMemset(*dev_stats, 0, stats_bytes), "cudaMemset")) ||
             (rc = kernel_cuda_check(cudaEventRecord(ev[0], 0), "cudaEventRecord")) ||
-            (rc = kernel_cuda_launch(b, l, w->width, w->height, p, *dev_stats, n_labels, 0)) ||
+            (rc = kernel_cuda_launch(b, l, w->width, w->height, w->swir != NULL, p, *dev_stats,
+                                     n_labels, 0)) ||
             (rc = kernel_cuda_check(cudaEventRecord(ev[1], 0), "cudaEventRecord")) ||
             (rc = kernel_cuda_check(cudaEventSynchronize(ev[1]), "running the NDVI zonal kernel")) ||
             (rc = kernel_cuda_check(cudaEventElapsedTime(&ms, ev[0], ev[1]), "timing the kernel")))

@@ -46,7 +46,16 @@ KERNEL_HD int kernel_pixel_clear(uint16_t red_dn, uint16_t nir_dn, uint8_t scl, 
            (int32_t)nir_dn + offset > 0;
 }
 
+/* A clear pixel also carries NDMI when its B11 (SWIR) has data and a positive
+ * reflectance; its NDMI is kernel_ndvi_q_inline(swir, nir, offset). */
+KERNEL_HD int kernel_pixel_moist(uint16_t swir_dn, int32_t offset)
+{
+    return swir_dn != 0 && (int32_t)swir_dn + offset > 0;
+}
+
 #ifndef __CUDACC__
+/* The simple rule, one pixel at a time: the reference the backends are tested
+ * against. */
 static inline void kernel_accumulate_row(const kernel_window *w, const kernel_params *p, int y,
                                          kernel_stats *stats, uint32_t n_labels)
 {
@@ -54,6 +63,7 @@ static inline void kernel_accumulate_row(const kernel_window *w, const kernel_pa
     const uint16_t *nir = w->nir + (ptrdiff_t)y * w->band_stride;
     const uint8_t *scl = w->scl + (ptrdiff_t)(y / 2) * w->scl_stride;
     const uint32_t *labels = w->labels + (ptrdiff_t)y * w->label_stride;
+    const uint16_t *swir = w->swir ? w->swir + (ptrdiff_t)(y / 2) * w->swir_stride : NULL;
     for (int x = 0; x < w->width; x++) {
         uint32_t label = labels[x];
         if (label == 0 || label > n_labels)
@@ -69,6 +79,10 @@ static inline void kernel_accumulate_row(const kernel_window *w, const kernel_pa
         st->n_valid++;
         st->sum_q += q;
         st->sum_q2 += q * q;
+        if (swir && kernel_pixel_moist(swir[x / 2], p->reflectance_offset_dn)) {
+            st->n_moist++;
+            st->sum_m += kernel_ndvi_q_inline(swir[x / 2], nir[x], p->reflectance_offset_dn);
+        }
     }
 }
 
@@ -82,6 +96,8 @@ static inline void kernel_stats_add(kernel_stats *into, const kernel_stats *from
         into[i].n_seen += from[i].n_seen;
         into[i].sum_q += from[i].sum_q;
         into[i].sum_q2 += from[i].sum_q2;
+        into[i].n_moist += from[i].n_moist;
+        into[i].sum_m += from[i].sum_m;
     }
 }
 

@@ -16,10 +16,13 @@ typedef struct testdata_window {
     uint16_t *red, *nir;
     uint8_t *scl;
     uint32_t *labels;
+    uint16_t *swir; /* B11 at 20 m, swir_stride = scl_stride + 1; w.swir is NULL until
+                     * a test sets it to this (testdata_with_swir) */
 } testdata_window;
 
 /* Buffers for a width x height window whose rows are `pad` elements longer
- * than needed (so that a stride bug reads the wrong pixels). */
+ * than needed (so that a stride bug reads the wrong pixels); B11 is allocated
+ * (rows one element longer again than SCL's) but not in the window. */
 static inline void testdata_alloc(testdata_window *t, int width, int height, int pad)
 {
     ptrdiff_t band_stride = width + pad, scl_stride = (width + 1) / 2 + pad;
@@ -29,10 +32,20 @@ static inline void testdata_alloc(testdata_window *t, int width, int height, int
     t->nir = calloc((size_t)band_stride * height + 1, sizeof *t->nir);
     t->scl = calloc((size_t)scl_stride * scl_rows + 1, 1);
     t->labels = calloc((size_t)label_stride * height + 1, sizeof *t->labels);
-    REQUIRE(t->red && t->nir && t->scl && t->labels);
+    t->swir = calloc((size_t)(scl_stride + 1) * scl_rows + 1, sizeof *t->swir);
+    REQUIRE(t->red && t->nir && t->scl && t->labels && t->swir);
     t->w = (kernel_window){.width = width, .height = height, .red = t->red, .nir = t->nir,
                            .band_stride = band_stride, .scl = t->scl, .scl_stride = scl_stride,
-                           .labels = t->labels, .label_stride = label_stride};
+                           .labels = t->labels, .label_stride = label_stride, .swir = NULL,
+                           .swir_stride = scl_stride + 1};
+}
+
+/* The window of t with its B11. */
+static inline kernel_window testdata_with_swir(const testdata_window *t)
+{
+    kernel_window w = t->w;
+    w.swir = t->swir;
+    return w;
 }
 
 static inline void testdata_free(testdata_window *t)
@@ -41,6 +54,7 @@ static inline void testdata_free(testdata_window *t)
     free(t->nir);
     free(t->scl);
     free(t->labels);
+    free(t->swir);
     memset(t, 0, sizeof *t);
 }
 
@@ -54,7 +68,8 @@ static inline uint64_t testdata_rand(uint64_t *s)
 
 /* Random pixels: DNs over the whole uint16 range with extra weight on 0 and on
  * values near the offset, SCL 0-11 plus a few values >= 16, labels in runs of
- * 1-60 px (0, in range, above n_labels), every pixel of the padding random too. */
+ * 1-60 px (0, in range, above n_labels), every pixel of the padding random too;
+ * B11 likewise (drawn last, so the other bands do not depend on it). */
 static inline void testdata_random(testdata_window *t, int width, int height, uint32_t n_labels,
                             uint64_t seed)
 {
@@ -89,6 +104,15 @@ static inline void testdata_random(testdata_window *t, int width, int height, ui
             label = 0xFFFFFFFFu; /* the largest label must not wrap to 0 */
         for (; run > 0 && i < n_lab; run--, i++)
             t->labels[i] = label;
+    }
+    size_t n_swir = (size_t)t->w.swir_stride * ((height + 1) / 2);
+    for (size_t i = 0; i < n_swir; i++) {
+        uint64_t r = testdata_rand(&s);
+        unsigned kind = (unsigned)(r % 16);
+        t->swir[i] = kind == 0   ? 0
+                     : kind < 3  ? (uint16_t)(900 + (r >> 8) % 250)   /* near the offset */
+                     : kind < 12 ? (uint16_t)(1200 + (r >> 16) % 4000) /* realistic */
+                                 : (uint16_t)(r >> 32);
     }
 }
 

@@ -1,26 +1,32 @@
-/* CPU and CUDA backends give bit-identical statistics. Skips (exit 77, and says
- * why) where no GPU can be used or the build has no CUDA backend. */
+/* CPU and CUDA backends give bit-identical statistics, without and with B11
+ * (NDMI). Skips (exit 77, and says why) where no GPU can be used or the build
+ * has no CUDA backend. */
 #include "kernel_testdata.h"
 
-static void compare_backends(const testdata_window *t, const kernel_params *p, uint32_t n_labels,
+static void compare_backends(const kernel_window *w, const kernel_params *p, uint32_t n_labels,
                              const char *what)
 {
     kernel_stats *cpu = testdata_stats(n_labels), *gpu = testdata_stats(n_labels);
-    CHECK_INT(kernel_accumulate(KERNEL_DEVICE_CPU, &t->w, p, cpu, n_labels, 2), KERNEL_OK);
-    int rc = kernel_accumulate(KERNEL_DEVICE_CUDA, &t->w, p, gpu, n_labels, 0);
+    CHECK_INT(kernel_accumulate(KERNEL_DEVICE_CPU, w, p, cpu, n_labels, 2), KERNEL_OK);
+    int rc = kernel_accumulate(KERNEL_DEVICE_CUDA, w, p, gpu, n_labels, 0);
     CHECK_MSG(rc == KERNEL_OK, "%s: CUDA failed: %s", what, kernel_error_message());
     long d = testdata_first_difference(gpu, cpu, n_labels);
-    CHECK_MSG(d < 0, "%s: CUDA differs from CPU at label %ld (n_valid %lld vs %lld, sum_q %lld vs %lld)",
+    CHECK_MSG(d < 0,
+              "%s: CUDA differs from CPU at label %ld (n_valid %lld vs %lld, sum_q %lld vs %lld, "
+              "n_moist %lld vs %lld, sum_m %lld vs %lld)",
               what, d, d >= 0 ? (long long)gpu[d].n_valid : 0LL,
               d >= 0 ? (long long)cpu[d].n_valid : 0LL, d >= 0 ? (long long)gpu[d].sum_q : 0LL,
-              d >= 0 ? (long long)cpu[d].sum_q : 0LL);
+              d >= 0 ? (long long)cpu[d].sum_q : 0LL, d >= 0 ? (long long)gpu[d].n_moist : 0LL,
+              d >= 0 ? (long long)cpu[d].n_moist : 0LL, d >= 0 ? (long long)gpu[d].sum_m : 0LL,
+              d >= 0 ? (long long)cpu[d].sum_m : 0LL);
     /* CUDA adds into the caller's stats: a second run doubles them */
-    rc = kernel_accumulate(KERNEL_DEVICE_CUDA, &t->w, p, gpu, n_labels, 0);
+    rc = kernel_accumulate(KERNEL_DEVICE_CUDA, w, p, gpu, n_labels, 0);
     CHECK_MSG(rc == KERNEL_OK, "%s: second CUDA run failed: %s", what, kernel_error_message());
     int doubled = 1;
     for (uint32_t i = 0; i <= n_labels; i++)
         doubled &= gpu[i].n_valid == 2 * cpu[i].n_valid && gpu[i].n_seen == 2 * cpu[i].n_seen &&
-                   gpu[i].sum_q == 2 * cpu[i].sum_q && gpu[i].sum_q2 == 2 * cpu[i].sum_q2;
+                   gpu[i].sum_q == 2 * cpu[i].sum_q && gpu[i].sum_q2 == 2 * cpu[i].sum_q2 &&
+                   gpu[i].n_moist == 2 * cpu[i].n_moist && gpu[i].sum_m == 2 * cpu[i].sum_m;
     CHECK_MSG(doubled, "%s: CUDA does not add into the caller's stats", what);
     free(cpu);
     free(gpu);
@@ -67,11 +73,15 @@ int main(void)
         testdata_random(&t, cases[c].width, cases[c].height, cases[c].n_labels, 2000 + c);
         kernel_params p = {.reflectance_offset_dn = cases[c].offset,
                            .scl_valid_mask = cases[c].mask};
-        char what[96];
-        snprintf(what, sizeof what, "%dx%d, %u labels, offset %d, strip %d rows", cases[c].width,
-                 cases[c].height, cases[c].n_labels, cases[c].offset, cases[c].strip_rows);
+        char what[112];
         kernel_cuda_set_strip_rows(cases[c].strip_rows);
-        compare_backends(&t, &p, cases[c].n_labels, what);
+        for (int b11 = 0; b11 <= 1; b11++) {
+            snprintf(what, sizeof what, "%dx%d, %u labels, offset %d, strip %d rows, B11 %s",
+                     cases[c].width, cases[c].height, cases[c].n_labels, cases[c].offset,
+                     cases[c].strip_rows, b11 ? "yes" : "no");
+            kernel_window w = b11 ? testdata_with_swir(&t) : t.w;
+            compare_backends(&w, &p, cases[c].n_labels, what);
+        }
         testdata_free(&t);
     }
     kernel_cuda_set_strip_rows(0);

@@ -1,7 +1,10 @@
 /* Closed-form cases of the per-pixel rule and of the accumulation, worked out by
  * hand: fixed-point NDVI with both offsets, half-even ties, clamping, zero
  * denominators, a 4x4 window with known stats, SCL 20 m -> 10 m mapping with odd
- * widths, labels above n_labels. Each window goes through every CPU entry point. */
+ * widths, labels above n_labels; NDMI from B11 (n_moist, sum_m): B11 no data,
+ * cloud, both offsets, ties, and the B11 20 m -> 10 m mapping of windows with
+ * odd sizes at even offsets in a tile. Each window goes through every CPU entry
+ * point. */
 #include "kernel_testdata.h"
 
 static const kernel_params params_b04 = {.reflectance_offset_dn = -1000,
@@ -147,6 +150,12 @@ static void check_stats(const kernel_stats *s, int64_t n_valid, int64_t n_seen, 
     CHECK_INT(s->sum_q2, sum_q2);
 }
 
+static void check_moist(const kernel_stats *s, int64_t n_moist, int64_t sum_m)
+{
+    CHECK_INT(s->n_moist, n_moist);
+    CHECK_INT(s->sum_m, sum_m);
+}
+
 static void test_window_4x4(void)
 {
     for (int pad = 0; pad <= 5; pad += 5)
@@ -168,12 +177,217 @@ static void test_window_4x4(void)
             check_stats(&s[2], 0, 3, 0, 0);
             check_stats(&s[3], 2, 2, 4688, 25097344);
             check_stats(&s[4], 0, 0, 0, 0); /* sentinel: label 7 never reaches it */
+            for (int i = 0; i <= 4; i++)
+                check_moist(&s[i], 0, 0); /* no B11: no NDMI */
             /* Statistics add: running the window again doubles every field. */
             accumulate_via(how, &t.w, &params_b04, s, 3);
             check_stats(&s[1], 6, 10, -2000, 122000000);
             free(s);
             testdata_free(&t);
         }
+}
+
+/* The 4x4 window with B11 (20 m, one value per SCL pixel):
+ *   B11  2000 | 1200        offset -1000: reflectances 1000 | 200
+ *        -----+-----                                  -----+-----
+ *        1300 | 1700                                   300 |  700
+ * Valid pixels (above) and their NDMI = (nir - swir) / (nir + swir):
+ *  label 1: (0,0) nir 3000, swir 1000: 2000/4000 = 0.5 -> 5000
+ *           (1,1) nir  500, swir 1000: -500/1500 = -0.3333 -> -3333
+ *           (1,2) nir  500, swir  300: 200/800 = 0.25 -> 2500
+ *           ((1,0) and (0,1) are seen but not valid: no NDMI, though B11 is there)
+ *           n_moist 3, sum_m 5000 - 3333 + 2500 = 4167
+ *  label 2: all cloud (B11 1200) or SCL 0 (B11 1700): n_moist 0
+ *  label 3: (0,2) nir 300, swir 300: 0 -> 0
+ *           (0,3) nir  31, swir 300: -269/331 = -0.812689 -> -8126.89 -> -8127
+ *           n_moist 2, sum_m -8127
+ * NDVI fields as without B11. */
+static void test_window_4x4_swir(void)
+{
+    static const uint16_t swir[2][2] = {{2000, 1200}, {1300, 1700}};
+    for (int how = 0; how < VIA_COUNT; how++) {
+        testdata_window t;
+        testdata_alloc(&t, 4, 4, 3);
+        fill_4x4(&t);
+        for (int y = 0; y < 2; y++)
+            for (int x = 0; x < 2; x++)
+                t.swir[y * t.w.swir_stride + x] = swir[y][x];
+        t.swir[2] = t.swir[t.w.swir_stride + 2] = 2000; /* padding: must not be read */
+        kernel_window w = testdata_with_swir(&t);
+        kernel_stats *s = testdata_stats(3);
+        accumulate_via(how, &w, &params_b04, s, 3);
+        check_stats(&s[1], 3, 5, -1000, 61000000);
+        check_stats(&s[2], 0, 3, 0, 0);
+        check_stats(&s[3], 2, 2, 4688, 25097344);
+        check_moist(&s[0], 0, 0);
+        check_moist(&s[1], 3, 4167);
+        check_moist(&s[2], 0, 0);
+        check_moist(&s[3], 2, -8127);
+        check_moist(&s[4], 0, 0); /* sentinel */
+        /* additive: a second run doubles the NDMI fields too */
+        accumulate_via(how, &w, &params_b04, s, 3);
+        check_moist(&s[1], 6, 8334);
+        check_moist(&s[3], 4, -16254);
+        free(s);
+        testdata_free(&t);
+    }
+}
+
+/* B11 that adds nothing at offset -1000, and something at offset 0:
+ *   B11  0    | 1200
+ *        1000 | 1700
+ * Offset -1000: B11 0 is no data, so (0,0) and (1,1) of label 1 are valid for
+ * NDVI (as above) but add no NDMI; B11 1000 is reflectance 0, not positive, so
+ * (1,2), (0,2), (0,3) add none either: every n_moist and sum_m is 0.
+ * Offset 0 (valid pixels as in test_window_4x4_offset0): B11 0 still no data;
+ * B11 1000 (reflectance 1000):
+ *  label 1: (1,2) nir 1500: 500/2500 = 0.2 -> 2000; n_moist 1, sum_m 2000
+ *  label 3: (0,2) nir 1300: 300/2300 = 0.130435 -> 1304.35 -> 1304
+ *           (0,3) nir 1031: 31/2031 = 0.0152634 -> 152.63 -> 153
+ *           n_moist 2, sum_m 1457 */
+static void test_window_4x4_swir_no_data(void)
+{
+    static const uint16_t swir[2][2] = {{0, 1200}, {1000, 1700}};
+    kernel_params p0 = {.reflectance_offset_dn = 0, .scl_valid_mask = KERNEL_SCL_DEFAULT_VALID_MASK};
+    for (int how = 0; how < VIA_COUNT; how++) {
+        testdata_window t;
+        testdata_alloc(&t, 4, 4, 0);
+        fill_4x4(&t);
+        for (int y = 0; y < 2; y++)
+            for (int x = 0; x < 2; x++)
+                t.swir[y * t.w.swir_stride + x] = swir[y][x];
+        kernel_window w = testdata_with_swir(&t);
+        kernel_stats *s = testdata_stats(3);
+        accumulate_via(how, &w, &params_b04, s, 3);
+        check_stats(&s[1], 3, 5, -1000, 61000000);
+        check_stats(&s[3], 2, 2, 4688, 25097344);
+        for (int i = 0; i <= 4; i++)
+            check_moist(&s[i], 0, 0);
+        free(s);
+        s = testdata_stats(3);
+        accumulate_via(how, &w, &p0, s, 3);
+        check_stats(&s[1], 4, 5, 5000, 47217778);
+        check_stats(&s[3], 2, 2, 823, 693989);
+        check_moist(&s[1], 1, 2000);
+        check_moist(&s[2], 0, 0);
+        check_moist(&s[3], 2, 1457);
+        free(s);
+        testdata_free(&t);
+    }
+}
+
+/* NDMI pairs worked out as in test_ndvi_q (offset -1000), one per B11 pixel:
+ * a 18 x 2 window, 9 B11/SCL pixels, each 2 x 2 pixels of one label with the
+ * same nir, so that two SIMD groups of 8 and a scalar tail of 2 see them.
+ *   swir/nir 1031/1033: (33 - 31) / 64 = 1/32 -> 312.5 -> 312 (half to even)
+ *            1033/1031: -312;  1029/1035: 6/64 -> 937.5 -> 938;  1035/1029: -938
+ *            1027/1037: 10/64 -> 1562.5 -> 1562;  2000/4000: 2000/4000 -> 5000
+ *            1001/65535: 64534/64536 -> 9999.69 -> 10000
+ *            900/4000: swir reflectance -100: not moist
+ *            1100/1300 (the tail): 200/400 -> 5000
+ * Red is 2000 everywhere: every pixel is valid (n_valid 4 per label). */
+static void test_ndmi_ties(void)
+{
+    static const struct {
+        uint16_t swir, nir;
+        int moist;
+        int32_t m;
+    } cell[9] = {{1031, 1033, 1, 312},   {1033, 1031, 1, -312}, {1029, 1035, 1, 938},
+                 {1035, 1029, 1, -938},  {1027, 1037, 1, 1562}, {2000, 4000, 1, 5000},
+                 {1001, 65535, 1, 10000}, {900, 4000, 0, 0},     {1100, 1300, 1, 5000}};
+    for (int avx2 = 0; avx2 <= 1; avx2++) {
+        kernel_cpu_set_simd(avx2);
+        for (int how = 0; how < VIA_COUNT; how++) {
+            testdata_window t;
+            testdata_alloc(&t, 18, 2, 0);
+            memset(t.scl, 4, 9);
+            for (int y = 0; y < 2; y++)
+                for (int x = 0; x < 18; x++) {
+                    t.red[y * 18 + x] = 2000;
+                    t.nir[y * 18 + x] = cell[x / 2].nir;
+                    t.labels[y * 18 + x] = (uint32_t)(x / 2 + 1);
+                }
+            for (int c = 0; c < 9; c++)
+                t.swir[c] = cell[c].swir;
+            kernel_window w = testdata_with_swir(&t);
+            kernel_stats *s = testdata_stats(9);
+            accumulate_via(how, &w, &params_b04, s, 9);
+            for (int c = 0; c < 9; c++)
+                CHECK_MSG(s[c + 1].n_valid == 4 && s[c + 1].n_moist == 4 * cell[c].moist &&
+                              s[c + 1].sum_m == 4 * cell[c].m,
+                          "B11 %u nir %u via %d, avx2 %d: n_valid %lld n_moist %lld sum_m %lld, "
+                          "expected 4 %d %d",
+                          cell[c].swir, cell[c].nir, how, avx2, (long long)s[c + 1].n_valid,
+                          (long long)s[c + 1].n_moist, (long long)s[c + 1].sum_m,
+                          4 * cell[c].moist, 4 * cell[c].m);
+            free(s);
+            testdata_free(&t);
+        }
+    }
+    kernel_cpu_set_simd(1);
+}
+
+/* B11 20 m -> 10 m in windows of odd size at even offsets (x0, y0) of a tile:
+ * the window's B11 pointer is the tile's at (x0 / 2, y0 / 2), and tile pixel
+ * (X, Y) takes B11 pixel (X / 2, Y / 2). Every pixel is valid (SCL 4, red 2000,
+ * nir 4000: reflectance 3000) with a label of its own; B11 pixel (cx, cy) of the
+ * tile is DN[(cx + 3 * cy) % 8] of this table, NDMI (3000 - s) / (3000 + s) of
+ * reflectance s = DN - 1000:
+ *   DN 2000: 2000/4000 = 0.5 -> 5000    DN 4000: 0 -> 0
+ *   DN 2500: 1500/4500 -> 3333          DN 1600: 2400/3600 -> 6666.67 -> 6667
+ *   DN 6000: -2000/8000 -> -2500        DN 1000: reflectance 0, not moist
+ *   DN 0: no data, not moist            DN 1200: 2800/3200 = 0.875 -> 8750
+ * Windows 5x3 and 21x5 (SIMD groups and a scalar tail), at (0,0), (2,2), (4,0). */
+static void test_swir_mapping_in_tile(void)
+{
+    static const uint16_t dn[8] = {2000, 4000, 2500, 1600, 6000, 1000, 0, 1200};
+    static const int moist[8] = {1, 1, 1, 1, 1, 0, 0, 1};
+    static const int32_t m[8] = {5000, 0, 3333, 6667, -2500, 0, 0, 8750};
+    static const struct {
+        int x0, y0, width, height;
+    } win[] = {{0, 0, 5, 3}, {2, 2, 5, 3}, {4, 0, 5, 3}, {0, 0, 21, 5}, {2, 2, 21, 5},
+               {4, 0, 21, 5}};
+    const int tw = 27, th = 9, sw = (tw + 1) / 2, sh = (th + 1) / 2;
+    testdata_window tile;
+    testdata_alloc(&tile, tw, th, 0);
+    memset(tile.scl, 4, (size_t)tile.w.scl_stride * sh);
+    for (int i = 0; i < tw * th; i++)
+        tile.red[i] = 2000, tile.nir[i] = 4000;
+    for (int cy = 0; cy < sh; cy++)
+        for (int cx = 0; cx < sw; cx++)
+            tile.swir[cy * tile.w.swir_stride + cx] = dn[(cx + 3 * cy) % 8];
+    for (size_t k = 0; k < sizeof win / sizeof win[0]; k++) {
+        int x0 = win[k].x0, y0 = win[k].y0, ww = win[k].width, wh = win[k].height;
+        kernel_window w = testdata_with_swir(&tile);
+        w.width = ww;
+        w.height = wh;
+        w.red = tile.red + y0 * tile.w.band_stride + x0;
+        w.nir = tile.nir + y0 * tile.w.band_stride + x0;
+        w.scl = tile.scl + (y0 / 2) * tile.w.scl_stride + x0 / 2;
+        w.swir = tile.swir + (y0 / 2) * tile.w.swir_stride + x0 / 2;
+        w.labels = tile.labels + y0 * tile.w.label_stride + x0;
+        for (int y = 0; y < wh; y++)
+            for (int x = 0; x < ww; x++)
+                tile.labels[(y0 + y) * tile.w.label_stride + x0 + x] = (uint32_t)(y * ww + x + 1);
+        uint32_t n = (uint32_t)(ww * wh);
+        for (int how = 0; how < VIA_COUNT; how++) {
+            kernel_stats *s = testdata_stats(n);
+            accumulate_via(how, &w, &params_b04, s, n);
+            int bad = 0;
+            for (int y = 0; y < wh; y++)
+                for (int x = 0; x < ww; x++) {
+                    int c = ((x0 + x) / 2 + 3 * ((y0 + y) / 2)) % 8;
+                    const kernel_stats *st = &s[y * ww + x + 1];
+                    bad += st->n_valid != 1 || st->sum_q != 5000 || st->n_moist != moist[c] ||
+                           st->sum_m != m[c];
+                }
+            CHECK_MSG(bad == 0, "window %dx%d at (%d,%d) via %d: %d pixels wrong", ww, wh, x0, y0,
+                      how, bad);
+            free(s);
+        }
+        memset(tile.labels, 0, (size_t)tile.w.label_stride * th * sizeof *tile.labels);
+    }
+    testdata_free(&tile);
 }
 
 /* With offset 0 the same window: (1,0) 1000/3000 -> 0.5 -> 5000 becomes clear,
@@ -340,6 +554,13 @@ static void test_bad_arguments(void)
     CHECK(strstr(kernel_error_message(), "strides") != NULL);
     w.band_stride = 4;
     CHECK_INT(kernel_accumulate(KERNEL_DEVICE_CPU, &w, &params_b04, s, 1, 1), KERNEL_OK);
+    uint16_t swir[4] = {0};
+    w.swir = swir;
+    w.swir_stride = 1; /* 4 px wide: 2 B11 px per row */
+    CHECK_INT(kernel_accumulate(KERNEL_DEVICE_CPU, &w, &params_b04, s, 1, 1), KERNEL_ERR_ARGS);
+    CHECK(strstr(kernel_error_message(), "B11 row stride 1") != NULL);
+    w.swir_stride = 2;
+    CHECK_INT(kernel_accumulate(KERNEL_DEVICE_CPU, &w, &params_b04, s, 1, 1), KERNEL_OK);
     w.width = w.height = 0; /* empty windows are fine and add nothing */
     CHECK_INT(kernel_accumulate(KERNEL_DEVICE_CPU, &w, &params_b04, s, 1, 1), KERNEL_OK);
     CHECK_INT(s[1].n_seen, 0);
@@ -355,6 +576,10 @@ int main(void)
     test_window_4x4();
     test_window_4x4_offset0();
     test_window_4x4_mask();
+    test_window_4x4_swir();
+    test_window_4x4_swir_no_data();
+    test_ndmi_ties();
+    test_swir_mapping_in_tile();
     test_scl_mapping_odd();
     test_scl_mapping_wide();
     test_labels_out_of_range();

@@ -18,6 +18,14 @@
 struct uint4 {
     unsigned x, y, z, w;
 };
+struct uint2 {
+    unsigned x, y;
+};
+static inline uint2 make_uint2(unsigned x, unsigned y)
+{
+    uint2 v = {x, y};
+    return v;
+}
 struct fake_dim3 {
     unsigned x;
 };
