@@ -11,12 +11,11 @@
  *     are summed with SIMD masks into a register (parcels are spatially
  *     coherent: runs are long); only where the label changes is the run
  *     unpacked and added into stats[label]. No per-pixel branch.
- * Where the window has B11 (w->swir), pass 1 also writes a second word per
- * pixel for NDMI, packed the same way (the clear bit means "moist": clear and
- * SWIR has data; q is the NDMI), and pass 2 sums those words with the same
- * label masks into a second accumulator of the same run, flushed into n_moist
- * and sum_m. Without B11 neither is done (KERNEL_RUN_NDVI: that code is left
- * out at compile time).
+ * Where the window has B11 (w->swir), pass 1 also writes a second, 32-bit word
+ * per pixel for NDMI (below; computed only in groups with a clear pixel), and
+ * pass 2 sums those words with the same label masks into a second accumulator
+ * of the same run, flushed into n_moist and sum_m. Without B11 neither is done
+ * (KERNEL_RUN_NDVI: that code is left out at compile time).
  * Measured with mowcheck-bench-kernel (scripts/bench-kernel). */
 #include <omp.h>
 #include <stdlib.h>
@@ -40,6 +39,11 @@
 #define KERNEL_PACK_CLEAR_SHIFT 52
 #define KERNEL_PACK_SEEN_SHIFT 58
 
+/* Packed NDMI word (32 bits), same bound on the sum:
+ *   bits  0..19  m + 10000 if moist   <= 20000,          32 px: 640000 < 2^20
+ *   bits 20..25  moist (n_moist)      1,                 32 px: 32     < 2^6  */
+#define KERNEL_PACK_MOIST_SHIFT 20
+
 /* Pixels per chunk: even (SCL pairs) and a multiple of 8 (SIMD groups) and of
  * KERNEL_SEGMENT_PX. */
 #define KERNEL_CHUNK_PX 512
@@ -54,6 +58,10 @@ typedef struct kernel_run {
 typedef struct kernel_chunk {
     uint64_t v[KERNEL_CHUNK_PX];
 } kernel_chunk;
+
+typedef struct kernel_chunk_m {
+    uint32_t v[KERNEL_CHUNK_PX];
+} kernel_chunk_m;
 
 /* What pass 2 sums: NDVI words only (no B11), or NDVI and NDMI words. Always a
  * constant where passed, so that each case is compiled on its own. */
@@ -83,11 +91,11 @@ static inline void kernel_run_add_packed(kernel_run *r, uint64_t acc)
     r->n_seen += (int64_t)(acc >> KERNEL_PACK_SEEN_SHIFT);
 }
 
-/* The same for a sum of NDMI words: clear count -> n_moist, q -> sum_m. */
-static inline void kernel_run_add_moist(kernel_run *r, uint64_t acc_m)
+/* The same for a sum of at most KERNEL_SEGMENT_PX NDMI words. */
+static inline void kernel_run_add_moist(kernel_run *r, uint32_t acc_m)
 {
-    int64_t n_moist = (int64_t)((acc_m >> KERNEL_PACK_CLEAR_SHIFT) & 63u);
-    r->sum_m += (int64_t)((acc_m >> KERNEL_PACK_Q_SHIFT) & 0xFFFFFu) - KERNEL_NDVI_SCALE * n_moist;
+    int64_t n_moist = (int64_t)(acc_m >> KERNEL_PACK_MOIST_SHIFT);
+    r->sum_m += (int64_t)(acc_m & 0xFFFFFu) - KERNEL_NDVI_SCALE * n_moist;
     r->n_moist += n_moist;
 }
 
@@ -102,21 +110,22 @@ static inline uint64_t kernel_pixel_scalar(uint16_t red, uint16_t nir, uint8_t s
     return kernel_pack(q, clear, seen);
 }
 
-/* The NDMI word of a pixel whose NDVI word is `ndvi_word`: "clear" there means
- * moist (clear for NDVI, and SWIR has data and a positive reflectance). */
-static inline uint64_t kernel_pixel_moist_scalar(uint64_t ndvi_word, uint16_t swir, uint16_t nir,
+/* The NDMI word of a pixel whose NDVI word is `ndvi_word`: moist where it is
+ * clear and SWIR has data and a positive reflectance. */
+static inline uint32_t kernel_pixel_moist_scalar(uint64_t ndvi_word, uint16_t swir, uint16_t nir,
                                                  const kernel_params *p)
 {
-    int moist = ((ndvi_word >> KERNEL_PACK_CLEAR_SHIFT) & 1u) &&
-                kernel_pixel_moist(swir, p->reflectance_offset_dn);
-    int32_t m = moist ? kernel_ndvi_q_inline(swir, nir, p->reflectance_offset_dn) : 0;
-    return kernel_pack(m, moist, moist);
+    if (!((ndvi_word >> KERNEL_PACK_CLEAR_SHIFT) & 1u) ||
+        !kernel_pixel_moist(swir, p->reflectance_offset_dn))
+        return 0;
+    int32_t m = kernel_ndvi_q_inline(swir, nir, p->reflectance_offset_dn);
+    return (uint32_t)(m + KERNEL_NDVI_SCALE) | (uint32_t)1 << KERNEL_PACK_MOIST_SHIFT;
 }
 
 #ifdef __SSE4_1__
 /* Constants of the SIMD pass, set up once per window. */
 typedef struct kernel_simd {
-    __m128i offset, scl_lut, ones16, one32, scale_max, clear_bits, seen_bits;
+    __m128i offset, scl_lut, ones16, one32, scale_max, clear_bits, seen_bits, moist_bits;
     __m128 scale;
 } kernel_simd;
 
@@ -133,13 +142,13 @@ static void kernel_simd_init(kernel_simd *k, const kernel_params *p)
     /* the high 32 bits of the packed word */
     k->clear_bits = _mm_set1_epi32(1 << (KERNEL_PACK_CLEAR_SHIFT - 32));
     k->seen_bits = _mm_set1_epi32(1 << (KERNEL_PACK_SEEN_SHIFT - 32));
+    k->moist_bits = _mm_set1_epi32(1 << KERNEL_PACK_MOIST_SHIFT);
     k->scale = _mm_set1_ps((float)KERNEL_NDVI_SCALE);
 }
 
 /* Four pixels in 32-bit lanes: red/nir DN already widened, masks all-ones/zero;
  * class_ok: SCL class in the mask and both bands have data. Writes 4 packed words
- * and returns the clear mask. For NDMI the same with red := SWIR, seen := the
- * NDVI clear mask and class_ok := SWIR has data: "clear" is then moist. */
+ * and returns the clear mask. */
 static inline __m128i kernel_simd_quad(const kernel_simd *k, __m128i red, __m128i nir,
                                     __m128i seen, __m128i class_ok, uint64_t *out)
 {
@@ -210,24 +219,49 @@ static inline __m128i kernel_simd_swir8(const kernel_simd *k, const uint16_t *sw
     return s16;
 }
 
+/* Four NDMI words: swir/nir DN widened to 32-bit lanes, clear: the NDVI clear
+ * mask, has_data: SWIR DN != 0. The operations of kernel_simd_quad with red
+ * replaced by SWIR (so the same NDMI as kernel_ndvi_q_inline, and no clamp
+ * needed: both reflectances are positive in a moist lane). */
+static inline void kernel_simd_moist4(const kernel_simd *k, __m128i swir, __m128i nir,
+                                      __m128i clear, __m128i has_data, uint32_t *out)
+{
+    swir = _mm_add_epi32(swir, k->offset);
+    nir = _mm_add_epi32(nir, k->offset);
+    __m128i moist = _mm_and_si128(_mm_and_si128(clear, has_data),
+                                  _mm_cmpgt_epi32(swir, _mm_setzero_si128()));
+    __m128i num = _mm_and_si128(_mm_sub_epi32(nir, swir), moist);
+    __m128i den = _mm_blendv_epi8(k->one32, _mm_add_epi32(nir, swir), moist);
+    __m128 ratio = _mm_div_ps(_mm_cvtepi32_ps(num), _mm_cvtepi32_ps(den));
+    __m128i m = _mm_cvtps_epi32(_mm_mul_ps(ratio, k->scale));
+    __m128i word = _mm_or_si128(_mm_add_epi32(m, k->scale_max), k->moist_bits);
+    _mm_storeu_si128((__m128i *)out, _mm_and_si128(word, moist));
+}
+
 /* kernel_simd_group8 plus the 8 NDMI words (out_m), from the clear masks of the
- * NDVI words: the same quad with red replaced by SWIR. */
+ * NDVI words; a group with no clear pixel has no NDMI to compute. */
 static inline void kernel_simd_group8_swir(const kernel_simd *k, const uint16_t *red,
                                            const uint16_t *nir, const uint8_t *scl4,
-                                           const uint16_t *swir4, uint64_t *out, uint64_t *out_m)
+                                           const uint16_t *swir4, uint64_t *out, uint32_t *out_m)
 {
     __m128i zero = _mm_setzero_si128(), r16, n16, seen16, ok16, sok16;
     kernel_simd_load8(k, red, nir, scl4, &r16, &n16, &seen16, &ok16);
-    __m128i s16 = kernel_simd_swir8(k, swir4, &sok16);
     __m128i n_lo = _mm_cvtepu16_epi32(n16), n_hi = _mm_unpackhi_epi16(n16, zero);
     __m128i c_lo = kernel_simd_quad(k, _mm_cvtepu16_epi32(r16), n_lo, _mm_cvtepi16_epi32(seen16),
                                     _mm_cvtepi16_epi32(ok16), out);
     __m128i c_hi = kernel_simd_quad(k, _mm_unpackhi_epi16(r16, zero), n_hi,
                                     _mm_cvtepi16_epi32(_mm_unpackhi_epi64(seen16, seen16)),
                                     _mm_cvtepi16_epi32(_mm_unpackhi_epi64(ok16, ok16)), out + 4);
-    kernel_simd_quad(k, _mm_cvtepu16_epi32(s16), n_lo, c_lo, _mm_cvtepi16_epi32(sok16), out_m);
-    kernel_simd_quad(k, _mm_unpackhi_epi16(s16, zero), n_hi, c_hi,
-                     _mm_cvtepi16_epi32(_mm_unpackhi_epi64(sok16, sok16)), out_m + 4);
+    __m128i any = _mm_or_si128(c_lo, c_hi);
+    if (_mm_testz_si128(any, any)) {
+        _mm_storeu_si128((__m128i *)out_m, zero);
+        _mm_storeu_si128((__m128i *)(out_m + 4), zero);
+        return;
+    }
+    __m128i s16 = kernel_simd_swir8(k, swir4, &sok16);
+    kernel_simd_moist4(k, _mm_cvtepu16_epi32(s16), n_lo, c_lo, _mm_cvtepi16_epi32(sok16), out_m);
+    kernel_simd_moist4(k, _mm_unpackhi_epi16(s16, zero), n_hi, c_hi,
+                       _mm_cvtepi16_epi32(_mm_unpackhi_epi64(sok16, sok16)), out_m + 4);
 }
 
 #define KERNEL_AVX2 __attribute__((target("avx2")))
@@ -275,19 +309,45 @@ KERNEL_AVX2 static inline void kernel_avx2_group8(const kernel_simd *k, const ui
                     _mm256_cvtepi16_epi32(seen16), _mm256_cvtepi16_epi32(ok16), out);
 }
 
-/* kernel_simd_group8_swir in two AVX2 passes. */
+/* kernel_simd_moist4 for eight pixels in one AVX2 pass. */
+KERNEL_AVX2 static inline void kernel_avx2_moist8(const kernel_simd *k, __m256i swir_dn,
+                                                  __m256i nir_dn, __m256i clear,
+                                                  __m256i has_data, uint32_t *out)
+{
+    __m256i offset = _mm256_broadcastsi128_si256(k->offset);
+    __m256i sw = _mm256_add_epi32(swir_dn, offset);
+    __m256i nr = _mm256_add_epi32(nir_dn, offset);
+    __m256i moist = _mm256_and_si256(_mm256_and_si256(clear, has_data),
+                                     _mm256_cmpgt_epi32(sw, _mm256_setzero_si256()));
+    __m256i num = _mm256_and_si256(_mm256_sub_epi32(nr, sw), moist);
+    __m256i den = _mm256_blendv_epi8(_mm256_broadcastsi128_si256(k->one32),
+                                     _mm256_add_epi32(nr, sw), moist);
+    __m256 ratio = _mm256_div_ps(_mm256_cvtepi32_ps(num), _mm256_cvtepi32_ps(den));
+    __m256i m = _mm256_cvtps_epi32(
+        _mm256_mul_ps(ratio, _mm256_broadcast_ps((const __m128 *)&k->scale)));
+    __m256i word = _mm256_or_si256(_mm256_add_epi32(m, _mm256_broadcastsi128_si256(k->scale_max)),
+                                   _mm256_broadcastsi128_si256(k->moist_bits));
+    _mm256_storeu_si256((__m256i *)out, _mm256_and_si256(word, moist));
+}
+
+/* kernel_simd_group8_swir in AVX2. */
 KERNEL_AVX2 static inline void kernel_avx2_group8_swir(const kernel_simd *k, const uint16_t *red,
                                                        const uint16_t *nir, const uint8_t *scl4,
                                                        const uint16_t *swir4, uint64_t *out,
-                                                       uint64_t *out_m)
+                                                       uint32_t *out_m)
 {
     __m128i r16, n16, seen16, ok16, sok16;
     kernel_simd_load8(k, red, nir, scl4, &r16, &n16, &seen16, &ok16);
-    __m128i s16 = kernel_simd_swir8(k, swir4, &sok16);
     __m256i nr = _mm256_cvtepu16_epi32(n16);
     __m256i clear = kernel_avx2_oct(k, _mm256_cvtepu16_epi32(r16), nr,
                                     _mm256_cvtepi16_epi32(seen16), _mm256_cvtepi16_epi32(ok16), out);
-    kernel_avx2_oct(k, _mm256_cvtepu16_epi32(s16), nr, clear, _mm256_cvtepi16_epi32(sok16), out_m);
+    if (_mm256_testz_si256(clear, clear)) {
+        _mm256_storeu_si256((__m256i *)out_m, _mm256_setzero_si256());
+        return;
+    }
+    __m128i s16 = kernel_simd_swir8(k, swir4, &sok16);
+    kernel_avx2_moist8(k, _mm256_cvtepu16_epi32(s16), nr, clear, _mm256_cvtepi16_epi32(sok16),
+                       out_m);
 }
 
 static inline int kernel_labels_zero8(const uint32_t *labels)
@@ -342,7 +402,7 @@ typedef void (*kernel_chunk_fn)(const uint16_t *red, const uint16_t *nir, const 
 typedef void (*kernel_chunk_swir_fn)(const uint16_t *red, const uint16_t *nir, const uint8_t *scl,
                                      const uint16_t *swir, const uint32_t *labels, int x0, int n,
                                      const kernel_params *p, const void *simd, kernel_chunk *c,
-                                     kernel_chunk *m);
+                                     kernel_chunk_m *m);
 
 #ifdef __SSE4_1__
 static void kernel_chunk_compute_sse(const uint16_t *red, const uint16_t *nir, const uint8_t *scl,
@@ -366,7 +426,7 @@ static void kernel_chunk_compute_swir_sse(const uint16_t *red, const uint16_t *n
                                           const uint8_t *scl, const uint16_t *swir,
                                           const uint32_t *labels, int x0, int n,
                                           const kernel_params *p, const void *simd,
-                                          kernel_chunk *c, kernel_chunk *m)
+                                          kernel_chunk *c, kernel_chunk_m *m)
 {
     const kernel_simd *k = simd;
     KERNEL_CHUNK_COMPUTE_SWIR_BODY(kernel_simd_group8_swir)
@@ -376,7 +436,7 @@ KERNEL_AVX2 static void kernel_chunk_compute_swir_avx2(const uint16_t *red, cons
                                                        const uint8_t *scl, const uint16_t *swir,
                                                        const uint32_t *labels, int x0, int n,
                                                        const kernel_params *p, const void *simd,
-                                                       kernel_chunk *c, kernel_chunk *m)
+                                                       kernel_chunk *c, kernel_chunk_m *m)
 {
     const kernel_simd *k = simd;
     KERNEL_CHUNK_COMPUTE_SWIR_BODY(kernel_avx2_group8_swir)
@@ -417,7 +477,7 @@ static void kernel_chunk_compute_swir_scalar(const uint16_t *red, const uint16_t
                                              const uint8_t *scl, const uint16_t *swir,
                                              const uint32_t *labels, int x0, int n,
                                              const kernel_params *p, const void *simd,
-                                             kernel_chunk *c, kernel_chunk *m)
+                                             kernel_chunk *c, kernel_chunk_m *m)
 {
     (void)labels;
     (void)simd;
@@ -440,7 +500,7 @@ static kernel_chunk_swir_fn kernel_chunk_compute_swir_pick(void)
 
 /* Adds the packed sums acc (NDVI) and, for KERNEL_RUN_NDVI_NDMI, acc_m (NDMI)
  * to the run, then the run to its label and starts a new run of `label`. */
-static inline void kernel_run_next(kernel_run *r, uint64_t acc, uint64_t acc_m,
+static inline void kernel_run_next(kernel_run *r, uint64_t acc, uint32_t acc_m,
                                    kernel_stats *stats, uint32_t n_labels, int kind,
                                    uint32_t label)
 {
@@ -469,8 +529,8 @@ static inline void kernel_run_next(kernel_run *r, uint64_t acc, uint64_t acc_m,
 /* Scalar pass 2 over words [i0, i1) (and NDMI words vm, for KERNEL_RUN_NDVI_NDMI):
  * add while the label holds, flush on change. */
 static inline void kernel_words_accumulate(const uint32_t *labels, const uint64_t *v,
-                                           const uint64_t *vm, int i0, int i1, kernel_run *r,
-                                           uint64_t *acc, uint64_t *acc_m, kernel_stats *stats,
+                                           const uint32_t *vm, int i0, int i1, kernel_run *r,
+                                           uint64_t *acc, uint32_t *acc_m, kernel_stats *stats,
                                            uint32_t n_labels, int kind)
 {
     for (int i = i0; i < i1; i++) {
@@ -498,13 +558,23 @@ static inline uint64_t kernel_sum8_masked(const uint64_t *v, __m128i ma, __m128i
     return (uint64_t)_mm_cvtsi128_si64(s) + (uint64_t)_mm_extract_epi64(s, 1);
 }
 
+/* The same for 8 NDMI words: the lane masks are already 32-bit. */
+static inline uint32_t kernel_sum8_masked32(const uint32_t *v, __m128i ma, __m128i mb)
+{
+    __m128i s = _mm_add_epi32(_mm_and_si128(_mm_loadu_si128((const __m128i *)v), ma),
+                              _mm_and_si128(_mm_loadu_si128((const __m128i *)(v + 4)), mb));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return (uint32_t)_mm_cvtsi128_si32(s);
+}
+
 /* Pass 2 for 8 pixels: the pixels of the current run are summed first, then
  * each other label of the group in turn becomes the run (sums do not depend on
  * the order, so a label that appears twice in the group is summed at once).
  * No per-pixel branch; the loop runs once per label change. */
 static inline void kernel_group8_accumulate(const uint32_t *labels, const uint64_t *v,
-                                            const uint64_t *vm, kernel_run *r, uint64_t *acc,
-                                            uint64_t *acc_m, kernel_stats *stats,
+                                            const uint32_t *vm, kernel_run *r, uint64_t *acc,
+                                            uint32_t *acc_m, kernel_stats *stats,
                                             uint32_t n_labels, int kind)
 {
     __m128i la = _mm_loadu_si128((const __m128i *)labels);
@@ -515,7 +585,7 @@ static inline void kernel_group8_accumulate(const uint32_t *labels, const uint64
                       (unsigned)_mm_movemask_ps(_mm_castsi128_ps(eb)) << 4;
     *acc += kernel_sum8_masked(v, ea, eb);
     if (kind == KERNEL_RUN_NDVI_NDMI)
-        *acc_m += kernel_sum8_masked(vm, ea, eb);
+        *acc_m += kernel_sum8_masked32(vm, ea, eb);
     for (unsigned left = ~in_run & 0xFFu; left;) {
         uint32_t label = labels[__builtin_ctz(left)];
         kernel_run_next(r, *acc, *acc_m, stats, n_labels, kind, label);
@@ -526,7 +596,7 @@ static inline void kernel_group8_accumulate(const uint32_t *labels, const uint64
                   (unsigned)_mm_movemask_ps(_mm_castsi128_ps(eb)) << 4);
         *acc = kernel_sum8_masked(v, ea, eb);
         if (kind == KERNEL_RUN_NDVI_NDMI)
-            *acc_m = kernel_sum8_masked(vm, ea, eb);
+            *acc_m = kernel_sum8_masked32(vm, ea, eb);
     }
 }
 #endif
@@ -538,13 +608,14 @@ static inline void kernel_group8_accumulate(const uint32_t *labels, const uint64
  * Inlined at its two callers so that `kind` is a constant in each. */
 __attribute__((always_inline)) static inline void
 kernel_chunk_accumulate(const uint32_t *labels, int n, const kernel_chunk *c,
-                        const kernel_chunk *m, kernel_run *r, kernel_stats *stats,
+                        const kernel_chunk_m *m, kernel_run *r, kernel_stats *stats,
                         uint32_t n_labels, int kind)
 {
-    const uint64_t *vm = kind == KERNEL_RUN_NDVI_NDMI ? m->v : NULL;
+    const uint32_t *vm = kind == KERNEL_RUN_NDVI_NDMI ? m->v : NULL;
     for (int s = 0; s < n; s += KERNEL_SEGMENT_PX) {
         int end = s + KERNEL_SEGMENT_PX < n ? s + KERNEL_SEGMENT_PX : n;
-        uint64_t acc = 0, acc_m = 0;
+        uint64_t acc = 0;
+        uint32_t acc_m = 0;
         int i = s;
 #ifdef __SSE4_1__
         for (; i + 8 <= end; i += 8)
@@ -565,7 +636,8 @@ static void kernel_accumulate_rows_swir(const kernel_window *w, const kernel_par
                                         const void *simd)
 {
     kernel_chunk_swir_fn compute = kernel_chunk_compute_swir_pick();
-    kernel_chunk chunk, moist;
+    kernel_chunk chunk;
+    kernel_chunk_m moist;
     kernel_run run = {0};
     for (int y = y0; y < y1; y++) {
         const uint16_t *red = w->red + (ptrdiff_t)y * w->band_stride;
