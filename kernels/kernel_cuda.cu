@@ -14,7 +14,8 @@
  * B11 (SWIR, for NDMI) is optional: where the window has it, it is copied with
  * the other bands (at 20 m, like SCL) and each valid pixel also adds its NDMI
  * to n_moist and sum_m; where it has not, no buffer is made or copied and the
- * kernel reads nothing more than before. */
+ * kernel is compiled without it (template argument HAS_SWIR false), so it does
+ * the same work as before B11 existed. */
 #include <cuda_runtime.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -94,7 +95,7 @@ __device__ static void kernel_cuda_flush(const kernel_cuda_run &r, kernel_stats 
     atomicAdd((unsigned long long *)&st->sum_m, (unsigned long long)r.sum_m);
 }
 
-/* has_swir: the strip has B11 (uniform over the launch, so no divergence). */
+/* has_swir: the strip has B11 (a compile-time constant where called). */
 __device__ static inline void kernel_cuda_pixel(uint16_t red, uint16_t nir, uint8_t scl,
                                                 uint16_t swir, bool has_swir, uint32_t label,
                                                 const kernel_params &p, kernel_cuda_run &r,
@@ -123,6 +124,7 @@ __device__ static inline void kernel_cuda_pixel(uint16_t red, uint16_t nir, uint
     }
 }
 
+template <bool HAS_SWIR>
 __global__ static void kernel_cuda_accumulate(kernel_cuda_strip s, kernel_params p,
                                               kernel_stats *stats, uint32_t n_labels)
 {
@@ -136,8 +138,7 @@ __global__ static void kernel_cuda_accumulate(kernel_cuda_strip s, kernel_params
     const uint16_t *nir = s.nir + (size_t)y * s.band_pitch;
     const uint8_t *scl = s.scl + (size_t)(y / 2) * s.scl_pitch;
     const uint32_t *labels = s.labels + (size_t)y * s.label_pitch;
-    const bool has_swir = s.swir != NULL;
-    const uint16_t *swir = has_swir ? s.swir + (size_t)(y / 2) * s.swir_pitch : NULL;
+    const uint16_t *swir = HAS_SWIR ? s.swir + (size_t)(y / 2) * s.swir_pitch : NULL;
     kernel_cuda_run r = {0, 0, 0, 0, 0, 0, 0};
 #pragma unroll
     for (int g = 0; g < KERNEL_CUDA_PX; g += 8) {
@@ -155,14 +156,14 @@ __global__ static void kernel_cuda_accumulate(kernel_cuda_strip s, kernel_params
         uint32_t s4 = *(const uint32_t *)(scl + x / 2);
         /* the 4 SWIR pixels of these 8: 8 bytes at an 8-byte aligned offset */
         kernel_u16x4 w4;
-        w4.v = has_swir ? *(const uint2 *)(swir + x / 2) : make_uint2(0, 0);
+        w4.v = HAS_SWIR ? *(const uint2 *)(swir + x / 2) : make_uint2(0, 0);
 #pragma unroll
         for (int k = 0; k < 8; k++) {
             if (x + k >= s.width)
                 break;
             uint32_t label = k < 4 ? la.w[k] : lb.w[k - 4];
             uint8_t c = (uint8_t)(s4 >> (8 * (k / 2)));
-            kernel_cuda_pixel(r8.h[k], n8.h[k], c, w4.h[k / 2], has_swir, label, p, r, stats,
+            kernel_cuda_pixel(r8.h[k], n8.h[k], c, w4.h[k / 2], HAS_SWIR, label, p, r, stats,
                               n_labels);
         }
     }
@@ -366,8 +367,13 @@ static int kernel_cuda_launch(const kernel_cuda_buffers *b, const kernel_cuda_la
     if (blocks > 2147483647LL)
         return kernel_set_error(KERNEL_ERR_ARGS, "CUDA: a strip of %d x %d px is too large", width,
                                 rows);
-    KERNEL_CUDA_LAUNCH(kernel_cuda_accumulate, (unsigned)blocks, KERNEL_CUDA_BLOCK, stream, s, *p,
-                       stats, n_labels);
+    if (has_swir) {
+        KERNEL_CUDA_LAUNCH(kernel_cuda_accumulate<true>, (unsigned)blocks, KERNEL_CUDA_BLOCK,
+                           stream, s, *p, stats, n_labels);
+    } else {
+        KERNEL_CUDA_LAUNCH(kernel_cuda_accumulate<false>, (unsigned)blocks, KERNEL_CUDA_BLOCK,
+                           stream, s, *p, stats, n_labels);
+    }
     return kernel_cuda_check(cudaGetLastError(), "launching the NDVI zonal kernel");
 }
 
