@@ -21,9 +21,9 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: mowcheck-make-sample --out DIR [--seed N] [--with-faults] [--vectors-only]\n"
             "                            [--threads N] [--force]\n"
-            "       mowcheck-make-sample --bench-tile DIR [--parcels N] [--seed N]\n"
+            "       mowcheck-make-sample --bench-tile DIR [--parcels N] [--seed N] [--bench-b11]\n"
             "\n"
-            "  --out DIR        write the sample region: DIR/scenes/<scene_id>/{B04,B08,SCL}.tif\n"
+            "  --out DIR        write the sample region: DIR/scenes/<scene_id>/{B04,B08,B11,SCL}.tif\n"
             "                   and item.json, DIR/parcels.gpkg, DIR/truth.csv,\n"
             "                   DIR/truth-events.csv, DIR/claims.csv, DIR/scenes.csv\n"
             "  --seed N         seed (default %d); the same seed gives the same bytes\n"
@@ -33,7 +33,9 @@ static void usage(FILE *f)
             "  --threads N      scenes rendered in parallel (default: OpenMP's count)\n"
             "  --force          write into a DIR/scenes that already has scenes\n"
             "  --bench-tile DIR one full-size tile-date (10980 x 10980) and N parcels\n"
-            "  --parcels N      parcels for --bench-tile (default 200000)\n",
+            "  --parcels N      parcels for --bench-tile (default 200000)\n"
+            "  --bench-b11      --bench-tile writes B11.tif (SWIR, 20 m) too; the ingest\n"
+            "                   benchmark is defined without it\n",
             DEFAULT_SEED);
 }
 
@@ -41,7 +43,7 @@ typedef struct options {
     const char *out, *bench_dir;
     uint64_t seed;
     long parcels;
-    int with_faults, vectors_only, threads, force;
+    int with_faults, vectors_only, threads, force, bench_b11;
 } options;
 
 static int parse_number(const char *flag, const char *text, long long min, long long *out)
@@ -57,7 +59,7 @@ static int parse_number(const char *flag, const char *text, long long min, long 
 
 static int parse_args(int argc, char **argv, options *o)
 {
-    *o = (options){NULL, NULL, DEFAULT_SEED, 200000, 0, 0, 0, 0};
+    *o = (options){NULL, NULL, DEFAULT_SEED, 200000, 0, 0, 0, 0, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has_value = i + 1 < argc;
@@ -68,6 +70,8 @@ static int parse_args(int argc, char **argv, options *o)
             o->vectors_only = 1;
         else if (!strcmp(a, "--force"))
             o->force = 1;
+        else if (!strcmp(a, "--bench-b11"))
+            o->bench_b11 = 1;
         else if (!strcmp(a, "--out") && has_value)
             o->out = argv[++i];
         else if (!strcmp(a, "--bench-tile") && has_value)
@@ -89,6 +93,8 @@ static int parse_args(int argc, char **argv, options *o)
     }
     if (!o->out == !o->bench_dir)
         return mc_fail("give exactly one of --out DIR and --bench-tile DIR");
+    if (o->bench_b11 && !o->bench_dir)
+        return mc_fail("--bench-b11 goes with --bench-tile DIR");
     return MC_OK;
 }
 
@@ -163,7 +169,7 @@ int main(int argc, char **argv)
     CPLSetConfigOption("OGR_CURRENT_DATE", "2026-01-01T00:00:00.000Z");
     CPLSetConfigOption("GDAL_PAM_ENABLED", "NO");
     json_object_seed(1);
-    int rc = o.bench_dir ? sample_bench_tile(o.bench_dir, o.seed, o.parcels) : make_sample(&o);
+    int rc = o.bench_dir ? sample_bench_tile(o.bench_dir, o.seed, o.parcels, o.bench_b11) : make_sample(&o);
     GDALDestroyDriverManager();
     if (rc != MC_OK) {
         fprintf(stderr, "mowcheck-make-sample: error: %s\n", mc_error_message());

@@ -2,8 +2,9 @@
  *
  * model  (sample_model.c):  tiles, acquisition dates, weather, parcels and their
  *                           NDVI trajectories, truth and claims; all from one seed.
- * render (sample_render.c): ground-truth NDVI -> B04/B08 DNs and SCL for a window
- *                           of a tile on one date (clouds, shadows, noise, swath).
+ * render (sample_render.c): ground-truth NDVI (and NDMI) -> B04/B08 DNs, SCL and
+ *                           B11 for a window of a tile on one date (clouds,
+ *                           shadows, noise, swath).
  * write  (sample_write.c):  GeoTIFFs, item.json, parcels.gpkg, CSVs, fault scenes.
  * bench  (sample_bench.c):  one full-size tile-date plus many parcels, by blocks.
  *
@@ -77,6 +78,10 @@ typedef struct sample_parcel {
     double graze_decline, wiggle_amp[3], wiggle_period[3], wiggle_phase[3];
     int winter_cereal, emerge_doy, senescence_doy, harvest_doy;
     double sigma_static, sigma_date;   /* pixel NDVI noise: fixed per pixel, per date */
+    /* moisture (NDMI), from stateless hashes so the sequential stream, hence
+     * parcels.gpkg and the CSVs, stay as they were before B11 */
+    double ndmi_wet;                   /* offset to the NDVI-NDMI relation */
+    double dry_start_doy, dry_days, ndmi_dry; /* unmown meadows: drying to ndmi_dry */
 } sample_parcel;
 
 typedef struct sample_date {
@@ -145,6 +150,7 @@ typedef struct sample_region {
     size_t n_scenes;
     sample_scene *scenes;
     float *parcel_ndvi;        /* [parcel * n_dates + date]: the parcel's mean NDVI */
+    float *parcel_ndmi;        /* [parcel * n_dates + date]: the parcel's mean NDMI (B11) */
 } sample_region;
 
 /* model */
@@ -152,6 +158,9 @@ int sample_region_build(uint64_t seed, int with_faults, sample_region *out);
 void sample_region_free(sample_region *r);
 double sample_parcel_ndvi(const sample_parcel *p, double doy);
 double sample_cover_ndvi(sample_cover c, double doy);
+double sample_ndmi_of_ndvi(double ndvi);
+double sample_parcel_ndmi(const sample_parcel *p, double doy, double ndvi);
+double sample_cover_ndmi(sample_cover c, double doy);
 double sample_cloud_field(uint64_t seed, double x_m, double y_m);
 double sample_cloud_threshold(uint64_t seed, const double bbox[4], double fraction);
 void sample_doy_to_date(int doy, int *month, int *day);
@@ -174,11 +183,14 @@ typedef struct render_values {
     const float *label_sigma_static;  /* per label */
     const float *label_sigma_date;    /* per label */
     float cover_ndvi[LC_COUNT];       /* on this date */
+    const float *label_ndmi;          /* per label on this date; only read for swir */
+    float cover_ndmi[LC_COUNT];
 } render_values;
 
 typedef struct render_out {
     uint16_t *red, *nir;       /* w x h */
     uint8_t *scl;              /* (w/2) x (h/2) */
+    uint16_t *swir;            /* B11, (w/2) x (h/2); NULL: not rendered */
     int64_t n_cells, n_cloud_cells, n_nodata_cells;
 } render_out;
 
@@ -205,6 +217,6 @@ int sample_write_gtiff(const char *path, int w, int h, int is_byte, const void *
 int sample_mkdirs(const char *path);
 
 /* bench */
-int sample_bench_tile(const char *out_dir, uint64_t seed, long n_parcels);
+int sample_bench_tile(const char *out_dir, uint64_t seed, long n_parcels, int with_b11);
 
 #endif

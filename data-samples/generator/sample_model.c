@@ -117,6 +117,49 @@ double sample_cover_ndvi(sample_cover c, double t)
     }
 }
 
+/* ---- moisture: NDMI, for B11 -------------------------------------------- */
+
+/* NDMI = (nir - swir) / (nir + swir) of vegetation follows its NDVI: a
+ * piecewise-linear fit to the clear April-October grassland observations of
+ * the training set (shared/data/mowing-train, real Sentinel-2: mean NDMI
+ * -0.08, -0.03, 0.05, 0.17, 0.30, 0.41 at NDVI 0.4 ... 0.9). A fresh cut
+ * (stubble, hay) follows the NDVI drop on its own. Below NDVI 0.35 (soil,
+ * straw, stubble) it stays at -0.10. */
+double sample_ndmi_of_ndvi(double ndvi)
+{
+    if (ndvi >= 0.55)
+        return 1.2 * (ndvi - 0.55);
+    return fmax(-0.10, 0.5 * (ndvi - 0.55));
+}
+
+/* A parcel's NDMI on day t given its NDVI that day. A meadow not mowed all
+ * season dries from mid-summer: its standing grass turns to litter, NDMI
+ * slides to ndmi_dry (0.0-0.1) while its NDVI stays where it was. */
+double sample_parcel_ndmi(const sample_parcel *p, double t, double ndvi)
+{
+    double v = sample_ndmi_of_ndvi(ndvi) + p->ndmi_wet;
+    if (p->type == PT_MEADOW && p->n_mowings == 0)
+        v += (p->ndmi_dry - v) * clamp01((t - p->dry_start_doy) / p->dry_days);
+    return v;
+}
+
+double sample_cover_ndmi(sample_cover c, double t)
+{
+    switch (c) {
+    case LC_FOREST: /* mixed forest: conifers in spring, leaves from mid-May */
+        return 0.28 + 0.17 * logistic((t - 138.0) / 7.0) - 0.05 * clamp01((t - 262.0) / 40.0);
+    case LC_GRASS:
+    case LC_CROP:
+        return sample_ndmi_of_ndvi(sample_cover_ndvi(c, t));
+    case LC_BARE: /* asphalt, gravel, roofs */
+        return -0.06;
+    case LC_WATER: /* water absorbs SWIR even more than NIR: both dark, NDMI > 0 */
+        return 0.30;
+    default:
+        return 0.0;
+    }
+}
+
 /* ---- weather ----------------------------------------------------------- */
 
 /* Cloud field in [0, 1): value noise over three scales; cloud where above a
@@ -694,19 +737,39 @@ static int scenes_build(sample_region *r, int with_faults)
     return MC_OK;
 }
 
+/* A parcel's moisture parameters, from hashes of (seed, parcel index): drawing
+ * them from the sequential stream would move every later draw. */
+static void draw_moisture(uint64_t seed, size_t index, sample_parcel *p)
+{
+    double u[4];
+    for (int k = 0; k < 4; k++)
+        u[k] = prng_hash_uniform(prng_hash(seed, 0x30157e, index, (uint64_t)k));
+    p->ndmi_wet = -0.03 + 0.06 * u[0];
+    p->dry_start_doy = 182.0 + 18.0 * u[1]; /* early to mid July */
+    p->dry_days = 50.0 + 20.0 * u[2];
+    p->ndmi_dry = 0.10 * u[3];
+}
+
 /* The parcel mean NDVI per date: the trajectory plus a small per-date wobble
- * (illumination, residual atmosphere) common to the parcel's pixels. */
-static int ndvi_table_build(sample_region *r)
+ * (illumination, residual atmosphere) common to the parcel's pixels; and the
+ * parcel mean NDMI from that NDVI. */
+static int parcel_tables_build(sample_region *r)
 {
     r->parcel_ndvi = malloc(sizeof(float) * r->n_parcels * (size_t)r->n_dates);
-    if (!r->parcel_ndvi)
-        return mc_fail("out of memory for the NDVI table");
-    for (size_t p = 0; p < r->n_parcels; p++)
+    r->parcel_ndmi = malloc(sizeof(float) * r->n_parcels * (size_t)r->n_dates);
+    if (!r->parcel_ndvi || !r->parcel_ndmi)
+        return mc_fail("out of memory for the NDVI and NDMI tables");
+    for (size_t p = 0; p < r->n_parcels; p++) {
+        sample_parcel *pa = &r->parcels[p];
+        draw_moisture(r->seed, p, pa);
         for (int d = 0; d < r->n_dates; d++) {
             double wobble = 0.01 * prng_hash_normal(prng_hash(r->seed, 0x7ab1e, p, (uint64_t)d));
-            r->parcel_ndvi[p * (size_t)r->n_dates + (size_t)d] =
-                (float)(sample_parcel_ndvi(&r->parcels[p], r->dates[d].doy) + wobble);
+            float ndvi = (float)(sample_parcel_ndvi(pa, r->dates[d].doy) + wobble);
+            r->parcel_ndvi[p * (size_t)r->n_dates + (size_t)d] = ndvi;
+            r->parcel_ndmi[p * (size_t)r->n_dates + (size_t)d] =
+                (float)sample_parcel_ndmi(pa, r->dates[d].doy, ndvi);
         }
+    }
     return MC_OK;
 }
 
@@ -723,7 +786,7 @@ int sample_region_build(uint64_t seed, int with_faults, sample_region *r)
     prng rng = prng_seeded(seed);
     if (dates_build(r, &rng) != MC_OK || parcels_build(r, &rng) != MC_OK ||
         claims_build(r, &rng) != MC_OK || scenes_build(r, with_faults) != MC_OK ||
-        ndvi_table_build(r) != MC_OK) {
+        parcel_tables_build(r) != MC_OK) {
         sample_region_free(r);
         return MC_ERR;
     }
@@ -737,6 +800,7 @@ void sample_region_free(sample_region *r)
     free(r->claims);
     free(r->scenes);
     free(r->parcel_ndvi);
+    free(r->parcel_ndmi);
     memset(r, 0, sizeof *r);
 }
 

@@ -1,8 +1,9 @@
 /* Rendering one window of a tile on one date: surface NDVI from the parcels'
- * trajectories and the land cover, converted to red/NIR reflectance, blurred by
- * a small point spread function (so edge pixels mix, as real ones do), then the
- * atmosphere: clouds, thin cirrus at their fringes, shadows displaced by the sun,
- * and the swath edge. Everything is a pure function of ground position, date and
+ * trajectories and the land cover, converted to red/NIR reflectance (and, where
+ * B11 is wanted, SWIR from NIR and the surface NDMI), blurred by a small point
+ * spread function (so edge pixels mix, as real ones do), then the atmosphere:
+ * clouds, thin cirrus at their fringes, shadows displaced by the sun, and the
+ * swath edge. B11 is the mean of the four 10 m pixels of each 20 m cell. Everything is a pure function of ground position, date and
  * seed, so windows, threads and overlapping tiles all agree. */
 #include <gdal.h>
 #include <gdal_alg.h>
@@ -145,8 +146,29 @@ static void ndvi_to_reflectance(double ndvi, int water, double brightness, float
     *red = (float)(n * (1.0 - ndvi) / (1.0 + ndvi));
 }
 
+/* How a pixel's NDMI moves with its NDVI deviation: the slope of the NDVI-NDMI
+ * relation (sample_ndmi_of_ndvi) at the mean; none for bare ground and water. */
+static double ndmi_slope(sample_cover c, double mean_ndvi)
+{
+    if (c == LC_WATER || c == LC_BARE)
+        return 0.0;
+    return mean_ndvi >= 0.55 ? 1.2 : mean_ndvi >= 0.35 ? 0.5 : 0.0;
+}
+
+/* SWIR from NIR and NDMI = (nir - swir) / (nir + swir); the pixel's NDMI is the
+ * mean plus the NDVI deviation carried through the relation plus its own
+ * per-date noise (sd 0.02), so the parcel mean stays the mean. */
+static float surface_swir(const render_values *v, sample_cover c, int32_t label, double mean_ndvi,
+                          double ndvi_dev, uint64_t pixel_hash, float nir)
+{
+    double mean = label > 0 ? v->label_ndmi[label] : v->cover_ndmi[c];
+    double ndmi = mean + ndmi_slope(c, mean_ndvi) * ndvi_dev + 0.02 * prng_hash_normal(pixel_hash);
+    ndmi = fmin(0.8, fmax(-0.6, ndmi));
+    return (float)(nir * (1.0 - ndmi) / (1.0 + ndmi));
+}
+
 static void surface_row(const render_static *st, const sample_date *date, const render_values *v,
-                        int j, float *red, float *nir)
+                        int j, float *red, float *nir, float *swir)
 {
     int W = st->w + 2;
     int64_t grow = global_row(st->tile, st->y0 - 1 + j);
@@ -157,11 +179,15 @@ static void surface_row(const render_static *st, const sample_date *date, const 
         sample_cover c = (sample_cover)st->cover[k];
         double mean = label > 0 ? v->label_ndvi[label] : v->cover_ndvi[c];
         double sigma = label > 0 ? v->label_sigma_date[label] : cover_sigma_date[c];
-        double ndvi = mean + st->offset[k] +
-                      sigma * prng_hash_normal(prng_hash(date->seed, gcol, (uint64_t)grow, 1));
+        double noise = sigma * prng_hash_normal(prng_hash(date->seed, gcol, (uint64_t)grow, 1));
+        double ndvi = mean + st->offset[k] + noise;
+        double dev = st->offset[k] + noise;
         ndvi = fmin(0.95, fmax(-0.6, ndvi));
         double bright = 1.0 + 0.03 * prng_hash_normal(prng_hash(date->seed, gcol, (uint64_t)grow, 2));
         ndvi_to_reflectance(ndvi, c == LC_WATER, bright, &red[k], &nir[k]);
+        if (swir)
+            swir[k] = surface_swir(v, c, label, mean, dev, prng_hash(date->seed, gcol, (uint64_t)grow, 5),
+                                   nir[k]);
     }
 }
 
@@ -172,16 +198,19 @@ static float psf(const float *a, int W, int i, int j)
     return (r0[0] + 2 * r0[1] + r0[2] + 2 * (r1[0] + 2 * r1[1] + r1[2]) + r2[0] + 2 * r2[1] + r2[2]) / 16.0f;
 }
 
+/* Water clouds are bright in SWIR 1.6 um too, a little less than in NIR; ice
+ * (cirrus) absorbs there, so thin cirrus and haze are darker in SWIR. A
+ * shadow, lit by the (bluer) sky alone, loses more SWIR than NIR. */
 typedef struct atmosphere {
     uint8_t scl;          /* 0: take the surface class */
     float alpha;          /* cloud blend */
-    float cloud_red, cloud_nir;
-    float shade_red, shade_nir;
+    float cloud_red, cloud_nir, cloud_swir;
+    float shade_red, shade_nir, shade_swir;
 } atmosphere;
 
 static atmosphere atmosphere_at(const sample_date *date, double x, double y, uint64_t cell_hash)
 {
-    atmosphere a = {0, 0.0f, 0.0f, 0.0f, 1.0f, 1.0f};
+    atmosphere a = {.scl = 0, .alpha = 0.0f, .shade_red = 1.0f, .shade_nir = 1.0f, .shade_swir = 1.0f};
     double t = date->cloud_threshold;
     if (t > 1.0)
         return a;
@@ -191,23 +220,24 @@ static atmosphere atmosphere_at(const sample_date *date, double x, double y, uin
         a.scl = c >= t + 0.06 ? 9 : 8;
         a.alpha = (float)(0.55 + 0.45 * thick);
         a.cloud_red = (float)(0.22 + 0.33 * thick), a.cloud_nir = (float)(0.25 + 0.33 * thick);
+        a.cloud_swir = (float)(0.18 + 0.24 * thick);
         return a;
     }
     if (c >= t - 0.035) { /* thin cirrus at the fringe; SCL sometimes calls it unclassified */
         a.scl = prng_hash_uniform(cell_hash) < 0.25 ? 7 : 10;
         a.alpha = (float)(0.1 + 0.25 * (c - (t - 0.035)) / 0.035);
-        a.cloud_red = 0.2f, a.cloud_nir = 0.22f;
+        a.cloud_red = 0.2f, a.cloud_nir = 0.22f, a.cloud_swir = 0.14f;
         return a;
     }
     if (c >= t - 0.06) { /* faint haze that SCL misses */
-        a.alpha = 0.04f, a.cloud_red = 0.2f, a.cloud_nir = 0.22f;
+        a.alpha = 0.04f, a.cloud_red = 0.2f, a.cloud_nir = 0.22f, a.cloud_swir = 0.14f;
     }
     double cs = sample_cloud_field(date->seed, x - SHADOW_DX_M, y - SHADOW_DY_M);
     if (cs >= t) {
         a.scl = 3;
-        a.shade_red = 0.45f, a.shade_nir = 0.38f;
+        a.shade_red = 0.45f, a.shade_nir = 0.38f, a.shade_swir = 0.30f;
     } else if (cs >= t - 0.035) { /* penumbra, unflagged */
-        a.shade_red = 0.8f, a.shade_nir = 0.8f;
+        a.shade_red = 0.8f, a.shade_nir = 0.8f, a.shade_swir = 0.8f;
     }
     return a;
 }
@@ -241,16 +271,18 @@ static uint8_t surface_scl(const render_static *st, int ci, int cj, double ndvi,
     return ndvi < 0.3 ? 5 : 4;
 }
 
-/* One 20 m cell: its SCL class and its four 10 m pixels. */
+/* One 20 m cell: its SCL class, its four 10 m pixels and, where swir is given,
+ * its B11 value: the mean of its four pixels' SWIR through the atmosphere. */
 static void render_cell(const render_static *st, const sample_date *date, const float *red,
-                        const float *nir, int ci, int cj, render_out *out, int64_t counts[3])
+                        const float *nir, const float *swir, int ci, int cj, render_out *out,
+                        int64_t counts[3])
 {
     const sample_tile *t = st->tile;
     int px = st->x0 + 2 * ci, py = st->y0 + 2 * cj;
     double xc = t->x0 + SAMPLE_PIXEL_M * (px + 1), yc = t->y0 - SAMPLE_PIXEL_M * (py + 1);
     uint64_t cell_hash = prng_hash(date->seed, (uint64_t)global_col(t, px), (uint64_t)global_row(t, py), 4);
     atmosphere a = atmosphere_at(date, xc, yc, cell_hash);
-    double sr = 0, sn = 0;
+    double sr = 0, sn = 0, ss = 0;
     for (int dj = 0; dj < 2; dj++)
         for (int di = 0; di < 2; di++) {
             int i = 2 * ci + di, j = 2 * cj + dj;
@@ -259,18 +291,23 @@ static void render_cell(const render_static *st, const sample_date *date, const 
             sr += r, sn += n;
             double x = t->x0 + SAMPLE_PIXEL_M * (st->x0 + i + 0.5);
             double y = t->y0 - SAMPLE_PIXEL_M * (st->y0 + j + 0.5);
+            double tex = 1.0 + 0.05 * prng_hash_normal(prng_hash(date->seed, (uint64_t)global_col(t, st->x0 + i),
+                                                                 (uint64_t)global_row(t, st->y0 + j), 3));
+            if (swir)
+                ss += swir[o] * a.shade_swir * (1 - a.alpha) + a.alpha * a.cloud_swir * tex;
             if (outside_swath(date, x, y)) {
                 out->red[o] = 0, out->nir[o] = 0;
                 continue;
             }
-            double tex = 1.0 + 0.05 * prng_hash_normal(prng_hash(date->seed, (uint64_t)global_col(t, st->x0 + i),
-                                                                 (uint64_t)global_row(t, st->y0 + j), 3));
             double rr = r * a.shade_red * (1 - a.alpha) + a.alpha * a.cloud_red * tex;
             double nn = n * a.shade_nir * (1 - a.alpha) + a.alpha * a.cloud_nir * tex;
             out->red[o] = to_dn(rr), out->nir[o] = to_dn(nn);
         }
     uint8_t scl;
-    if (outside_swath(date, xc, yc))
+    int nodata = outside_swath(date, xc, yc);
+    if (swir) /* no data like SCL: by the cell's centre */
+        out->swir[(size_t)cj * (st->w / 2) + ci] = nodata ? 0 : to_dn(ss / 4.0);
+    if (nodata)
         scl = 0, counts[2]++;
     else if (a.scl)
         scl = a.scl;
@@ -285,32 +322,37 @@ static void render_cell(const render_static *st, const sample_date *date, const 
 int render_scene(const render_static *st, const sample_date *date, const render_values *v,
                  render_out *out)
 {
-    int W = st->w + 2, H = st->h + 2;
-    float *sred = malloc(sizeof(float) * (size_t)W * H), *snir = malloc(sizeof(float) * (size_t)W * H);
-    float *red = malloc(sizeof(float) * (size_t)st->w * st->h), *nir = malloc(sizeof(float) * (size_t)st->w * st->h);
+    int W = st->w + 2, H = st->h + 2, with_swir = out->swir != NULL;
+    size_t n_halo = (size_t)W * H, n = (size_t)st->w * st->h;
+    float *sred = malloc(sizeof(float) * n_halo), *snir = malloc(sizeof(float) * n_halo);
+    float *red = malloc(sizeof(float) * n), *nir = malloc(sizeof(float) * n);
+    float *sswir = with_swir ? malloc(sizeof(float) * n_halo) : NULL;
+    float *swir = with_swir ? malloc(sizeof(float) * n) : NULL;
     out->n_cells = out->n_cloud_cells = out->n_nodata_cells = 0;
-    if (!sred || !snir || !red || !nir) {
-        free(sred), free(snir), free(red), free(nir);
+    if (!sred || !snir || !red || !nir || (with_swir && (!sswir || !swir))) {
+        free(sred), free(snir), free(red), free(nir), free(sswir), free(swir);
         return mc_fail("out of memory rendering a %dx%d window of tile %s", st->w, st->h, st->tile->id);
     }
 #pragma omp parallel for schedule(static)
     for (int j = 0; j < H; j++)
-        surface_row(st, date, v, j, sred, snir);
+        surface_row(st, date, v, j, sred, snir, sswir);
 #pragma omp parallel for schedule(static)
     for (int j = 0; j < st->h; j++)
         for (int i = 0; i < st->w; i++) {
             red[(size_t)j * st->w + i] = psf(sred, W, i, j);
             nir[(size_t)j * st->w + i] = psf(snir, W, i, j);
+            if (with_swir)
+                swir[(size_t)j * st->w + i] = psf(sswir, W, i, j);
         }
     int64_t n_cells = 0, n_cloud = 0, n_nodata = 0;
 #pragma omp parallel for schedule(static) reduction(+ : n_cells, n_cloud, n_nodata)
     for (int cj = 0; cj < st->h / 2; cj++) {
         int64_t counts[3] = {0, 0, 0};
         for (int ci = 0; ci < st->w / 2; ci++)
-            render_cell(st, date, red, nir, ci, cj, out, counts);
+            render_cell(st, date, red, nir, swir, ci, cj, out, counts);
         n_cells += counts[0], n_cloud += counts[1], n_nodata += counts[2];
     }
     out->n_cells = n_cells, out->n_cloud_cells = n_cloud, out->n_nodata_cells = n_nodata;
-    free(sred), free(snir), free(red), free(nir);
+    free(sred), free(snir), free(red), free(nir), free(sswir), free(swir);
     return MC_OK;
 }

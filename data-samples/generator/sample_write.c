@@ -156,10 +156,11 @@ static int footprint_compute(const sample_region *r, const sample_scene *s, int 
     return MC_OK;
 }
 
+/* A band asset; its grid follows from res_m (10 or 20 m) on the tile's 10 m grid. */
 static json_t *asset_json(const char *file, const char *title, const char *band, const char *common,
                           int res_m, const sample_tile *t, int is_scl)
 {
-    int w = is_scl ? t->width / 2 : t->width, h = is_scl ? t->height / 2 : t->height;
+    int w = t->width * 10 / res_m, h = t->height * 10 / res_m;
     json_t *rb = json_pack("{s:i, s:s, s:i}", "nodata", 0, "data_type", is_scl ? "uint8" : "uint16",
                            "spatial_resolution", res_m);
     if (!is_scl) { /* baseline 04.00+: reflectance = DN * 0.0001 - 0.1 */
@@ -205,9 +206,10 @@ static json_t *item_json(const sample_region *r, const sample_scene *s, const fo
         "s2:datatake_id", datatake, "sat:relative_orbit", d->relative_orbit, "s2:sequence",
         s->sequence == 0 ? "0" : "1");
     json_object_set_new(props, "s2:nodata_pixel_percentage", json_real(round(s->nodata_pct * 100) / 100));
-    json_t *assets = json_pack("{s:o, s:o, s:o}",
+    json_t *assets = json_pack("{s:o, s:o, s:o, s:o}",
                                "B04", asset_json("./B04.tif", "Red (band 4) - 10m", "B04", "red", 10, t, 0),
                                "B08", asset_json("./B08.tif", "NIR 1 (band 8) - 10m", "B08", "nir", 10, t, 0),
+                               "B11", asset_json("./B11.tif", "SWIR 1.6 (band 11) - 20m", "B11", "swir16", 20, t, 0),
                                "SCL", asset_json("./SCL.tif", "Scene classification map (SCL)", "SCL", NULL, 20, t, 1));
     return json_pack(
         "{s:s, s:s, s:[s,s,s,s,s], s:s, s:[f,f,f,f], s:{s:s, s:[o]}, s:o, s:[], s:o, s:s}", "type",
@@ -288,6 +290,10 @@ static int write_scene_bands(const scene_job *job, const sample_scene *s, const 
         return MC_ERR;
     if (s->fault == FAULT_TRUNCATED_B08 && truncate_file(path, 0.45) != MC_OK)
         return MC_ERR;
+    if (path_join(path, dir, "B11.tif") != MC_OK)
+        return MC_ERR;
+    if (sample_write_gtiff(path, t->width / 2, t->height / 2, 0, o->swir, gt20, job->wkt, 256, 1) != MC_OK)
+        return MC_ERR;
     if (s->fault == FAULT_MISSING_SCL)
         return MC_OK;
     if (path_join(path, dir, "SCL.tif") != MC_OK)
@@ -295,24 +301,30 @@ static int write_scene_bands(const scene_job *job, const sample_scene *s, const 
     return sample_write_gtiff(path, t->width / 2, t->height / 2, 1, o->scl, gt20, job->wkt, 256, 1);
 }
 
-static int render_one(const scene_job *job, sample_scene *s, const footprint *fp, float *label_ndvi)
+/* label_values: 2 (n_parcels + 1) floats, this thread's: NDVI then NDMI per label. */
+static int render_one(const scene_job *job, sample_scene *s, const footprint *fp, float *label_values)
 {
     const sample_region *r = job->r;
     const sample_tile *t = &r->tiles[s->tile];
     sample_date date = r->dates[s->date];
     if (s->fault != FAULT_NONE) /* bad deliveries are drawn whole: the fault is in the files */
         date.swath_edge = 0;
-    render_values v = {label_ndvi, job->sigma_static, job->sigma_date, {0}};
-    label_ndvi[0] = 0;
-    for (size_t p = 0; p < r->n_parcels; p++)
+    float *label_ndvi = label_values, *label_ndmi = label_values + r->n_parcels + 1;
+    render_values v = {label_ndvi, job->sigma_static, job->sigma_date, {0}, label_ndmi, {0}};
+    label_ndvi[0] = 0, label_ndmi[0] = 0;
+    for (size_t p = 0; p < r->n_parcels; p++) {
         label_ndvi[p + 1] = r->parcel_ndvi[p * (size_t)r->n_dates + (size_t)s->date];
-    for (int c = 0; c < LC_COUNT; c++)
+        label_ndmi[p + 1] = r->parcel_ndmi[p * (size_t)r->n_dates + (size_t)s->date];
+    }
+    for (int c = 0; c < LC_COUNT; c++) {
         v.cover_ndvi[c] = (float)sample_cover_ndvi((sample_cover)c, date.doy);
+        v.cover_ndmi[c] = (float)sample_cover_ndmi((sample_cover)c, date.doy);
+    }
     size_t npx = (size_t)t->width * t->height;
-    render_out o = {malloc(npx * 2), malloc(npx * 2), malloc(npx / 4), 0, 0, 0};
+    render_out o = {.red = malloc(npx * 2), .nir = malloc(npx * 2), .scl = malloc(npx / 4), .swir = malloc(npx / 2)};
     char dir[4096];
-    int rc = o.red && o.nir && o.scl ? path_join(dir, job->scenes_dir, s->id)
-                                     : mc_fail("out of memory for scene %s", s->id);
+    int rc = o.red && o.nir && o.scl && o.swir ? path_join(dir, job->scenes_dir, s->id)
+                                               : mc_fail("out of memory for scene %s", s->id);
     if (rc == MC_OK)
         rc = render_scene(&job->tiles[s->tile].st, &date, &v, &o);
     if (rc == MC_OK) {
@@ -324,7 +336,7 @@ static int render_one(const scene_job *job, sample_scene *s, const footprint *fp
         rc = write_scene_bands(job, s, dir, &o);
     if (rc == MC_OK && s->has_item)
         rc = write_item(dir, r, s, fp, s->fault == FAULT_BAD_ITEM);
-    free(o.red), free(o.nir), free(o.scl);
+    free(o.red), free(o.nir), free(o.scl), free(o.swir);
     return rc == MC_OK ? MC_OK : mc_fail_wrap("scene %s", s->id);
 }
 
@@ -359,8 +371,8 @@ static int write_duplicate(const scene_job *job, const sample_scene *s, const fo
     char dir[4096], from[4096], to[4096];
     if (path_join(dir, job->scenes_dir, s->id) != MC_OK || sample_mkdirs(dir) != MC_OK)
         return MC_ERR;
-    static const char *const files[3] = {"B04.tif", "B08.tif", "SCL.tif"};
-    for (int k = 0; k < 3; k++) {
+    static const char *const files[4] = {"B04.tif", "B08.tif", "B11.tif", "SCL.tif"};
+    for (int k = 0; k < 4; k++) {
         char odir[4096];
         if (path_join(odir, job->scenes_dir, o->id) != MC_OK || path_join(from, odir, files[k]) != MC_OK ||
             path_join(to, dir, files[k]) != MC_OK || copy_file(from, to) != MC_OK)
@@ -429,12 +441,12 @@ static int scenes_render_all(scene_job *job, sample_region *r, const footprint *
     char first_error[2048] = "";
 #pragma omp parallel num_threads(threads)
     {
-        float *label_ndvi = malloc(sizeof(float) * (r->n_parcels + 1));
+        float *label_values = malloc(2 * sizeof(float) * (r->n_parcels + 1));
 #pragma omp for schedule(dynamic, 1)
         for (size_t i = 0; i < r->n_scenes; i++) {
             if (r->scenes[i].fault == FAULT_DUPLICATE)
                 continue;
-            int rc = label_ndvi ? render_one(job, &r->scenes[i], &fps[i], label_ndvi)
+            int rc = label_values ? render_one(job, &r->scenes[i], &fps[i], label_values)
                                 : mc_fail("out of memory for scene %s", r->scenes[i].id);
             if (rc != MC_OK) {
 #pragma omp critical(sample_error)
@@ -444,7 +456,7 @@ static int scenes_render_all(scene_job *job, sample_region *r, const footprint *
                 }
             }
         }
-        free(label_ndvi);
+        free(label_values);
     }
     if (failed)
         return mc_fail("%s%s", first_error, failed > 1 ? " (and more scenes failed)" : "");

@@ -1,5 +1,7 @@
 /* The sample generator: deterministic, well-formed, and its scenes, faults,
  * parcels, truth and claims are what data-samples/README.md says they are.
+ * The B11 (SWIR) check compares the files with the generator's own model
+ * (sample_model.c, linked in): the NDMI it meant each parcel to have.
  *
  * usage: test_sample GENERATOR REGION_DIR */
 #define _GNU_SOURCE
@@ -15,6 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "data-samples/generator/sample.h"
+#include "pipeline/error.h"
 #include "tests/test.h"
 
 /* Paths here are short temporary ones; a cut path would fail a check anyway. */
@@ -195,11 +199,12 @@ static int open_band(const char *dir, const char *id, const char *name, band *b,
     return rc;
 }
 
+/* B04, B08: 10 m uint16; B11: 20 m uint16; SCL: 20 m uint8. */
 static void check_band_layout(const scene_row *s, const char *name, const band *b)
 {
-    int is_scl = strcmp(name, "SCL") == 0;
-    int size = is_scl ? 400 : 800;
-    double res = is_scl ? 20.0 : 10.0;
+    int is_scl = strcmp(name, "SCL") == 0, is_20m = is_scl || strcmp(name, "B11") == 0;
+    int size = is_20m ? 400 : 800;
+    double res = is_20m ? 20.0 : 10.0;
     CHECK_MSG(b->w == size && b->h == size, "%s %s: %dx%d", s->id, name, b->w, b->h);
     CHECK_MSG(b->type == (is_scl ? GDT_Byte : GDT_UInt16), "%s %s: type %d", s->id, name, b->type);
     CHECK_MSG(b->epsg == 32635, "%s %s: EPSG %d", s->id, name, b->epsg);
@@ -224,7 +229,40 @@ typedef struct class_stats {
     double ndvi_sum[12], nir_sum[12];
     long n[12];
     long zero_dn_valid_scl, nonzero_dn_nodata_scl, dn_below_offset;
+    /* B11, per 20 m cell: SWIR reflectance, and NDMI against the cell's mean NIR */
+    double swir_sum[12], ndmi_sum[12];
+    long n_cells[12];
+    long swir_nodata_mismatch, swir_below_offset;
 } class_stats;
+
+static double reflectance(uint16_t dn) { return (dn - 1000) / 10000.0; }
+
+/* B11 against SCL: DN 0 exactly where SCL is 0 (both by the cell's centre). */
+static void accumulate_swir(const uint16_t *nir, const uint16_t *swir, const uint8_t *scl, class_stats *cs)
+{
+    for (int cj = 0; cj < 400; cj++)
+        for (int ci = 0; ci < 400; ci++) {
+            uint8_t c = scl[cj * 400 + ci];
+            uint16_t s = swir[cj * 400 + ci];
+            cs->swir_nodata_mismatch += (s == 0) != (c == 0);
+            if (s == 0 || c == 0)
+                continue;
+            cs->swir_below_offset += s < 1000;
+            double n = 0;
+            int k = 0;
+            for (; k < 4; k++) {
+                uint16_t dn = nir[(size_t)(2 * cj + k / 2) * 800 + (size_t)(2 * ci + k % 2)];
+                if (dn == 0)
+                    break;
+                n += reflectance(dn) / 4;
+            }
+            if (k < 4 || c >= 12)
+                continue;
+            cs->swir_sum[c] += reflectance(s);
+            cs->ndmi_sum[c] += (n - reflectance(s)) / (n + reflectance(s));
+            cs->n_cells[c]++;
+        }
+}
 
 /* Per SCL class: mean NDVI and NIR reflectance of the four 10 m pixels under each 20 m cell. */
 static void accumulate_classes(const uint16_t *red, const uint16_t *nir, const uint8_t *scl,
@@ -252,19 +290,26 @@ static void accumulate_classes(const uint16_t *red, const uint16_t *nir, const u
 
 static void check_scene_pixels(const char *dir, const scene_row *s, class_stats *summer)
 {
-    band b04, b08, scl;
-    void *red = NULL, *nir = NULL, *cls = NULL;
+    band b04, b08, scl, b11;
+    void *red = NULL, *nir = NULL, *cls = NULL, *swir = NULL;
     int ok = open_band(dir, s->id, "B04", &b04, &red) == 0 && open_band(dir, s->id, "B08", &b08, &nir) == 0 &&
-             open_band(dir, s->id, "SCL", &scl, &cls) == 0;
-    CHECK_MSG(ok, "scene %s: cannot read its bands", s->id);
+             open_band(dir, s->id, "SCL", &scl, &cls) == 0 && open_band(dir, s->id, "B11", &b11, &swir) == 0;
+    CHECK_MSG(ok, "scene %s: cannot read its bands (B04, B08, SCL, B11)", s->id);
     if (ok) {
         check_band_layout(s, "B04", &b04);
         check_band_layout(s, "B08", &b08);
         check_band_layout(s, "SCL", &scl);
+        check_band_layout(s, "B11", &b11);
         CHECK_MSG(b04.gt[0] == scl.gt[0] && b04.gt[3] == scl.gt[3], "%s: SCL corner differs", s->id);
+        CHECK_MSG(memcmp(b11.gt, scl.gt, sizeof b11.gt) == 0 && b11.w == scl.w && b11.h == scl.h,
+                  "%s: B11 is not on SCL's grid", s->id);
         class_stats cs;
         memset(&cs, 0, sizeof cs);
         accumulate_classes(red, nir, cls, &cs);
+        accumulate_swir(nir, swir, cls, &cs);
+        CHECK_MSG(cs.swir_nodata_mismatch == 0, "%s: B11 DN 0 and SCL 0 disagree in %ld cells", s->id,
+                  cs.swir_nodata_mismatch);
+        CHECK_MSG(cs.swir_below_offset == 0, "%s: %ld B11 DNs below the +1000 offset", s->id, cs.swir_below_offset);
         /* DN 0 exactly where outside the swath (whole 20 m cells, up to the edge cells) */
         CHECK_MSG(cs.dn_below_offset == 0, "%s: %ld valid DNs below the +1000 offset", s->id, cs.dn_below_offset);
         long edge_tolerance = 4 * 800; /* the edge line cuts some 20 m cells */
@@ -281,19 +326,22 @@ static void check_scene_pixels(const char *dir, const scene_row *s, class_stats 
                 summer->ndvi_sum[c] += cs.ndvi_sum[c];
                 summer->nir_sum[c] += cs.nir_sum[c];
                 summer->n[c] += cs.n[c];
+                summer->swir_sum[c] += cs.swir_sum[c];
+                summer->ndmi_sum[c] += cs.ndmi_sum[c];
+                summer->n_cells[c] += cs.n_cells[c];
             }
     }
-    free(red), free(nir), free(cls);
+    free(red), free(nir), free(cls), free(swir);
 }
 
 static void check_overlap_identical(const char *dir, const scene_row *lf, const scene_row *mf)
 {
-    static const char *const names[3] = {"B04", "B08", "SCL"};
-    for (int k = 0; k < 3; k++) {
+    static const char *const names[4] = {"B04", "B08", "B11", "SCL"};
+    for (int k = 0; k < 4; k++) {
         band a, b;
         void *da = NULL, *db = NULL;
         if (open_band(dir, lf->id, names[k], &a, &da) == 0 && open_band(dir, mf->id, names[k], &b, &db) == 0) {
-            /* the tiles' origins are 7000 m apart: MF column 0 is LF column 700 (10 m) */
+            /* the tiles' origins are 7000 m apart: MF column 0 is LF column 700 (10 m), 350 (20 m) */
             int shift = (int)((b.gt[0] - a.gt[0]) / a.gt[1]), bytes = a.type == GDT_Byte ? 1 : 2;
             int same = 1;
             for (int j = 0; j < a.h && same; j++)
@@ -331,6 +379,18 @@ static void check_item(const char *dir, const scene_row *s)
     json_t *rb = json_array_get(json_object_get(json_object_get(json_object_get(item, "assets"), "B08"), "raster:bands"), 0);
     CHECK_NEAR(json_number_value(json_object_get(rb, "offset")), -0.1, 1e-12);
     CHECK_NEAR(json_number_value(json_object_get(rb, "scale")), 0.0001, 1e-12);
+    json_t *b11 = json_object_get(json_object_get(item, "assets"), "B11");
+    CHECK_MSG(b11 != NULL, "%s: item.json has no B11 asset", s->id);
+    rb = json_array_get(json_object_get(b11, "raster:bands"), 0);
+    CHECK_STR(json_string_value(json_object_get(b11, "href")), "./B11.tif");
+    CHECK_STR(json_string_value(json_object_get(b11, "title")), "SWIR 1.6 (band 11) - 20m");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(json_object_get(b11, "eo:bands"), 0), "common_name")),
+              "swir16");
+    CHECK_INT(json_integer_value(json_object_get(b11, "gsd")), 20);
+    CHECK_INT(json_integer_value(json_array_get(json_object_get(b11, "proj:shape"), 0)), 400);
+    CHECK_STR(json_string_value(json_object_get(rb, "data_type")), "uint16");
+    CHECK_NEAR(json_number_value(json_object_get(rb, "offset")), -0.1, 1e-12);
+    CHECK_NEAR(json_number_value(json_object_get(rb, "scale")), 0.0001, 1e-12);
     json_decref(item);
 }
 
@@ -348,10 +408,14 @@ static void check_fault(const char *dir, const scene_row *s, const scene_row *ro
         CHECK_MSG(rc != 0, "%s: a truncated B08 should not read", s->id);
         free(data), data = NULL;
         CHECK_MSG(open_band(dir, s->id, "B04", &b, &data) == 0, "%s: B04 should read", s->id);
+        free(data), data = NULL;
+        CHECK_MSG(open_band(dir, s->id, "B11", &b, &data) == 0, "%s: B11 should read", s->id);
     } else if (strcmp(s->fault, "missing-SCL") == 0) {
         snprintf(path, sizeof path, "%s/scenes/%s/SCL.tif", dir, s->id);
         CHECK_MSG(access(path, F_OK) != 0, "%s: SCL.tif should be missing", s->id);
         CHECK_MSG(open_band(dir, s->id, "B08", &b, &data) == 0, "%s: B08 should read", s->id);
+        free(data), data = NULL;
+        CHECK_MSG(open_band(dir, s->id, "B11", &b, &data) == 0, "%s: B11 should read", s->id);
     } else if (strcmp(s->fault, "bad-item-json") == 0) {
         json_error_t err;
         snprintf(path, sizeof path, "%s/scenes/%s/item.json", dir, s->id);
@@ -366,8 +430,8 @@ static void check_fault(const char *dir, const scene_row *s, const scene_row *ro
             if (rows[i].sequence == 0 && !strcmp(rows[i].tile, s->tile) && !strcmp(rows[i].date, s->date))
                 twin = &rows[i];
         CHECK_MSG(twin != NULL, "%s: no _0_ delivery of the same tile-date", s->id);
-        static const char *const files[3] = {"B04.tif", "B08.tif", "SCL.tif"};
-        for (int k = 0; twin && k < 3; k++) {
+        static const char *const files[4] = {"B04.tif", "B08.tif", "B11.tif", "SCL.tif"};
+        for (int k = 0; twin && k < 4; k++) {
             char a[4096], c[4096];
             snprintf(a, sizeof a, "%s/scenes/%s/%s", dir, s->id, files[k]);
             snprintf(c, sizeof c, "%s/scenes/%s/%s", dir, twin->id, files[k]);
@@ -429,6 +493,20 @@ static void check_scenes(const char *dir)
     CHECK_MSG(cloud < 0.25, "mean NDVI of SCL 9: %.3f (clouds must wreck NDVI)", cloud);
     CHECK_MSG(water < 0.0, "mean NDVI of SCL 6: %.3f", water);
     CHECK_MSG(nir_shadow < 0.6 * nir_veg, "NIR in shadow %.3f vs vegetation %.3f", nir_shadow, nir_veg);
+    /* B11: green summer vegetation moist (NDMI well above 0), thick cloud bright in
+     * SWIR as well, shadow dark, water dark in both NIR and SWIR */
+    for (int c = 3; c <= 9; c++)
+        REQUIRE(summer.n_cells[c] > 0 || c == 5 || c == 7 || c == 8);
+    double ndmi_veg = summer.ndmi_sum[4] / summer.n_cells[4];
+    double swir_veg = summer.swir_sum[4] / summer.n_cells[4], swir_cloud = summer.swir_sum[9] / summer.n_cells[9];
+    double swir_shadow = summer.swir_sum[3] / summer.n_cells[3], swir_water = summer.swir_sum[6] / summer.n_cells[6];
+    CHECK_MSG(ndmi_veg > 0.15 && ndmi_veg < 0.5, "mean NDMI of SCL 4 in summer: %.3f", ndmi_veg);
+    CHECK_MSG(swir_cloud > 0.2 && swir_cloud > 1.5 * swir_veg, "SWIR of SCL 9 %.3f vs vegetation %.3f", swir_cloud,
+              swir_veg);
+    CHECK_MSG(swir_shadow < 0.6 * swir_veg, "SWIR in shadow %.3f vs vegetation %.3f", swir_shadow, swir_veg);
+    CHECK_MSG(swir_water < 0.05, "SWIR of SCL 6: %.3f", swir_water);
+    printf("summer B11: NDMI of SCL 4 %.3f; SWIR vegetation %.3f, cloud %.3f, shadow %.3f, water %.3f\n", ndmi_veg,
+           swir_veg, swir_cloud, swir_shadow, swir_water);
 }
 
 /* ---- parcels, truth, claims ------------------------------------------- */
@@ -773,6 +851,171 @@ static void check_mowing_visible(const char *dir)
     free(means), free(pr.label), free(pr.ids);
 }
 
+/* ---- B11: the files carry the NDMI the generator meant ---------------- */
+
+/* Pixels whose 20 m cell and its surroundings lie inside one parcel: the cell's
+ * 2 x 2 pixels, the 1-pixel reach of the point spread function that mixes
+ * neighbours, and 1 pixel more for the test's labels (rasterised from EPSG:3301)
+ * differing from the generator's (UTM) at the edge. Label of the cell, or 0. */
+static int32_t interior_cell_label(const int32_t *label, int ci, int cj)
+{
+    int32_t l = label[(size_t)(2 * cj) * 800 + (size_t)(2 * ci)];
+    if (l <= 0 || ci < 1 || cj < 1 || ci > 398 || cj > 398)
+        return 0;
+    for (int j = 2 * cj - 2; j <= 2 * cj + 3; j++)
+        for (int i = 2 * ci - 2; i <= 2 * ci + 3; i++)
+            if (label[(size_t)j * 800 + (size_t)i] != l)
+                return 0;
+    return l;
+}
+
+/* Mean NDMI of each parcel's clear interior pixels on one scene, as ingest forms
+ * it: per 10 m pixel (nir - swir) / (nir + swir), the pixel's B08 against the B11
+ * of its 20 m cell (nearest neighbour); NAN under 80 pixels. */
+static int parcel_ndmi_means(const char *dir, const scene_row *s, const parcel_raster *pr, double *mean)
+{
+    band b;
+    void *nir = NULL, *swir = NULL, *scl = NULL;
+    int rc = open_band(dir, s->id, "B08", &b, &nir) == 0 && open_band(dir, s->id, "B11", &b, &swir) == 0 &&
+                     open_band(dir, s->id, "SCL", &b, &scl) == 0
+                 ? 0
+                 : -1;
+    double *sum = calloc((size_t)pr->n + 1, sizeof *sum);
+    long *count = calloc((size_t)pr->n + 1, sizeof *count);
+    for (int cj = 0; rc == 0 && cj < 400; cj++)
+        for (int ci = 0; ci < 400; ci++) {
+            int32_t l = interior_cell_label(pr->label, ci, cj);
+            uint8_t c = ((uint8_t *)scl)[cj * 400 + ci];
+            uint16_t sw = ((uint16_t *)swir)[cj * 400 + ci];
+            if (!l || (c != 4 && c != 5) || !sw)
+                continue;
+            for (int k = 0; k < 4; k++) {
+                uint16_t n = ((uint16_t *)nir)[(size_t)(2 * cj + k / 2) * 800 + (size_t)(2 * ci + k % 2)];
+                if (!n)
+                    continue;
+                sum[l] += (reflectance(n) - reflectance(sw)) / (reflectance(n) + reflectance(sw));
+                count[l]++;
+            }
+        }
+    for (int l = 1; l <= pr->n; l++)
+        mean[l - 1] = count[l] >= 80 ? sum[l] / count[l] : NAN;
+    free(sum), free(count), free(nir), free(swir), free(scl);
+    return rc;
+}
+
+static int region_date_index(const sample_region *r, const char *iso)
+{
+    for (int d = 0; d < r->n_dates; d++)
+        if (!strcmp(r->dates[d].iso, iso))
+            return d;
+    return -1;
+}
+
+/* Per parcel of the late season (15 August - 30 September): mean NDMI over those
+ * dates of the meadows never mown, and of the mown ones. */
+static void check_late_season(const truth_row *truth, int n_truth, const parcel_raster *pr, const double *means,
+                              const scene_row *rows, const int *clear, int n_clear)
+{
+    double sum[2] = {0, 0}, unmown_max = -1;
+    int n[2] = {0, 0};
+    const char *unmown_max_id = "";
+    for (int i = 0; i < n_truth; i++) {
+        int p = -1;
+        for (int k = 0; k < pr->n; k++)
+            if (!strcmp(pr->ids[k], truth[i].id))
+                p = k;
+        if (p < 0 || strcmp(truth[i].type, "meadow") != 0)
+            continue;
+        double s = 0;
+        int m = 0;
+        for (int c = 0; c < n_clear; c++) {
+            double v = means[(size_t)c * pr->n + p];
+            if (!isnan(v) && strcmp(rows[clear[c]].date, "2026-08-15") >= 0 && strcmp(rows[clear[c]].date, "2026-09-30") <= 0)
+                s += v, m++;
+        }
+        if (m < 2)
+            continue;
+        int mown = truth[i].n_mowings > 0;
+        sum[mown] += s / m, n[mown]++;
+        if (!mown && s / m > unmown_max)
+            unmown_max = s / m, unmown_max_id = truth[i].id;
+    }
+    REQUIRE(n[0] >= 3 && n[1] >= 20);
+    double unmown = sum[0] / n[0], mown = sum[1] / n[1];
+    /* the model dries unmown meadows to NDMI 0.0-0.1 by September; mown ones
+     * regrow green (NDMI 0.2-0.45, less where a late cut is fresh) */
+    CHECK_MSG(unmown < mown - 0.1, "late-season NDMI: unmown %.3f, mown %.3f", unmown, mown);
+    CHECK_MSG(unmown_max < mown, "unmown meadow %s: late-season NDMI %.3f, above the mown mean %.3f", unmown_max_id,
+              unmown_max, mown);
+    printf("late-season NDMI (15 Aug - 30 Sep): %d unmown meadows %.3f (highest %.3f), %d mown %.3f\n", n[0], unmown,
+           unmown_max, n[1], mown);
+}
+
+/* The generator's own targets (sample_model.c, same seed) against what the
+ * files give on the clear 35VLF dates. */
+static void check_ndmi_follows_model(const char *dir, uint64_t seed)
+{
+    static scene_row rows[256];
+    static truth_row truth[1024];
+    int n = read_manifest(dir, rows, 256), n_truth = read_truth(dir, truth, 1024);
+    REQUIRE(n > 0 && n_truth > 0);
+    sample_region r;
+    REQUIRE(sample_region_build(seed, 1, &r) == MC_OK);
+    int clear[64], n_clear = 0;
+    for (int i = 0; i < n && n_clear < 64; i++)
+        if (!rows[i].fault[0] && !strcmp(rows[i].tile, "35VLF") && rows[i].cloud_pct < 60 && rows[i].nodata_pct == 0)
+            clear[n_clear++] = i;
+    band grid;
+    REQUIRE(n_clear >= 10 && open_band(dir, rows[clear[0]].id, "B08", &grid, NULL) == 0);
+    parcel_raster pr = {0};
+    REQUIRE(parcels_on_tile(dir, &grid, &pr) == 0);
+    /* the file's parcel order is the model's (EE-0001 is parcel 0) */
+    int same_order = pr.n == (int)r.n_parcels;
+    for (int p = 0; same_order && p < pr.n; p++)
+        same_order = !strcmp(pr.ids[p], r.parcels[p].id);
+    REQUIRE(same_order);
+    double *means = malloc(sizeof(double) * (size_t)n_clear * pr.n);
+    REQUIRE(means != NULL);
+    int compared = 0, off = 0;
+    double worst = 0, abs_sum = 0;
+    for (int c = 0; c < n_clear; c++) {
+        REQUIRE(parcel_ndmi_means(dir, &rows[clear[c]], &pr, means + (size_t)c * pr.n) == 0);
+        int d = region_date_index(&r, rows[clear[c]].date);
+        REQUIRE(d >= 0);
+        for (int p = 0; p < pr.n; p++) {
+            double got = means[(size_t)c * pr.n + p];
+            if (isnan(got))
+                continue;
+            double want = r.parcel_ndmi[(size_t)p * r.n_dates + (size_t)d], err = fabs(got - want);
+            /* Tolerance 0.04. A pixel's NDMI is the parcel's plus its NDVI noise
+             * through the slope of the NDVI-NDMI relation (1.2) plus 0.02 of its own.
+             * The fixed per-pixel part does not average out over dates: for the
+             * noisiest parcels (pastures, fixed NDVI sd 0.07 -> NDMI sd 0.084) the
+             * mean of 80 pixels is off by sd 0.084 / sqrt(80) = 0.009, so up to
+             * ~0.03 at 3 sd. Unflagged haze (4 % of a cirrus with NDMI ~0.2) adds
+             * up to ~0.01; DN rounding (< 0.001) and the curvature of
+             * (1 - x) / (1 + x) under the noise (~0.002) are small. On average the
+             * error must be far smaller: below 0.008. */
+            compared++;
+            abs_sum += err;
+            off += err > 0.04;
+            if (err > worst)
+                worst = err;
+            if (err > 0.04)
+                fprintf(stderr, "%s on %s: NDMI %.3f from the files, %.3f meant\n", r.parcels[p].id,
+                        rows[clear[c]].date, got, want);
+        }
+    }
+    CHECK_MSG(compared >= 500, "only %d parcel-dates with 80 clear interior pixels", compared);
+    CHECK_INT(off, 0);
+    CHECK_MSG(compared > 0 && abs_sum / compared < 0.008, "mean |error| %.4f", compared ? abs_sum / compared : 0.0);
+    printf("B11: %d parcel-dates, NDMI from the files vs the model: mean |error| %.4f, worst %.4f\n", compared,
+           compared ? abs_sum / compared : 0.0, worst);
+    check_late_season(truth, n_truth, &pr, means, rows, clear, n_clear);
+    free(means), free(pr.label), free(pr.ids);
+    sample_region_free(&r);
+}
+
 static void check_region_committed(const char *generated, const char *region)
 {
     static const char *const files[4] = {"parcels.gpkg", "truth.csv", "truth-events.csv", "claims.csv"};
@@ -817,6 +1060,7 @@ int main(int argc, char **argv)
     check_parcels(a, truth, n_truth);
     check_claims(a, truth, n_truth);
     check_mowing_visible(a);
+    check_ndmi_follows_model(a, 7);
 
     /* the committed region is the default seed's, and another seed differs */
     const char *run_c[] = {"--out", c, "--vectors-only", NULL};
