@@ -13,8 +13,9 @@
 #include "error.h"
 #include "log.h"
 
-enum { BAND_RED = 0, BAND_NIR = 1, BAND_SCL = 2, N_BANDS = 3 };
-static const char *const band_names[N_BANDS] = {"B04", "B08", "SCL"};
+/* B11 last: it is optional (scene->has_swir), the others are always opened. */
+enum { BAND_RED = 0, BAND_NIR = 1, BAND_SCL = 2, BAND_SWIR = 3, N_BANDS = 4 };
+static const char *const band_names[N_BANDS] = {"B04", "B08", "SCL", "B11"};
 
 /* Strip windows below this many pixels are grown by whole strips. */
 #define BANDS_MIN_WINDOW_PX 65536
@@ -59,8 +60,10 @@ typedef struct reader {
     GDALDatasetH ds[N_BANDS];
     GDALRasterBandH band[N_BANDS];
     int block_w[N_BANDS], block_h[N_BANDS];
+    int n_bands;         /* N_BANDS with B11, else N_BANDS - 1 */
     uint16_t *red, *nir; /* win_w * win_h, stride win_w */
     uint8_t *scl;        /* win_w/2 * win_h/2, stride win_w/2 */
+    uint16_t *swir;      /* as scl; NULL without B11 */
 } reader;
 
 static void reader_close(reader *r)
@@ -71,13 +74,15 @@ static void reader_close(reader *r)
     free(r->red);
     free(r->nir);
     free(r->scl);
+    free(r->swir);
     memset(r, 0, sizeof *r);
 }
 
 static int reader_open(reader *r, const scene_info *scene, const layout *l, int with_buffers)
 {
     memset(r, 0, sizeof *r);
-    for (int b = 0; b < N_BANDS; b++) {
+    r->n_bands = scene->has_swir ? N_BANDS : N_BANDS - 1;
+    for (int b = 0; b < r->n_bands; b++) {
         if (scene_band_path(scene, band_names[b], r->path[b], sizeof r->path[b]) != MC_OK)
             return MC_ERR;
         CPLErrorReset();
@@ -92,7 +97,8 @@ static int reader_open(reader *r, const scene_info *scene, const layout *l, int 
         r->red = malloc(px * sizeof *r->red);
         r->nir = malloc(px * sizeof *r->nir);
         r->scl = malloc(px / 4 * sizeof *r->scl);
-        if (!r->red || !r->nir || !r->scl)
+        r->swir = scene->has_swir ? malloc(px / 4 * sizeof *r->swir) : NULL;
+        if (!r->red || !r->nir || !r->scl || (scene->has_swir && !r->swir))
             return mc_fail("scene %s: out of memory for read buffers", scene->path);
     }
     return MC_OK;
@@ -124,14 +130,29 @@ static int read_u16(reader *r, int b, const layout *l, int x0, int y0, int w, in
     return read_failed(r, b, err, x0, y0);
 }
 
-/* The SCL pixels under the 10 m window at (x0, y0) (x0, y0 even). */
-static int read_scl(reader *r, int x0, int y0, int w, int h, uint8_t *buf, ptrdiff_t stride)
+/* The 20 m pixels (SCL, B11) under the 10 m window at (x0, y0) (x0, y0 even);
+ * stride in elements of `type`. */
+static int read_20m(reader *r, int b, GDALDataType type, int x0, int y0, int w, int h, void *buf,
+                    ptrdiff_t stride)
 {
     CPLErrorReset();
     int sw = (w + 1) / 2, sh = (h + 1) / 2;
-    CPLErr err = GDALRasterIO(r->band[BAND_SCL], GF_Read, x0 / 2, y0 / 2, sw, sh, buf, sw, sh,
-                              GDT_Byte, 0, (GSpacing)stride);
-    return read_failed(r, BAND_SCL, err, x0 / 2, y0 / 2);
+    CPLErr err = GDALRasterIO(r->band[b], GF_Read, x0 / 2, y0 / 2, sw, sh, buf, sw, sh, type, 0,
+                              (GSpacing)(stride * GDALGetDataTypeSizeBytes(type)));
+    return read_failed(r, b, err, x0 / 2, y0 / 2);
+}
+
+static int read_scl(reader *r, int x0, int y0, int w, int h, uint8_t *buf, ptrdiff_t stride)
+{
+    return read_20m(r, BAND_SCL, GDT_Byte, x0, y0, w, h, buf, stride);
+}
+
+/* B11 where the scene has it (r->n_bands says); nothing to read otherwise. */
+static int read_swir(reader *r, int x0, int y0, int w, int h, uint16_t *buf, ptrdiff_t stride)
+{
+    if (r->n_bands <= BAND_SWIR)
+        return MC_OK;
+    return read_20m(r, BAND_SWIR, GDT_UInt16, x0, y0, w, h, buf, stride);
 }
 
 typedef struct job {
@@ -140,7 +161,7 @@ typedef struct job {
     const kernel_params *params;
     layout l;
     /* full-tile buffers (CUDA path); NULL on the CPU path */
-    uint16_t *tile_red, *tile_nir;
+    uint16_t *tile_red, *tile_nir, *tile_swir; /* tile_swir: NULL without B11 */
     uint8_t *tile_scl;
 } job;
 
@@ -153,6 +174,7 @@ static int window_cpu(const job *j, reader *r, int x0, int y0, int w, int h, ker
         .width = w, .height = h, .red = r->red, .nir = r->nir, .band_stride = l->win_w,
         .scl = r->scl, .scl_stride = l->win_w / 2,
         .labels = j->lr->labels + (ptrdiff_t)y0 * l->width + x0, .label_stride = l->width,
+        .swir = r->swir, .swir_stride = l->win_w / 2,
     };
     if (read_scl(r, x0, y0, w, h, r->scl, kw.scl_stride) != MC_OK)
         return MC_ERR;
@@ -164,7 +186,8 @@ static int window_cpu(const job *j, reader *r, int x0, int y0, int w, int h, ker
         return MC_OK;
     }
     if (read_u16(r, BAND_RED, l, x0, y0, w, h, r->red, l->win_w) != MC_OK ||
-        read_u16(r, BAND_NIR, l, x0, y0, w, h, r->nir, l->win_w) != MC_OK)
+        read_u16(r, BAND_NIR, l, x0, y0, w, h, r->nir, l->win_w) != MC_OK ||
+        read_swir(r, x0, y0, w, h, r->swir, kw.swir_stride) != MC_OK)
         return MC_ERR;
     c->pixels_decoded += (int64_t)w * h;
     kernel_accumulate_window(&kw, j->params, stats, j->lr->n_labels);
@@ -187,8 +210,10 @@ static int window_tile(const job *j, reader *r, int x0, int y0, int w, int h, ba
         return MC_OK;
     }
     ptrdiff_t off = (ptrdiff_t)y0 * l->width + x0;
+    ptrdiff_t off20 = (ptrdiff_t)(y0 / 2) * scl_stride + x0 / 2;
     if (read_u16(r, BAND_RED, l, x0, y0, w, h, j->tile_red + off, l->width) != MC_OK ||
-        read_u16(r, BAND_NIR, l, x0, y0, w, h, j->tile_nir + off, l->width) != MC_OK)
+        read_u16(r, BAND_NIR, l, x0, y0, w, h, j->tile_nir + off, l->width) != MC_OK ||
+        (j->tile_swir && read_swir(r, x0, y0, w, h, j->tile_swir + off20, scl_stride) != MC_OK))
         return MC_ERR;
     c->pixels_decoded += (int64_t)w * h;
     return MC_OK;
@@ -209,6 +234,8 @@ static void stats_add(kernel_stats *into, const kernel_stats *from, size_t n)
         into[i].n_seen += from[i].n_seen;
         into[i].sum_q += from[i].sum_q;
         into[i].sum_q2 += from[i].sum_q2;
+        into[i].n_moist += from[i].n_moist;
+        into[i].sum_m += from[i].sum_m;
     }
 }
 
@@ -306,8 +333,9 @@ static int accumulate_tile(job *j, kernel_device device, int threads, kernel_sta
     j->tile_red = calloc(px, sizeof *j->tile_red);
     j->tile_nir = calloc(px, sizeof *j->tile_nir);
     j->tile_scl = calloc(scl_px, sizeof *j->tile_scl);
+    j->tile_swir = j->scene->has_swir ? calloc(scl_px, sizeof *j->tile_swir) : NULL;
     int rc = MC_OK;
-    if (!j->tile_red || !j->tile_nir || !j->tile_scl)
+    if (!j->tile_red || !j->tile_nir || !j->tile_scl || (j->scene->has_swir && !j->tile_swir))
         rc = mc_fail("scene %s: out of memory for full-tile buffers (%zu px)", j->scene->path, px);
     if (rc == MC_OK)
         rc = run_windows(j, threads, NULL, 0, counts);
@@ -316,6 +344,7 @@ static int accumulate_tile(job *j, kernel_device device, int threads, kernel_sta
             .width = l->width, .height = l->height, .red = j->tile_red, .nir = j->tile_nir,
             .band_stride = l->width, .scl = j->tile_scl, .scl_stride = (l->width + 1) / 2,
             .labels = j->lr->labels, .label_stride = l->width,
+            .swir = j->tile_swir, .swir_stride = (l->width + 1) / 2,
         };
         int krc = kernel_accumulate(device, &kw, j->params, stats, j->lr->n_labels, threads);
         if (krc != KERNEL_OK)
@@ -325,6 +354,7 @@ static int accumulate_tile(job *j, kernel_device device, int threads, kernel_sta
     free(j->tile_red);
     free(j->tile_nir);
     free(j->tile_scl);
+    free(j->tile_swir);
     return rc;
 }
 

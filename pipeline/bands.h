@@ -6,7 +6,8 @@
  * own statistics array, and takes whole windows; the integer partial sums are
  * added at the end, so the result does not depend on thread count or order.
  * A window with no parcel pixel is never decoded; a window whose SCL has no clear
- * pixel has only SCL decoded. */
+ * pixel has only SCL decoded. Where the scene has B11 (scene->has_swir), its 20 m
+ * pixels are read with B04/B08 and the kernel adds NDMI as well. */
 #ifndef MOWCHECK_BANDS_H
 #define MOWCHECK_BANDS_H
 

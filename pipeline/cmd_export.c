@@ -24,9 +24,10 @@ static const char usage_text[] =
     "  claim_id,parcel_id,season,outcome,case_number,reviewed,reason\n\n"
     "series: "
     "Writes the NDVI series as CSV (stdout by default):\n"
-    "  parcel_id,date,ndvi,valid_share,n_valid,n_total,ndvi_std,n_seen\n"
+    "  parcel_id,date,ndvi,valid_share,n_valid,n_total,ndvi_std,n_seen,ndmi\n"
     "ndvi and ndvi_std are empty where the date is not observed (fewer valid pixels\n"
-    "than --min-valid-pixels or a smaller share than --min-valid-share).";
+    "than --min-valid-pixels or a smaller share than --min-valid-share); ndmi also\n"
+    "where fewer than half of the valid pixels had SWIR (the scene has no B11).";
 
 static int parse_season(const char *text, int *season)
 {

@@ -188,7 +188,7 @@ static int add_grid(ingest_ctx *c, const tile_grid *g)
 static int validate_scenes(ingest_ctx *c)
 {
     for (size_t i = 0; i < c->n_scenes; i++) {
-        const scene_info *sc = &c->scenes[i];
+        scene_info *sc = &c->scenes[i];
         tile_grid g;
         if (scene_validate(sc, &g) != MC_OK) {
             if (reject(c, sc->scene_id, sc->path, mc_error_message()) != MC_OK)

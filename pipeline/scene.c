@@ -445,23 +445,46 @@ static int check_10m_pair(const band_file *red, const band_file *nir)
     return MC_OK;
 }
 
-static int check_scl(const band_file *red, const band_file *scl)
+/* A 20 m band (SCL, B11) over the 10 m grid of red: half the resolution, same corner, CRS. */
+static int check_20m_grid(const band_file *red, const band_file *b)
 {
-    if (scl->type != GDT_Byte)
-        return mc_fail("%s: data type %s, expected Byte (uint8)", scl->path,
-                       GDALGetDataTypeName(scl->type));
     int want_w = (red->width + 1) / 2, want_h = (red->height + 1) / 2;
-    if (scl->width != want_w || scl->height != want_h)
-        return mc_fail("%s is %dx%d, expected %dx%d (20 m over the %dx%d 10 m bands)", scl->path,
-                       scl->width, scl->height, want_w, want_h, red->width, red->height);
-    if (!near(scl->gt[1], 2 * red->gt[1], 1e-6) || !near(scl->gt[5], 2 * red->gt[5], 1e-6))
-        return mc_fail("%s: pixel size %gx%g, expected %gx%g", scl->path, scl->gt[1], scl->gt[5],
+    if (b->width != want_w || b->height != want_h)
+        return mc_fail("%s is %dx%d, expected %dx%d (20 m over the %dx%d 10 m bands)", b->path,
+                       b->width, b->height, want_w, want_h, red->width, red->height);
+    if (!near(b->gt[1], 2 * red->gt[1], 1e-6) || !near(b->gt[5], 2 * red->gt[5], 1e-6))
+        return mc_fail("%s: pixel size %gx%g, expected %gx%g", b->path, b->gt[1], b->gt[5],
                        2 * red->gt[1], 2 * red->gt[5]);
-    if (!near(scl->gt[0], red->gt[0], 1e-6) || !near(scl->gt[3], red->gt[3], 1e-6))
-        return mc_fail("%s: upper-left corner (%.3f, %.3f) differs from %s (%.3f, %.3f)", scl->path,
-                       scl->gt[0], scl->gt[3], red->path, red->gt[0], red->gt[3]);
-    if (!OSRIsSame(scl->srs, red->srs))
-        return mc_fail("%s: CRS differs from %s", scl->path, red->path);
+    if (!near(b->gt[0], red->gt[0], 1e-6) || !near(b->gt[3], red->gt[3], 1e-6))
+        return mc_fail("%s: upper-left corner (%.3f, %.3f) differs from %s (%.3f, %.3f)", b->path,
+                       b->gt[0], b->gt[3], red->path, red->gt[0], red->gt[3]);
+    if (!OSRIsSame(b->srs, red->srs))
+        return mc_fail("%s: CRS differs from %s", b->path, red->path);
+    return MC_OK;
+}
+
+static int check_20m_band(const band_file *red, const band_file *b, GDALDataType want)
+{
+    if (b->type != want)
+        return mc_fail("%s: data type %s, expected %s", b->path, GDALGetDataTypeName(b->type),
+                       want == GDT_Byte ? "Byte (uint8)" : GDALGetDataTypeName(want));
+    return check_20m_grid(red, b);
+}
+
+/* B11 is optional: absent, the scene gives NDVI only; present, it must be right. */
+static int check_swir(const scene_info *scene, const band_file *red, band_file *swir,
+                      int *has_swir)
+{
+    char path[SCENE_PATH_MAX + 16];
+    struct stat st;
+    *has_swir = 0;
+    if (scene_band_path(scene, "B11", path, sizeof path) != MC_OK)
+        return MC_ERR;
+    if (stat(path, &st) != 0 && errno == ENOENT)
+        return MC_OK;
+    if (open_band(scene, "B11", swir) != MC_OK || check_20m_band(red, swir, GDT_UInt16) != MC_OK)
+        return MC_ERR;
+    *has_swir = 1;
     return MC_OK;
 }
 
@@ -483,10 +506,10 @@ static int grid_epsg(const band_file *red, int *epsg)
     return MC_OK;
 }
 
-int scene_validate(const scene_info *scene, tile_grid *grid)
+int scene_validate(scene_info *scene, tile_grid *grid)
 {
     static const char *const names[3] = {"B04", "B08", "SCL"};
-    band_file bf[3];
+    band_file bf[4]; /* the three above, then the optional B11 */
     memset(bf, 0, sizeof bf);
     /* Quiet GDAL's own printing: its message becomes part of ours. */
     CPLPushErrorHandler(CPLQuietErrorHandler);
@@ -496,7 +519,9 @@ int scene_validate(const scene_info *scene, tile_grid *grid)
     if (rc == MC_OK)
         rc = check_10m_pair(&bf[0], &bf[1]);
     if (rc == MC_OK)
-        rc = check_scl(&bf[0], &bf[2]);
+        rc = check_20m_band(&bf[0], &bf[2], GDT_Byte);
+    if (rc == MC_OK)
+        rc = check_swir(scene, &bf[0], &bf[3], &scene->has_swir);
     if (rc == MC_OK) {
         memset(grid, 0, sizeof *grid);
         snprintf(grid->tile_id, sizeof grid->tile_id, "%s", scene->tile_id);
@@ -505,7 +530,7 @@ int scene_validate(const scene_info *scene, tile_grid *grid)
         grid->height = bf[0].height;
         rc = grid_epsg(&bf[0], &grid->epsg);
     }
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (bf[i].ds)
             GDALClose(bf[i].ds);
     CPLPopErrorHandler();

@@ -16,6 +16,8 @@ typedef struct scene_info {
     char processing_baseline[8];      /* "05.10"; "" when unknown */
     int32_t reflectance_offset_dn;    /* -1000 from baseline 04.00, else 0 */
     char path[SCENE_PATH_MAX];        /* the scene's folder */
+    int has_swir;                     /* B11.tif present and valid (set by scene_validate):
+                                       * the parcels get NDMI as well as NDVI */
 } scene_info;
 
 /* The 10 m pixel grid of a tile, as read from its B04 band. */
@@ -51,10 +53,12 @@ int scene_compare(const void *a, const void *b);
 /* Opens B04, B08 and SCL and checks them before any pixel is used: all present and
  * readable by GDAL; B04/B08 uint16 of equal size and geotransform; SCL uint8 at 20 m
  * (width ceil(w/2), height ceil(h/2)) with the same upper-left corner and CRS; the CRS
- * projected with an EPSG code. Fills *grid (tile id from the scene). */
-int scene_validate(const scene_info *scene, tile_grid *grid);
+ * projected with an EPSG code. B11 (SWIR) is optional: where B11.tif exists it must be
+ * uint16 on SCL's 20 m grid, else the scene fails like any other bad band; sets
+ * scene->has_swir. Fills *grid (tile id from the scene). */
+int scene_validate(scene_info *scene, tile_grid *grid);
 
-/* The path of one band file of a scene ("B04", "B08", "SCL"). */
+/* The path of one band file of a scene ("B04", "B08", "SCL", "B11"). */
 int scene_band_path(const scene_info *scene, const char *band, char *buf, size_t size);
 
 /* 1 where two grids are the same (CRS, geotransform within 1e-6 m, size). */

@@ -145,7 +145,7 @@ typedef struct row {
 
 typedef struct reader {
     const char *name;
-    int col_id, col_date, col_ndvi, col_nir, col_swir1, n_cols;
+    int col_id, col_date, col_ndvi, col_ndmi, col_nir, col_swir1, n_cols;
     row *rows;
     size_t n_rows, cap_rows;
     char bad[SERIES_MAX_REPORTED][160];
@@ -166,12 +166,14 @@ static int read_header(reader *r, char *line)
 {
     char *fields[SERIES_MAX_FIELDS];
     int n = split_csv(line, fields, SERIES_MAX_FIELDS);
-    r->col_id = r->col_date = r->col_ndvi = r->col_nir = r->col_swir1 = -1;
+    r->col_id = r->col_date = r->col_ndvi = r->col_ndmi = r->col_nir = r->col_swir1 = -1;
     for (int i = 0; i < n; i++) {
         if (strcmp(fields[i], "nir") == 0)
             r->col_nir = i;
         else if (strcmp(fields[i], "swir1") == 0)
             r->col_swir1 = i;
+        else if (strcmp(fields[i], "ndmi") == 0)
+            r->col_ndmi = i;
         if (strcmp(fields[i], "parcel_id") == 0)
             r->col_id = i;
         else if (strcmp(fields[i], "date") == 0)
@@ -202,9 +204,14 @@ static int parse_ndvi(const char *t, float *out)
     return MC_OK;
 }
 
-/* NDMI from the optional nir and swir1 fields; NAN when absent or unusable. */
+/* NDMI from the optional ndmi field (mowcheck's own export, from B11), else from the
+ * nir and swir1 fields; NAN when absent or unusable. */
 static float row_ndmi(const reader *r, char **fields, int n)
 {
+    float ndmi;
+    if (r->col_ndmi >= 0 && n > r->col_ndmi && parse_ndvi(fields[r->col_ndmi], &ndmi) == MC_OK &&
+        !isnan(ndmi))
+        return ndmi;
     if (r->col_nir < 0 || r->col_swir1 < 0 || n <= r->col_nir || n <= r->col_swir1)
         return NAN;
     char *e1, *e2;

@@ -2,10 +2,12 @@
  * that detection works on.
  *
  * Series CSV (DESIGN.md, "Files between stages"): a header line naming at least
- * parcel_id, date and ndvi, in any order; optional nir and swir1 columns
- * (surface reflectance) give each observation its NDMI; an empty or unusable
- * nir/swir1 value only leaves that NDMI unknown (NAN), it never refuses the line.
- * Other columns (valid_share, n_valid, cloud_score, ...) are ignored. One row per parcel and acquisition date:
+ * parcel_id, date and ndvi, in any order; an optional ndmi column (what `mowcheck
+ * export series` writes where the scenes had B11), or else nir and swir1 columns
+ * (surface reflectance), give each observation its NDMI; an empty or unusable
+ * ndmi or nir/swir1 value only leaves that NDMI unknown (NAN), it never refuses the
+ * line. Other columns (valid_share, n_valid, cloud_score, ...) are ignored. One row
+ * per parcel and acquisition date:
  *   - date is YYYY-MM-DD;
  *   - ndvi is a finite number in [-1, 1], or empty: the date was not observed
  *     (cloudy); such rows are kept, they are the cloudy dates.
@@ -25,8 +27,8 @@
 typedef struct series_obs {
     int32_t day;  /* days since 1970-01-01 */
     float ndvi;   /* NAN: not observed on that date */
-    float ndmi;   /* (nir - swir1) / (nir + swir1) where the CSV has valid nir and swir1
-                   * columns (vegetation moisture), else NAN: optional evidence */
+    float ndmi;   /* (nir - swir1) / (nir + swir1) from the CSV's ndmi column or its nir
+                   * and swir1 columns (vegetation moisture), else NAN: optional evidence */
 } series_obs;
 
 /* One parcel: its observations are obs[first .. first+count-1], sorted by day. */

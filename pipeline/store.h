@@ -88,8 +88,9 @@ typedef struct store_series_filter {
     int season;                /* 0: all */
 } store_series_filter;
 
-/* Writes the series CSV: parcel_id,date,ndvi,valid_share,n_valid,n_total,ndvi_std,n_seen
- * ordered by parcel_id, date. ndvi and ndvi_std are empty where the date is not observed. */
+/* Writes the series CSV: parcel_id,date,ndvi,valid_share,n_valid,n_total,ndvi_std,n_seen,ndmi
+ * ordered by parcel_id, date. ndvi and ndvi_std are empty where the date is not observed;
+ * ndmi also where fewer than half of the valid pixels had B11 (SWIR) data. */
 int store_export_series(store *s, const store_series_filter *filter, FILE *out);
 
 /* ---- audit log (registry requests; append-only; store_audit.c, schemas/010_audit.sql) ---- */

@@ -21,12 +21,15 @@ static void format_double(double v, char *buf, size_t size)
 }
 
 /* Numbers are rounded in numeric (exact, half away from zero) to 4 decimals.
- * ndvi and ndvi_std are NULL (empty in the CSV) where the date is not observed. */
+ * ndvi and ndvi_std are NULL (empty in the CSV) where the date is not observed; ndmi
+ * also where less than half of the valid pixels had SWIR (B11) data, e.g. a scene
+ * without B11. */
 static const char series_sql[] =
     "COPY (SELECT parcel_id, to_char(acquired_on, 'YYYY-MM-DD') AS date,"
     " CASE WHEN observed THEN round(ndvi, 4) END AS ndvi,"
     " round(valid_share, 4) AS valid_share, n_valid, n_total,"
-    " CASE WHEN observed THEN round(ndvi_std, 4) END AS ndvi_std, n_seen"
+    " CASE WHEN observed THEN round(ndvi_std, 4) END AS ndvi_std, n_seen,"
+    " CASE WHEN observed AND 2 * n_moist >= n_valid THEN round(ndmi, 4) END AS ndmi"
     " FROM (SELECT o.*, (n_valid > 0 AND n_valid >= %" PRId64 " AND n_total > 0"
     "        AND n_valid >= n_total * %s::numeric) AS observed"
     "       FROM observations o"

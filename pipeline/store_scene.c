@@ -116,7 +116,8 @@ static int ensure_partition(store *s, const scene_info *sc, char *leaf, size_t s
 
 /* Into the leaf partition itself (its name as the server quotes it): COPY into the
  * partitioned parent would insert row by row (schemas/005). Each row carries the
- * scene's tile and date: the partition keys. */
+ * scene's tile and date: the partition keys. The NDMI sums only where the scene has
+ * B11; without it they stay NULL (schemas/023). */
 static int copy_parts(store *s, const scene_info *sc, const char *leaf,
                       const store_obs_part *parts, size_t n)
 {
@@ -124,8 +125,8 @@ static int copy_parts(store *s, const scene_info *sc, const char *leaf,
     char sql[512];
     snprintf(sql, sizeof sql,
              "COPY %s (scene_id, parcel_id, n_total, n_valid, n_seen, sum_q, sum_q2, tile_id, "
-             "acquired_on) FROM STDIN",
-             leaf);
+             "acquired_on%s) FROM STDIN",
+             leaf, sc->has_swir ? ", n_moist, sum_m" : "");
     if (store_copy_begin(s, &cp, "storing the observations", sql) != MC_OK)
         return MC_ERR;
     for (size_t i = 0; i < n && !cp.failed; i++) {
@@ -137,7 +138,11 @@ static int copy_parts(store *s, const scene_info *sc, const char *leaf,
         store_copy_int64(&cp, parts[i].stats.sum_q, 0);
         store_copy_int64(&cp, parts[i].stats.sum_q2, 0);
         store_copy_text(&cp, sc->tile_id, 0);
-        store_copy_text(&cp, sc->acquired_on, 1);
+        store_copy_text(&cp, sc->acquired_on, !sc->has_swir);
+        if (sc->has_swir) {
+            store_copy_int64(&cp, parts[i].stats.n_moist, 0);
+            store_copy_int64(&cp, parts[i].stats.sum_m, 1);
+        }
     }
     return store_copy_end(&cp, 0);
 }

@@ -257,6 +257,39 @@ static void test_ndmi_columns(void)
     series_free(&s);
 }
 
+/* mowcheck's own export carries NDMI in an ndmi column (from B11): it is taken as
+ * given and wins over nir/swir1; an empty or unusable value falls back to nir/swir1,
+ * else NDMI is unknown; the line is never refused for it. */
+static void test_ndmi_column(void)
+{
+    const char *text = "parcel_id,date,ndvi,valid_share,n_valid,n_total,ndvi_std,n_seen,ndmi\n"
+                       "E1,2024-06-01,0.8,1,36,36,0.01,36,0.3125\n"
+                       "E1,2024-06-06,0.7,1,36,36,0.01,36,\n"
+                       "E1,2024-06-11,0.7,1,36,36,0.01,36,1.5\n"
+                       "E1,2024-06-16,,0,0,36,,36,\n";
+    FILE *in = fmemopen((void *)text, strlen(text), "r");
+    series_set s;
+    REQUIRE(series_read(in, "export", &s) == MC_OK);
+    fclose(in);
+    REQUIRE(s.n_obs == 4);
+    CHECK_NEAR(s.obs[0].ndmi, 0.3125, 1e-7);
+    CHECK(isnan(s.obs[1].ndmi)); /* the scene had no B11 */
+    CHECK(isnan(s.obs[2].ndmi)); /* out of [-1, 1]: unknown, not an error */
+    CHECK(isnan(s.obs[3].ndmi));
+    series_free(&s);
+
+    const char *both = "parcel_id,date,ndvi,ndmi,nir,swir1\n"
+                       "F1,2024-06-01,0.8,-0.25,0.4,0.2\n"
+                       "F1,2024-06-06,0.8,,0.4,0.2\n";
+    in = fmemopen((void *)both, strlen(both), "r");
+    REQUIRE(series_read(in, "both", &s) == MC_OK);
+    fclose(in);
+    REQUIRE(s.n_obs == 2);
+    CHECK_NEAR(s.obs[0].ndmi, -0.25, 1e-7);
+    CHECK_NEAR(s.obs[1].ndmi, 0.2 / 0.6, 1e-6);
+    series_free(&s);
+}
+
 /* The one-cut series with nir/swir1 columns whose NDMI equals the season model's
  * training mean gives the same events and season probability as without them
  * (unknown NDMI enters at the mean), and other NDMI values move the probability. */
@@ -373,6 +406,7 @@ int main(void)
     test_empty();
     test_garbage();
     test_ndmi_columns();
+    test_ndmi_column();
     test_ndmi_degrades();
     test_ndvi_only_model();
     return test_summary();

@@ -28,7 +28,7 @@ static scene_info make_scene(int32_t day)
 /* 100 clear pixels all at `ndvi` (std 0); ndvi < 0: the parcel was under cloud. */
 static store_obs_part part(const char *parcel, double ndvi)
 {
-    store_obs_part p = {parcel, 100, {0, 100, 0, 0}};
+    store_obs_part p = {parcel, 100, {.n_seen = 100}};
     if (ndvi >= 0) {
         int64_t q = (int64_t)(ndvi * 10000 + 0.5);
         p.stats.n_valid = 100;

@@ -69,10 +69,10 @@ static inline char *db_export(store *s)
     return buf;
 }
 
-/* The export's row of parcel/date, split into its 8 fields (parcel_id,date,ndvi,
- * valid_share,n_valid,n_total,ndvi_std,n_seen); 0 where there is no such row. */
+/* The export's row of parcel/date, split into its 9 fields (parcel_id,date,ndvi,
+ * valid_share,n_valid,n_total,ndvi_std,n_seen,ndmi); 0 where there is no such row. */
 typedef struct db_row {
-    char f[8][64];
+    char f[9][64];
 } db_row;
 
 static inline int db_find_row(const char *csv, const char *parcel, const char *date, db_row *row)
@@ -86,7 +86,7 @@ static inline int db_find_row(const char *csv, const char *parcel, const char *d
             memset(row, 0, sizeof *row);
             int k = 0;
             size_t j = 0;
-            for (size_t i = 0; i < n && k < 8; i++) {
+            for (size_t i = 0; i < n && k < 9; i++) {
                 if (line[i] == ',') {
                     k++;
                     j = 0;

@@ -120,6 +120,15 @@ static inline int fx_write_scene(const char *dir, const char *id, const fx_scene
     return 0;
 }
 
+/* Writes <dir>/<id>/B11.tif: the optional SWIR band, uint16 at 20 m on SCL's grid. */
+static inline int fx_write_swir(const char *dir, const char *id, const fx_scene *s,
+                                const uint16_t swir[FX_SH][FX_SW])
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s/B11.tif", dir, id);
+    return fx_write_band(path, FX_SW, FX_SH, GDT_UInt16, swir, s->x0, s->y0, 20, s->epsg);
+}
+
 /* A STAC item naming date, tile and baseline. */
 static inline void fx_item(char *buf, size_t size, const char *id, const char *date,
                            const char *tile, const char *baseline)

@@ -11,7 +11,16 @@
  *          = 6666.67 -> 6667.
  * label 3: x 18..19, y 0..1 (block 1,0), whose SCL is all cloud (8): n_seen 4,
  *          n_valid 0, and B04/B08 of that block are never decoded.
- * Block 0,1 has no label: skipped without decoding. */
+ * Block 0,1 has no label: skipped without decoding.
+ *
+ * With B11 (SWIR, 20 m): DN 1000, except 20 m cell (1,1) (10 m x 2..3, y 2..3) DN 0 (no
+ *          data) and the cells of label 2 (x 10..11, y 10..11) DN 3000.
+ * label 1, offset 0: of the 15 valid pixels, x 2..3 y 2..3 (3 valid: (2,2) has no red)
+ *          have no SWIR: n_moist 12; x 2..3 y 4..5 NDMI (3000 - 1000)/4000 = 0.5 (q 5000),
+ *          x 4..5 y 2..5 (1000 - 1000)/2000 = 0: sum_m 4 * 5000 = 20000.
+ * label 2, offset 0: (6000 - 3000)/9000 = 0.33333 -> q 3333, 12 valid: sum_m 39996;
+ *          offset -1000: (5000 - 2000)/7000 = 0.428571 -> q 4286: sum_m 51432.
+ * label 3: all cloud, nothing. Without B11 n_moist and sum_m stay 0 (checked above). */
 #include "fixture.h"
 
 #include "bands.h"
@@ -76,6 +85,67 @@ static void run(const scene_info *sc, const tile_grid *g, const label_raster *lr
     CHECK_MSG(rc == MC_OK, "bands_accumulate: %s", mc_error_message());
 }
 
+static void test_swir(const char *dir, const char *id, const fx_scene *s, const label_raster *lr)
+{
+    static uint16_t swir[FX_SH][FX_SW];
+    for (int y = 0; y < FX_SH; y++)
+        for (int x = 0; x < FX_SW; x++)
+            swir[y][x] = 1000;
+    swir[1][1] = 0;
+    for (int y = 10; y <= 11; y++)
+        for (int x = 10; x <= 11; x++)
+            swir[y][x] = 3000;
+    REQUIRE(fx_write_swir(dir, id, s, swir) == 0);
+    scene_info sc;
+    tile_grid g;
+    REQUIRE(scene_load(dir, id, &sc) == MC_OK);
+    CHECK_MSG(scene_validate(&sc, &g) == MC_OK, "with B11: %s", mc_error_message());
+    CHECK_INT(sc.has_swir, 1);
+
+    kernel_stats st[4], st2[4];
+    bands_counts c, c2;
+    run(&sc, &g, lr, 0, 1, st, &c);
+    CHECK_INT(st[1].n_valid, 15); /* NDVI as without B11 */
+    CHECK_INT(st[1].sum_q, 35000);
+    CHECK_INT(st[1].n_moist, 12);
+    CHECK_INT(st[1].sum_m, 20000);
+    CHECK_INT(st[2].n_moist, 12);
+    CHECK_INT(st[2].sum_m, 39996);
+    CHECK_INT(st[3].n_moist, 0);
+    run(&sc, &g, lr, 0, 3, st2, &c2);
+    CHECK(memcmp(st, st2, sizeof st) == 0);
+    if (kernel_cuda_available()) {
+        kernel_params pc = {.reflectance_offset_dn = 0,
+                            .scl_valid_mask = KERNEL_SCL_DEFAULT_VALID_MASK};
+        memset(st2, 0, sizeof st2);
+        CHECK_INT(bands_accumulate(&sc, &g, lr, &pc, KERNEL_DEVICE_CUDA, 2, st2, &c2), MC_OK);
+        CHECK(memcmp(st, st2, sizeof st) == 0);
+    }
+    run(&sc, &g, lr, -1000, 2, st, &c);
+    CHECK_INT(st[1].n_moist, 0);
+    CHECK_INT(st[2].n_moist, 12);
+    CHECK_INT(st[2].sum_m, 51432);
+
+    /* a B11 on the wrong grid (10 m) or of the wrong type refuses the scene, naming it */
+    char b11[512];
+    snprintf(b11, sizeof b11, "%s/%s/B11.tif", dir, id);
+    REQUIRE(fx_write_band(b11, FX_W, FX_H, GDT_UInt16, s->red, s->x0, s->y0, 10, s->epsg) == 0);
+    CHECK_INT(scene_validate(&sc, &g), MC_ERR);
+    CHECK_MSG(strstr(mc_error_message(), b11) != NULL, "message '%s' does not name %s",
+              mc_error_message(), b11);
+    REQUIRE(fx_write_band(b11, FX_SW, FX_SH, GDT_Byte, s->scl, s->x0, s->y0, 20, s->epsg) == 0);
+    CHECK_INT(scene_validate(&sc, &g), MC_ERR);
+    CHECK(strstr(mc_error_message(), "UInt16") != NULL);
+    /* an empty file where B11 should be: present, so not silently ignored */
+    FILE *f = fopen(b11, "w");
+    REQUIRE(f != NULL);
+    fclose(f);
+    CHECK_INT(scene_validate(&sc, &g), MC_ERR);
+    CHECK_MSG(strstr(mc_error_message(), b11) != NULL, "message '%s' does not name %s",
+              mc_error_message(), b11);
+    unlink(b11);
+}
+
 int main(void)
 {
     char dir[256];
@@ -136,6 +206,12 @@ int main(void)
     CHECK_INT(st[2].n_valid, 12);
     CHECK_INT(st[2].sum_q, 12 * 6667);
     CHECK_INT(st[2].sum_q2, 12LL * 6667 * 6667);
+
+    /* no B11: the NDMI sums stay 0 */
+    CHECK_INT(sc.has_swir, 0);
+    CHECK_INT(st[2].n_moist, 0);
+    CHECK_INT(st[2].sum_m, 0);
+    test_swir(dir, id, &s, &lr);
 
     /* a truncated B08 that GDAL still opens: the read fails, naming the file */
     char b08[512];

@@ -26,7 +26,13 @@
  *      cols 5..6 count for neither: 4 x 6 = 24 px each, NDVI 0.5 on 06-15.
  *   E1 x 500200..500280, rows 24..31: kept centres x 500215..500265 (6 cols) x 6 rows;
  *      the 3 cols west of 500240 are 35VLF's (NDVI 0.5), the 3 east 35VMF's (NDVI 0):
- *      06-15 one observation of 36 px, mean 0.25, std 0.25. */
+ *      06-15 one observation of 36 px, mean 0.25, std 0.25.
+ *
+ * Only the 35VLF scene of 06-15 has B11 (SWIR), DN 2000 everywhere, so NDMI =
+ * (nir - 2000) / (nir + 2000): nir 3000 -> 0.2 (q 2000), nir 1000 -> -1000/3000 (q -3333),
+ * nir 4000 -> 2000/6000 (q 3333). 06-15: A1 (17 * 2000 - 18 * 3333) / 35 / 10000 =
+ * -0.0742686 -> -0.0743; B1 0.3333; D1, D2 0.2; E1 only 35VLF's 18 of its 36 valid pixels
+ * have SWIR (35VMF's scene has no B11): exactly half, enough, 0.2. 06-20: no B11, empty. */
 #include <unistd.h>
 
 #include "fixture.h"
@@ -60,6 +66,11 @@ static void make_scenes(const char *scenes)
     char item[1024];
     fx_item(item, sizeof item, LF1, "2026-06-15", "35VLF", "03.01");
     REQUIRE(fx_write_scene(scenes, LF1, &lf, item) == 0);
+    static uint16_t swir[FX_SH][FX_SW];
+    for (int y = 0; y < FX_SH; y++)
+        for (int x = 0; x < FX_SW; x++)
+            swir[y][x] = 2000;
+    REQUIRE(fx_write_swir(scenes, LF1, &lf, swir) == 0);
     fx_item(item, sizeof item, LF2, "2026-06-20", "35VLF", "05.10");
     REQUIRE(fx_write_scene(scenes, LF2, &lf, item) == 0);
     fx_item(item, sizeof item, MF1, "2026-06-15", "35VMF", "03.01");
@@ -134,6 +145,18 @@ static void check_row(const char *csv, const char *parcel, const char *date, con
     CHECK_MSG(atoi(r.f[7]) == n_seen, "%s %s n_seen %s, expected %d", parcel, date, r.f[7], n_seen);
 }
 
+static void check_ndmi(const char *csv, const char *parcel, const char *date, const char *ndmi)
+{
+    db_row r;
+    if (!db_find_row(csv, parcel, date, &r))
+        return; /* check_row says so */
+    if (*ndmi)
+        CHECK_MSG(r.f[8][0] && fabs(atof(r.f[8]) - atof(ndmi)) < 1e-9, "%s %s ndmi '%s', expected %s",
+                  parcel, date, r.f[8], ndmi);
+    else
+        CHECK_MSG(r.f[8][0] == '\0', "%s %s ndmi '%s', expected empty", parcel, date, r.f[8]);
+}
+
 static ingest_options options(const char *scenes, const char *parcels, const char *state)
 {
     ingest_options o = {.scenes_dir = scenes, .parcels_path = parcels, .state_dir = state,
@@ -178,6 +201,13 @@ static void test_closed_form(const char *dir, const char *scenes)
     check_row(csv, "D2", "2026-06-15", "0.5", "1", 24, 24, "0", 24);
     check_row(csv, "E1", "2026-06-15", "0.25", "1", 36, 36, "0.25", 36);
     check_row(csv, "E1", "2026-06-20", "", "0", 0, 36, "", 18);
+    check_ndmi(csv, "A1", "2026-06-15", "-0.0743");
+    check_ndmi(csv, "B1", "2026-06-15", "0.3333");
+    check_ndmi(csv, "D1", "2026-06-15", "0.2");
+    check_ndmi(csv, "D2", "2026-06-15", "0.2");
+    check_ndmi(csv, "E1", "2026-06-15", "0.2");
+    check_ndmi(csv, "A1", "2026-06-20", "");
+    check_ndmi(csv, "B1", "2026-06-20", "");
     CHECK_INT(db_count_rows(csv, "E1"), 2); /* one observation per date, not per tile */
     CHECK_INT(db_count_rows(csv, "B1"), 2);
 

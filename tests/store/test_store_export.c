@@ -23,18 +23,20 @@
 #include "commands.h"
 #include "store_test.h"
 
-static const char *header = "parcel_id,date,ndvi,valid_share,n_valid,n_total,ndvi_std,n_seen\n";
-static const char *row_a1 = "A,2026-06-15,0.6000,0.5000,5,10,0.1414,9\n";
-static const char *row_a2 = "A,2026-06-20,0.2500,0.6000,6,10,0.0000,6\n";
-static const char *row_b0 = "\"B,x\",2025-07-01,0.2000,1.0000,3,3,0.0816,3\n";
-static const char *row_b1 = "\"B,x\",2026-06-15,,0.3333,1,3,,3\n";
-static const char *row_c1 = "\"C\"\"q\",2026-06-15,0.3334,1.0000,2,2,0.0001,2\n";
+static const char *header =
+    "parcel_id,date,ndvi,valid_share,n_valid,n_total,ndvi_std,n_seen,ndmi\n";
+static const char *row_a1 = "A,2026-06-15,0.6000,0.5000,5,10,0.1414,9,0.2500\n";
+static const char *row_a2 = "A,2026-06-20,0.2500,0.6000,6,10,0.0000,6,\n";
+static const char *row_b0 = "\"B,x\",2025-07-01,0.2000,1.0000,3,3,0.0816,3,\n";
+static const char *row_b1 = "\"B,x\",2026-06-15,,0.3333,1,3,,3,\n";
+static const char *row_c1 = "\"C\"\"q\",2026-06-15,0.3334,1.0000,2,2,0.0001,2,0.1234\n";
 
-static void commit(store *s, const char *id, const char *tile, const char *date,
+static void commit(store *s, const char *id, const char *tile, const char *date, int has_swir,
                    const store_obs_part *parts, size_t n)
 {
     scene_info sc;
     memset(&sc, 0, sizeof sc);
+    sc.has_swir = has_swir;
     snprintf(sc.scene_id, sizeof sc.scene_id, "%s", id);
     snprintf(sc.tile_id, sizeof sc.tile_id, "%s", tile);
     snprintf(sc.acquired_on, sizeof sc.acquired_on, "%s", date);
@@ -58,18 +60,25 @@ static void fill(store *s)
     REQUIRE(store_parcel_tile_put(s, "set-x", "35VLF", ids1, px1, 3) == MC_OK);
     REQUIRE(store_parcel_tile_put(s, "set-x", "35VLG", ids2, px2, 1) == MC_OK);
 
+    /* NDMI (the last two numbers: pixels with SWIR, their fixed-point NDMI sum), only
+     * in the scenes with B11:
+     *   C"q 06-15: 2468 / (2 * 10000) = 0.1234.
+     *   A 06-15: 35VLF has B11 (3 pixels, 7500), 35VLG has none (NULL): 7500 / 30000 =
+     *            0.2500 over the 3 of A's 5 valid pixels that have SWIR (2 * 3 >= 5).
+     *   A 06-20: only 2 of 6 valid pixels with SWIR (2 * 2 < 6): no NDMI.
+     *   B,x 06-15: SWIR, but the date is not observed (1 valid pixel): no NDMI. */
     store_obs_part f0615[] = {
-        {"C\"q", 2, {2, 2, 6667, 3333LL * 3333 + 3334LL * 3334}},
-        {"A", 6, {3, 5, 18000, 110000000}},
-        {"B,x", 3, {1, 3, -2000, 4000000}},
+        {"C\"q", 2, {2, 2, 6667, 3333LL * 3333 + 3334LL * 3334, 2, 2468}},
+        {"A", 6, {3, 5, 18000, 110000000, 3, 7500}},
+        {"B,x", 3, {1, 3, -2000, 4000000, 1, 500}},
     };
-    store_obs_part g0615[] = {{"A", 4, {2, 4, 12000, 80000000}}};
-    store_obs_part f0620[] = {{"A", 6, {6, 6, 15000, 6 * 6250000}}};
-    store_obs_part f0701[] = {{"B,x", 3, {3, 3, 6000, 14000000}}};
-    commit(s, "S2A_35VLF_20260620_0_L2A", "35VLF", "2026-06-20", f0620, 1);
-    commit(s, "S2A_35VLF_20260615_0_L2A", "35VLF", "2026-06-15", f0615, 3);
-    commit(s, "S2A_35VLG_20260615_0_L2A", "35VLG", "2026-06-15", g0615, 1);
-    commit(s, "S2A_35VLF_20250701_0_L2A", "35VLF", "2025-07-01", f0701, 1);
+    store_obs_part g0615[] = {{"A", 4, {2, 4, 12000, 80000000, 0, 0}}};
+    store_obs_part f0620[] = {{"A", 6, {6, 6, 15000, 6 * 6250000, 2, 6000}}};
+    store_obs_part f0701[] = {{"B,x", 3, {3, 3, 6000, 14000000, 0, 0}}};
+    commit(s, "S2A_35VLF_20260620_0_L2A", "35VLF", "2026-06-20", 1, f0620, 1);
+    commit(s, "S2A_35VLF_20260615_0_L2A", "35VLF", "2026-06-15", 1, f0615, 3);
+    commit(s, "S2A_35VLG_20260615_0_L2A", "35VLG", "2026-06-15", 0, g0615, 1);
+    commit(s, "S2A_35VLF_20250701_0_L2A", "35VLF", "2025-07-01", 0, f0701, 1);
 }
 
 static char *export_text(store *s, int64_t min_pixels, double min_share, int season)
@@ -113,7 +122,7 @@ static void test_export(store *s)
 
     /* min_valid_share 0.6: A's 06-15 (share 0.5) is no longer observed; 06-20 (exactly 0.6)
      * still is: the share is compared exactly, not in binary floating point. */
-    const char *strict[] = {header, "A,2026-06-15,,0.5000,5,10,,9\n", row_a2};
+    const char *strict[] = {header, "A,2026-06-15,,0.5000,5,10,,9,\n", row_a2};
     want = concat(strict, 3);
     got = export_text(s, 2, 0.6, 2026);
     CHECK(got && strncmp(got, want, strlen(want)) == 0);

@@ -253,8 +253,11 @@ static void fill_unpartitioned(store *s)
 static const char parts_digest_sql[] =
     "SELECT md5(string_agg(concat_ws('|', scene_id, parcel_id, n_total, n_valid, n_seen, sum_q,"
     " sum_q2), E'\\n' ORDER BY scene_id, parcel_id)) FROM observation_parts";
+/* The columns of 001's view (023 appends n_moist and ndmi; they have no old value). */
 static const char observations_digest_sql[] =
-    "SELECT md5(string_agg(o::text, E'\\n' ORDER BY parcel_id, acquired_on)) FROM observations o";
+    "SELECT md5(string_agg(row(set_hash, parcel_id, acquired_on, n_valid, n_seen, n_total, sum_q,"
+    " sum_q2, n_parts, ndvi, ndvi_std, valid_share)::text, E'\\n' ORDER BY parcel_id, acquired_on))"
+    " FROM observations o";
 
 /* What the partitioned table must hold after 004 moved the rows of fill_unpartitioned. */
 static void check_moved(store *s, const char *parts_before, const char *obs_before)
@@ -292,7 +295,7 @@ static void check_ingest_after(store *s)
     snprintf(sc.acquired_on, sizeof sc.acquired_on, "2027-06-01");
     snprintf(sc.satellite, sizeof sc.satellite, "S2B");
     snprintf(sc.path, sizeof sc.path, "/scenes/x");
-    store_obs_part p[] = {{"A", 4, {4, 4, 28000, 196000000}}};
+    store_obs_part p[] = {{"A", 4, {4, 4, 28000, 196000000, 0, 0}}};
     int dup = -1;
     CHECK(store_scene_commit(s, 0, &sc, "h1", p, 1, &dup, NULL) == MC_OK && dup == 0);
     CHECK_INT(store_test_int(s, "SELECT count(*) FROM observation_parts_2027_35vlg"), 1);
@@ -349,11 +352,11 @@ static void test_partition_after_020(void)
 
     s = store_test_open(dsn, NULL);
     REQUIRE(s != NULL);
-    CHECK_INT(s->n_migrations_applied, 4); /* 004, 005 and what builds on them: 021, 022 */
+    CHECK_INT(s->n_migrations_applied, 5); /* 004, 005 and what builds on them: 021-023 */
     CHECK_STR(store_test_value(s, "SELECT string_agg(version::text, ',' ORDER BY applied_at, "
                                   "version) FROM schema_migrations",
                                buf, sizeof buf),
-              "1,2,3,10,11,15,20,4,5,21,22");
+              "1,2,3,10,11,15,20,4,5,21,22,23");
     check_moved(s, parts, obs);
     CHECK_STR(store_test_value(s, "SELECT concat_ws(' ',"
                                   " has_table_privilege('mowcheck_batch', 'observation_parts',"

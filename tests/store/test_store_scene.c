@@ -28,7 +28,7 @@ static scene_info make_scene(const char *id, const char *tile, const char *date)
 static store_obs_part part(const char *parcel, int64_t n_total, int64_t n_valid, int64_t n_seen,
                            int64_t sum_q, int64_t sum_q2)
 {
-    store_obs_part p = {parcel, n_total, {n_valid, n_seen, sum_q, sum_q2}};
+    store_obs_part p = {parcel, n_total, {n_valid, n_seen, sum_q, sum_q2, 0, 0}};
     return p;
 }
 
