@@ -77,6 +77,13 @@ static void print_summary(const ingest_summary *s)
         printf("ingest: the parcel set changed: %zu stored scenes measured again for it, %ld "
                "left measured for an earlier set\n",
                s->scenes_remeasured, s->scenes_left_behind);
+    size_t stored = s->scenes_ingested + s->scenes_remeasured;
+    if (stored && s->scenes_with_swir == stored)
+        printf("ingest: every scene stored has B11 (SWIR): NDMI stored beside NDVI\n");
+    else if (stored)
+        printf("ingest: %zu of %zu scenes stored have B11 (SWIR); the dates of the others have "
+               "NDVI only, and a season without NDMI is never approved automatically\n",
+               s->scenes_with_swir, stored);
     int64_t total = s->pixels_decoded + s->pixels_skipped;
     printf("ingest: %zu parcels, %lld parcel observations written; %.1f Mpx decoded, %.1f Mpx "
            "skipped (%.0f%%); %.1f s\n",

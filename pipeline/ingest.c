@@ -306,6 +306,7 @@ static int ingest_scene(ingest_ctx *c, const scene_info *sc, const tile_grid *g,
         c->sum->scenes_remeasured++;
     else
         c->sum->scenes_ingested++;
+    c->sum->scenes_with_swir += sc->has_swir != 0;
     c->sum->observations += (int64_t)n_parts;
     for (uint32_t l = 1; l <= lr->n_labels; l++)
         if (lr->n_pixels[l] > 0 && !c->observed[l - 1]) {
@@ -450,7 +451,7 @@ static int count_left_behind(ingest_ctx *c)
 
 static char *summary_json(const ingest_summary *sum)
 {
-    json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
+    json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
                           "scenes_found", (json_int_t)sum->scenes_found,
                           "scenes_new", (json_int_t)sum->scenes_new,
                           "scenes_ingested", (json_int_t)sum->scenes_ingested,
@@ -459,6 +460,7 @@ static char *summary_json(const ingest_summary *sum)
                           "scenes_duplicate", (json_int_t)sum->scenes_duplicate,
                           "scenes_remeasured", (json_int_t)sum->scenes_remeasured,
                           "scenes_left_behind", (json_int_t)sum->scenes_left_behind,
+                          "scenes_with_swir", (json_int_t)sum->scenes_with_swir,
                           "parcels", (json_int_t)sum->parcels,
                           "observations", (json_int_t)sum->observations,
                           "pixels_decoded", (json_int_t)sum->pixels_decoded,

@@ -39,6 +39,7 @@ typedef struct ingest_summary {
                                * for this one (the parcel file changed) */
     long scenes_left_behind;  /* stored for another parcel set, folder gone: their dates
                                * are missing from this set's series */
+    size_t scenes_with_swir;  /* of those stored or measured again: with B11, so NDMI too */
     size_t parcels;           /* in the parcel set */
     int64_t observations;     /* observation parts written (parcel x scene) */
     int64_t pixels_decoded;   /* 10 m pixels whose B04/B08 were decoded */

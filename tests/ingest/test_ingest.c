@@ -189,6 +189,7 @@ static void test_closed_form(const char *dir, const char *scenes)
     CHECK_INT(sum.scenes_new, 3);
     CHECK_INT(sum.scenes_ingested, 3);
     CHECK_INT(sum.scenes_rejected, 0);
+    CHECK_INT(sum.scenes_with_swir, 1); /* LF1 only */
     CHECK_INT(sum.parcels, 5);
     /* 35VLF owns A1 B1 D1 D2 E1 (5 parts, 2 scenes), 35VMF owns part of E1 */
     CHECK_INT(sum.observations, 5 + 5 + 1);
