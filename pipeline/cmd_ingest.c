@@ -80,9 +80,12 @@ static void print_summary(const ingest_summary *s)
     size_t stored = s->scenes_ingested + s->scenes_remeasured;
     if (stored && s->scenes_with_swir == stored)
         printf("ingest: every scene stored has B11 (SWIR): NDMI stored beside NDVI\n");
+    else if (stored && s->scenes_with_swir == 0)
+        printf("ingest: no scene stored has B11 (SWIR): NDVI only, and a season without NDMI "
+               "is never approved automatically\n");
     else if (stored)
         printf("ingest: %zu of %zu scenes stored have B11 (SWIR); the dates of the others have "
-               "NDVI only, and a season without NDMI is never approved automatically\n",
+               "NDVI only\n",
                s->scenes_with_swir, stored);
     int64_t total = s->pixels_decoded + s->pixels_skipped;
     printf("ingest: %zu parcels, %lld parcel observations written; %.1f Mpx decoded, %.1f Mpx "
