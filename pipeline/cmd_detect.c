@@ -166,10 +166,10 @@ static int parse_seed(const char *text, uint64_t *seed)
 
 /* Reads series and labels and attaches them; warns about labelled parcels without a series. */
 static const char ndvi_only_help[] =
-    "ignore the nir/swir1 columns: see what the stored series (NDVI only) supports";
+    "ignore the NDMI (ndmi, nir/swir1 columns): see what a series from scenes without B11 supports";
 
-/* ndvi_only: the nir/swir1 columns are ignored, as if the series came from the store
- * (ingest keeps NDVI only), to see what the nightly run's detection can do. */
+/* ndvi_only: NDMI is ignored, as if the series came from scenes without B11 (ingest
+ * then stores NDVI only), to see what the nightly run's detection can do then. */
 static int load_training(const char *series, const char *labels, int ndvi_only,
                          series_set *set, eval_labels *l)
 {

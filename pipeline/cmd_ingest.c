@@ -74,15 +74,15 @@ static void print_summary(const ingest_summary *s)
            s->scenes_found, s->scenes_new, s->scenes_ingested, s->scenes_skipped,
            s->scenes_rejected, s->scenes_duplicate);
     if (s->scenes_remeasured || s->scenes_left_behind)
-        printf("ingest: the parcel set changed: %zu stored scenes measured again for it, %ld "
-               "left measured for an earlier set\n",
+        printf("ingest: %zu stored scenes measured again (the parcel set changed, or their B11 "
+               "arrived), %ld left measured for an earlier parcel set\n",
                s->scenes_remeasured, s->scenes_left_behind);
     size_t stored = s->scenes_ingested + s->scenes_remeasured;
     if (stored && s->scenes_with_swir == stored)
         printf("ingest: every scene stored has B11 (SWIR): NDMI stored beside NDVI\n");
     else if (stored && s->scenes_with_swir == 0)
-        printf("ingest: no scene stored has B11 (SWIR): NDVI only, and a season without NDMI "
-               "is never approved automatically\n");
+        printf("ingest: no scene stored has B11 (SWIR): NDVI only, and the shipped model "
+               "approves no season without NDMI automatically\n");
     else if (stored)
         printf("ingest: %zu of %zu scenes stored have B11 (SWIR); the dates of the others have "
                "NDVI only\n",

@@ -199,12 +199,12 @@ static json_t *counts_json(void)
         json_object_set_new(outcomes, kind, json_count(name));
     }
     return json_pack(
-        "{s:{s:o, s:o, s:o, s:o, s:o, s:o, s:o}, s:{s:o, s:o, s:o, s:o}, s:o, s:o, s:o, s:o, "
+        "{s:{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}, s:{s:o, s:o, s:o, s:o}, s:o, s:o, s:o, s:o, "
         "s:o}",
         "scenes", "found", json_count("scenes_found"), "new", json_count("scenes_new"),
         "ingested", json_count("scenes_ingested"), "rejected", json_count("scenes_rejected"),
         "duplicates", json_count("scenes_duplicate"), "skipped", json_count("scenes_skipped"),
-        "remeasured", json_count("scenes_remeasured"),
+        "remeasured", json_count("scenes_remeasured"), "with_b11", json_count("scenes_with_swir"),
         "parcels", "in_set", json_count("parcels"), "observed", json_count("parcels_observed"),
         "observations_written", json_count("parcel_observations"),
         "with_series", json_count("detect_parcels"),
@@ -290,11 +290,12 @@ static void print_summary(const stage_result *st, int n, const run_energy *e)
     static const char *const scenes[] = {"scenes_found",     "scenes_new",
                                          "scenes_ingested",  "scenes_rejected",
                                          "scenes_duplicate", "scenes_skipped",
-                                         "scenes_remeasured"};
+                                         "scenes_remeasured", "scenes_with_swir"};
     static const char *const scene_words[] = {"found", "new", "ingested", "rejected",
                                               "duplicates", "skipped (stored before)",
-                                              "measured again (new parcel set)"};
-    print_counts("scenes:", scenes, scene_words, 7);
+                                              "measured again (new parcel set, or B11 arrived)",
+                                              "of those stored, with B11 (NDMI)"};
+    print_counts("scenes:", scenes, scene_words, 8);
     static const char *const parcels[] = {"parcels", "parcels_observed", "parcel_observations"};
     static const char *const parcel_words[] = {"in the parcel set", "observed by this run",
                                                "parcel observations written"};

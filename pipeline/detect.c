@@ -382,8 +382,10 @@ static void season_features(const parcel_ctx *c, int32_t from, int32_t to, const
     x[7] = (float)(s->max_gap_days > SEASON_GAP_CAP_DAYS ? SEASON_GAP_CAP_DAYS : s->max_gap_days);
     x[8] = regrowth; /* of the strongest candidate: grass regrows after a cut */
     x[9] = persist;  /* of the strongest candidate: a cut stays low for weeks */
-    /* Grass left standing dries out (litter): lower NDMI. Unknown without nir/swir1. */
-    x[10] = n_ndmi ? ndmi_sum / (float)n_ndmi : NAN;
+    /* Grass left standing dries out (litter): lower NDMI. Unknown without it, and where
+     * fewer than two thirds of the clear dates have it (say B11 only from mid-season):
+     * a mean over the late dates alone would read as dry against the training. */
+    x[10] = n_ndmi > 0 && 3 * n_ndmi >= 2 * n_in ? ndmi_sum / (float)n_ndmi : NAN;
 }
 
 static float season_p(const detect_model *m, const float *x)

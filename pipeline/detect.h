@@ -58,7 +58,8 @@ typedef enum {
 typedef enum {
     DETECT_REASON_CONFIDENT_EVENT = 0,   /* an event and season_probability >= auto_mowed_threshold */
     DETECT_REASON_UNCERTAIN_EVENT,       /* an event, but season_probability below it, or
-                                          * a season feature unknown (no nir/swir1: NDMI) */
+                                          * a season feature unknown (NDMI: no B11 in the
+                                          * scenes, no ndmi or nir/swir1 columns) */
     DETECT_REASON_NO_EVENT_COVERED,      /* no plausible candidate, coverage good */
     DETECT_REASON_NO_OBSERVATIONS,       /* no clear observation at all in the season */
     DETECT_REASON_TOO_FEW_OBSERVATIONS,  /* fewer than min_clear_obs clear observations */

@@ -42,6 +42,7 @@ typedef struct ingest_ctx {
     unsigned char *observed; /* per parcel of the set: an observation written by this run */
     size_t parcels_observed;
     size_t n_other_set;      /* found scenes stored for another parcel set */
+    size_t n_swir_added;     /* found scenes stored without B11 that have it now */
     progress bar;            /* scenes read, on a terminal */
 } ingest_ctx;
 
@@ -139,7 +140,8 @@ static int discover(ingest_ctx *c)
         }
         c->sum->scenes_found++;
         store_scene_state state;
-        if ((rc = store_scene_state_of(c->s, sc.scene_id, c->set->hash, &state)) != MC_OK)
+        if ((rc = store_scene_state_of(c->s, sc.scene_id, c->set->hash, scene_swir_present(&sc),
+                                       &state)) != MC_OK)
             break;
         if (state == STORE_SCENE_STORED) {
             c->sum->scenes_skipped++;
@@ -148,6 +150,8 @@ static int discover(ingest_ctx *c)
         }
         if (state == STORE_SCENE_OTHER_SET)
             c->n_other_set++;
+        else if (state == STORE_SCENE_SWIR_ADDED)
+            c->n_swir_added++;
         else
             c->sum->scenes_new++;
         if (scene_load(c->opt->scenes_dir, names[i], &sc) != MC_OK) {
@@ -322,7 +326,7 @@ static int claim_and_ingest(ingest_ctx *c, const scene_info *sc, const tile_grid
                             const label_raster *lr)
 {
     int claimed = 0;
-    if (store_scene_claim(c->s, sc->scene_id, c->set->hash, &claimed) != MC_OK)
+    if (store_scene_claim(c->s, sc->scene_id, c->set->hash, sc->has_swir, &claimed) != MC_OK)
         return mc_fail_wrap("claiming scene %s", sc->scene_id);
     if (!claimed) {
         log_info("scene %s: taken by another worker or already stored; skipped", sc->scene_id);
@@ -481,6 +485,7 @@ static void record_counts(const ingest_summary *sum, size_t parcels_observed)
     stage_counts_set("scenes_rejected", (int64_t)sum->scenes_rejected);
     stage_counts_set("scenes_duplicate", (int64_t)sum->scenes_duplicate);
     stage_counts_set("scenes_remeasured", (int64_t)sum->scenes_remeasured);
+    stage_counts_set("scenes_with_swir", (int64_t)sum->scenes_with_swir);
     stage_counts_set("parcels", (int64_t)sum->parcels);
     stage_counts_set("parcels_observed", (int64_t)parcels_observed);
     stage_counts_set("parcel_observations", sum->observations);
@@ -534,6 +539,10 @@ int ingest_run(const ingest_options *opt, store *s, ingest_summary *out)
         log_info("ingest: %zu stored scenes were measured for another parcel set; they are "
                  "measured again for %s (set %.12s)",
                  c.n_other_set, opt->parcels_path, c.set->hash);
+    if (rc == MC_OK && c.n_swir_added > 0)
+        log_info("ingest: %zu stored scenes were measured without B11, which they have now; "
+                 "they are measured again for NDMI",
+                 c.n_swir_added);
     if (rc == MC_OK)
         rc = validate_scenes(&c);
     if (rc == MC_OK)

@@ -35,8 +35,8 @@ typedef struct ingest_summary {
     size_t scenes_skipped;    /* already ingested, or being ingested by another worker */
     size_t scenes_rejected;   /* refused: bad name, item.json, band, read error */
     size_t scenes_duplicate;  /* another scene of the same tile and date is stored */
-    size_t scenes_remeasured; /* stored before for another parcel set, measured again
-                               * for this one (the parcel file changed) */
+    size_t scenes_remeasured; /* stored before, measured again: for this parcel set (the
+                               * parcel file changed), or with the B11 that arrived since */
     long scenes_left_behind;  /* stored for another parcel set, folder gone: their dates
                                * are missing from this set's series */
     size_t scenes_with_swir;  /* of those stored or measured again: with B11, so NDMI too */

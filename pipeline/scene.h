@@ -58,6 +58,9 @@ int scene_compare(const void *a, const void *b);
  * scene->has_swir. Fills *grid (tile id from the scene). */
 int scene_validate(scene_info *scene, tile_grid *grid);
 
+/* 1 where the scene's folder has a B11.tif (present, not yet validated). */
+int scene_swir_present(const scene_info *scene);
+
 /* The path of one band file of a scene ("B04", "B08", "SCL", "B11"). */
 int scene_band_path(const scene_info *scene, const char *band, char *buf, size_t size);
 

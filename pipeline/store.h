@@ -48,16 +48,20 @@ int store_parcel_tile_put(store *s, const char *set_hash, const char *tile_id,
 /* ---- scenes ---- */
 /* What the store holds of a scene, for the parcel set being ingested. */
 typedef enum {
-    STORE_SCENE_NEW = 0,       /* not stored */
-    STORE_SCENE_STORED = 1,    /* stored for this parcel set: nothing to do */
-    STORE_SCENE_OTHER_SET = 2, /* stored for another parcel set: measured again for this one */
+    STORE_SCENE_NEW = 0,        /* not stored */
+    STORE_SCENE_STORED = 1,     /* stored for this parcel set: nothing to do */
+    STORE_SCENE_OTHER_SET = 2,  /* stored for another parcel set: measured again for this one */
+    STORE_SCENE_SWIR_ADDED = 3, /* stored without B11, which the folder has now: measured
+                                 * again so that its date gets NDMI */
 } store_scene_state;
-int store_scene_state_of(store *s, const char *scene_id, const char *set_hash,
+/* swir_on_disk: the scene's folder has B11.tif now. */
+int store_scene_state_of(store *s, const char *scene_id, const char *set_hash, int swir_on_disk,
                          store_scene_state *state);
 /* Takes a session-level advisory lock on the scene so that concurrent workers
  * skip it: *claimed = 0 where another session holds it or it is already stored for
- * set_hash. */
-int store_scene_claim(store *s, const char *scene_id, const char *set_hash, int *claimed);
+ * set_hash (and with B11 where swir_on_disk). */
+int store_scene_claim(store *s, const char *scene_id, const char *set_hash, int swir_on_disk,
+                      int *claimed);
 void store_scene_release(store *s, const char *scene_id);
 
 typedef struct store_obs_part {
@@ -68,8 +72,9 @@ typedef struct store_obs_part {
 
 /* One transaction: the scene row (status ingested) plus its observation parts (COPY).
  * *duplicate = 1 (and nothing written) where another scene of the same tile and date
- * is already ingested. A scene stored for another parcel set is taken over: its old
- * parts are replaced by these and the row names set_hash (*remeasured = 1; may be NULL). */
+ * is already ingested. A scene stored for another parcel set, or stored without B11
+ * where scene->has_swir, is taken over: its old parts are replaced by these and the
+ * row names set_hash and has_swir (*remeasured = 1; may be NULL). */
 int store_scene_commit(store *s, int64_t run_id, const scene_info *scene, const char *set_hash,
                        const store_obs_part *parts, size_t n_parts, int *duplicate,
                        int *remeasured);

@@ -16,22 +16,29 @@ static void run_id_text(int64_t run_id, char buf[24], const char **param)
     *param = run_id > 0 ? buf : NULL; /* 0: no run */
 }
 
-int store_scene_state_of(store *s, const char *scene_id, const char *set_hash,
+int store_scene_state_of(store *s, const char *scene_id, const char *set_hash, int swir_on_disk,
                          store_scene_state *state)
 {
     const char *params[] = {scene_id, set_hash};
     PGresult *r = store_query(s, "looking up the scene",
-                              "SELECT set_hash = $2 FROM scenes WHERE scene_id = $1", 2, params);
+                              "SELECT set_hash = $2, has_swir FROM scenes WHERE scene_id = $1", 2,
+                              params);
     if (!r)
         return mc_fail_wrap("scene %s", scene_id);
-    *state = PQntuples(r) == 0                       ? STORE_SCENE_NEW
-             : strcmp(PQgetvalue(r, 0, 0), "t") == 0 ? STORE_SCENE_STORED
-                                                     : STORE_SCENE_OTHER_SET;
+    if (PQntuples(r) == 0)
+        *state = STORE_SCENE_NEW;
+    else if (strcmp(PQgetvalue(r, 0, 0), "t") != 0)
+        *state = STORE_SCENE_OTHER_SET;
+    else if (swir_on_disk && strcmp(PQgetvalue(r, 0, 1), "t") != 0)
+        *state = STORE_SCENE_SWIR_ADDED;
+    else
+        *state = STORE_SCENE_STORED;
     PQclear(r);
     return MC_OK;
 }
 
-int store_scene_claim(store *s, const char *scene_id, const char *set_hash, int *claimed)
+int store_scene_claim(store *s, const char *scene_id, const char *set_hash, int swir_on_disk,
+                      int *claimed)
 {
     *claimed = 0;
     char key[24];
@@ -46,7 +53,7 @@ int store_scene_claim(store *s, const char *scene_id, const char *set_hash, int 
     if (!locked)
         return MC_OK; /* another worker has it */
     store_scene_state state;
-    if (store_scene_state_of(s, scene_id, set_hash, &state) != MC_OK) {
+    if (store_scene_state_of(s, scene_id, set_hash, swir_on_disk, &state) != MC_OK) {
         store_scene_release(s, scene_id);
         return MC_ERR;
     }
@@ -81,14 +88,14 @@ static int insert_scene(store *s, int64_t run_id, const scene_info *sc, const ch
     run_id_text(run_id, run, &run_param);
     const char *params[] = {sc->scene_id, sc->tile_id, sc->acquired_on, sc->satellite, seq,
                             sc->processing_baseline[0] ? sc->processing_baseline : NULL,
-                            offset, sc->path, set_hash, run_param};
+                            offset, sc->path, set_hash, run_param, sc->has_swir ? "t" : "f"};
     PGresult *r = store_query(
         s, "storing the scene",
         "INSERT INTO scenes (scene_id, tile_id, acquired_on, satellite, sequence, "
-        "processing_baseline, reflectance_offset_dn, path, set_hash, run_id) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING "
+        "processing_baseline, reflectance_offset_dn, path, set_hash, run_id, has_swir) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING "
         "RETURNING 1",
-        10, params);
+        11, params);
     if (!r)
         return MC_ERR;
     *inserted = PQntuples(r) == 1;
@@ -147,29 +154,32 @@ static int copy_parts(store *s, const scene_info *sc, const char *leaf,
     return store_copy_end(&cp, 0);
 }
 
-/* A scene stored for another parcel set becomes this set's: the row is re-pointed
- * and its old parts deleted (tile and date prune the partitions), in the caller's
- * transaction. *taken = 0 where the scene is not stored. */
+/* A scene stored for another parcel set becomes this set's, and one stored without
+ * B11 gets the B11 it has now: the row is re-pointed and its old parts deleted (tile
+ * and date prune the partitions), in the caller's transaction. *taken = 0 where the
+ * scene is not stored (or stored as it is). */
 static int take_over_scene(store *s, int64_t run_id, const scene_info *sc, const char *set_hash,
                            int *taken)
 {
     char run[24];
     const char *run_param;
     run_id_text(run_id, run, &run_param);
-    const char *params[] = {sc->scene_id, set_hash, run_param, sc->path};
+    const char *params[] = {sc->scene_id, set_hash, run_param, sc->path,
+                            sc->has_swir ? "t" : "f"};
     const char *where[] = {sc->scene_id, sc->tile_id, sc->acquired_on};
-    PGresult *r = store_query(s, "re-measuring the scene for the new parcel set",
+    PGresult *r = store_query(s, "re-measuring the scene",
                               "UPDATE scenes SET set_hash = $2, run_id = $3, path = $4, "
-                              "ingested_at = now() WHERE scene_id = $1 AND set_hash <> $2 "
+                              "has_swir = $5, ingested_at = now() WHERE scene_id = $1 "
+                              "AND (set_hash <> $2 OR (NOT has_swir AND $5::boolean)) "
                               "RETURNING 1",
-                              4, params);
+                              5, params);
     if (!r)
         return MC_ERR;
     *taken = PQntuples(r) == 1;
     PQclear(r);
     if (!*taken)
         return MC_OK;
-    return store_exec(s, "re-measuring the scene for the new parcel set",
+    return store_exec(s, "re-measuring the scene",
                       "DELETE FROM observation_parts WHERE scene_id = $1 AND tile_id = $2 "
                       "AND acquired_on = $3::date",
                       3, where);

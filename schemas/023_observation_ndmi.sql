@@ -13,6 +13,11 @@ ALTER TABLE observation_parts
     ADD COLUMN n_moist bigint,
     ADD COLUMN sum_m bigint;
 
+-- Whether the scene was measured with B11. A scene stored without it (before this
+-- migration, or delivered before its B11) is measured again once its folder has
+-- B11.tif, so a season does not stay half without NDMI.
+ALTER TABLE scenes ADD COLUMN has_swir boolean NOT NULL DEFAULT false;
+
 -- 004's view with two columns added at the end (CREATE OR REPLACE keeps the grants
 -- and may only append). sum() ignores the NULLs of parts without B11, so a parcel
 -- split over two tiles of which one has B11 gets the NDMI of the pixels that have it.

@@ -239,6 +239,8 @@ static void check_night1(const night *n1, const manifest *m)
     CHECK_INT(count_at(j, "scenes.rejected") + count_at(j, "scenes.duplicates"),
               db_count(c, "SELECT count(*) FROM scene_rejections"));
     CHECK_INT(count_at(j, "scenes.skipped"), 0);
+    /* every sample scene carries B11 */
+    CHECK_INT(count_at(j, "scenes.with_b11"), count_at(j, "scenes.ingested"));
     /* parcels and observations */
     CHECK_INT(count_at(j, "parcels.in_set"), lines_in("truth.csv") - 1);
     CHECK_INT(count_at(j, "parcels.observed"),

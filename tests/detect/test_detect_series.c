@@ -355,6 +355,49 @@ static void test_ndmi_degrades(void)
     free(dry);
 }
 
+/* NDMI on only some dates (B11 from mid-season on): the season's NDMI counts as known
+ * only where at least two thirds of its clear dates have it. */
+static char *with_ndmi_from(const char *plain, int first_row)
+{
+    char *out = malloc(2 * strlen(plain) + 4096), *o = out;
+    int row = -1; /* the header */
+    for (const char *p = plain; *p; row++) {
+        const char *nl = strchr(p, '\n');
+        memcpy(o, p, (size_t)(nl - p));
+        o += nl - p;
+        o += sprintf(o, row < 0 ? ",ndmi\n" : row >= first_row ? ",0.2\n" : ",\n");
+        p = nl + 1;
+    }
+    *o = '\0';
+    return out;
+}
+
+static void test_ndmi_partial_season(void)
+{
+    cut1 = D(6, 17);
+    char *plain = make_series("P10", one_cut);
+    int rows = 0;
+    for (const char *p = plain; (p = strchr(p, '\n')) != NULL; p++)
+        rows++;
+    rows--; /* the header */
+    char *all = with_ndmi_from(plain, 0), *late = with_ndmi_from(plain, rows / 2);
+    series_set s1, s2;
+    detect_result r1, r2;
+    REQUIRE(run(all, &s1, &r1) == MC_OK);
+    REQUIRE(run(late, &s2, &r2) == MC_OK);
+    REQUIRE(r1.n_summaries == 1 && r2.n_summaries == 1);
+    CHECK_NEAR(r1.summaries[0].season_x[DETECT_N_SEASON_FEATURES - 1], 0.2, 1e-6);
+    CHECK(isnan(r2.summaries[0].season_x[DETECT_N_SEASON_FEATURES - 1]));
+    CHECK(r2.summaries[0].call != DETECT_CALL_MOWED);
+    detect_result_free(&r1);
+    detect_result_free(&r2);
+    series_free(&s1);
+    series_free(&s2);
+    free(plain);
+    free(all);
+    free(late);
+}
+
 /* A model trained with --ndvi-only gives NDMI no weight: an NDVI-only series then
  * has every feature that model uses and can be decided automatically. */
 static void test_ndvi_only_model(void)
@@ -407,6 +450,7 @@ int main(void)
     test_garbage();
     test_ndmi_columns();
     test_ndmi_column();
+    test_ndmi_partial_season();
     test_ndmi_degrades();
     test_ndvi_only_model();
     return test_summary();

@@ -242,6 +242,55 @@ static void test_closed_form(const char *dir, const char *scenes)
     store_close(s);
 }
 
+/* A scene stored without B11 is measured again once its B11 arrives: 35VLF 06-20
+ * (baseline 05.10, offset -1000) gets B11 DN 2000 -> reflectance 0.1; B1 nir 0.3:
+ * (0.3 - 0.1) / 0.4 = 0.5. D1 stays unobserved on 06-20 (red reflectance 0): no NDMI
+ * either. NDVI stays as it was. */
+static void test_swir_arrives(const char *dir)
+{
+    char dsn[512], parcels[512], state[512], scenes[512];
+    db_create("mowcheck_ingest_swir", dsn, sizeof dsn);
+    snprintf(parcels, sizeof parcels, "%s/parcels.gpkg", dir);
+    snprintf(state, sizeof state, "%s/state-swir", dir);
+    snprintf(scenes, sizeof scenes, "%s/scenes-swir", dir);
+    make_scenes(scenes);
+    store *s = db_open(dsn);
+    ingest_options o = options(scenes, parcels, state);
+    ingest_summary sum;
+    CHECK_MSG(ingest_run(&o, s, &sum) == MC_OK, "ingest: %s", mc_error_message());
+    CHECK_INT(sum.scenes_with_swir, 1);
+    char *before = db_export(s);
+    check_ndmi(before, "B1", "2026-06-20", "");
+
+    static uint16_t swir[FX_SH][FX_SW];
+    for (int y = 0; y < FX_SH; y++)
+        for (int x = 0; x < FX_SW; x++)
+            swir[y][x] = 2000;
+    REQUIRE(fx_write_swir(scenes, LF2, &lf, swir) == 0);
+    CHECK_MSG(ingest_run(&o, s, &sum) == MC_OK, "ingest with B11: %s", mc_error_message());
+    CHECK_INT(sum.scenes_new, 0);
+    CHECK_INT(sum.scenes_remeasured, 1);
+    CHECK_INT(sum.scenes_with_swir, 1);
+    CHECK_INT(sum.scenes_skipped, 2);
+    char *after = db_export(s);
+    check_row(after, "B1", "2026-06-20", "0.5", "1", 36, 36, "0", 36);
+    check_ndmi(after, "B1", "2026-06-20", "0.5");
+    check_ndmi(after, "D1", "2026-06-20", "");
+    check_ndmi(after, "B1", "2026-06-15", "0.3333"); /* LF1 untouched */
+    CHECK_INT(db_count_rows(after, "B1"), 2);
+
+    /* stored with B11 now: the next night has nothing to do */
+    CHECK_MSG(ingest_run(&o, s, &sum) == MC_OK, "ingest again: %s", mc_error_message());
+    CHECK_INT(sum.scenes_remeasured, 0);
+    CHECK_INT(sum.scenes_skipped, 3);
+    char *again = db_export(s);
+    CHECK_STR(again, after);
+    free(before);
+    free(after);
+    free(again);
+    store_close(s);
+}
+
 static void test_reprojection(const char *dir, const char *scenes)
 {
     char dsn[512], parcels[512], state[512];
@@ -393,6 +442,7 @@ int main(void)
     snprintf(scenes, sizeof scenes, "%s/scenes", dir);
     make_scenes(scenes);
     test_closed_form(dir, scenes);
+    test_swir_arrives(dir);
     test_reprojection(dir, scenes);
     test_batch_role(dir, scenes);
     test_parcel_set_change(dir, scenes); /* last: removes a scene folder */

@@ -85,15 +85,15 @@ static void test_commit_and_sum(store *s, int64_t run_id)
     store_obs_part p2[] = {part("A", 4, 2, 4, 12000, 80000000)};
     int dup = -1;
     store_scene_state state = STORE_SCENE_STORED;
-    CHECK(store_scene_state_of(s, s1.scene_id, set_hash, &state) == MC_OK &&
+    CHECK(store_scene_state_of(s, s1.scene_id, set_hash, 0, &state) == MC_OK &&
           state == STORE_SCENE_NEW);
     CHECK(store_scene_commit(s, run_id, &s1, set_hash, p1, 2, &dup, NULL) == MC_OK);
     CHECK_INT(dup, 0);
     CHECK(store_scene_commit(s, run_id, &s2, set_hash, p2, 1, &dup, NULL) == MC_OK);
     CHECK_INT(dup, 0);
-    CHECK(store_scene_state_of(s, s1.scene_id, set_hash, &state) == MC_OK &&
+    CHECK(store_scene_state_of(s, s1.scene_id, set_hash, 0, &state) == MC_OK &&
           state == STORE_SCENE_STORED);
-    CHECK(store_scene_state_of(s, s1.scene_id, "another-set", &state) == MC_OK &&
+    CHECK(store_scene_state_of(s, s1.scene_id, "another-set", 0, &state) == MC_OK &&
           state == STORE_SCENE_OTHER_SET);
 
     char buf[128];
@@ -154,7 +154,7 @@ static void test_commit_is_atomic(store *s, int64_t run_id)
     CHECK(store_scene_commit(s, run_id, &sc, set_hash, p, 2, &dup, NULL) == MC_ERR);
     CHECK_MSG(strstr(mc_error_message(), sc.scene_id) != NULL, "message: %s",
               mc_error_message());
-    CHECK(store_scene_state_of(s, sc.scene_id, set_hash, &state) == MC_OK &&
+    CHECK(store_scene_state_of(s, sc.scene_id, set_hash, 0, &state) == MC_OK &&
           state == STORE_SCENE_NEW);
     CHECK_INT(store_test_int(s, "SELECT count(*) FROM observation_parts WHERE scene_id = "
                                 "'S2A_35VLF_20260620_0_L2A'"),
@@ -499,21 +499,21 @@ static void test_claims(const char *dsn)
     REQUIRE(a && b);
     const char *id = "S2B_35VLF_20260901_0_L2A";
     int ca = -1, cb = -1;
-    CHECK(store_scene_claim(a, id, "set", &ca) == MC_OK && ca == 1);
-    CHECK(store_scene_claim(b, id, "set", &cb) == MC_OK && cb == 0);
+    CHECK(store_scene_claim(a, id, "set", 0, &ca) == MC_OK && ca == 1);
+    CHECK(store_scene_claim(b, id, "set", 0, &cb) == MC_OK && cb == 0);
     store_scene_release(a, id);
-    CHECK(store_scene_claim(b, id, "set", &cb) == MC_OK && cb == 1);
-    CHECK(store_scene_claim(a, id, "set", &ca) == MC_OK && ca == 0);
+    CHECK(store_scene_claim(b, id, "set", 0, &cb) == MC_OK && cb == 1);
+    CHECK(store_scene_claim(a, id, "set", 0, &ca) == MC_OK && ca == 0);
     store_close(b); /* a session's claims end with it (a killed worker frees its scenes) */
     ca = 0; /* the server ends the closed session a moment later */
     for (int tries = 0; tries < 100 && ca == 0; tries++) {
-        CHECK(store_scene_claim(a, id, "set", &ca) == MC_OK);
+        CHECK(store_scene_claim(a, id, "set", 0, &ca) == MC_OK);
         if (ca == 0)
             usleep(50000);
     }
     CHECK_INT(ca, 1);
     store_scene_release(a, id);
-    CHECK(store_scene_claim(a, "S2A_35VLF_20260615_0_L2A", set_hash, &ca) == MC_OK && ca == 0);
+    CHECK(store_scene_claim(a, "S2A_35VLF_20260615_0_L2A", set_hash, 0, &ca) == MC_OK && ca == 0);
     /* ... and the refused claim of an ingested scene left no lock behind. */
     CHECK_INT(store_test_int(a, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
                                 "AND pid = pg_backend_pid()"),
