@@ -74,6 +74,20 @@ typedef enum kernel_device {
 enum { KERNEL_OK = 0, KERNEL_ERR_ARGS = -1, KERNEL_ERR_NO_CUDA = -2, KERNEL_ERR_CUDA = -3,
        KERNEL_ERR_NOMEM = -4 };
 
+/* Merges partial statistics: into[i] += from[i] for n labels, every field. Integer
+ * sums, so the order of merging cannot change the result (threads, blocks, tiles). */
+static inline void kernel_stats_add(kernel_stats *into, const kernel_stats *from, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        into[i].n_valid += from[i].n_valid;
+        into[i].n_seen += from[i].n_seen;
+        into[i].sum_q += from[i].sum_q;
+        into[i].sum_q2 += from[i].sum_q2;
+        into[i].n_moist += from[i].n_moist;
+        into[i].sum_m += from[i].sum_m;
+    }
+}
+
 /* The fixed-point NDVI of one pixel; no masking. Exposed for tests. */
 int32_t kernel_ndvi_q(uint16_t red_dn, uint16_t nir_dn, int32_t reflectance_offset_dn);
 

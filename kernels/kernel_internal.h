@@ -88,19 +88,6 @@ static inline void kernel_accumulate_row(const kernel_window *w, const kernel_pa
 
 #endif
 
-/* Host side of both backends: merges partial statistics (integers: exact). */
-static inline void kernel_stats_add(kernel_stats *into, const kernel_stats *from, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        into[i].n_valid += from[i].n_valid;
-        into[i].n_seen += from[i].n_seen;
-        into[i].sum_q += from[i].sum_q;
-        into[i].sum_q2 += from[i].sum_q2;
-        into[i].n_moist += from[i].n_moist;
-        into[i].sum_m += from[i].sum_m;
-    }
-}
-
 #ifdef __cplusplus
 extern "C" {
 #endif

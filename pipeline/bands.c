@@ -227,18 +227,6 @@ static void counts_add(bands_counts *into, const bands_counts *from)
     into->windows_cloudy += from->windows_cloudy;
 }
 
-static void stats_add(kernel_stats *into, const kernel_stats *from, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        into[i].n_valid += from[i].n_valid;
-        into[i].n_seen += from[i].n_seen;
-        into[i].sum_q += from[i].sum_q;
-        into[i].sum_q2 += from[i].sum_q2;
-        into[i].n_moist += from[i].n_moist;
-        into[i].sum_m += from[i].sum_m;
-    }
-}
-
 /* Keeps the first failure's message (this thread's mc_error_message()). */
 static void record_failure(int *failed, char *message, size_t size)
 {
@@ -319,7 +307,7 @@ static int accumulate_cpu(job *j, int threads, kernel_stats *stats, bands_counts
     int rc = run_windows(j, threads, partial, per_thread, counts);
     if (rc == MC_OK) /* integer sums: the merge order cannot change the result */
         for (int t = 0; t < threads; t++)
-            stats_add(stats, partial + (size_t)t * per_thread, per_thread);
+            kernel_stats_add(stats, partial + (size_t)t * per_thread, per_thread);
     free(partial);
     return rc;
 }
