@@ -471,24 +471,23 @@ static int check_20m_band(const band_file *red, const band_file *b, GDALDataType
     return check_20m_grid(red, b);
 }
 
+/* Present unless nothing is there at all: a dangling link or an unreadable entry is
+ * present, so it fails validation rather than pass for "no B11". */
 int scene_swir_present(const scene_info *scene)
 {
     char path[SCENE_PATH_MAX + 16];
     struct stat st;
-    return scene_band_path(scene, "B11", path, sizeof path) == MC_OK && lstat(path, &st) == 0;
+    if (scene_band_path(scene, "B11", path, sizeof path) != MC_OK)
+        return 0; /* B04's path, as long, has failed already */
+    return lstat(path, &st) == 0 || errno != ENOENT;
 }
 
-/* B11 is optional: absent, the scene gives NDVI only; present, it must be right (a
- * dangling link is present: it fails validation rather than pass for "no B11"). */
+/* B11 is optional: absent, the scene gives NDVI only; present, it must be right. */
 static int check_swir(const scene_info *scene, const band_file *red, band_file *swir,
                       int *has_swir)
 {
-    char path[SCENE_PATH_MAX + 16];
-    struct stat st;
     *has_swir = 0;
-    if (scene_band_path(scene, "B11", path, sizeof path) != MC_OK)
-        return MC_ERR;
-    if (lstat(path, &st) != 0 && errno == ENOENT)
+    if (!scene_swir_present(scene))
         return MC_OK;
     if (open_band(scene, "B11", swir) != MC_OK || check_20m_band(red, swir, GDT_UInt16) != MC_OK)
         return MC_ERR;

@@ -58,7 +58,8 @@ int scene_compare(const void *a, const void *b);
  * scene->has_swir. Fills *grid (tile id from the scene). */
 int scene_validate(scene_info *scene, tile_grid *grid);
 
-/* 1 where the scene's folder has a B11.tif (present, not yet validated). */
+/* 1 where the scene's folder has a B11.tif (present, not yet validated; a dangling
+ * link counts as present). */
 int scene_swir_present(const scene_info *scene);
 
 /* The path of one band file of a scene ("B04", "B08", "SCL", "B11"). */

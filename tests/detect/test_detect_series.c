@@ -290,34 +290,43 @@ static void test_ndmi_column(void)
     series_free(&s);
 }
 
-/* The one-cut series with nir/swir1 columns whose NDMI equals the season model's
- * training mean gives the same events and season probability as without them
- * (unknown NDMI enters at the mean), and other NDMI values move the probability. */
-static double ndmi_level;
-static char *with_bands(const char *plain)
+/* The series CSV with columns appended: header_cells after the header, cell(row) after
+ * data row `row` (0 = the first). */
+static char *with_columns(const char *plain, const char *header_cells,
+                          void (*cell)(int row, char *out))
 {
-    size_t n = strlen(plain);
-    char *out = malloc(2 * n + 4096);
-    char *o = out;
-    const char *p = plain;
-    int first = 1;
-    while (*p) {
+    char *out = malloc(2 * strlen(plain) + 4096), *o = out;
+    int row = -1; /* the header */
+    for (const char *p = plain; *p; row++) {
         const char *nl = strchr(p, '\n');
-        size_t len = (size_t)(nl - p);
-        memcpy(o, p, len);
-        o += len;
-        /* nir, swir1 with (nir - swir1) / (nir + swir1) = ndmi_level, nir + swir1 = 0.6 */
-        if (first)
-            o += sprintf(o, ",nir,swir1\n");
+        memcpy(o, p, (size_t)(nl - p));
+        o += nl - p;
+        if (row < 0)
+            strcpy(o, header_cells);
         else
-            o += sprintf(o, ",%.9f,%.9f\n", 0.3 * (1 + ndmi_level), 0.3 * (1 - ndmi_level));
-        first = 0;
+            cell(row, o);
+        o += strlen(o);
+        *o++ = '\n';
         p = nl + 1;
     }
     *o = '\0';
     return out;
 }
 
+static double ndmi_level;
+
+/* nir, swir1 with (nir - swir1) / (nir + swir1) = ndmi_level, nir + swir1 = 0.6 */
+static void band_cells(int row, char *out)
+{
+    (void)row;
+    sprintf(out, ",%.9f,%.9f", 0.3 * (1 + ndmi_level), 0.3 * (1 - ndmi_level));
+}
+
+static char *with_bands(const char *plain) { return with_columns(plain, ",nir,swir1", band_cells); }
+
+/* The one-cut series with nir/swir1 columns whose NDMI equals the season model's
+ * training mean gives the same events and season probability as without them
+ * (unknown NDMI enters at the mean), and other NDMI values move the probability. */
 static void test_ndmi_degrades(void)
 {
     cut1 = D(6, 17);
@@ -357,19 +366,14 @@ static void test_ndmi_degrades(void)
 
 /* NDMI on only some dates (B11 from mid-season on): the season's NDMI counts as known
  * only where at least two thirds of its clear dates have it. */
+static int ndmi_first_row;
+
+static void ndmi_cell(int row, char *out) { sprintf(out, row >= ndmi_first_row ? ",0.2" : ","); }
+
 static char *with_ndmi_from(const char *plain, int first_row)
 {
-    char *out = malloc(2 * strlen(plain) + 4096), *o = out;
-    int row = -1; /* the header */
-    for (const char *p = plain; *p; row++) {
-        const char *nl = strchr(p, '\n');
-        memcpy(o, p, (size_t)(nl - p));
-        o += nl - p;
-        o += sprintf(o, row < 0 ? ",ndmi\n" : row >= first_row ? ",0.2\n" : ",\n");
-        p = nl + 1;
-    }
-    *o = '\0';
-    return out;
+    ndmi_first_row = first_row;
+    return with_columns(plain, ",ndmi", ndmi_cell);
 }
 
 static void test_ndmi_partial_season(void)

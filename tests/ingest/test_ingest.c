@@ -49,6 +49,16 @@
 
 static fx_scene lf, mf;
 
+/* B11 DN 2000 everywhere for a 35VLF scene (see the file comment). */
+static void write_swir_2000(const char *scenes, const char *id)
+{
+    static uint16_t swir[FX_SH][FX_SW];
+    for (int y = 0; y < FX_SH; y++)
+        for (int x = 0; x < FX_SW; x++)
+            swir[y][x] = 2000;
+    REQUIRE(fx_write_swir(scenes, id, &lf, swir) == 0);
+}
+
 static void make_scenes(const char *scenes)
 {
     fx_scene_fill(&lf, 1000, 3000, 4);
@@ -66,11 +76,7 @@ static void make_scenes(const char *scenes)
     char item[1024];
     fx_item(item, sizeof item, LF1, "2026-06-15", "35VLF", "03.01");
     REQUIRE(fx_write_scene(scenes, LF1, &lf, item) == 0);
-    static uint16_t swir[FX_SH][FX_SW];
-    for (int y = 0; y < FX_SH; y++)
-        for (int x = 0; x < FX_SW; x++)
-            swir[y][x] = 2000;
-    REQUIRE(fx_write_swir(scenes, LF1, &lf, swir) == 0);
+    write_swir_2000(scenes, LF1);
     fx_item(item, sizeof item, LF2, "2026-06-20", "35VLF", "05.10");
     REQUIRE(fx_write_scene(scenes, LF2, &lf, item) == 0);
     fx_item(item, sizeof item, MF1, "2026-06-15", "35VMF", "03.01");
@@ -262,11 +268,7 @@ static void test_swir_arrives(const char *dir)
     char *before = db_export(s);
     check_ndmi(before, "B1", "2026-06-20", "");
 
-    static uint16_t swir[FX_SH][FX_SW];
-    for (int y = 0; y < FX_SH; y++)
-        for (int x = 0; x < FX_SW; x++)
-            swir[y][x] = 2000;
-    REQUIRE(fx_write_swir(scenes, LF2, &lf, swir) == 0);
+    write_swir_2000(scenes, LF2);
     CHECK_MSG(ingest_run(&o, s, &sum) == MC_OK, "ingest with B11: %s", mc_error_message());
     CHECK_INT(sum.scenes_new, 0);
     CHECK_INT(sum.scenes_remeasured, 1);
