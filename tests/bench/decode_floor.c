@@ -248,7 +248,7 @@ int main(int argc, char **argv)
                         "[--repeat N] [--json] SCENE_DIR\n", mc_error_message());
         return 2;
     }
-    /* As the ingest sets GDAL up (pipeline/bands.c): we parallelise by block. */
+    /* As the ingest sets GDAL up (pipeline/ingest/bands.c): we parallelise by block. */
     CPLSetConfigOption("GDAL_NUM_THREADS", "1");
     CPLSetConfigOption("GDAL_CACHEMAX", "128");
     GDALAllRegister();

@@ -28,7 +28,7 @@ int main(void)
     snprintf(path, sizeof path, "%s/out.csv", dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
 
-    REQUIRE(cli_write_output(path, write_hello, NULL) == MC_OK);
+    REQUIRE(output_write(path, write_hello, NULL) == MC_OK);
     FILE *f = fopen(path, "r");
     REQUIRE(f != NULL);
     CHECK(fgets(line, sizeof line, f) != NULL);
@@ -37,7 +37,7 @@ int main(void)
     CHECK(access(tmp, F_OK) != 0);
 
     /* A failing writer keeps the earlier file and leaves no temp file. */
-    CHECK(cli_write_output(path, write_then_fail, NULL) == MC_ERR);
+    CHECK(output_write(path, write_then_fail, NULL) == MC_ERR);
     CHECK(strstr(mc_error_message(), "database went away") != NULL);
     f = fopen(path, "r");
     REQUIRE(f != NULL);
@@ -59,11 +59,11 @@ int main(void)
             ;
         _exit(0);
     }
-    CHECK(cli_write_output(fifo, write_hello, NULL) == MC_OK);
+    CHECK(output_write(fifo, write_hello, NULL) == MC_OK);
     struct stat st;
     REQUIRE(stat(fifo, &st) == 0);
     CHECK(S_ISFIFO(st.st_mode));
-    CHECK(cli_write_output("/dev/null", write_hello, NULL) == MC_OK);
+    CHECK(output_write("/dev/null", write_hello, NULL) == MC_OK);
     REQUIRE(stat("/dev/null", &st) == 0);
     CHECK(S_ISCHR(st.st_mode));
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# docs/mowcheck.1 covers what the program has: every subcommand of pipeline/main.c's
+# docs/mowcheck.1 covers what the program has: every subcommand of pipeline/cli/main.c's
 # table (a .SS heading each), every option each subcommand's --help lists, every
-# setting of pipeline/settings.c's table (in SETTINGS), the exit codes of
-# pipeline/cli.h (in EXIT STATUS); and groff/man render it without a warning (that
+# setting of pipeline/cli/settings.c's table (in SETTINGS), the exit codes of
+# pipeline/cli/cli.h (in EXIT STATUS); and groff/man render it without a warning (that
 # part is skipped, saying so, where they are not installed).
 # With BINARY_DIR and CMAKE, also that `cmake --install` puts it in share/man/man1.
 # usage: test_man_page.sh SOURCE_DIR MOWCHECK [BINARY_DIR CMAKE]
@@ -19,7 +19,7 @@ section() { # the lines of one .SH section
   awk -v name="$1" '/^\.SH /{on = ($0 ~ "^\\.SH \"?" name)} on' <<<"$text"
 }
 
-commands=$(sed -n 's/^ *{"\([a-z-]*\)", cmd_[a-z_]*,.*/\1/p' "$src/pipeline/main.c")
+commands=$(sed -n 's/^ *{"\([a-z-]*\)", cmd_[a-z_]*,.*/\1/p' "$src/pipeline/cli/main.c")
 [ "$(wc -w <<<"$commands")" -ge 10 ] || fail "only $(wc -w <<<"$commands") commands read from main.c"
 for c in $commands; do
   if grep -q "^\.SS \"$c\b" <<<"$text"; then ok; else fail "subcommand '$c' has no .SS heading"; fi
@@ -30,14 +30,14 @@ for c in $commands; do
   done
 done
 
-settings=$(sed -n 's/^ *{"\([a-z_0-9]*\)", SETTING_.*/\1/p' "$src/pipeline/settings.c")
+settings=$(sed -n 's/^ *{"\([a-z_0-9]*\)", SETTING_.*/\1/p' "$src/pipeline/cli/settings.c")
 [ "$(wc -w <<<"$settings")" -ge 20 ] || fail "only $(wc -w <<<"$settings") settings read from settings.c"
 settings_text=$(section SETTINGS)
 for s in $settings; do
   if grep -qx "\.B $s" <<<"$settings_text"; then ok; else fail "setting '$s' is not in SETTINGS"; fi
 done
 
-codes=$(sed -n 's/^ *EXIT_[A-Z_]* = \([0-9]\).*/\1/p' "$src/pipeline/cli.h")
+codes=$(sed -n 's/^ *EXIT_[A-Z_]* = \([0-9]\).*/\1/p' "$src/pipeline/cli/cli.h")
 [ "$(wc -w <<<"$codes")" -eq 4 ] || fail "expected 4 exit codes in cli.h, read: $codes"
 exit_text=$(section "EXIT STATUS")
 for c in $codes; do

@@ -7,7 +7,8 @@
  *
  * usage: test_client_audit REGISTRY_BINARY MOWCHECK_BINARY DATA_DIR */
 #include "client_test.h"
-#include "store_internal.h"
+#include "store.h"
+#include "store_conn.h"
 
 static const char *binary, *mowcheck, *data_dir;
 static store *st;

@@ -1,6 +1,6 @@
 /* The decision rule on decision cases kept as data (cases.txt, format in its
  * header), plus the structured reason and the words. Expected outcomes and
- * counts were worked out by hand from the rule in pipeline/decide.h. */
+ * counts were worked out by hand from the rule in pipeline/decide/decide.h. */
 #include <jansson.h>
 
 #include "decide.h"
@@ -24,7 +24,7 @@ typedef struct dcase {
 static int32_t day_of(const char *text, const dcase *c)
 {
     int32_t d = 0;
-    if (series_parse_date(text, &d) != 0) {
+    if (date_parse(text, &d) != 0) {
         fprintf(stderr, "cases.txt:%d (%s): bad date '%s'\n", c->line, c->name, text);
         exit(2);
     }
@@ -186,18 +186,18 @@ static int run_cases(const char *path)
 /* The structured reason of a straddling event: every field a person needs. */
 static void test_reason_json(void)
 {
-    decide_event ev[2] = {{series_days_from_civil(2026, 5, 27), series_days_from_civil(2026, 6, 6),
-                           series_days_from_civil(2026, 6, 1), 0.97},
-                          {series_days_from_civil(2026, 5, 6), series_days_from_civil(2026, 5, 11),
-                           series_days_from_civil(2026, 5, 10), 0.5}};
-    int32_t clear[3] = {series_days_from_civil(2026, 5, 27), series_days_from_civil(2026, 6, 6),
-                        series_days_from_civil(2026, 9, 10)};
+    decide_event ev[2] = {{date_days_from_civil(2026, 5, 27), date_days_from_civil(2026, 6, 6),
+                           date_days_from_civil(2026, 6, 1), 0.97},
+                          {date_days_from_civil(2026, 5, 6), date_days_from_civil(2026, 5, 11),
+                           date_days_from_civil(2026, 5, 10), 0.5}};
+    int32_t clear[3] = {date_days_from_civil(2026, 5, 27), date_days_from_civil(2026, 6, 6),
+                        date_days_from_civil(2026, 9, 10)};
     decide_claim_input in = {.claim_id = "C-1", .parcel_id = "P-1", .season = 2026,
-                             .window_start = series_days_from_civil(2026, 6, 1),
-                             .window_end = series_days_from_civil(2026, 8, 31), .min_mowings = 1,
+                             .window_start = date_days_from_civil(2026, 6, 1),
+                             .window_end = date_days_from_civil(2026, 8, 31), .min_mowings = 1,
                              .events = ev, .n_events = 2, .has_summary = 1, .sufficient = 1,
                              .clear_days = clear, .n_clear_days = 3,
-                             .as_of = series_days_from_civil(2026, 10, 1)};
+                             .as_of = date_days_from_civil(2026, 10, 1)};
     decide_params p;
     decide_params_default(&p);
     decide_result r;
@@ -244,10 +244,10 @@ static void test_reason_json(void)
 static void test_failure_reason(void)
 {
     decide_claim_input in = {.claim_id = "C-9", .parcel_id = "P-9", .season = 2026,
-                             .window_start = series_days_from_civil(2026, 6, 1),
-                             .window_end = series_days_from_civil(2026, 8, 31), .min_mowings = 1,
+                             .window_start = date_days_from_civil(2026, 6, 1),
+                             .window_end = date_days_from_civil(2026, 8, 31), .min_mowings = 1,
                              .failure = "registry: X-Road-Error server.ServerProxyError",
-                             .as_of = series_days_from_civil(2026, 10, 1)};
+                             .as_of = date_days_from_civil(2026, 10, 1)};
     decide_params p;
     decide_params_default(&p);
     decide_result r;

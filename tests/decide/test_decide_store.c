@@ -93,7 +93,7 @@ static decide_stage_options options(const registry_config *reg)
     memset(&o, 0, sizeof o);
     o.registry = reg;
     o.season = 2026;
-    o.as_of_day = series_days_from_civil(2026, 10, 5);
+    o.as_of_day = date_days_from_civil(2026, 10, 5);
     decide_params_default(&o.params);
     o.observed.min_valid_pixels = 1;
     o.observed.min_valid_share = 0.5;

@@ -11,7 +11,7 @@
 
 static detect_model model;
 
-static int32_t D(int m, int d) { return series_days_from_civil(2024, m, d); }
+static int32_t D(int m, int d) { return date_days_from_civil(2024, m, d); }
 
 typedef double (*ndvi_fn)(int32_t day);
 
@@ -24,7 +24,7 @@ static char *make_series(const char *id, ndvi_fn f)
     fprintf(out, "parcel_id,date,ndvi,valid_share,other\n");
     for (int32_t d = D(4, 1); d <= D(10, 31); d += 5) {
         char date[11];
-        series_format_date(d, date);
+        date_format(d, date);
         double v = f(d);
         if (isnan(v))
             fprintf(out, "%s,%s,,0,x\n", id, date);
@@ -225,14 +225,14 @@ static void test_garbage(void)
 static void test_dates(void)
 {
     int32_t d;
-    CHECK(series_parse_date("1970-01-01", &d) == MC_OK && d == 0);
-    CHECK(series_parse_date("2024-02-29", &d) == MC_OK && d == 19782);
-    CHECK(series_parse_date("2023-02-29", &d) == MC_ERR);
-    CHECK(series_parse_date("2024-1-01", &d) == MC_ERR);
-    CHECK_INT(series_doy(D(12, 31)), 366);
-    CHECK_INT(series_doy(series_days_from_civil(2023, 3, 16)), 75);
+    CHECK(date_parse("1970-01-01", &d) == MC_OK && d == 0);
+    CHECK(date_parse("2024-02-29", &d) == MC_OK && d == 19782);
+    CHECK(date_parse("2023-02-29", &d) == MC_ERR);
+    CHECK(date_parse("2024-1-01", &d) == MC_ERR);
+    CHECK_INT(date_doy(D(12, 31)), 366);
+    CHECK_INT(date_doy(date_days_from_civil(2023, 3, 16)), 75);
     char out[11];
-    series_format_date(19782, out);
+    date_format(19782, out);
     CHECK_STR(out, "2024-02-29");
 }
 

@@ -13,7 +13,7 @@ static scene_info make_scene(int32_t day)
     scene_info sc;
     memset(&sc, 0, sizeof sc);
     char date[11], compact[9];
-    series_format_date(day, date);
+    date_format(day, date);
     snprintf(compact, sizeof compact, "%.4s%.2s%.2s", date, date + 5, date + 8);
     snprintf(sc.scene_id, sizeof sc.scene_id, "S2B_35VLF_%s_0_L2A", compact);
     snprintf(sc.tile_id, sizeof sc.tile_id, "35VLF");
@@ -50,7 +50,7 @@ static void store_season(store *s)
     const char *ids[] = {"CLOUDY", "CUT", "FLAT"};
     int64_t px[] = {100, 100, 100};
     REQUIRE(store_parcel_tile_put(s, set_hash, "35VLF", ids, px, 3) == MC_OK);
-    int32_t may1 = series_days_from_civil(2026, 5, 1), cut_after = series_days_from_civil(2026, 6, 10);
+    int32_t may1 = date_days_from_civil(2026, 5, 1), cut_after = date_days_from_civil(2026, 6, 10);
     for (int i = 0; i < 30; i++) {
         int32_t day = may1 + 5 * i;
         double cut_ndvi = day <= cut_after ? 0.80 : 0.42 + 0.025 * ((day - cut_after) / 5 - 1);
@@ -95,9 +95,9 @@ int main(void)
     int64_t old_run;
     REQUIRE(store_run_begin(s, "detect", &old_run) == MC_OK);
     store_detected_season stale_season = {"FLAT", 2026, 30, 1, 0.99, "confident_event"};
-    store_detected_event stale = {"FLAT", 2026, series_days_from_civil(2026, 7, 1),
-                                  series_days_from_civil(2026, 7, 6),
-                                  series_days_from_civil(2026, 7, 3), 0.99};
+    store_detected_event stale = {"FLAT", 2026, date_days_from_civil(2026, 7, 1),
+                                  date_days_from_civil(2026, 7, 6),
+                                  date_days_from_civil(2026, 7, 3), 0.99};
     REQUIRE(store_detection_replace(s, old_run, "old@000000000000", &stale_season, 1, &stale, 1) ==
             MC_OK);
     CHECK_INT(store_test_int(s, "SELECT count(*) FROM events WHERE parcel_id = 'FLAT'"), 1);

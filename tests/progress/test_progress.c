@@ -247,9 +247,9 @@ static char *make_series(int n_parcels)
             double v = 0.25 + 0.55 * fmin(1.0, (doy - 95) / 60.0);
             if (cut > 0 && doy >= cut)
                 v = fmin(v, 0.35 + 0.01 * (doy - cut));
-            int32_t day = series_days_from_civil(2026, 1, 1) + doy - 1;
+            int32_t day = date_days_from_civil(2026, 1, 1) + doy - 1;
             char date[11];
-            series_format_date(day, date);
+            date_format(day, date);
             if ((p + doy / 5) % 7 == 0)
                 fprintf(f, "P-%04d,%s,\n", p, date); /* lost to cloud */
             else

@@ -27,7 +27,7 @@ static size_t write_notices(store *st, const char *lang, const char *tdir, const
     snprintf(out, sizeof out, "%s/%s", dir, sub);
     REQUIRE(mkdir(out, 0777) == 0);
     report_notice_options o = {.template_dir = tdir, .lang = lang,
-                               .notice_day = series_days_from_civil(2026, 11, 2),
+                               .notice_day = date_days_from_civil(2026, 11, 2),
                                .season = 2026, .out_dir = out,
                                .observed = {.min_valid_pixels = 1, .min_valid_share = 0.5,
                                             .season = 2026}};

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "data-samples/generator/sample.h"
-#include "pipeline/error.h"
+#include "pipeline/core/error.h"
 #include "tests/test.h"
 
 /* Paths here are short temporary ones; a cut path would fail a check anyway. */

@@ -10,7 +10,8 @@
 
 #include "error.h"
 #include "store.h"
-#include "store_internal.h"
+#include "store_conn.h"
+#include "store_migrate.h"
 #include "test.h"
 
 static inline void store_test_quiet(void *arg, const char *message)

@@ -1,0 +1,318 @@
+#include "series.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+enum { SERIES_MAX_REPORTED = 20, SERIES_MAX_FIELDS = 256 };
+
+
+/* ---- CSV ---- */
+
+/* Splits a line in place into fields (commas; double-quoted fields with "" escapes).
+ * Returns the number of fields, or -1 for an unterminated quote. */
+static int split_csv(char *line, char **fields, int max_fields)
+{
+    size_t len = strlen(line);
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+        line[--len] = '\0';
+    int n = 0;
+    char *p = line;
+    for (;;) {
+        if (n == max_fields)
+            return n;
+        if (*p == '"') {
+            char *w = ++p;
+            fields[n++] = w;
+            for (;;) {
+                if (*p == '\0')
+                    return -1;
+                if (*p == '"' && p[1] == '"') {
+                    *w++ = '"';
+                    p += 2;
+                } else if (*p == '"') {
+                    p++;
+                    break;
+                } else {
+                    *w++ = *p++;
+                }
+            }
+            *w = '\0';
+            if (*p == ',') {
+                p++;
+                continue;
+            }
+            return *p == '\0' ? n : -1;
+        }
+        fields[n++] = p;
+        char *comma = strchr(p, ',');
+        if (!comma)
+            return n;
+        *comma = '\0';
+        p = comma + 1;
+    }
+}
+
+typedef struct row {
+    char *parcel_id; /* owned until moved into a series_parcel */
+    series_obs obs;
+    long line;
+} row;
+
+typedef struct reader {
+    const char *name;
+    int col_id, col_date, col_ndvi, col_ndmi, col_nir, col_swir1, n_cols;
+    row *rows;
+    size_t n_rows, cap_rows;
+    char bad[SERIES_MAX_REPORTED][160];
+    long n_bad;
+} reader;
+
+static void note_bad(reader *r, long line, const char *fmt, const char *what)
+{
+    if (r->n_bad < SERIES_MAX_REPORTED) {
+        char detail[120];
+        snprintf(detail, sizeof detail, fmt, what);
+        snprintf(r->bad[r->n_bad], sizeof r->bad[0], "line %ld: %s", line, detail);
+    }
+    r->n_bad++;
+}
+
+static int read_header(reader *r, char *line)
+{
+    char *fields[SERIES_MAX_FIELDS];
+    int n = split_csv(line, fields, SERIES_MAX_FIELDS);
+    r->col_id = r->col_date = r->col_ndvi = r->col_ndmi = r->col_nir = r->col_swir1 = -1;
+    for (int i = 0; i < n; i++) {
+        if (strcmp(fields[i], "nir") == 0)
+            r->col_nir = i;
+        else if (strcmp(fields[i], "swir1") == 0)
+            r->col_swir1 = i;
+        else if (strcmp(fields[i], "ndmi") == 0)
+            r->col_ndmi = i;
+        if (strcmp(fields[i], "parcel_id") == 0)
+            r->col_id = i;
+        else if (strcmp(fields[i], "date") == 0)
+            r->col_date = i;
+        else if (strcmp(fields[i], "ndvi") == 0)
+            r->col_ndvi = i;
+    }
+    r->n_cols = n;
+    if (r->col_id < 0 || r->col_date < 0 || r->col_ndvi < 0)
+        return mc_fail("series %s: line 1: the header needs the columns parcel_id, date and ndvi",
+                       r->name);
+    return MC_OK;
+}
+
+/* Parses an NDVI text: empty = not observed; else a finite number in [-1, 1]. */
+static int parse_ndvi(const char *t, float *out)
+{
+    if (*t == '\0') {
+        *out = NAN;
+        return MC_OK;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(t, &end);
+    if (end == t || *end != '\0' || errno == ERANGE || !isfinite(v) || v < -1.0 || v > 1.0)
+        return MC_ERR;
+    *out = (float)v;
+    return MC_OK;
+}
+
+/* NDMI from the optional ndmi field (mowcheck's own export, from B11), else from the
+ * nir and swir1 fields; NAN when absent or unusable. */
+static float row_ndmi(const reader *r, char **fields, int n)
+{
+    float ndmi;
+    if (r->col_ndmi >= 0 && n > r->col_ndmi && parse_ndvi(fields[r->col_ndmi], &ndmi) == MC_OK &&
+        !isnan(ndmi))
+        return ndmi;
+    if (r->col_nir < 0 || r->col_swir1 < 0 || n <= r->col_nir || n <= r->col_swir1)
+        return NAN;
+    char *e1, *e2;
+    double nir = strtod(fields[r->col_nir], &e1), swir = strtod(fields[r->col_swir1], &e2);
+    if (e1 == fields[r->col_nir] || *e1 || e2 == fields[r->col_swir1] || *e2 ||
+        !isfinite(nir) || !isfinite(swir) || nir < 0 || swir < 0 || nir + swir <= 1e-6 ||
+        nir > 2 || swir > 2)
+        return NAN;
+    return (float)((nir - swir) / (nir + swir));
+}
+
+static int push_row(reader *r, const char *id, series_obs obs, long line)
+{
+    if (r->n_rows == r->cap_rows) {
+        size_t cap = r->cap_rows ? r->cap_rows * 2 : 1024;
+        row *grown = realloc(r->rows, cap * sizeof *grown);
+        if (!grown)
+            return mc_fail("series %s: out of memory at line %ld", r->name, line);
+        r->rows = grown;
+        r->cap_rows = cap;
+    }
+    char *copy = strdup(id);
+    if (!copy)
+        return mc_fail("series %s: out of memory at line %ld", r->name, line);
+    r->rows[r->n_rows++] = (row){copy, obs, line};
+    return MC_OK;
+}
+
+static int read_row(reader *r, char *line, long line_no)
+{
+    char *fields[SERIES_MAX_FIELDS];
+    int n = split_csv(line, fields, SERIES_MAX_FIELDS);
+    if (n == 1 && fields[0][0] == '\0')
+        return MC_OK; /* blank line */
+    if (n < 0) {
+        note_bad(r, line_no, "%s", "unterminated quote");
+        return MC_OK;
+    }
+    if (n <= r->col_id || n <= r->col_date || n <= r->col_ndvi) {
+        note_bad(r, line_no, "%s", "too few fields");
+        return MC_OK;
+    }
+    const char *id = fields[r->col_id];
+    series_obs obs;
+    if (*id == '\0') {
+        note_bad(r, line_no, "%s", "empty parcel_id");
+    } else if (date_parse(fields[r->col_date], &obs.day) != MC_OK) {
+        note_bad(r, line_no, "bad date '%.40s' (want YYYY-MM-DD)", fields[r->col_date]);
+    } else if (parse_ndvi(fields[r->col_ndvi], &obs.ndvi) != MC_OK) {
+        note_bad(r, line_no, "bad ndvi '%.40s' (want a number in [-1, 1] or empty)",
+                 fields[r->col_ndvi]);
+    } else {
+        obs.ndmi = isnan(obs.ndvi) ? NAN : row_ndmi(r, fields, n);
+        return push_row(r, id, obs, line_no);
+    }
+    return MC_OK;
+}
+
+static int row_cmp(const void *a, const void *b)
+{
+    const row *x = a, *y = b;
+    int c = strcmp(x->parcel_id, y->parcel_id);
+    if (c)
+        return c;
+    if (x->obs.day != y->obs.day)
+        return x->obs.day < y->obs.day ? -1 : 1;
+    return x->line < y->line ? -1 : x->line > y->line;
+}
+
+static void free_rows(reader *r)
+{
+    for (size_t i = 0; i < r->n_rows; i++)
+        free(r->rows[i].parcel_id);
+    free(r->rows);
+    r->rows = NULL;
+    r->n_rows = 0;
+}
+
+static int report_bad(reader *r)
+{
+    char msg[1800];
+    int used = snprintf(msg, sizeof msg, "series %s: %ld bad line%s, file refused", r->name,
+                        r->n_bad, r->n_bad == 1 ? "" : "s");
+    for (long i = 0; i < r->n_bad && i < SERIES_MAX_REPORTED; i++)
+        if (used < (int)sizeof msg)
+            used += snprintf(msg + used, sizeof msg - used, "; %s", r->bad[i]);
+    if (r->n_bad > SERIES_MAX_REPORTED && used < (int)sizeof msg)
+        snprintf(msg + used, sizeof msg - used, "; and %ld more", r->n_bad - SERIES_MAX_REPORTED);
+    return mc_fail("%s", msg);
+}
+
+/* Moves the sorted rows into the set; duplicates (same parcel and date) are bad lines. */
+static int build_set(reader *r, series_set *out)
+{
+    if (r->n_rows > 1)
+        qsort(r->rows, r->n_rows, sizeof *r->rows, row_cmp);
+    for (size_t i = 1; i < r->n_rows; i++)
+        if (r->rows[i].obs.day == r->rows[i - 1].obs.day &&
+            strcmp(r->rows[i].parcel_id, r->rows[i - 1].parcel_id) == 0) {
+            char what[80];
+            snprintf(what, sizeof what, "%.40s on a date already given at line %ld",
+                     r->rows[i].parcel_id, r->rows[i - 1].line);
+            note_bad(r, r->rows[i].line, "duplicate row: parcel %s", what);
+        }
+    if (r->n_bad)
+        return report_bad(r);
+    out->obs = malloc((r->n_rows ? r->n_rows : 1) * sizeof *out->obs);
+    out->parcels = malloc((r->n_rows ? r->n_rows : 1) * sizeof *out->parcels);
+    if (!out->obs || !out->parcels)
+        return mc_fail("series %s: out of memory", r->name);
+    for (size_t i = 0; i < r->n_rows; i++) {
+        out->obs[i] = r->rows[i].obs;
+        if (i == 0 ||
+            strcmp(r->rows[i].parcel_id, out->parcels[out->n_parcels - 1].parcel_id) != 0) {
+            out->parcels[out->n_parcels++] = (series_parcel){r->rows[i].parcel_id, i, 0};
+            r->rows[i].parcel_id = NULL; /* moved */
+        }
+        out->parcels[out->n_parcels - 1].count++;
+    }
+    out->n_obs = r->n_rows;
+    return MC_OK;
+}
+
+int series_read(FILE *in, const char *name, series_set *out)
+{
+    memset(out, 0, sizeof *out);
+    reader r = {.name = name};
+    char *line = NULL;
+    size_t cap = 0;
+    long line_no = 0;
+    int rc = MC_OK;
+    if (getline(&line, &cap, in) < 0) {
+        rc = mc_fail("series %s: empty file (no header line)", name);
+        goto done;
+    }
+    line_no = 1;
+    if (read_header(&r, line) != MC_OK) {
+        rc = MC_ERR;
+        goto done;
+    }
+    while (getline(&line, &cap, in) >= 0) {
+        if (read_row(&r, line, ++line_no) != MC_OK) {
+            rc = MC_ERR;
+            goto done;
+        }
+    }
+    if (ferror(in)) {
+        rc = mc_fail("series %s: read error after line %ld", name, line_no);
+        goto done;
+    }
+    rc = build_set(&r, out);
+done:
+    free(line);
+    free_rows(&r);
+    if (rc != MC_OK)
+        series_free(out);
+    return rc;
+}
+
+int series_read_path(const char *path, series_set *out)
+{
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return mc_fail("series %s: cannot open: %s", path, strerror(errno));
+    int rc = series_read(f, path, out);
+    fclose(f);
+    return rc;
+}
+
+void series_drop_ndmi(series_set *s)
+{
+    for (size_t i = 0; i < s->n_obs; i++)
+        s->obs[i].ndmi = NAN;
+}
+
+void series_free(series_set *s)
+{
+    if (s->parcels)
+        for (size_t i = 0; i < s->n_parcels; i++)
+            free(s->parcels[i].parcel_id);
+    free(s->parcels);
+    free(s->obs);
+    memset(s, 0, sizeof *s);
+}

@@ -1,0 +1,315 @@
+/* Storage: the one narrow door between the stages and PostgreSQL.
+ *
+ * store_open() connects to the DSN given, or, with none, starts (and later
+ * stops) a private cluster in the state directory: initdb + pg_ctl, Unix socket
+ * only, run as an unprivileged user when we are root. It then applies the
+ * migrations in schemas/ that are not applied yet.
+ *
+ * Every write that belongs together is one transaction: a scene's observations
+ * are either all stored with the scene marked ingested, or none are. */
+#ifndef MOWCHECK_STORE_H
+#define MOWCHECK_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "kernel.h"
+#include "scene_types.h"
+
+typedef struct store store;
+
+typedef struct store_options {
+    const char *dsn;        /* libpq connection string; NULL or "": private cluster */
+    const char *state_dir;  /* where the private cluster lives (required without dsn) */
+    const char *schema_dir; /* migrations; NULL: the installed/source schemas/ */
+} store_options;
+
+int store_open(const store_options *opt, store **out);
+/* Closes the connection and stops the private cluster if this process started it. */
+void store_close(store *s);
+
+/* ---- runs ---- */
+int store_run_begin(store *s, const char *command, int64_t *run_id);
+/* status: "ok", "failed", "partial"; summary_json may be NULL. */
+int store_run_end(store *s, int64_t run_id, const char *status, const char *summary_json);
+
+/* ---- parcel sets and tiles ---- */
+/* Records the parcel set (content hash of file + id field + buffer) as the current one. */
+int store_parcel_set_put(store *s, const char *set_hash, const char *source_path,
+                         const char *id_field, size_t n_parcels);
+int store_tile_put(store *s, const tile_grid *grid);
+/* All tiles ever seen; caller frees *grids with free(). */
+int store_tiles_get(store *s, tile_grid **grids, size_t *n);
+/* Replaces the pixel counts of the set's parcels in this tile (pixels the tile owns). */
+int store_parcel_tile_put(store *s, const char *set_hash, const char *tile_id,
+                          const char *const *parcel_ids, const int64_t *n_pixels, size_t n);
+
+/* ---- scenes ---- */
+/* What the store holds of a scene, for the parcel set being ingested. */
+typedef enum {
+    STORE_SCENE_NEW = 0,        /* not stored */
+    STORE_SCENE_STORED = 1,     /* stored for this parcel set: nothing to do */
+    STORE_SCENE_OTHER_SET = 2,  /* stored for another parcel set: measured again for this one */
+    STORE_SCENE_SWIR_ADDED = 3, /* stored without B11, which the folder has now: measured
+                                 * again so that its date gets NDMI */
+} store_scene_state;
+/* swir_on_disk: the scene's folder has B11.tif now. */
+int store_scene_state_of(store *s, const char *scene_id, const char *set_hash, int swir_on_disk,
+                         store_scene_state *state);
+/* Takes a session-level advisory lock on the scene so that concurrent workers
+ * skip it: *claimed = 0 where another session holds it or it is already stored for
+ * set_hash (and with B11 where swir_on_disk). */
+int store_scene_claim(store *s, const char *scene_id, const char *set_hash, int swir_on_disk,
+                      int *claimed);
+void store_scene_release(store *s, const char *scene_id);
+
+typedef struct store_obs_part {
+    const char *parcel_id;
+    int64_t n_total;   /* parcel pixels this tile owns */
+    kernel_stats stats;
+} store_obs_part;
+
+/* One transaction: the scene row (status ingested) plus its observation parts (COPY).
+ * *duplicate = 1 (and nothing written) where another scene of the same tile and date
+ * is already ingested. A scene stored for another parcel set, or stored without B11
+ * where scene->has_swir, is taken over: its old parts are replaced by these and the
+ * row names set_hash and has_swir (*remeasured = 1; may be NULL). */
+int store_scene_commit(store *s, int64_t run_id, const scene_info *scene, const char *set_hash,
+                       const store_obs_part *parts, size_t n_parts, int *duplicate,
+                       int *remeasured);
+/* Stored scenes (of these tiles; all tiles where n_tiles is 0) measured for a parcel
+ * set other than set_hash: their dates are missing from set_hash's series. */
+int store_scenes_of_other_sets(store *s, const char *set_hash, const char *const *tiles,
+                               size_t n_tiles, long *n);
+/* Records that a scene was refused and why (kept per path; a later night retries it). */
+int store_scene_reject(store *s, int64_t run_id, const char *scene_id, const char *path,
+                       const char *reason);
+
+/* ---- series ---- */
+typedef struct store_series_filter {
+    int64_t min_valid_pixels;  /* below: the date is "not observed" (ndvi empty) */
+    double min_valid_share;    /* n_valid / n_total below this: not observed */
+    int season;                /* 0: all */
+} store_series_filter;
+
+/* Writes the series CSV: parcel_id,date,ndvi,valid_share,n_valid,n_total,ndvi_std,n_seen,ndmi
+ * ordered by parcel_id, date. ndvi and ndvi_std are empty where the date is not observed;
+ * ndmi also where fewer than half of the valid pixels had B11 (SWIR) data. */
+int store_export_series(store *s, const store_series_filter *filter, FILE *out);
+
+/* ---- audit log (registry requests; append-only; store_audit.c, schemas/010_audit.sql) ---- */
+/* One row per request ATTEMPT to the registry, committed on its own (autocommit:
+ * calling this inside an open transaction is refused, so that a later rollback
+ * cannot take the row with it). Arrays of strings; NULL texts are stored as NULL. */
+typedef struct store_audit_row {
+    int64_t run_id;                 /* 0: none */
+    int attempt;                    /* 1, 2, ... within its batch */
+    const char *client;             /* X-Road-Client as sent */
+    const char *service;            /* INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE as sent */
+    const char *user_id, *issue, *purpose;
+    int season;
+    const char *const *parcel_ids;  /* asked about */
+    size_t n_parcels;
+    const char *const *claim_ids;   /* returned (validated) claims, n_claims each, */
+    const char *const *claim_parcels; /* parallel: the claim's parcel */
+    const char *const *applicants;  /* and its applicant (pseudonymous code) */
+    size_t n_claims;
+    const char *x_road_id;          /* ours (request) */
+    const char *response_x_road_id, *request_id, *request_hash; /* NULL if none came */
+    int request_hash_check;         /* 1: matches the request sent, -1: differs, 0: unchecked */
+    int http_status;                /* 0: no HTTP answer */
+    const char *error_type;         /* X-Road-Error type, timeout, connection, malformed,
+                                       tls, registry; NULL on success */
+    const char *error_message;
+    int64_t duration_ms;
+} store_audit_row;
+
+int store_audit_append(store *s, const store_audit_row *row);
+
+/* The farmer's view: every attempt that concerned the applicant's parcels (by the
+ * applicant in returned claims, or by a parcel asked about in a season in which
+ * an answer showed it to be the applicant's). Only the applicant's own parcels
+ * and claims are listed; other applicants' never. Oldest first. */
+typedef struct store_access_entry {
+    int64_t id;
+    char *logged_at;      /* ISO 8601, UTC */
+    char *client, *user_id, *issue, *purpose, *service, *x_road_id;
+    int season;
+    char *parcels;        /* the applicant's parcels asked about, comma-separated */
+    int64_t n_claims;     /* the applicant's claims returned */
+    int http_status;      /* 0: no HTTP answer */
+    char *error_type;     /* "" on success */
+} store_access_entry;
+
+int store_audit_access_log(store *s, const char *applicant, store_access_entry **entries,
+                           size_t *n);
+void store_access_entries_free(store_access_entry *entries, size_t n);
+
+/* ---- detector output (store_events.c; schemas/015_events.sql) ---- */
+typedef struct store_detected_event {
+    const char *parcel_id;
+    int season;
+    int32_t day_start, day_end, day; /* days since 1970-01-01 */
+    double confidence;
+} store_detected_event;
+
+typedef struct store_detected_season {
+    const char *parcel_id;
+    int season;
+    int n_clear_obs;
+    int sufficient;
+    double mowed_probability;
+    const char *reason; /* detect_reason_text */
+} store_detected_season;
+
+/* One transaction: the events and summaries of the given parcel-seasons replace the
+ * rows those parcel-seasons had (a re-run changes nothing; a parcel-season whose
+ * events disappeared loses them). */
+int store_detection_replace(store *s, int64_t run_id, const char *model_version,
+                            const store_detected_season *seasons, size_t n_seasons,
+                            const store_detected_event *events, size_t n_events);
+
+/* ---- decisions, cases, reviews (store_decisions.c; schemas/015_events.sql, 020_decisions.sql) ---- */
+/* What the decide stage needs of one parcel in one season: the detector's summary and
+ * events (tables parcel_seasons, events) and its clear observations up to as_of (the
+ * same "observed" test as store_export_series). Days are days since 1970-01-01. */
+typedef struct store_event_row {
+    int32_t day_start, day_end, day;
+    double confidence;
+} store_event_row;
+
+typedef struct store_evidence {
+    char *parcel_id;
+    int has_summary, sufficient, unsure; /* unsure: the detector's reason is uncertain_event
+                                            or no_event_unconfirmed (a plausible candidate) */
+    char *model_version;                 /* "" where none */
+    store_event_row *events;             /* day_end <= as_of */
+    size_t n_events;
+    int32_t *clear_days;                 /* ascending, <= as_of */
+    size_t n_clear_days;
+    int64_t scenes_used;                 /* scenes of the season (<= as_of) that saw the parcel */
+} store_evidence;
+
+/* All parcels with a summary, events or observations in the season; sorted by
+ * parcel_id (byte order). */
+int store_evidence_load(store *s, int season, int32_t as_of_day,
+                        const store_series_filter *observed, store_evidence **ev, size_t *n);
+void store_evidence_free(store_evidence *ev, size_t n);
+/* The parcels to ask the registry about: the current parcel set's and any with evidence
+ * in the season (sorted, distinct). Free with store_strings_free. */
+int store_decide_parcel_ids(store *s, int season, char ***ids, size_t *n);
+void store_strings_free(char **v, size_t n);
+
+typedef struct store_decision {
+    const char *claim_id;      /* NULL: the parcel's claims could not be fetched (error) */
+    const char *parcel_id;
+    int season;
+    const char *applicant, *scheme, *window_start, *window_end; /* NULL where unknown */
+    int min_mowings;
+    const char *outcome, *rule, *reason_json, *reason_text, *model_version;
+    int64_t run_id;
+    const char *as_of;         /* YYYY-MM-DD */
+} store_decision;
+
+typedef enum {
+    STORE_DECISION_NEW = 0,    /* first decision of the claim-season */
+    STORE_DECISION_UNCHANGED,  /* same as the current one: nothing written */
+    STORE_DECISION_CHANGED,    /* a new current decision; the old one kept as history */
+    STORE_DECISION_PROPOSED,   /* reviewed: left as it is, the differing proposal recorded */
+    STORE_DECISION_KEPT        /* parcel-level error where the parcel's claims already have
+                                  decisions: those are kept, nothing written */
+} store_decision_effect;
+
+/* Decisions are written inside store_decide_begin .. store_decide_commit (one
+ * transaction; an advisory lock keeps two decide runs apart). */
+int store_decide_begin(store *s);
+int store_decide_commit(store *s);
+void store_decide_abort(store *s); /* rolls back, keeping the error message */
+/* Writes one decision as above; a flagged outcome (not_mowed, inconclusive) gets its
+ * claim-season's case, made once. case_number (size >= 32) receives the claim's case
+ * number, "" where it has none. */
+int store_decision_put(store *s, const store_decision *d, store_decision_effect *effect,
+                       char *case_number, size_t size);
+
+/* One case as `mowcheck case` shows it. */
+typedef struct store_review_row {
+    char *verdict, *inspector, *note, *reviewed_at;
+} store_review_row;
+
+typedef struct store_case {
+    char *case_number, *claim_id, *parcel_id, *created_at;
+    int season;
+    char *applicant, *scheme, *window_start, *window_end;
+    int min_mowings;
+    char *outcome, *rule, *reason_text, *reason_json, *model_version, *decided_at, *as_of;
+    store_review_row *reviews;  /* oldest first; the last one counts */
+    size_t n_reviews;
+    char *proposal_outcome, *proposal_text, *proposed_at; /* latest proposal; NULL if none */
+} store_case;
+
+/* *found = 0 where no such case exists. The number must already be valid (casenum_parse). */
+int store_case_get(store *s, const char *case_number, store_case *c, int *found);
+void store_case_free(store_case *c);
+/* Records a verdict (mowed, not_mowed, needs_visit) on an existing case. */
+int store_review_add(store *s, const char *case_number, const char *verdict,
+                     const char *inspector, const char *note);
+/* The decision feed: claim_id,parcel_id,season,outcome,case_number,reviewed,reason for
+ * every current decision (season 0: all), ordered by season, claim. `reviewed` is the
+ * latest verdict (empty where none) and `reason` then starts with the inspector's. */
+int store_export_decisions(store *s, int season, FILE *out);
+
+/* ---- reports (store_report.c) ---- */
+/* A flagged claim (current decision not_mowed or inconclusive). reviewed: the latest
+ * verdict, "" where none; reason as in the decision feed; case_number "" where none. */
+typedef struct store_flagged {
+    char *claim_id, *parcel_id, *outcome, *case_number, *reviewed, *reason;
+    int season;
+    char *applicant, *scheme, *window_start, *window_end; /* "" where unknown */
+    char *rule; /* the decision rule's code (decide_why_code), e.g. "coverage_gap" */
+} store_flagged;
+
+/* Ordered by season, claim_id (byte order). season 0: all seasons. */
+int store_flagged_load(store *s, int season, store_flagged **rows, size_t *n);
+void store_flagged_free(store_flagged *rows, size_t n);
+/* The current parcel set's file and id field (*found = 0 where none was recorded). */
+int store_parcel_source(store *s, char **path, char **id_field, int *found);
+
+/* What the inspector report shows of one flagged claim. Days since 1970-01-01. */
+typedef struct store_report_point {
+    int32_t day;
+    int observed;  /* 0: lost to cloud (too few valid pixels, the filter of store_export_series) */
+    double ndvi;   /* where observed */
+} store_report_point;
+
+typedef struct store_report_detail {
+    int32_t window_start, window_end; /* INT32_MIN where unknown */
+    char *tile_id;                    /* the tile holding most of the parcel; "" where none */
+    int has_summary;
+    double mowed_probability;         /* the detector's, where has_summary */
+    char *detector_reason;            /* "" where none */
+    store_event_row *events;          /* the season's detected events, by date */
+    size_t n_events;
+    store_report_point *points;       /* the season's dates that saw the parcel, ascending */
+    size_t n_points;
+} store_report_detail;
+
+int store_report_detail_load(store *s, const store_flagged *f,
+                             const store_series_filter *observed, store_report_detail *d);
+void store_report_detail_free(store_report_detail *d);
+
+/* The latest run of each stage command (ingest, detect, decide, run), by command:
+ * seconds NaN while still running; cpu_joules NaN where the run's summary has none. */
+typedef struct store_run_info {
+    char *command, *status, *started_at; /* started_at: YYYY-MM-DD HH:MM:SS UTC */
+    double seconds, cpu_joules;
+    char *summary;                       /* the run's summary JSON; NULL where none */
+} store_run_info;
+
+int store_report_runs(store *s, store_run_info **runs, size_t *n);
+/* The scene of a tile on a day: its folder and reflectance offset (*found = 0: none). */
+int store_report_scene(store *s, const char *tile_id, int32_t day, char **path,
+                       int32_t *offset_dn, int *found);
+void store_report_runs_free(store_run_info *runs, size_t n);
+
+#endif

@@ -1,0 +1,205 @@
+/* The store's connection helpers that every store_*.c file builds its queries on:
+ * statements with parameters, transactions, advisory lock keys, COPY in and out.
+ * Opening and closing the store (which runs the migrations) is store.c. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "store_conn.h"
+
+enum { COPY_FLUSH_BYTES = 1 << 16 };
+/* ---- helpers ---- */
+
+int store_fail_result(store *s, const char *what, const PGresult *r)
+{
+    const char *msg = r ? PQresultErrorMessage(r) : "";
+    if (!msg || !*msg)
+        msg = PQerrorMessage(s->conn);
+    char clean[1024];
+    snprintf(clean, sizeof clean, "%s", msg);
+    size_t n = strlen(clean);
+    while (n > 0 && (clean[n - 1] == '\n' || clean[n - 1] == ' '))
+        clean[--n] = '\0';
+    return mc_fail("%s (%s): %s", what, s->where, clean);
+}
+
+PGresult *store_query(store *s, const char *what, const char *sql, int n_params,
+                      const char *const *params)
+{
+    PGresult *r = n_params > 0 ? PQexecParams(s->conn, sql, n_params, NULL, params, NULL, NULL, 0)
+                               : PQexec(s->conn, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return r;
+    store_fail_result(s, what, r);
+    PQclear(r);
+    return NULL;
+}
+
+int store_exec(store *s, const char *what, const char *sql, int n_params,
+               const char *const *params)
+{
+    PGresult *r = store_query(s, what, sql, n_params, params);
+    if (!r)
+        return MC_ERR;
+    PQclear(r);
+    return MC_OK;
+}
+
+int store_begin(store *s, const char *what) { return store_exec(s, what, "BEGIN", 0, NULL); }
+
+int store_commit(store *s, const char *what) { return store_exec(s, what, "COMMIT", 0, NULL); }
+
+void store_rollback(store *s)
+{
+    if (PQtransactionStatus(s->conn) == PQTRANS_IDLE)
+        return;
+    PGresult *r = PQexec(s->conn, "ROLLBACK");
+    PQclear(r);
+}
+
+int64_t store_lock_key(const char *text)
+{
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_Digest(text, strlen(text), digest, &len, EVP_sha256(), NULL);
+    uint64_t key = 0;
+    for (int i = 0; i < 8; i++)
+        key = key << 8 | digest[i];
+    return (int64_t)key;
+}
+
+/* ---- COPY ---- */
+
+static void copy_reserve(store_copy *cp, size_t more)
+{
+    if (cp->failed || cp->len + more <= cp->cap)
+        return;
+    size_t cap = cp->cap ? cp->cap : 4096;
+    while (cap < cp->len + more)
+        cap *= 2;
+    char *b = realloc(cp->buf, cap);
+    if (!b) {
+        cp->failed = 1;
+        mc_fail("%s: out of memory", cp->what);
+        return;
+    }
+    cp->buf = b;
+    cp->cap = cap;
+}
+
+static void copy_flush(store_copy *cp, int force)
+{
+    if (cp->failed || cp->len == 0 || (!force && cp->len < COPY_FLUSH_BYTES))
+        return;
+    if (PQputCopyData(cp->s->conn, cp->buf, (int)cp->len) != 1) {
+        cp->failed = 1;
+        store_fail_result(cp->s, cp->what, NULL);
+    }
+    cp->len = 0;
+}
+
+static void copy_end_field(store_copy *cp, int end_row)
+{
+    copy_reserve(cp, 1);
+    if (cp->failed)
+        return;
+    cp->buf[cp->len++] = end_row ? '\n' : '\t';
+    if (end_row)
+        copy_flush(cp, 0);
+}
+
+int store_copy_begin(store *s, store_copy *cp, const char *what, const char *copy_sql)
+{
+    memset(cp, 0, sizeof *cp);
+    cp->s = s;
+    cp->what = what;
+    PGresult *r = PQexec(s->conn, copy_sql);
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        store_fail_result(s, what, r);
+        PQclear(r);
+        return MC_ERR;
+    }
+    PQclear(r);
+    return MC_OK;
+}
+
+/* Text format: backslash, tab, newline and carriage return are escaped. */
+void store_copy_text(store_copy *cp, const char *text, int end_row)
+{
+    size_t n = strlen(text);
+    copy_reserve(cp, 2 * n + 1);
+    if (cp->failed)
+        return;
+    for (const char *p = text; *p; p++) {
+        char e = *p == '\\' ? '\\' : *p == '\t' ? 't' : *p == '\n' ? 'n' : *p == '\r' ? 'r' : 0;
+        if (e) {
+            cp->buf[cp->len++] = '\\';
+            cp->buf[cp->len++] = e;
+        } else {
+            cp->buf[cp->len++] = *p;
+        }
+    }
+    copy_end_field(cp, end_row);
+}
+
+void store_copy_int64(store_copy *cp, int64_t v, int end_row)
+{
+    copy_reserve(cp, 24);
+    if (cp->failed)
+        return;
+    cp->len += (size_t)snprintf(cp->buf + cp->len, 24, "%" PRId64, v);
+    copy_end_field(cp, end_row);
+}
+
+int store_copy_end(store_copy *cp, int abort)
+{
+    copy_flush(cp, 1);
+    int failed = cp->failed || abort;
+    free(cp->buf);
+    cp->buf = NULL;
+    if (PQputCopyEnd(cp->s->conn, failed ? "aborted by mowcheck" : NULL) != 1 && !failed) {
+        store_fail_result(cp->s, cp->what, NULL);
+        failed = 1;
+    }
+    PGresult *r;
+    while ((r = PQgetResult(cp->s->conn)) != NULL) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && !failed) {
+            store_fail_result(cp->s, cp->what, r);
+            failed = 1;
+        }
+        PQclear(r);
+    }
+    return failed ? MC_ERR : MC_OK;
+}
+
+int store_copy_out(store *s, const char *what, const char *copy_sql, FILE *out)
+{
+    PGresult *r = PQexec(s->conn, copy_sql);
+    if (PQresultStatus(r) != PGRES_COPY_OUT) {
+        store_fail_result(s, what, r);
+        PQclear(r);
+        return MC_ERR;
+    }
+    PQclear(r);
+    int rc = MC_OK, n;
+    char *row;
+    while ((n = PQgetCopyData(s->conn, &row, 0)) > 0) {
+        if (rc == MC_OK && fwrite(row, 1, (size_t)n, out) != (size_t)n)
+            rc = mc_fail("%s: write failed: %s", what, strerror(errno));
+        PQfreemem(row);
+    }
+    if (n == -2 && rc == MC_OK)
+        rc = store_fail_result(s, what, NULL);
+    while ((r = PQgetResult(s->conn)) != NULL) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == MC_OK)
+            rc = store_fail_result(s, what, r);
+        PQclear(r);
+    }
+    return rc;
+}

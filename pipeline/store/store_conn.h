@@ -1,0 +1,71 @@
+/* Inside the store: the connection and helpers (store_conn.c) that every store_*.c
+ * file uses to add its own queries. Not for the stages: they use store.h only.
+ *
+ * A store is one libpq connection and is not thread-safe: one thread at a time. */
+#ifndef MOWCHECK_STORE_CONN_H
+#define MOWCHECK_STORE_CONN_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pgcluster.h"
+
+typedef struct store store; /* as in store.h */
+
+struct store {
+    PGconn *conn;
+    pgcluster *cluster; /* the private cluster we registered with; NULL with a DSN */
+    char where[256];    /* for messages: "database <dbname> on <host>" */
+    int n_migrations_applied; /* by store_open, for tests and the log */
+};
+
+/* Advisory lock classes (two-int form, first key) so that modules do not collide.
+ * The one-bigint form is used for scene claims (a hash of the scene id). */
+enum {
+    STORE_LOCK_CLASS = 0x6d6f77, /* "mow" */
+    STORE_LOCK_MIGRATIONS = 1,
+    STORE_LOCK_PARCEL_SET = 2
+};
+
+/* Runs a statement with text parameters (may be 0). Returns the result when its
+ * status is COMMAND_OK or TUPLES_OK, else NULL with mc_fail("<what>: <server message>").
+ * The caller PQclear()s the result. */
+PGresult *store_query(store *s, const char *what, const char *sql, int n_params,
+                      const char *const *params);
+/* Same, for statements whose result is not needed. */
+int store_exec(store *s, const char *what, const char *sql, int n_params,
+               const char *const *params);
+/* Records the error of a failed result (or of the connection when r is NULL). */
+int store_fail_result(store *s, const char *what, const PGresult *r);
+
+int store_begin(store *s, const char *what);
+int store_commit(store *s, const char *what);
+/* Rolls back, keeping the current error message (for use on failure paths). */
+void store_rollback(store *s);
+
+/* COPY ... FROM STDIN in text format: escape each field with store_copy_field,
+ * separate with '\t', end rows with '\n'. */
+typedef struct store_copy {
+    store *s;
+    const char *what;
+    char *buf;
+    size_t len, cap;
+    int failed;
+} store_copy;
+
+int store_copy_begin(store *s, store_copy *cp, const char *what, const char *copy_sql);
+/* Adds a text field (escaped) or an int64; the last one of a row with end_row = 1. */
+void store_copy_text(store_copy *cp, const char *text, int end_row);
+void store_copy_int64(store_copy *cp, int64_t v, int end_row);
+/* Sends the rest and finishes the COPY; on failure (or abort = 1) the COPY is aborted. */
+int store_copy_end(store_copy *cp, int abort);
+
+/* Runs a COPY (...) TO STDOUT and writes its rows to out as they come. */
+int store_copy_out(store *s, const char *what, const char *copy_sql, FILE *out);
+
+/* 64-bit advisory lock key of a text (first 8 bytes of its SHA-256). */
+int64_t store_lock_key(const char *text);
+
+#endif

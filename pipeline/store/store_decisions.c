@@ -1,0 +1,635 @@
+/* Decisions, case numbers, reviews and the decision feed (store.h, "decisions,
+ * cases, reviews"; tables in schemas/015_events.sql and schemas/020_decisions.sql). */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "casenum.h"
+#include "error.h"
+#include "store.h"
+#include "store_conn.h"
+
+/* Second key of the advisory lock (class STORE_LOCK_CLASS) held by a decide run. */
+enum { DECIDE_LOCK_KEY = 20 };
+
+static char *dup_text(const PGresult *r, int row, int col)
+{
+    return strdup(PQgetvalue(r, row, col)); /* "" for NULL */
+}
+
+void store_strings_free(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* ---- evidence ---- */
+
+static int find_parcel(store_evidence *ev, size_t n, const char *id, size_t *at)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(ev[mid].parcel_id, id);
+        if (c == 0) {
+            *at = mid;
+            return 1;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+/* The parcels with any evidence, with their summary and scenes used (one row each). */
+static const char evidence_parcels_sql[] =
+    "WITH p AS ("
+    "  SELECT parcel_id FROM parcel_seasons WHERE season = $1"
+    "  UNION SELECT parcel_id FROM events WHERE season = $1"
+    "  UNION SELECT o.parcel_id FROM observation_parts o"
+    "        WHERE o.acquired_on >= make_date($1, 1, 1)"
+    "          AND o.acquired_on <= least(make_date($1, 12, 31), $2::date)),"
+    " used AS (SELECT o.parcel_id, count(DISTINCT o.scene_id) AS n"
+    "        FROM observation_parts o"
+    "        WHERE o.acquired_on >= make_date($1, 1, 1)"
+    "          AND o.acquired_on <= least(make_date($1, 12, 31), $2::date)"
+    "          AND o.n_seen > 0 GROUP BY o.parcel_id)"
+    " SELECT p.parcel_id, ps.parcel_id IS NOT NULL, coalesce(ps.sufficient, false),"
+    "        coalesce(ps.reason IN ('uncertain_event', 'no_event_unconfirmed'), false),"
+    "        coalesce(ps.model_version, ''),"
+    "        coalesce(u.n, 0)"
+    " FROM p LEFT JOIN parcel_seasons ps ON ps.parcel_id = p.parcel_id AND ps.season = $1"
+    " LEFT JOIN used u ON u.parcel_id = p.parcel_id"
+    " ORDER BY p.parcel_id COLLATE \"C\"";
+
+static const char evidence_events_sql[] =
+    "SELECT parcel_id, date_start - date '1970-01-01', date_end - date '1970-01-01',"
+    "       date - date '1970-01-01', confidence"
+    " FROM events WHERE season = $1 AND date_end <= $2::date"
+    " ORDER BY parcel_id COLLATE \"C\", date";
+
+/* Clear ("observed") dates: the test of store_export_series. */
+static const char evidence_clear_sql[] =
+    "SELECT parcel_id, acquired_on - date '1970-01-01' FROM observations o"
+    " WHERE (o.set_hash = (SELECT set_hash FROM parcel_sets WHERE is_current)"
+    "        OR NOT EXISTS (SELECT 1 FROM parcel_sets WHERE is_current))"
+    "   AND acquired_on >= make_date($1, 1, 1)"
+    "   AND acquired_on <= least(make_date($1, 12, 31), $2::date)"
+    "   AND n_valid > 0 AND n_valid >= $3::bigint AND n_total > 0"
+    "   AND n_valid >= n_total * $4::numeric"
+    " ORDER BY parcel_id COLLATE \"C\", acquired_on";
+
+static int load_events(store *s, const char *const *params, store_evidence *ev, size_t n)
+{
+    PGresult *r = store_query(s, "reading events", evidence_events_sql, 2, params);
+    if (!r)
+        return MC_ERR;
+    int rows = PQntuples(r);
+    for (int i = 0; i < rows; i++) {
+        size_t at;
+        if (!find_parcel(ev, n, PQgetvalue(r, i, 0), &at))
+            continue;
+        store_evidence *e = &ev[at];
+        store_event_row *grown = realloc(e->events, (e->n_events + 1) * sizeof *grown);
+        if (!grown) {
+            PQclear(r);
+            return mc_fail("reading events: out of memory");
+        }
+        e->events = grown;
+        store_event_row *x = &e->events[e->n_events++];
+        x->day_start = (int32_t)atol(PQgetvalue(r, i, 1));
+        x->day_end = (int32_t)atol(PQgetvalue(r, i, 2));
+        x->day = (int32_t)atol(PQgetvalue(r, i, 3));
+        x->confidence = atof(PQgetvalue(r, i, 4));
+    }
+    PQclear(r);
+    return MC_OK;
+}
+
+static int load_clear(store *s, const char *const *params, store_evidence *ev, size_t n)
+{
+    PGresult *r = store_query(s, "reading clear observations", evidence_clear_sql, 4, params);
+    if (!r)
+        return MC_ERR;
+    int rows = PQntuples(r);
+    for (int i = 0; i < rows; i++) {
+        size_t at;
+        if (!find_parcel(ev, n, PQgetvalue(r, i, 0), &at))
+            continue;
+        store_evidence *e = &ev[at];
+        int32_t *grown = realloc(e->clear_days, (e->n_clear_days + 1) * sizeof *grown);
+        if (!grown) {
+            PQclear(r);
+            return mc_fail("reading clear observations: out of memory");
+        }
+        e->clear_days = grown;
+        e->clear_days[e->n_clear_days++] = (int32_t)atol(PQgetvalue(r, i, 1));
+    }
+    PQclear(r);
+    return MC_OK;
+}
+
+int store_evidence_load(store *s, int season, int32_t as_of_day,
+                        const store_series_filter *observed, store_evidence **out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    char season_s[16], as_of[32], min_px[32], share[64];
+    snprintf(season_s, sizeof season_s, "%d", season);
+    /* the date as days since the epoch, converted by the server */
+    PGresult *d = NULL;
+    {
+        char days[32];
+        snprintf(days, sizeof days, "%" PRId32, as_of_day);
+        const char *p[1] = {days};
+        d = store_query(s, "reading the as-of date",
+                        "SELECT to_char(date '1970-01-01' + $1::integer, 'YYYY-MM-DD')", 1, p);
+        if (!d)
+            return MC_ERR;
+        snprintf(as_of, sizeof as_of, "%s", PQgetvalue(d, 0, 0));
+        PQclear(d);
+    }
+    snprintf(min_px, sizeof min_px, "%" PRId64, observed->min_valid_pixels);
+    snprintf(share, sizeof share, "%.17g", observed->min_valid_share);
+    const char *params[4] = {season_s, as_of, min_px, share};
+    PGresult *r = store_query(s, "reading parcel-seasons", evidence_parcels_sql, 2, params);
+    if (!r)
+        return MC_ERR;
+    size_t n = (size_t)PQntuples(r);
+    store_evidence *ev = calloc(n ? n : 1, sizeof *ev);
+    if (!ev) {
+        PQclear(r);
+        return mc_fail("reading parcel-seasons: out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        ev[i].parcel_id = dup_text(r, (int)i, 0);
+        ev[i].has_summary = PQgetvalue(r, (int)i, 1)[0] == 't';
+        ev[i].sufficient = PQgetvalue(r, (int)i, 2)[0] == 't';
+        ev[i].unsure = PQgetvalue(r, (int)i, 3)[0] == 't';
+        ev[i].model_version = dup_text(r, (int)i, 4);
+        ev[i].scenes_used = atoll(PQgetvalue(r, (int)i, 5));
+    }
+    PQclear(r);
+    if (load_events(s, params, ev, n) != MC_OK || load_clear(s, params, ev, n) != MC_OK) {
+        store_evidence_free(ev, n);
+        return mc_fail_wrap("season %d", season);
+    }
+    *out = ev;
+    *n_out = n;
+    return MC_OK;
+}
+
+void store_evidence_free(store_evidence *ev, size_t n)
+{
+    for (size_t i = 0; ev && i < n; i++) {
+        free(ev[i].parcel_id);
+        free(ev[i].model_version);
+        free(ev[i].events);
+        free(ev[i].clear_days);
+    }
+    free(ev);
+}
+
+int store_decide_parcel_ids(store *s, int season, char ***ids, size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    char season_s[16];
+    snprintf(season_s, sizeof season_s, "%d", season);
+    const char *p[1] = {season_s};
+    PGresult *r = store_query(
+        s, "listing the parcels to decide",
+        "SELECT parcel_id FROM (SELECT parcel_id FROM parcel_tiles WHERE set_hash ="
+        "   (SELECT set_hash FROM parcel_sets WHERE is_current)"
+        " UNION SELECT parcel_id FROM parcel_seasons WHERE season = $1"
+        " UNION SELECT parcel_id FROM events WHERE season = $1) u"
+        " ORDER BY parcel_id COLLATE \"C\"",
+        1, p);
+    if (!r)
+        return MC_ERR;
+    size_t rows = (size_t)PQntuples(r);
+    char **v = calloc(rows ? rows : 1, sizeof *v);
+    if (!v) {
+        PQclear(r);
+        return mc_fail("listing the parcels to decide: out of memory");
+    }
+    for (size_t i = 0; i < rows; i++)
+        v[i] = dup_text(r, (int)i, 0);
+    PQclear(r);
+    *ids = v;
+    *n = rows;
+    return MC_OK;
+}
+
+/* ---- writing decisions ---- */
+
+int store_decide_begin(store *s)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_xact_lock(%d, %d)", STORE_LOCK_CLASS,
+             DECIDE_LOCK_KEY);
+    if (store_begin(s, "starting the decisions") != MC_OK)
+        return MC_ERR;
+    if (store_exec(s, "waiting for another decide run", sql, 0, NULL) != MC_OK) {
+        store_rollback(s);
+        return MC_ERR;
+    }
+    return MC_OK;
+}
+
+int store_decide_commit(store *s) { return store_commit(s, "committing the decisions"); }
+
+void store_decide_abort(store *s) { store_rollback(s); }
+
+static const char *season_text(int season, char buf[16])
+{
+    snprintf(buf, 16, "%d", season);
+    return buf;
+}
+
+/* The claim-season's case, made once (the serial from the season's counter). */
+static int ensure_case(store *s, const store_decision *d, char *case_number, size_t size)
+{
+    char season[16], run[32];
+    const char *p[3] = {d->claim_id, season_text(d->season, season), NULL};
+    PGresult *r = store_query(s, "looking up the case",
+                              "SELECT case_number FROM cases WHERE claim_id = $1 AND season = $2",
+                              2, p);
+    if (!r)
+        return MC_ERR;
+    if (PQntuples(r) == 1) {
+        snprintf(case_number, size, "%s", PQgetvalue(r, 0, 0));
+        PQclear(r);
+        return MC_OK;
+    }
+    PQclear(r);
+    r = store_query(s, "taking a case serial",
+                    "INSERT INTO case_serials (season, last_serial) VALUES ($1, 1)"
+                    " ON CONFLICT (season) DO UPDATE SET last_serial = case_serials.last_serial + 1"
+                    " RETURNING last_serial",
+                    1, p + 1);
+    if (!r)
+        return MC_ERR;
+    int64_t serial = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    char number[CASENUM_MAX];
+    if (casenum_format(d->season, serial, number, sizeof number) != MC_OK)
+        return mc_fail_wrap("claim %s", d->claim_id);
+    char serial_s[32];
+    snprintf(serial_s, sizeof serial_s, "%" PRId64, serial);
+    snprintf(run, sizeof run, "%" PRId64, d->run_id);
+    const char *q[6] = {number, d->claim_id, d->parcel_id, season, serial_s,
+                        d->run_id > 0 ? run : NULL};
+    if (store_exec(s, "recording the case",
+                   "INSERT INTO cases (case_number, claim_id, parcel_id, season, serial, run_id)"
+                   " VALUES ($1, $2, $3, $4, $5, $6)",
+                   6, q) != MC_OK)
+        return MC_ERR;
+    snprintf(case_number, size, "%s", number);
+    return MC_OK;
+}
+
+enum { CUR_NONE, CUR_SAME, CUR_DIFFERENT };
+
+/* The current decision of the claim-season (or of the parcel-season for claim NULL):
+ * whether it is the same as d, its id, and whether it was reviewed. */
+static int current_decision(store *s, const store_decision *d, int *state, char *id,
+                            size_t id_size, int *reviewed)
+{
+    char season[16];
+    const char *p[6] = {d->claim_id ? d->claim_id : d->parcel_id, season_text(d->season, season),
+                        d->outcome, d->rule, d->reason_json, d->model_version};
+    const char *sql =
+        d->claim_id
+            ? "SELECT decision_id, (outcome = $3 AND rule = $4 AND reason_json - 'failure' = $5::jsonb - 'failure'"
+              "        AND model_version IS NOT DISTINCT FROM $6),"
+              "       decision_is_reviewed(claim_id, season)"
+              " FROM decisions WHERE claim_id = $1 AND season = $2 AND is_current"
+            : "SELECT decision_id, (outcome = $3 AND rule = $4 AND reason_json - 'failure' = $5::jsonb - 'failure'"
+              "        AND model_version IS NOT DISTINCT FROM $6), false"
+              " FROM decisions WHERE claim_id IS NULL AND parcel_id = $1 AND season = $2"
+              "   AND is_current";
+    PGresult *r = store_query(s, "reading the current decision", sql, 6, p);
+    if (!r)
+        return MC_ERR;
+    *state = CUR_NONE;
+    *reviewed = 0;
+    if (PQntuples(r) == 1) {
+        snprintf(id, id_size, "%s", PQgetvalue(r, 0, 0));
+        *state = PQgetvalue(r, 0, 1)[0] == 't' ? CUR_SAME : CUR_DIFFERENT;
+        *reviewed = PQgetvalue(r, 0, 2)[0] == 't';
+    }
+    PQclear(r);
+    return MC_OK;
+}
+
+static int insert_decision(store *s, const store_decision *d)
+{
+    char season[16], mm[16], run[32];
+    snprintf(mm, sizeof mm, "%d", d->min_mowings);
+    snprintf(run, sizeof run, "%" PRId64, d->run_id);
+    const char *p[16] = {d->claim_id,  d->parcel_id,   season_text(d->season, season),
+                         d->applicant, d->scheme,      d->window_start,
+                         d->window_end, d->claim_id ? mm : NULL, d->outcome,
+                         d->rule,      d->reason_json, d->reason_text,
+                         d->model_version, d->run_id > 0 ? run : NULL, d->as_of};
+    return store_exec(s, "recording the decision",
+                      "INSERT INTO decisions (claim_id, parcel_id, season, applicant, scheme,"
+                      " window_start, window_end, min_mowings, outcome, rule, reason_json,"
+                      " reason_text, model_version, run_id, as_of)"
+                      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13,"
+                      " $14, $15)",
+                      15, p);
+}
+
+static int supersede(store *s, const char *decision_id)
+{
+    const char *p[1] = {decision_id};
+    return store_exec(s, "superseding the decision",
+                      "UPDATE decisions SET is_current = false, superseded_at = now()"
+                      " WHERE decision_id = $1",
+                      1, p);
+}
+
+/* A reviewed decision stays; what this run would decide is recorded beside it,
+ * unless the latest proposal already says the same. */
+static int propose(store *s, const store_decision *d, const char *decision_id, int *written)
+{
+    char season[16], run[32];
+    snprintf(run, sizeof run, "%" PRId64, d->run_id);
+    const char *p[11] = {decision_id, d->claim_id, season_text(d->season, season), d->outcome,
+                         d->rule, d->reason_json, d->reason_text, d->model_version,
+                         d->run_id > 0 ? run : NULL, d->as_of};
+    PGresult *r = store_query(
+        s, "recording the proposal",
+        "INSERT INTO decision_proposals (decision_id, claim_id, season, outcome, rule,"
+        " reason_json, reason_text, model_version, run_id, as_of)"
+        " SELECT $1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10"
+        " WHERE NOT EXISTS (SELECT 1 FROM (SELECT outcome, rule, reason_json, model_version"
+        "   FROM decision_proposals WHERE claim_id = $2 AND season = $3"
+        "   ORDER BY proposal_id DESC LIMIT 1) l"
+        "   WHERE l.outcome = $4 AND l.rule = $5 AND l.reason_json = $6::jsonb"
+        "     AND l.model_version IS NOT DISTINCT FROM $8)",
+        10, p);
+    if (!r)
+        return MC_ERR;
+    *written = atoi(PQcmdTuples(r)) > 0;
+    PQclear(r);
+    return MC_OK;
+}
+
+static int case_of(store *s, const store_decision *d, char *case_number, size_t size)
+{
+    char season[16];
+    const char *p[2] = {d->claim_id, season_text(d->season, season)};
+    PGresult *r = store_query(s, "looking up the case",
+                              "SELECT case_number FROM cases WHERE claim_id = $1 AND season = $2",
+                              2, p);
+    if (!r)
+        return MC_ERR;
+    if (PQntuples(r) == 1)
+        snprintf(case_number, size, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return MC_OK;
+}
+
+static int put_parcel_error(store *s, const store_decision *d, store_decision_effect *effect)
+{
+    char season[16];
+    const char *p[2] = {d->parcel_id, season_text(d->season, season)};
+    PGresult *r = store_query(s, "reading the parcel's decisions",
+                              "SELECT 1 FROM decisions WHERE parcel_id = $1 AND season = $2"
+                              " AND is_current AND claim_id IS NOT NULL LIMIT 1",
+                              2, p);
+    if (!r)
+        return MC_ERR;
+    int known = PQntuples(r) > 0;
+    PQclear(r);
+    if (known) {
+        *effect = STORE_DECISION_KEPT; /* its claims keep their decisions until the next run */
+        return MC_OK;
+    }
+    int state, reviewed;
+    char id[32];
+    if (current_decision(s, d, &state, id, sizeof id, &reviewed) != MC_OK)
+        return MC_ERR;
+    if (state == CUR_SAME) {
+        *effect = STORE_DECISION_UNCHANGED;
+        return MC_OK;
+    }
+    if (state == CUR_DIFFERENT && supersede(s, id) != MC_OK)
+        return MC_ERR;
+    *effect = state == CUR_NONE ? STORE_DECISION_NEW : STORE_DECISION_CHANGED;
+    return insert_decision(s, d);
+}
+
+static int is_flag(const char *outcome)
+{
+    return strcmp(outcome, "not_mowed") == 0 || strcmp(outcome, "inconclusive") == 0;
+}
+
+static int put_claim(store *s, const store_decision *d, store_decision_effect *effect,
+                     char *case_number, size_t size)
+{
+    int state, reviewed;
+    char id[32];
+    if (current_decision(s, d, &state, id, sizeof id, &reviewed) != MC_OK)
+        return MC_ERR;
+    if (reviewed) {
+        int written = 0;
+        if (state == CUR_DIFFERENT && propose(s, d, id, &written) != MC_OK)
+            return MC_ERR;
+        *effect = written ? STORE_DECISION_PROPOSED : STORE_DECISION_UNCHANGED;
+        return case_of(s, d, case_number, size);
+    }
+    if (state == CUR_SAME) {
+        *effect = STORE_DECISION_UNCHANGED;
+    } else {
+        if (state == CUR_DIFFERENT && supersede(s, id) != MC_OK)
+            return MC_ERR;
+        if (insert_decision(s, d) != MC_OK)
+            return MC_ERR;
+        *effect = state == CUR_NONE ? STORE_DECISION_NEW : STORE_DECISION_CHANGED;
+    }
+    /* the parcel's claims are known now: a parcel-level error of earlier is history */
+    char season[16];
+    const char *p[2] = {d->parcel_id, season_text(d->season, season)};
+    if (store_exec(s, "closing the parcel's earlier error",
+                   "UPDATE decisions SET is_current = false, superseded_at = now()"
+                   " WHERE claim_id IS NULL AND parcel_id = $1 AND season = $2 AND is_current",
+                   2, p) != MC_OK)
+        return MC_ERR;
+    if (is_flag(d->outcome))
+        return ensure_case(s, d, case_number, size);
+    return case_of(s, d, case_number, size);
+}
+
+int store_decision_put(store *s, const store_decision *d, store_decision_effect *effect,
+                       char *case_number, size_t size)
+{
+    case_number[0] = '\0';
+    int rc = d->claim_id ? put_claim(s, d, effect, case_number, size)
+                         : put_parcel_error(s, d, effect);
+    if (rc != MC_OK)
+        return mc_fail_wrap("claim %s, parcel %s, season %d", d->claim_id ? d->claim_id : "-",
+                            d->parcel_id, d->season);
+    return MC_OK;
+}
+
+/* ---- cases and reviews ---- */
+
+static const char case_sql[] =
+    "SELECT c.case_number, c.claim_id, c.parcel_id, c.season,"
+    "       to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+    "       d.applicant, d.scheme, to_char(d.window_start, 'YYYY-MM-DD'),"
+    "       to_char(d.window_end, 'YYYY-MM-DD'), coalesce(d.min_mowings, 0), d.outcome,"
+    "       d.rule, d.reason_text, d.reason_json::text, d.model_version,"
+    "       to_char(d.decided_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+    "       to_char(d.as_of, 'YYYY-MM-DD')"
+    " FROM cases c LEFT JOIN decisions d"
+    "   ON d.claim_id = c.claim_id AND d.season = c.season AND d.is_current"
+    " WHERE c.case_number = $1";
+
+static int case_reviews(store *s, const char *number, store_case *c)
+{
+    const char *p[1] = {number};
+    PGresult *r = store_query(
+        s, "reading the reviews",
+        "SELECT verdict, inspector, note,"
+        " to_char(reviewed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+        " FROM reviews WHERE case_number = $1 ORDER BY reviewed_at, review_id",
+        1, p);
+    if (!r)
+        return MC_ERR;
+    size_t n = (size_t)PQntuples(r);
+    c->reviews = calloc(n ? n : 1, sizeof *c->reviews);
+    for (size_t i = 0; c->reviews && i < n; i++) {
+        c->reviews[i].verdict = dup_text(r, (int)i, 0);
+        c->reviews[i].inspector = dup_text(r, (int)i, 1);
+        c->reviews[i].note = dup_text(r, (int)i, 2);
+        c->reviews[i].reviewed_at = dup_text(r, (int)i, 3);
+    }
+    c->n_reviews = c->reviews ? n : 0;
+    PQclear(r);
+    char season[16];
+    const char *q[2] = {c->claim_id, season_text(c->season, season)};
+    r = store_query(s, "reading the proposals",
+                    "SELECT outcome, reason_text,"
+                    " to_char(proposed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+                    " FROM decision_proposals WHERE claim_id = $1 AND season = $2"
+                    " ORDER BY proposal_id DESC LIMIT 1",
+                    2, q);
+    if (!r)
+        return MC_ERR;
+    if (PQntuples(r) == 1) {
+        c->proposal_outcome = dup_text(r, 0, 0);
+        c->proposal_text = dup_text(r, 0, 1);
+        c->proposed_at = dup_text(r, 0, 2);
+    }
+    PQclear(r);
+    return MC_OK;
+}
+
+int store_case_get(store *s, const char *case_number, store_case *c, int *found)
+{
+    memset(c, 0, sizeof *c);
+    *found = 0;
+    const char *p[1] = {case_number};
+    PGresult *r = store_query(s, "reading the case", case_sql, 1, p);
+    if (!r)
+        return mc_fail_wrap("case %s", case_number);
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return MC_OK;
+    }
+    *found = 1;
+    c->case_number = dup_text(r, 0, 0);
+    c->claim_id = dup_text(r, 0, 1);
+    c->parcel_id = dup_text(r, 0, 2);
+    c->season = atoi(PQgetvalue(r, 0, 3));
+    c->created_at = dup_text(r, 0, 4);
+    c->applicant = dup_text(r, 0, 5);
+    c->scheme = dup_text(r, 0, 6);
+    c->window_start = dup_text(r, 0, 7);
+    c->window_end = dup_text(r, 0, 8);
+    c->min_mowings = atoi(PQgetvalue(r, 0, 9));
+    c->outcome = dup_text(r, 0, 10);
+    c->rule = dup_text(r, 0, 11);
+    c->reason_text = dup_text(r, 0, 12);
+    c->reason_json = dup_text(r, 0, 13);
+    c->model_version = dup_text(r, 0, 14);
+    c->decided_at = dup_text(r, 0, 15);
+    c->as_of = dup_text(r, 0, 16);
+    PQclear(r);
+    if (case_reviews(s, case_number, c) != MC_OK) {
+        store_case_free(c);
+        *found = 0;
+        return mc_fail_wrap("case %s", case_number);
+    }
+    return MC_OK;
+}
+
+void store_case_free(store_case *c)
+{
+    char **fields[] = {&c->case_number, &c->claim_id,    &c->parcel_id,   &c->created_at,
+                       &c->applicant,   &c->scheme,      &c->window_start, &c->window_end,
+                       &c->outcome,     &c->rule,        &c->reason_text, &c->reason_json,
+                       &c->model_version, &c->decided_at, &c->as_of,     &c->proposal_outcome,
+                       &c->proposal_text, &c->proposed_at};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        free(*fields[i]);
+        *fields[i] = NULL;
+    }
+    for (size_t i = 0; i < c->n_reviews; i++) {
+        free(c->reviews[i].verdict);
+        free(c->reviews[i].inspector);
+        free(c->reviews[i].note);
+        free(c->reviews[i].reviewed_at);
+    }
+    free(c->reviews);
+    c->reviews = NULL;
+    c->n_reviews = 0;
+}
+
+int store_review_add(store *s, const char *case_number, const char *verdict,
+                     const char *inspector, const char *note)
+{
+    const char *p[4] = {case_number, verdict, inspector, note};
+    if (store_exec(s, "recording the review",
+                   "INSERT INTO reviews (case_number, verdict, inspector, note)"
+                   " VALUES ($1, $2, $3, $4)",
+                   4, p) != MC_OK)
+        return mc_fail_wrap("case %s", case_number);
+    return MC_OK;
+}
+
+/* ---- the decision feed ---- */
+
+/* COPY writes the CSV (quoting exact for any text). season is an integer we format. */
+static const char feed_sql[] =
+    "COPY (SELECT d.claim_id, d.parcel_id, d.season, d.outcome, c.case_number,"
+    "  lr.verdict AS reviewed,"
+    "  CASE WHEN lr.verdict IS NULL THEN d.reason_text"
+    "       ELSE format('Reviewed by inspector %%s on %%s: %%s. %%s (Automatic: %%s)',"
+    "                   lr.inspector, to_char(lr.reviewed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'),"
+    "                   replace(lr.verdict, '_', ' '), lr.note, d.reason_text) END AS reason"
+    " FROM decisions d"
+    " LEFT JOIN cases c ON c.claim_id = d.claim_id AND c.season = d.season"
+    " LEFT JOIN LATERAL (SELECT verdict, inspector, note, reviewed_at FROM reviews r"
+    "   WHERE r.case_number = c.case_number ORDER BY reviewed_at DESC, review_id DESC LIMIT 1) lr"
+    "   ON true"
+    " WHERE d.is_current AND (%d = 0 OR d.season = %d)"
+    " ORDER BY d.season, d.claim_id COLLATE \"C\" NULLS LAST, d.parcel_id COLLATE \"C\")"
+    " TO STDOUT WITH (FORMAT csv, HEADER)";
+
+int store_export_decisions(store *s, int season, FILE *out)
+{
+    char sql[sizeof feed_sql + 64];
+    snprintf(sql, sizeof sql, feed_sql, season, season);
+    return store_copy_out(s, "exporting the decisions", sql, out);
+}

@@ -1,0 +1,97 @@
+/* The detector's output in PostgreSQL: events and parcel-season summaries
+ * (schemas/015_events.sql), replaced per parcel-season in one transaction. */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "error.h"
+#include "dates.h"
+#include "store.h"
+#include "store_conn.h"
+
+static void copy_int(store_copy *cp, int64_t v, int end_row) { store_copy_int64(cp, v, end_row); }
+
+static void copy_double(store_copy *cp, double v, int end_row)
+{
+    char text[40];
+    snprintf(text, sizeof text, "%.6f", v);
+    store_copy_text(cp, text, end_row);
+}
+
+static void copy_day(store_copy *cp, int32_t day, int end_row)
+{
+    char text[11];
+    date_format(day, text);
+    store_copy_text(cp, text, end_row);
+}
+
+static int load_seasons(store *s, const char *run_id, const char *model_version,
+                        const store_detected_season *v, size_t n)
+{
+    store_copy cp;
+    if (store_copy_begin(s, &cp, "storing parcel-season summaries",
+                         "COPY detect_seasons_in FROM STDIN") != MC_OK)
+        return MC_ERR;
+    for (size_t i = 0; i < n; i++) {
+        store_copy_text(&cp, v[i].parcel_id, 0);
+        copy_int(&cp, v[i].season, 0);
+        copy_int(&cp, v[i].n_clear_obs, 0);
+        store_copy_text(&cp, v[i].sufficient ? "t" : "f", 0);
+        copy_double(&cp, v[i].mowed_probability, 0);
+        store_copy_text(&cp, v[i].reason, 0);
+        store_copy_text(&cp, model_version, 0);
+        store_copy_text(&cp, run_id, 1);
+    }
+    return store_copy_end(&cp, 0);
+}
+
+static int load_events(store *s, const char *run_id, const char *model_version,
+                       const store_detected_event *v, size_t n)
+{
+    store_copy cp;
+    if (store_copy_begin(s, &cp, "storing mowing events", "COPY detect_events_in FROM STDIN") !=
+        MC_OK)
+        return MC_ERR;
+    for (size_t i = 0; i < n; i++) {
+        store_copy_text(&cp, v[i].parcel_id, 0);
+        copy_int(&cp, v[i].season, 0);
+        copy_day(&cp, v[i].day_start, 0);
+        copy_day(&cp, v[i].day_end, 0);
+        copy_day(&cp, v[i].day, 0);
+        copy_double(&cp, v[i].confidence, 0);
+        store_copy_text(&cp, model_version, 0);
+        store_copy_text(&cp, run_id, 1);
+    }
+    return store_copy_end(&cp, 0);
+}
+
+/* Staging tables live for the transaction only; the replace is three set statements. */
+static const char staging_sql[] =
+    "CREATE TEMP TABLE detect_seasons_in (LIKE parcel_seasons) ON COMMIT DROP;"
+    "CREATE TEMP TABLE detect_events_in (LIKE events) ON COMMIT DROP";
+static const char replace_sql[] =
+    "DELETE FROM events e USING detect_seasons_in i"
+    " WHERE e.parcel_id = i.parcel_id AND e.season = i.season;"
+    "DELETE FROM parcel_seasons p USING detect_seasons_in i"
+    " WHERE p.parcel_id = i.parcel_id AND p.season = i.season;"
+    "INSERT INTO parcel_seasons SELECT * FROM detect_seasons_in;"
+    "INSERT INTO events SELECT * FROM detect_events_in";
+
+int store_detection_replace(store *s, int64_t run_id, const char *model_version,
+                            const store_detected_season *seasons, size_t n_seasons,
+                            const store_detected_event *events, size_t n_events)
+{
+    if (run_id <= 0)
+        return mc_fail("storing detections: no run (the detect stage records one first)");
+    char run_text[32];
+    snprintf(run_text, sizeof run_text, "%" PRId64, run_id);
+    if (store_begin(s, "storing detections") != MC_OK)
+        return MC_ERR;
+    if (store_exec(s, "storing detections", staging_sql, 0, NULL) != MC_OK ||
+        load_seasons(s, run_text, model_version, seasons, n_seasons) != MC_OK ||
+        load_events(s, run_text, model_version, events, n_events) != MC_OK ||
+        store_exec(s, "storing detections", replace_sql, 0, NULL) != MC_OK) {
+        store_rollback(s);
+        return MC_ERR;
+    }
+    return store_commit(s, "storing detections");
+}

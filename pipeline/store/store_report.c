@@ -1,0 +1,326 @@
+/* The reports' queries: the flagged claims (not_mowed, inconclusive) with their case,
+ * the latest review and the reason, and where the current parcel file lives. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "store.h"
+#include "store_conn.h"
+
+/* Same reason as the decision feed (store_export_decisions): a reviewed claim's reason
+ * starts with the inspector's verdict. season 0: all seasons. */
+static const char flagged_sql[] =
+    "SELECT d.claim_id, d.parcel_id, d.season, d.outcome, coalesce(c.case_number, ''),"
+    "  coalesce(lr.verdict, ''),"
+    "  CASE WHEN lr.verdict IS NULL THEN d.reason_text"
+    "       ELSE format('Reviewed by inspector %s on %s: %s. %s (Automatic: %s)',"
+    "                   lr.inspector, to_char(lr.reviewed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'),"
+    "                   replace(lr.verdict, '_', ' '), lr.note, d.reason_text) END,"
+    "  coalesce(d.applicant, ''), coalesce(d.scheme, ''),"
+    "  coalesce(to_char(d.window_start, 'YYYY-MM-DD'), ''),"
+    "  coalesce(to_char(d.window_end, 'YYYY-MM-DD'), ''),"
+    "  d.rule"
+    " FROM decisions d"
+    " LEFT JOIN cases c ON c.claim_id = d.claim_id AND c.season = d.season"
+    " LEFT JOIN LATERAL (SELECT verdict, inspector, note, reviewed_at FROM reviews r"
+    "   WHERE r.case_number = c.case_number ORDER BY reviewed_at DESC, review_id DESC LIMIT 1) lr"
+    "   ON true"
+    " WHERE d.is_current AND d.claim_id IS NOT NULL"
+    "   AND d.outcome IN ('not_mowed', 'inconclusive')"
+    "   AND ($1::integer = 0 OR d.season = $1::integer)"
+    " ORDER BY d.season, d.claim_id COLLATE \"C\", d.parcel_id COLLATE \"C\"";
+
+static char *dup_or_null(const char *v, int *oom)
+{
+    char *c = strdup(v);
+    if (!c)
+        *oom = 1;
+    return c;
+}
+
+int store_flagged_load(store *s, int season, store_flagged **rows, size_t *n)
+{
+    *rows = NULL;
+    *n = 0;
+    char season_text[16];
+    snprintf(season_text, sizeof season_text, "%d", season);
+    const char *params[] = {season_text};
+    PGresult *r = store_query(s, "loading the flagged claims", flagged_sql, 1, params);
+    if (!r)
+        return MC_ERR;
+    size_t count = (size_t)PQntuples(r);
+    store_flagged *v = calloc(count ? count : 1, sizeof *v);
+    int oom = !v;
+    for (size_t i = 0; !oom && i < count; i++) {
+        int row = (int)i;
+        v[i].claim_id = dup_or_null(PQgetvalue(r, row, 0), &oom);
+        v[i].parcel_id = dup_or_null(PQgetvalue(r, row, 1), &oom);
+        v[i].season = atoi(PQgetvalue(r, row, 2));
+        v[i].outcome = dup_or_null(PQgetvalue(r, row, 3), &oom);
+        v[i].case_number = dup_or_null(PQgetvalue(r, row, 4), &oom);
+        v[i].reviewed = dup_or_null(PQgetvalue(r, row, 5), &oom);
+        v[i].reason = dup_or_null(PQgetvalue(r, row, 6), &oom);
+        v[i].applicant = dup_or_null(PQgetvalue(r, row, 7), &oom);
+        v[i].scheme = dup_or_null(PQgetvalue(r, row, 8), &oom);
+        v[i].window_start = dup_or_null(PQgetvalue(r, row, 9), &oom);
+        v[i].window_end = dup_or_null(PQgetvalue(r, row, 10), &oom);
+        v[i].rule = dup_or_null(PQgetvalue(r, row, 11), &oom);
+    }
+    PQclear(r);
+    if (oom) {
+        store_flagged_free(v, count);
+        return mc_fail("loading the flagged claims: out of memory");
+    }
+    *rows = v;
+    *n = count;
+    return MC_OK;
+}
+
+void store_flagged_free(store_flagged *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(rows[i].claim_id);
+        free(rows[i].parcel_id);
+        free(rows[i].outcome);
+        free(rows[i].case_number);
+        free(rows[i].reviewed);
+        free(rows[i].reason);
+        free(rows[i].applicant);
+        free(rows[i].scheme);
+        free(rows[i].window_start);
+        free(rows[i].window_end);
+        free(rows[i].rule);
+    }
+    free(rows);
+}
+
+int store_parcel_source(store *s, char **path, char **id_field, int *found)
+{
+    *path = *id_field = NULL;
+    *found = 0;
+    PGresult *r = store_query(s, "finding the current parcel set",
+                              "SELECT source_path, id_field FROM parcel_sets WHERE is_current",
+                              0, NULL);
+    if (!r)
+        return MC_ERR;
+    int rc = MC_OK;
+    if (PQntuples(r) == 1) {
+        *path = strdup(PQgetvalue(r, 0, 0));
+        *id_field = strdup(PQgetvalue(r, 0, 1));
+        if (!*path || !*id_field) {
+            free(*path);
+            free(*id_field);
+            *path = *id_field = NULL;
+            rc = mc_fail("finding the current parcel set: out of memory");
+        } else {
+            *found = 1;
+        }
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* ---- the inspector report's detail of one claim ---- */
+
+static const char window_sql[] =
+    "SELECT coalesce(d.window_start - date '1970-01-01', -2147483648),"
+    "       coalesce(d.window_end - date '1970-01-01', -2147483648),"
+    "       coalesce((SELECT t.tile_id FROM parcel_tiles t JOIN parcel_sets ps"
+    "                   ON ps.set_hash = t.set_hash AND ps.is_current"
+    "                 WHERE t.parcel_id = d.parcel_id"
+    "                 ORDER BY t.n_pixels DESC, t.tile_id COLLATE \"C\" LIMIT 1), ''),"
+    "       ps.mowed_probability, coalesce(ps.reason, '')"
+    " FROM decisions d"
+    " LEFT JOIN parcel_seasons ps ON ps.parcel_id = d.parcel_id AND ps.season = d.season"
+    " WHERE d.is_current AND d.claim_id = $1 AND d.season = $2";
+
+static const char events_sql[] =
+    "SELECT date_start - date '1970-01-01', date_end - date '1970-01-01',"
+    "       date - date '1970-01-01', confidence"
+    " FROM events WHERE parcel_id = $1 AND season = $2 ORDER BY date";
+
+/* The observed test is store_export_series's. */
+static const char points_sql[] =
+    "SELECT acquired_on - date '1970-01-01',"
+    "       (n_valid > 0 AND n_valid >= $3::bigint AND n_total > 0"
+    "        AND n_valid >= n_total * $4::numeric), coalesce(ndvi, 0)"
+    " FROM observations o"
+    " WHERE o.parcel_id = $1"
+    "   AND (o.set_hash = (SELECT set_hash FROM parcel_sets WHERE is_current)"
+    "        OR NOT EXISTS (SELECT 1 FROM parcel_sets WHERE is_current))"
+    "   AND acquired_on >= make_date($2::integer, 1, 1)"
+    "   AND acquired_on < make_date($2::integer + 1, 1, 1)"
+    " ORDER BY acquired_on";
+
+static int detail_head(store *s, const store_flagged *f, const char *season,
+                       store_report_detail *d)
+{
+    const char *p[] = {f->claim_id, season};
+    PGresult *r = store_query(s, "reading the claim's window", window_sql, 2, p);
+    if (!r)
+        return MC_ERR;
+    int ok = PQntuples(r) == 1;
+    if (ok) {
+        d->window_start = atoi(PQgetvalue(r, 0, 0));
+        d->window_end = atoi(PQgetvalue(r, 0, 1));
+        d->tile_id = strdup(PQgetvalue(r, 0, 2));
+        d->has_summary = !PQgetisnull(r, 0, 3);
+        d->mowed_probability = d->has_summary ? atof(PQgetvalue(r, 0, 3)) : 0;
+        d->detector_reason = strdup(PQgetvalue(r, 0, 4));
+    }
+    PQclear(r);
+    if (!ok)
+        return mc_fail("claim %s, season %s: no current decision", f->claim_id, season);
+    if (!d->tile_id || !d->detector_reason)
+        return mc_fail("claim %s: out of memory", f->claim_id);
+    return MC_OK;
+}
+
+static int detail_events(store *s, const store_flagged *f, const char *season,
+                         store_report_detail *d)
+{
+    const char *p[] = {f->parcel_id, season};
+    PGresult *r = store_query(s, "reading the parcel's events", events_sql, 2, p);
+    if (!r)
+        return MC_ERR;
+    size_t n = (size_t)PQntuples(r);
+    d->events = calloc(n ? n : 1, sizeof *d->events);
+    for (size_t i = 0; d->events && i < n; i++) {
+        d->events[i].day_start = atoi(PQgetvalue(r, (int)i, 0));
+        d->events[i].day_end = atoi(PQgetvalue(r, (int)i, 1));
+        d->events[i].day = atoi(PQgetvalue(r, (int)i, 2));
+        d->events[i].confidence = atof(PQgetvalue(r, (int)i, 3));
+    }
+    d->n_events = d->events ? n : 0;
+    PQclear(r);
+    return d->events ? MC_OK : mc_fail("parcel %s: out of memory", f->parcel_id);
+}
+
+static int detail_points(store *s, const store_flagged *f, const char *season,
+                         const store_series_filter *observed, store_report_detail *d)
+{
+    char min_px[32], share[40];
+    snprintf(min_px, sizeof min_px, "%lld", (long long)observed->min_valid_pixels);
+    snprintf(share, sizeof share, "%.17g", observed->min_valid_share);
+    const char *p[] = {f->parcel_id, season, min_px, share};
+    PGresult *r = store_query(s, "reading the parcel's observations", points_sql, 4, p);
+    if (!r)
+        return MC_ERR;
+    size_t n = (size_t)PQntuples(r);
+    d->points = calloc(n ? n : 1, sizeof *d->points);
+    for (size_t i = 0; d->points && i < n; i++) {
+        d->points[i].day = atoi(PQgetvalue(r, (int)i, 0));
+        d->points[i].observed = PQgetvalue(r, (int)i, 1)[0] == 't';
+        d->points[i].ndvi = atof(PQgetvalue(r, (int)i, 2));
+    }
+    d->n_points = d->points ? n : 0;
+    PQclear(r);
+    return d->points ? MC_OK : mc_fail("parcel %s: out of memory", f->parcel_id);
+}
+
+int store_report_detail_load(store *s, const store_flagged *f,
+                             const store_series_filter *observed, store_report_detail *d)
+{
+    memset(d, 0, sizeof *d);
+    char season[16];
+    snprintf(season, sizeof season, "%d", f->season);
+    int rc = detail_head(s, f, season, d);
+    if (rc == MC_OK)
+        rc = detail_events(s, f, season, d);
+    if (rc == MC_OK)
+        rc = detail_points(s, f, season, observed, d);
+    if (rc != MC_OK)
+        store_report_detail_free(d);
+    return rc;
+}
+
+void store_report_detail_free(store_report_detail *d)
+{
+    free(d->tile_id);
+    free(d->detector_reason);
+    free(d->events);
+    free(d->points);
+    memset(d, 0, sizeof *d);
+}
+
+/* ---- runs for the report's footer ---- */
+
+static const char runs_sql[] =
+    "SELECT DISTINCT ON (command) command, status,"
+    "       to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'),"
+    "       extract(epoch FROM ended_at - started_at),"
+    "       CASE WHEN jsonb_typeof(summary -> 'cpu_joules') = 'number'"
+    "            THEN (summary ->> 'cpu_joules')::double precision END,"
+    "       summary::text"
+    " FROM runs WHERE command IN ('ingest', 'detect', 'decide', 'run')"
+    " ORDER BY command, started_at DESC, run_id DESC";
+
+int store_report_runs(store *s, store_run_info **runs, size_t *n)
+{
+    *runs = NULL;
+    *n = 0;
+    PGresult *r = store_query(s, "reading the last runs", runs_sql, 0, NULL);
+    if (!r)
+        return MC_ERR;
+    size_t count = (size_t)PQntuples(r);
+    store_run_info *v = calloc(count ? count : 1, sizeof *v);
+    int oom = !v;
+    for (size_t i = 0; !oom && i < count; i++) {
+        int row = (int)i;
+        v[i].command = dup_or_null(PQgetvalue(r, row, 0), &oom);
+        v[i].status = dup_or_null(PQgetvalue(r, row, 1), &oom);
+        v[i].started_at = dup_or_null(PQgetvalue(r, row, 2), &oom);
+        v[i].seconds = PQgetisnull(r, row, 3) ? NAN : atof(PQgetvalue(r, row, 3));
+        v[i].cpu_joules = PQgetisnull(r, row, 4) ? NAN : atof(PQgetvalue(r, row, 4));
+        if (!PQgetisnull(r, row, 5))
+            v[i].summary = dup_or_null(PQgetvalue(r, row, 5), &oom);
+    }
+    PQclear(r);
+    if (oom) {
+        store_report_runs_free(v, count);
+        return mc_fail("reading the last runs: out of memory");
+    }
+    *runs = v;
+    *n = count;
+    return MC_OK;
+}
+
+void store_report_runs_free(store_run_info *runs, size_t n)
+{
+    for (size_t i = 0; runs && i < n; i++) {
+        free(runs[i].command);
+        free(runs[i].status);
+        free(runs[i].started_at);
+        free(runs[i].summary);
+    }
+    free(runs);
+}
+
+int store_report_scene(store *s, const char *tile_id, int32_t day, char **path,
+                       int32_t *offset_dn, int *found)
+{
+    *path = NULL;
+    *found = 0;
+    char day_text[16];
+    snprintf(day_text, sizeof day_text, "%d", (int)day);
+    const char *p[] = {tile_id, day_text};
+    PGresult *r = store_query(s, "finding the scene of a date",
+                              "SELECT path, reflectance_offset_dn FROM scenes"
+                              " WHERE tile_id = $1 AND acquired_on = date '1970-01-01' + $2::integer",
+                              2, p);
+    if (!r)
+        return MC_ERR;
+    int rc = MC_OK;
+    if (PQntuples(r) == 1) {
+        *path = strdup(PQgetvalue(r, 0, 0));
+        *offset_dn = atoi(PQgetvalue(r, 0, 1));
+        *found = *path != NULL;
+        if (!*path)
+            rc = mc_fail("finding the scene of a date: out of memory");
+    }
+    PQclear(r);
+    return rc;
+}
