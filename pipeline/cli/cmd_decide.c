@@ -12,6 +12,7 @@
 #include "casenum.h"
 #include "cli.h"
 #include "commands.h"
+#include "decide_offline.h"
 #include "decide_stage.h"
 #include "detect.h"
 #include "error.h"
@@ -69,13 +70,17 @@ static int parse(int argc, char **argv, const char *usage, const cli_option *opt
 
 static const char decide_usage[] =
     "usage: mowcheck decide --registry URL [--season YEAR] [--as-of YYYY-MM-DD]\n"
-    "                       [--min-clear-in-window N] [--wait-after-window-days N]\n\n"
+    "                       [--min-clear-in-window N] [--wait-after-window-days N]\n"
+    "       mowcheck decide --series S --claims C.csv -o decisions.csv [--as-of ...]\n\n"
     "Asks the registry (through the exchange layer) for the claims of the stored parcels,\n"
     "applies each claim's scheme window and min_mowings to the detected mowing events and\n"
     "records one decision per claim: approved, not_mowed, inconclusive, pending or error.\n"
     "not_mowed and inconclusive are flags for an inspector and get a case number; nothing\n"
     "is rejected automatically. Registry identity and TLS come from the registry_* settings.\n"
-    "Exit 1 where the registry failed for some parcels (they are retried next run).";
+    "Exit 1 where the registry failed for some parcels (they are retried next run).\n\n"
+    "With --series and --claims: the same rule on a series CSV and a claims CSV (the\n"
+    "registry's CSV format), with no database and no registry: try an operating point\n"
+    "(approval_min_confidence) on last year's claims. Nothing is stored.";
 
 static int today_utc(int32_t *day)
 {
@@ -142,18 +147,38 @@ static void print_summary(const decide_stage_summary *sum, int season)
 
 typedef struct decide_args {
     const char *registry, *season, *as_of, *min_clear, *wait_days;
+    const char *series, *claims, *output;
 } decide_args;
 
-static int decide_options(const mc_settings *set, const decide_args *a, decide_stage_options *o)
+/* The confidence an event needs to count towards an automatic approval: the agency's
+ * approval_min_confidence where set, else the threshold the model was trained with. */
+static int approval_threshold(const mc_settings *set, const detect_model *m, double *out)
+{
+    const char *text = set->approval_min_confidence;
+    if (!text || !text[0]) {
+        *out = m->approval_threshold;
+        return MC_OK;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end || !(v > 0.0 && v <= 1.0))
+        return mc_fail("setting approval_min_confidence: '%s' is not a confidence in (0, 1]", text);
+    *out = v;
+    return MC_OK;
+}
+
+/* The options from the settings and arguments; *m gets the detector's model. */
+static int decide_options(const mc_settings *set, const decide_args *a, decide_stage_options *o,
+                          detect_model *m)
 {
     memset(o, 0, sizeof *o);
     decide_params_default(&o->params);
-    detect_model m;
-    if (detect_load_model(set->model, &m) != MC_OK)
+    if (detect_load_model(set->model, m) != MC_OK)
         return mc_fail_wrap("decide: the detector's model");
-    /* an event counts where the detector would call it automatically */
-    o->params.min_confidence = m.auto_mowed_threshold;
-    o->params.max_gap_days = m.max_gap_days;
+    if (approval_threshold(set, m, &o->params.min_confidence) != MC_OK)
+        return MC_ERR;
+    o->params.max_gap_days = m->max_gap_days;
     long v = 0;
     if (a->min_clear) {
         if (parse_int_arg("min-clear-in-window", a->min_clear, 0, 366, &v) != MC_OK)
@@ -205,6 +230,40 @@ static int decide_with_store(store *st, decide_stage_options *o)
     return sum.n_failed_parcels ? EXIT_ATTENTION : EXIT_OK;
 }
 
+/* decide --series S --claims C -o OUT: no store, no registry. */
+static int decide_offline(const mc_settings *set, const decide_args *a)
+{
+    if (!a->series || !a->claims || !a->output) {
+        log_error("decide: --series, --claims and -o go together (see mowcheck decide --help)");
+        return EXIT_USAGE;
+    }
+    decide_stage_options o;
+    detect_model *m = malloc(sizeof *m); /* large: its trees */
+    if (!m || decide_options(set, a, &o, m) != MC_OK) {
+        log_error("%s", m ? mc_error_message() : "decide: out of memory");
+        free(m);
+        return EXIT_USAGE;
+    }
+    decide_offline_options off = {.series_path = a->series, .claims_path = a->claims,
+                                  .out_path = a->output, .model = m,
+                                  .params = o.params, .as_of_day = o.as_of_day,
+                                  .season = a->season ? o.season : 0,
+                                  .min_valid_share = set->min_valid_share};
+    decide_offline_summary sum;
+    int rc = decide_offline_run(&off, &sum);
+    free(m);
+    if (rc != MC_OK) {
+        log_error("%s", mc_error_message());
+        return EXIT_FAILURE_RUN;
+    }
+    printf("decide: %zu claims from %s: %zu approved, %zu not_mowed, %zu inconclusive, "
+           "%zu pending, %zu error (approval threshold %.4f); written to %s\n", sum.n_claims,
+           a->claims, sum.n_outcome[DECIDE_APPROVED], sum.n_outcome[DECIDE_NOT_MOWED],
+           sum.n_outcome[DECIDE_INCONCLUSIVE], sum.n_outcome[DECIDE_PENDING],
+           sum.n_outcome[DECIDE_ERROR], o.params.min_confidence, a->output);
+    return sum.n_outcome[DECIDE_ERROR] ? EXIT_ATTENTION : EXIT_OK;
+}
+
 int cmd_decide(int argc, char **argv)
 {
     decide_args a = {0};
@@ -216,6 +275,9 @@ int cmd_decide(int argc, char **argv)
          "N: fewest clear views inside the window for not_mowed (default 3)"},
         {"wait-after-window-days", &a.wait_days, NULL,
          "N: days to wait for a clear view after the window (default 30)"},
+        {"series", &a.series, NULL, "FILE: decide offline on this series CSV (with --claims)"},
+        {"claims", &a.claims, NULL, "FILE: the claims CSV to decide offline (with --series)"},
+        {"output", &a.output, NULL, "FILE: offline decisions CSV (also -o FILE)"},
         {NULL, NULL, NULL, NULL},
     };
     mc_settings set;
@@ -224,14 +286,25 @@ int cmd_decide(int argc, char **argv)
     if (!parse(argc, argv, decide_usage, options, &set, &pos, &n_pos, &code))
         goto done;
     code = EXIT_USAGE;
-    if (n_pos > 0) {
-        log_error("decide: unexpected argument '%s' (see mowcheck decide --help)", pos[0]);
+    for (int i = 0; i < n_pos; i++) {
+        if (strcmp(pos[i], "-o") == 0 && i + 1 < n_pos) {
+            a.output = pos[++i];
+            continue;
+        }
+        log_error("decide: unexpected argument '%s' (see mowcheck decide --help)", pos[i]);
+        goto done;
+    }
+    if (a.series || a.claims || a.output) {
+        code = decide_offline(&set, &a);
         goto done;
     }
     decide_stage_options o;
     registry_config reg;
     registry_from_settings(&set, a.registry, &reg);
-    if (decide_options(&set, &a, &o) != MC_OK) {
+    detect_model *model = malloc(sizeof *model); /* large: its trees */
+    int options_ok = model && decide_options(&set, &a, &o, model) == MC_OK;
+    free(model); /* decide_options took what the stored path needs from it */
+    if (!options_ok) {
         log_error("%s", mc_error_message());
         goto done;
     }

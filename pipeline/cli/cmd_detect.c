@@ -164,6 +164,17 @@ static int parse_seed(const char *text, uint64_t *seed)
     return MC_OK;
 }
 
+static const char kind_help[] =
+    "candidate classifier: trees (gradient-boosted, the default) or logistic";
+
+/* --kind: NULL keeps the default of train_options_init. */
+static int parse_kind(const char *text, model_kind *kind)
+{
+    if (text && model_kind_parse(text, kind) != MC_OK)
+        return mc_fail("--kind '%s': want trees or logistic", text);
+    return MC_OK;
+}
+
 /* Reads series and labels and attaches them; warns about labelled parcels without a series. */
 static const char ndvi_only_help[] =
     "ignore the NDMI (ndmi, nir/swir1 columns): see what a series from scenes without B11 supports";
@@ -191,12 +202,14 @@ static int load_training(const char *series, const char *labels, int ndvi_only,
 int cmd_train(int argc, char **argv)
 {
     const char *series = NULL, *labels = NULL, *model_out = NULL, *seed_text = "1";
+    const char *kind = NULL;
     int ndvi_only = 0;
     const cli_option options[] = {
         {"series", &series, NULL, "series CSV"},
         {"labels", &labels, NULL, "labels CSV (parcel_id,year,date,end_date,type)"},
         {"model-out", &model_out, NULL, "model file to write"},
         {"seed", &seed_text, NULL, "seed for the inner folds when there is one region (default 1)"},
+        {"kind", &kind, NULL, kind_help},
         {"ndvi-only", NULL, &ndvi_only, ndvi_only_help},
         {NULL, NULL, NULL, NULL},
     };
@@ -205,7 +218,7 @@ int cmd_train(int argc, char **argv)
     int npos;
     int rc = cli_parse(argc, argv,
                        "usage: mowcheck train --series S --labels L --model-out M [--seed N]\n"
-                       "                      [--ndvi-only]",
+                       "                      [--kind trees|logistic] [--ndvi-only]",
                        options, &s, pos, &npos);
     if (rc != CLI_OK) {
         settings_free(&s);
@@ -213,7 +226,8 @@ int cmd_train(int argc, char **argv)
     }
     train_options o;
     train_options_init(&o);
-    if (npos > 0 || !series || !labels || !model_out || parse_seed(seed_text, &o.seed) != MC_OK) {
+    if (npos > 0 || !series || !labels || !model_out || parse_seed(seed_text, &o.seed) != MC_OK ||
+        parse_kind(kind, &o.kind) != MC_OK) {
         log_error("train: needs --series, --labels and --model-out%s%s",
                   mc_error_message()[0] ? "; " : "", mc_error_message());
         settings_free(&s);
@@ -267,13 +281,14 @@ static int eval_plain(const series_set *set, const eval_labels *l, const detect_
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *series = NULL, *labels = NULL, *cv = NULL, *seed_text = "1";
+    const char *series = NULL, *labels = NULL, *cv = NULL, *seed_text = "1", *kind = NULL;
     int ndvi_only = 0;
     const cli_option options[] = {
         {"series", &series, NULL, "series CSV"},
         {"labels", &labels, NULL, "labels CSV"},
         {"cv", &cv, NULL, "region: leave-one-region-out cross-validation (trains per fold)"},
         {"seed", &seed_text, NULL, "training seed for --cv (default 1)"},
+        {"kind", &kind, NULL, kind_help},
         {"ndvi-only", NULL, &ndvi_only, ndvi_only_help},
         {NULL, NULL, NULL, NULL},
     };
@@ -282,7 +297,7 @@ int cmd_eval(int argc, char **argv)
     int npos;
     int rc = cli_parse(argc, argv,
                        "usage: mowcheck eval --series S --labels L [--model M] [--cv region]\n"
-                       "                     [--ndvi-only]",
+                       "                     [--kind trees|logistic] [--ndvi-only]",
                        options, &s, pos, &npos);
     if (rc != CLI_OK) {
         settings_free(&s);
@@ -291,8 +306,9 @@ int cmd_eval(int argc, char **argv)
     train_options o;
     train_options_init(&o);
     if (npos > 0 || !series || !labels || (cv && strcmp(cv, "region") != 0) ||
-        parse_seed(seed_text, &o.seed) != MC_OK) {
-        log_error("eval: needs --series and --labels; --cv takes only 'region'");
+        parse_seed(seed_text, &o.seed) != MC_OK || parse_kind(kind, &o.kind) != MC_OK) {
+        log_error("eval: needs --series and --labels; --cv takes only 'region'; --kind trees or "
+                  "logistic");
         settings_free(&s);
         return EXIT_USAGE;
     }

@@ -25,6 +25,9 @@ typedef struct mc_settings {
     char *scl_valid_classes; /* comma-separated SCL classes counted as clear, e.g. "4,5" */
     /* detect */
     char *model;       /* model file; empty: the shipped default */
+    /* decide */
+    char *approval_min_confidence; /* an event's confidence for an automatic approval, in
+                                    * (0, 1]; empty: the model's approval_threshold */
     /* registry (the exchange API; registry_client.h) */
     char *registry_url;      /* security server base URL */
     char *registry_service;  /* INSTANCE/CLASS/MEMBER/SUBSYSTEM of the registry */

@@ -97,11 +97,22 @@ static void count_events(const decide_claim_input *in, const decide_params *p, d
  * points of: the last clear day at or before window_start (else window_start
  * itself), the clear days inside, and the first clear day at or after window_end
  * (else window_end itself). */
+static void note_gap(decide_result *r, int32_t from, int32_t to)
+{
+    if (to - from <= r->longest_gap_days)
+        return;
+    r->longest_gap_days = to - from;
+    r->gap_from = from;
+    r->gap_to = to;
+}
+
 static void coverage(const decide_claim_input *in, decide_result *r)
 {
     int32_t ws = in->window_start, we = in->window_end;
     int32_t prev = ws, after = we;
-    int have_after = 0, gap = 0;
+    int have_after = 0;
+    r->longest_gap_days = 0;
+    r->gap_from = r->gap_to = ws;
     r->last_clear_day = in->n_clear_days ? in->clear_days[in->n_clear_days - 1] : INT32_MIN;
     for (size_t i = 0; i < in->n_clear_days; i++) {
         int32_t d = in->clear_days[i];
@@ -113,14 +124,13 @@ static void coverage(const decide_claim_input *in, decide_result *r)
                 after = d;
             have_after = 1;
         } else {
-            if (d - prev > gap)
-                gap = d - prev;
+            note_gap(r, prev, d);
             prev = d;
         }
     }
-    if (after - prev > gap)
-        gap = after - prev;
-    r->longest_gap_days = gap;
+    note_gap(r, prev, after);
+    int32_t from = r->gap_from > ws ? r->gap_from : ws, to = r->gap_to < we ? r->gap_to : we;
+    r->gap_days_in_window = to > from ? to - from : 0;
 }
 
 /* ---- words ---- */
@@ -148,9 +158,71 @@ static void finish(decide_result *r, decide_outcome o, decide_why w)
     r->why = w;
 }
 
+/* Appends "2026-06-14 (between 2026-06-10 and 2026-06-17, confidence 0.98)" for
+ * each event that selected() keeps, separated by "; "; returns how many. */
+static int list_events(const decide_claim_input *in, const decide_params *p,
+                       int (*selected)(const decide_claim_input *, const decide_params *,
+                                       const decide_event *),
+                       char *out, size_t size)
+{
+    size_t len = 0;
+    int n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < in->n_events; i++) {
+        const decide_event *e = &in->events[i];
+        if (!selected(in, p, e))
+            continue;
+        char d[11], a[11], b[11];
+        date_format(e->day, d);
+        date_format(e->day_start, a);
+        date_format(e->day_end, b);
+        int w = snprintf(out + len, size - len, "%s%s (between %s and %s, confidence %.2f)",
+                         n ? "; " : "", d, a, b, e->confidence);
+        n++;
+        if (w < 0 || (size_t)w >= size - len) { /* full: end with an ellipsis */
+            if (size > 4)
+                memcpy(out + size - 4, "...", 4);
+            break;
+        }
+        len += (size_t)w;
+    }
+    return n;
+}
+
+static int counted_for_approval(const decide_claim_input *in, const decide_params *p,
+                                const decide_event *e)
+{
+    return e->confidence >= p->min_confidence &&
+           position_of(e, in->window_start, in->window_end) == POS_INSIDE;
+}
+
+static int overlapping_window(const decide_claim_input *in, const decide_params *p,
+                              const decide_event *e)
+{
+    (void)p;
+    event_position pos = position_of(e, in->window_start, in->window_end);
+    return pos != POS_BEFORE && pos != POS_AFTER;
+}
+
+static void explain_unsure(const decide_claim_input *in, const decide_params *p, decide_result *r,
+                           const char *ws, const char *we)
+{
+    char list[400];
+    int n = list_events(in, p, overlapping_window, list, sizeof list);
+    if (n == 0) {
+        set_text(r, "No mowing was seen inside the window %s to %s (%d required), but the "
+                    "satellite series does not show clearly enough that none happened; a "
+                    "person needs to check it.", ws, we, in->min_mowings);
+        return;
+    }
+    set_text(r, "A possible mowing was seen around the window %s to %s, but not with the "
+                "confidence an automatic approval needs (%.2f): %s; %d required; a person "
+                "needs to check it.", ws, we, p->min_confidence, list, in->min_mowings);
+}
+
 static void explain(const decide_claim_input *in, const decide_params *p, decide_result *r)
 {
-    char ws[11], we[11], last[11];
+    char ws[11], we[11], last[11], gap_a[11], gap_b[11], list[400];
     day_text(in->window_start, ws);
     day_text(in->window_end, we);
     day_text(r->last_clear_day, last);
@@ -167,8 +239,10 @@ static void explain(const decide_claim_input *in, const decide_params *p, decide
                     "registry's data needs correcting.", ws, we, m);
         break;
     case DECIDE_WHY_ENOUGH_MOWINGS:
+        list_events(in, p, counted_for_approval, list, sizeof list);
         set_text(r, "Mowing detected inside the window %s to %s: %d of %d required, each with "
-                    "confidence of at least %.2f.", ws, we, r->n_certain, m, p->min_confidence);
+                    "confidence of at least the approval threshold %.2f: %s.",
+                 ws, we, r->n_certain, m, p->min_confidence, list);
         break;
     case DECIDE_WHY_WINDOW_OPEN:
         set_text(r, "The window %s to %s is still open: %d of %d required mowings detected so "
@@ -189,23 +263,19 @@ static void explain(const decide_claim_input *in, const decide_params *p, decide
                  ws, we, last);
         break;
     case DECIDE_WHY_EDGE:
+        list_events(in, p, overlapping_window, list, sizeof list);
         set_text(r, "A mowing was detected close to the window's edge (%s to %s) and the "
-                    "satellite views do not show on which side of the edge it happened: %d "
-                    "certainly inside, %d possibly, %d required; a person needs to check it.",
-                 ws, we, r->n_certain, r->n_possible, m);
+                    "satellite views do not show on which side of the edge it happened: %s; "
+                    "%d certainly inside, %d possibly, %d required; a person needs to check it.",
+                 ws, we, list, r->n_certain, r->n_possible, m);
         break;
     case DECIDE_WHY_UNSURE:
-        set_text(r, "A possible mowing was seen but the classifier is not sure enough "
-                    "(%d confident and %d uncertain events around the window %s to %s, %d "
-                    "required); a person needs to check it.",
-                 r->n_possible, r->n_unsure, ws, we, m);
+        explain_unsure(in, p, r, ws, we);
         break;
-    case DECIDE_WHY_SEASON_UNCONFIRMED:
-        set_text(r, "Mowing detected inside the window %s to %s (%d of %d required, each with "
-                    "confidence of at least %.2f), but the detector's check of the whole season "
-                    "is not strong enough for an automatic approval, which must be right at "
-                    "least 99%% of the time; a person needs to confirm it.",
-                 ws, we, r->n_certain, m, p->min_confidence);
+    case DECIDE_WHY_SEASON_UNCONFIRMED: /* not given by the rule any more */
+        set_text(r, "Mowing detected inside the window %s to %s, but the detector's check of "
+                    "the whole season was not strong enough for an automatic approval; a "
+                    "person needs to confirm it.", ws, we);
         break;
     case DECIDE_WHY_TOO_FEW_OBSERVATIONS:
         set_text(r, "Too few clear satellite views inside the window %s to %s (%d, at least %d "
@@ -213,9 +283,12 @@ static void explain(const decide_claim_input *in, const decide_params *p, decide
                  ws, we, r->n_clear_in_window, p->min_clear_in_window);
         break;
     case DECIDE_WHY_COVERAGE_GAP:
-        set_text(r, "The satellite had no clear view of the parcel for %d days within the window "
-                    "%s to %s (at most %d allowed), so a mowing could have been missed; a person "
-                    "needs to check it.", r->longest_gap_days, ws, we, p->max_gap_days);
+        day_text(r->gap_from, gap_a);
+        day_text(r->gap_to, gap_b);
+        set_text(r, "The satellite had no clear view of the parcel from %s to %s, %d days of "
+                    "them inside the window %s to %s (a gap of at most %d days is allowed), so "
+                    "a mowing could have been missed; a person needs to check it.",
+                 gap_a, gap_b, r->gap_days_in_window, ws, we, p->max_gap_days);
         break;
     case DECIDE_WHY_TOO_FEW_MOWINGS:
         set_text(r, "No mowing (or too few) detected inside the window %s to %s: %d of %d "
@@ -239,7 +312,7 @@ static void apply_rule(const decide_claim_input *in, const decide_params *p, dec
         return finish(r, DECIDE_ERROR, DECIDE_WHY_BAD_CLAIM);
     count_events(in, p, r);
     coverage(in, r);
-    if (r->n_certain >= m && in->has_summary && in->sufficient)
+    if (r->n_certain >= m)
         return finish(r, DECIDE_APPROVED, DECIDE_WHY_ENOUGH_MOWINGS);
     if (in->as_of <= in->window_end)
         return finish(r, DECIDE_PENDING, DECIDE_WHY_WINDOW_OPEN);
@@ -250,8 +323,6 @@ static void apply_rule(const decide_claim_input *in, const decide_params *p, dec
             return finish(r, DECIDE_PENDING, DECIDE_WHY_AWAITING_OBSERVATION);
         return finish(r, DECIDE_INCONCLUSIVE, DECIDE_WHY_NOT_SEEN_AFTER);
     }
-    if (r->n_certain >= m) /* enough, but the detector says the evidence does not suffice */
-        return finish(r, DECIDE_INCONCLUSIVE, DECIDE_WHY_SEASON_UNCONFIRMED);
     if (r->n_possible >= m)
         return finish(r, DECIDE_INCONCLUSIVE, DECIDE_WHY_EDGE);
     if (r->n_possible + r->n_unsure >= m || in->unsure)
@@ -267,6 +338,7 @@ void decide_claim(const decide_claim_input *in, const decide_params *p, decide_r
 {
     memset(out, 0, sizeof *out);
     out->longest_gap_days = -1;
+    out->gap_from = out->gap_to = INT32_MIN;
     out->last_clear_day = INT32_MIN;
     apply_rule(in, p, out);
     explain(in, p, out);
@@ -331,6 +403,9 @@ char *decide_reason_json(const decide_claim_input *in, const decide_params *p,
         json_object_set_new(ob, "clear_in_season", json_integer((json_int_t)in->n_clear_days));
         json_object_set_new(ob, "clear_in_window", json_integer(r->n_clear_in_window));
         json_object_set_new(ob, "longest_gap_days", json_integer(r->longest_gap_days));
+        json_object_set_new(ob, "longest_gap_from", date_json(r->gap_from));
+        json_object_set_new(ob, "longest_gap_to", date_json(r->gap_to));
+        json_object_set_new(ob, "gap_days_in_window", json_integer(r->gap_days_in_window));
         json_object_set_new(ob, "last_clear", date_json(r->last_clear_day));
         json_object_set_new(o, "observations", ob);
         json_t *d = json_object();

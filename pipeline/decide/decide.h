@@ -22,21 +22,25 @@
  *
  * The rule, first match wins:
  *   1. a failure (registry, exchange, data) .................... error
- *   2. certain >= min_mowings and the detector's evidence suffices  approved
+ *   2. certain >= min_mowings (events wholly inside the window with
+ *      confidence >= min_confidence, the approval threshold) ..... approved
  *   3. as_of <= window_end (window still open) .................. pending
  *   4. no clear observation of the parcel in the season ......... inconclusive
  *   5. no clear observation on or after window_end: within
  *      wait_after_window_days of window_end ...................... pending,
  *      later ..................................................... inconclusive
- *   6. certain >= min_mowings but the detector says the evidence does
- *      not suffice ............................................... inconclusive
- *      possible >= min_mowings (count depends on an edge) ........ inconclusive
+ *   6. possible >= min_mowings (count depends on an edge) ........ inconclusive
  *   7. possible + unsure events overlapping the window >= min_mowings,
- *      or the detector says its classifier is unsure ............ inconclusive
+ *      or the detector cannot rule a mowing out (its season model
+ *      does not support "not mowed") ............................ inconclusive
  *   8. fewer than min_clear_in_window clear observations in the window, or a
  *      gap between clear observations longer than max_gap_days across it
  *      (the window edges count as points, as in the detector) .... inconclusive
- *   9. otherwise: the window is covered and shows too few mowings  not_mowed */
+ *   9. otherwise: the window is covered and shows too few mowings  not_mowed
+ * Only the events decide an approval: the detector's whole-season probability is
+ * a figure for the report and the "not mowed" support, never a veto on an
+ * approval the events support. Nothing is rejected automatically: not_mowed and
+ * inconclusive are flags for a person. */
 #ifndef MOWCHECK_DECIDE_H
 #define MOWCHECK_DECIDE_H
 
@@ -66,8 +70,9 @@ typedef enum {
     DECIDE_WHY_TOO_FEW_OBSERVATIONS,/* inconclusive */
     DECIDE_WHY_COVERAGE_GAP,        /* inconclusive */
     DECIDE_WHY_TOO_FEW_MOWINGS,     /* not_mowed */
-    DECIDE_WHY_SEASON_UNCONFIRMED,  /* inconclusive: enough confident events, but the
-                                     * detector's whole-season check allows no automatic call */
+    DECIDE_WHY_SEASON_UNCONFIRMED,  /* no longer given (the season model once vetoed
+                                     * approvals); kept so that decisions stored
+                                     * before keep their code and wording */
     DECIDE_N_WHY
 } decide_why;
 
@@ -80,14 +85,15 @@ typedef struct decide_event {
 } decide_event;
 
 typedef struct decide_params {
-    double min_confidence;      /* an event counts at this confidence (the model's
-                                   auto_mowed_threshold) */
+    double min_confidence;      /* an event counts towards an approval at this confidence
+                                   (the model's approval_threshold, or the agency's
+                                   approval_min_confidence) */
     int min_clear_in_window;    /* fewest clear observations inside the window for not_mowed */
     int max_gap_days;           /* longest gap between clear observations across the window */
     int wait_after_window_days; /* how long to wait for a clear view after the window */
 } decide_params;
 
-/* Defaults: min_confidence 0.95, min_clear_in_window 3, max_gap_days 30,
+/* Defaults: min_confidence 0.95 (the decide stage sets the model's threshold), min_clear_in_window 3, max_gap_days 30,
  * wait_after_window_days 30. */
 void decide_params_default(decide_params *p);
 
@@ -103,8 +109,9 @@ typedef struct decide_claim_input {
     const decide_event *events;
     size_t n_events;
     int has_summary;            /* 0: the detector has nothing on this parcel-season */
-    int sufficient;             /* the detector: the evidence suffices for an automatic call */
-    int unsure;                 /* the detector: some candidate is plausible but not confident */
+    int sufficient;             /* the detector's season call (shown in the reason; the
+                                   rule does not use it) */
+    int unsure;                 /* the detector cannot rule a mowing out this season */
     /* clear observations of the parcel in the season, sorted ascending */
     const int32_t *clear_days;
     size_t n_clear_days;
@@ -121,6 +128,8 @@ typedef struct decide_result {
     int n_unsure;          /* less confident events whose interval overlaps */
     int n_clear_in_window; /* clear observations inside the window */
     int longest_gap_days;  /* across the window, edges included (-1: not computed) */
+    int32_t gap_from, gap_to; /* that gap: the clear views (or window edges) around it */
+    int gap_days_in_window;   /* the days of that gap that lie inside the window */
     int32_t last_clear_day;/* last clear observation of the season (INT32_MIN: none) */
     char text[640];        /* the reason in plain words */
 } decide_result;

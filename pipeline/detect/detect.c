@@ -158,9 +158,7 @@ static int candidate_features(const int32_t *day, const float *v, size_t c, size
 
 static float candidate_p(const detect_model *m, const float *x)
 {
-    double z = m->fold_b;
-    for (int i = 0; i < DETECT_N_FEATURES; i++)
-        z += m->fold_w[i] * x[i];
+    double z = model_raw_score(m, x);
     return (float)(1.0 / (1.0 + exp(-(m->calib_a * z + m->calib_b))));
 }
 
@@ -274,27 +272,13 @@ static int coverage_gap(const int32_t *day, size_t c, int32_t from, int32_t to, 
     return gap;
 }
 
-/* 1 when every season feature the model uses is known. The automatic threshold was
- * chosen on series that had them all: leave-one-region-out with NDMI left out at
- * detection gave 35 of 36 automatic calls right, below the 99% aim, so a season
- * missing one gets its probability but no automatic call. A feature the model gives
- * no weight (a model trained on NDVI-only series: no NDMI) is not needed. */
-static int season_complete(const detect_summary *s, const detect_model *m)
-{
-    for (int i = 0; i < DETECT_N_SEASON_FEATURES; i++)
-        if (isnan(s->season_x[i]) && m->season_weight[i] != 0.0)
-            return 0;
-    return 1;
-}
-
 static void decide_summary(detect_summary *s, const detect_model *m, int n_clear_window)
 {
     s->call = DETECT_CALL_NONE;
     s->well_covered = n_clear_window >= m->min_clear_obs && s->max_gap_days <= m->max_gap_days;
     if (s->n_clear_obs == 0)
         s->reason = DETECT_REASON_NO_OBSERVATIONS;
-    else if (s->n_events > 0 && s->season_probability >= m->auto_mowed_threshold &&
-             season_complete(s, m)) {
+    else if (s->n_events > 0 && s->top_event_confidence >= m->approval_threshold) {
         s->call = DETECT_CALL_MOWED;
         s->reason = DETECT_REASON_CONFIDENT_EVENT;
     } else if (s->n_events > 0)
@@ -422,6 +406,8 @@ static int emit_season(const parcel_ctx *c, int year, int32_t jan1, int32_t next
         if (push_event(b, &e) != MC_OK)
             return MC_ERR;
         s.n_events++;
+        if (k->p > s.top_event_confidence)
+            s.top_event_confidence = k->p;
     }
     decide_summary(&s, c->m, n_window);
     return push_summary(b, &s);

@@ -14,13 +14,15 @@
  *      least min_separation_days apart; the event lies in [day a, day b], its
  *      best-estimate date is a + date_fraction * (b - a);
  *   4. seasons are calendar years; every year in which the parcel has any row
- *      gets a summary (observation counts, events, the largest p, and whether
- *      the evidence suffices for an automatic call);
+ *      gets a summary (observation counts, events, the largest p, and the call):
+ *      "mowed" (a whole-season claim would be approved) when an event of the
+ *      season has confidence >= the model's approval_threshold;
  *   5. the season model: whole-season features (the two strongest candidates,
  *      events, NDVI peak, drawdown, late level, clear share, longest gap, the
  *      strongest candidate's regrowth and persistence, mean NDMI when the series
  *      has nir/swir1) give season_probability = calibrated P(mowed this season),
- *      which decides the automatic "mowed" call.
+ *      which supports a "not mowed" call and is shown in the report; it never
+ *      holds back an approval the events support.
  *
  * Library entry points: detect_run() over a series_set; detect_stream() parses a
  * series CSV from any FILE* (a file or an in-memory stream) and runs detection. */
@@ -56,10 +58,8 @@ typedef enum {
 
 /* Why the summary says what it says (detect_reason_text gives a short code). */
 typedef enum {
-    DETECT_REASON_CONFIDENT_EVENT = 0,   /* an event and season_probability >= auto_mowed_threshold */
-    DETECT_REASON_UNCERTAIN_EVENT,       /* an event, but season_probability below it, or
-                                          * a season feature unknown (NDMI: no B11 in the
-                                          * scenes, no ndmi or nir/swir1 columns) */
+    DETECT_REASON_CONFIDENT_EVENT = 0,   /* an event with confidence >= approval_threshold */
+    DETECT_REASON_UNCERTAIN_EVENT,       /* events, all below approval_threshold */
     DETECT_REASON_NO_EVENT_COVERED,      /* no plausible candidate, coverage good */
     DETECT_REASON_NO_OBSERVATIONS,       /* no clear observation at all in the season */
     DETECT_REASON_TOO_FEW_OBSERVATIONS,  /* fewer than min_clear_obs clear observations */
@@ -82,9 +82,12 @@ typedef struct detect_summary {
                             * and no gap longer than max_gap_days there */
     int n_events;
     float mowed_probability; /* largest calibrated p of any candidate in the season (0: none) */
-    float season_probability; /* the season model's calibrated P(mowed this season); it
-                               * drives call and sufficient, and the season's events are
-                               * reported only when it is >= the model's season_event_min */
+    float top_event_confidence; /* the most confident event of the season (0: none): with
+                                 * the model's approval_threshold it drives call */
+    float season_probability; /* the season model's calibrated P(mowed this season): a
+                               * figure for the report and the "not mowed" support; the
+                               * season's events are reported only when it is >= the model's
+                               * season_event_min */
     float season_x[DETECT_N_SEASON_FEATURES]; /* the season model's features */
     int sufficient;        /* 1: call is DETECT_CALL_MOWED or DETECT_CALL_NOT_MOWED */
     detect_call call;

@@ -323,6 +323,7 @@ static void score_year(const eval_labels *l, size_t yi, const detect_result *r,
     for (int j = 0; j < o->n_det; j++)
         if (d[j] == top)
             o->top_matched = det_matched[j];
+    o->top_confidence = top ? top->confidence : 0.0f;
     for (size_t k = ix->sum_first[y->parcel]; k < ix->sum_first[y->parcel + 1]; k++) {
         const detect_summary *s = &r->summaries[k];
         if (s->season != y->year)
@@ -426,6 +427,75 @@ void eval_print(FILE *out, const char *title, const eval_scores *s, int with_rej
     fprintf(out, "  decided (mowed or not mowed): %ld of %ld (%.1f%%); the rest inconclusive\n",
             s->auto_mowed + s->not_mowed, s->n_summaries,
             100.0 * ratio(s->auto_mowed + s->not_mowed, s->n_summaries));
+}
+
+/* ---- the approval curve ---- */
+
+typedef struct approval_row {
+    long mowed, not_mowed;       /* scored plot-years */
+    long approved_right, approved_wrong;
+} approval_row;
+
+static approval_row approvals_at(const eval_outcome *o, size_t n, double t)
+{
+    approval_row r = {0, 0, 0, 0};
+    for (size_t i = 0; i < n; i++) {
+        if (o[i].excluded)
+            continue;
+        int approved = o[i].n_det > 0 && o[i].top_confidence >= t;
+        if (o[i].truly_mowed) {
+            r.mowed++;
+            r.approved_right += approved;
+        } else {
+            r.not_mowed++;
+            r.approved_wrong += approved;
+        }
+    }
+    return r;
+}
+
+static void print_approval_row(FILE *out, double t, const approval_row *r, const char *mark)
+{
+    long approved = r->approved_right + r->approved_wrong;
+    char precision[16] = "    -";
+    if (approved)
+        snprintf(precision, sizeof precision, "%.3f", ratio(r->approved_right, approved));
+    fprintf(out, "  %9.4f  %5.1f%% (%3ld/%3ld)  %9s  %3ld/%3ld  %s\n", t,
+            100.0 * ratio(r->approved_right, r->mowed), r->approved_right, r->mowed, precision,
+            r->approved_wrong, r->not_mowed, mark);
+}
+
+void eval_print_approval_curve(FILE *out, const eval_outcome *o, size_t n, const double *marks,
+                               int n_marks, const char *mark_label)
+{
+    static const double grid[] = {0.50, 0.60, 0.70, 0.80, 0.85, 0.90, 0.92, 0.94,
+                                  0.95, 0.96, 0.97, 0.98, 0.99, 0.995};
+    enum { N_GRID = sizeof grid / sizeof grid[0] };
+    fprintf(out, "approval curve (a whole-season claim is approved when its most confident "
+                 "event reaches the threshold):\n");
+    fprintf(out, "  threshold  mowed approved     precision  false approvals (of not mowed)\n");
+    int next_mark = 0;
+    double sorted_marks[64];
+    int nm = n_marks < 64 ? n_marks : 64;
+    for (int i = 0; i < nm; i++)
+        sorted_marks[i] = marks[i];
+    for (int i = 1; i < nm; i++) /* a handful: insertion sort */
+        for (int j = i; j > 0 && sorted_marks[j] < sorted_marks[j - 1]; j--) {
+            double t = sorted_marks[j];
+            sorted_marks[j] = sorted_marks[j - 1];
+            sorted_marks[j - 1] = t;
+        }
+    for (int g = 0; g <= N_GRID; g++) {
+        double t = g < N_GRID ? grid[g] : 2.0;
+        for (; next_mark < nm && sorted_marks[next_mark] <= t; next_mark++) {
+            approval_row r = approvals_at(o, n, sorted_marks[next_mark]);
+            print_approval_row(out, sorted_marks[next_mark], &r, mark_label);
+        }
+        if (g < N_GRID) {
+            approval_row r = approvals_at(o, n, t);
+            print_approval_row(out, t, &r, "");
+        }
+    }
 }
 
 /* ---- Sen4CAP-style baseline ---- */

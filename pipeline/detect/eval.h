@@ -56,6 +56,7 @@ typedef struct eval_outcome {
     double abs_err_days, err_days; /* sums over the matches (detected - true) */
     int truly_mowed;
     float mowed_probability;
+    float top_confidence;  /* of the most confident detection in 75..300 (0: none) */
     float season_probability;
     float season_x[DETECT_N_SEASON_FEATURES];
     int top_matched;   /* the most confident detection (in 75..300) matches a true event */
@@ -87,6 +88,16 @@ double eval_bias_days(const eval_scores *s);
 double eval_accuracy(const eval_scores *s);
 /* Prints the figures (reject-region lines only when with_reject). */
 void eval_print(FILE *out, const char *title, const eval_scores *s, int with_reject);
+
+/* The approval curve over scored plot-years o: for each threshold t of a fixed range,
+ * a whole-season claim is approved automatically when the plot-year's most
+ * confident detection (day of year 75..300) has confidence >= t; printed: the share
+ * of mowed plot-years approved, the precision of the approvals, and the false
+ * approvals among the not-mowed plot-years. The row of each threshold in marks
+ * (n_marks of them, e.g. a model's approval_threshold) is added and marked with
+ * mark_label. */
+void eval_print_approval_curve(FILE *out, const eval_outcome *o, size_t n, const double *marks,
+                               int n_marks, const char *mark_label);
 
 /* The Sen4CAP-style rule over the kept parcels: consecutive clear observations
  * with drop >= 0.12, NDVI before > 0.5, after < 0.75, the next observation not

@@ -37,7 +37,7 @@ void model_init(detect_model *m)
     m->event_threshold = 0.5;
     m->date_fraction = 0.5;
     m->min_separation_days = 30;
-    m->auto_mowed_threshold = 0.95;
+    m->approval_threshold = 1.0;
     m->not_mowed_threshold = 0.1;
     m->max_gap_days = 30;
     m->min_clear_obs = 8;
@@ -58,6 +58,46 @@ void model_prepare(detect_model *m)
         m->season_fold_w[i] = m->season_weight[i] / m->season_scale[i];
         m->season_fold_b -= m->season_fold_w[i] * m->season_mean[i];
     }
+}
+
+const char *model_kind_name(model_kind k)
+{
+    return k == MODEL_KIND_TREES ? "trees" : "logistic";
+}
+
+int model_kind_parse(const char *name, model_kind *k)
+{
+    if (strcmp(name, "logistic") == 0)
+        *k = MODEL_KIND_LOGISTIC;
+    else if (strcmp(name, "trees") == 0)
+        *k = MODEL_KIND_TREES;
+    else
+        return MC_ERR;
+    return MC_OK;
+}
+
+static double tree_value(const model_tree *t, const float *x)
+{
+    int node = 0;
+    for (int d = 0; d < MODEL_TREE_DEPTH; d++) {
+        int f = t->feature[node];
+        node = 2 * node + 1 + (f >= 0 && x[f] > t->threshold[node]);
+    }
+    return t->leaf[node - MODEL_TREE_NODES];
+}
+
+double model_raw_score(const detect_model *m, const float *x)
+{
+    if (m->kind == MODEL_KIND_TREES) {
+        double z = m->tree_base; /* summed in tree order: the same bits everywhere */
+        for (int i = 0; i < m->n_trees; i++)
+            z += tree_value(&m->tree[i], x);
+        return z;
+    }
+    double z = m->fold_b;
+    for (int i = 0; i < DETECT_N_FEATURES; i++)
+        z += m->fold_w[i] * x[i];
+    return z;
 }
 
 /* ---- writing ---- */
@@ -81,6 +121,23 @@ static void put_vector(FILE *f, const char *key, const double *v, int n)
     fputc('\n', f);
 }
 
+/* "trees N base", then one line per tree: its split nodes as feature and threshold
+ * pairs (breadth first), then its leaves. Thresholds are floats: %.9g reads back
+ * to the same float, so a saved model splits exactly as the trained one. */
+static void put_trees(FILE *f, const detect_model *m)
+{
+    fprintf(f, "trees %d %.17g\n", m->n_trees, m->tree_base);
+    for (int i = 0; i < m->n_trees; i++) {
+        const model_tree *t = &m->tree[i];
+        fputs("tree", f);
+        for (int k = 0; k < MODEL_TREE_NODES; k++)
+            fprintf(f, " %d %.9g", t->feature[k], (double)t->threshold[k]);
+        for (int k = 0; k < MODEL_TREE_LEAVES; k++)
+            fprintf(f, " %.17g", t->leaf[k]);
+        fputc('\n', f);
+    }
+}
+
 int model_to_text(const detect_model *m, char **text)
 {
     char *buf = NULL;
@@ -89,16 +146,21 @@ int model_to_text(const detect_model *m, char **text)
     if (!f)
         return mc_fail("model: out of memory");
     fprintf(f, "mowcheck-model %d\n", MODEL_FORMAT_VERSION);
-    fprintf(f, "# mowing detector: logistic regression on candidate NDVI drops (schemas/model-format.md)\n");
-    fprintf(f, "kind logistic\n");
+    fprintf(f, "# mowing detector: %s on candidate NDVI drops (schemas/model-format.md)\n",
+            m->kind == MODEL_KIND_TREES ? "gradient-boosted trees" : "logistic regression");
+    fprintf(f, "kind %s\n", model_kind_name(m->kind));
     fprintf(f, "features");
     for (int i = 0; i < DETECT_N_FEATURES; i++)
         fprintf(f, " %s", detect_feature_names[i]);
     fputc('\n', f);
-    put_vector(f, "mean", m->mean, DETECT_N_FEATURES);
-    put_vector(f, "scale", m->scale, DETECT_N_FEATURES);
-    put_vector(f, "weights", m->weight, DETECT_N_FEATURES);
-    fprintf(f, "bias %.17g\n", m->bias);
+    if (m->kind == MODEL_KIND_TREES)
+        put_trees(f, m);
+    else {
+        put_vector(f, "mean", m->mean, DETECT_N_FEATURES);
+        put_vector(f, "scale", m->scale, DETECT_N_FEATURES);
+        put_vector(f, "weights", m->weight, DETECT_N_FEATURES);
+        fprintf(f, "bias %.17g\n", m->bias);
+    }
     fprintf(f, "calibration %.17g %.17g\n", m->calib_a, m->calib_b);
     fprintf(f, "season_features");
     for (int i = 0; i < DETECT_N_SEASON_FEATURES; i++)
@@ -116,7 +178,7 @@ int model_to_text(const detect_model *m, char **text)
     fprintf(f, "event_threshold %.17g\n", m->event_threshold);
     fprintf(f, "date_fraction %.17g\n", m->date_fraction);
     fprintf(f, "min_separation_days %d\n", m->min_separation_days);
-    fprintf(f, "auto_mowed_threshold %.17g\n", m->auto_mowed_threshold);
+    fprintf(f, "approval_threshold %.17g\n", m->approval_threshold);
     fprintf(f, "not_mowed_threshold %.17g\n", m->not_mowed_threshold);
     fprintf(f, "max_gap_days %d\n", m->max_gap_days);
     fprintf(f, "min_clear_obs %d\n", m->min_clear_obs);
@@ -166,22 +228,30 @@ int model_save(const char *path, const detect_model *m)
 
 /* ---- reading ---- */
 
+/* Which kind of model a key belongs to. */
+enum { FOR_LOGISTIC = 1, FOR_TREES = 2, FOR_ALL = 3 };
+
 typedef struct key_spec {
     const char *key;
-    int n_values; /* numbers after the key; -1: special (features, kind) */
+    int n_values; /* numbers after the key; -1: special (features, kind, tree) */
+    int kinds;
 } key_spec;
 
 static const key_spec keys[] = {
-    {"kind", -1}, {"features", -1}, {"mean", DETECT_N_FEATURES}, {"scale", DETECT_N_FEATURES},
-    {"weights", DETECT_N_FEATURES}, {"bias", 1}, {"calibration", 2}, {"min_drop", 1},
-    {"spike_depth", 1}, {"harvest_gate", 2}, {"event_threshold", 1}, {"date_fraction", 1},
-    {"min_separation_days", 1}, {"auto_mowed_threshold", 1}, {"not_mowed_threshold", 1},
-    {"max_gap_days", 1}, {"min_clear_obs", 1}, {"season_doy", 2}, {"seed", 1},
-    {"trained_on", 3}, {"season_features", -1}, {"season_mean", DETECT_N_SEASON_FEATURES},
-    {"season_scale", DETECT_N_SEASON_FEATURES}, {"season_weights", DETECT_N_SEASON_FEATURES},
-    {"season_bias", 1}, {"season_calibration", 2}, {"season_event_min", 1},
+    {"kind", -1, FOR_ALL}, {"features", -1, FOR_ALL}, {"mean", DETECT_N_FEATURES, FOR_LOGISTIC},
+    {"scale", DETECT_N_FEATURES, FOR_LOGISTIC}, {"weights", DETECT_N_FEATURES, FOR_LOGISTIC},
+    {"bias", 1, FOR_LOGISTIC}, {"trees", 2, FOR_TREES}, {"tree", -1, FOR_TREES},
+    {"calibration", 2, FOR_ALL}, {"min_drop", 1, FOR_ALL},
+    {"spike_depth", 1, FOR_ALL}, {"harvest_gate", 2, FOR_ALL}, {"event_threshold", 1, FOR_ALL}, {"date_fraction", 1, FOR_ALL},
+    {"min_separation_days", 1, FOR_ALL}, {"approval_threshold", 1, FOR_ALL}, {"not_mowed_threshold", 1, FOR_ALL},
+    {"max_gap_days", 1, FOR_ALL}, {"min_clear_obs", 1, FOR_ALL}, {"season_doy", 2, FOR_ALL}, {"seed", 1, FOR_ALL},
+    {"trained_on", 3, FOR_ALL}, {"season_features", -1, FOR_ALL}, {"season_mean", DETECT_N_SEASON_FEATURES, FOR_ALL},
+    {"season_scale", DETECT_N_SEASON_FEATURES, FOR_ALL}, {"season_weights", DETECT_N_SEASON_FEATURES, FOR_ALL},
+    {"season_bias", 1, FOR_ALL}, {"season_calibration", 2, FOR_ALL}, {"season_event_min", 1, FOR_ALL},
 };
 enum { N_KEYS = sizeof keys / sizeof keys[0] };
+
+static int kind_bit(model_kind k) { return k == MODEL_KIND_TREES ? FOR_TREES : FOR_LOGISTIC; }
 
 static int parse_numbers(char *rest, double *v, int n)
 {
@@ -259,8 +329,10 @@ static int store_value(detect_model *m, const char *key, const double *v)
         m->date_fraction = v[0];
     else if (strcmp(key, "min_separation_days") == 0 && is_whole(v[0], 0, 366))
         m->min_separation_days = (int)v[0];
-    else if (strcmp(key, "auto_mowed_threshold") == 0 && v[0] >= 0 && v[0] <= 1.000001)
-        m->auto_mowed_threshold = v[0];
+    else if (strcmp(key, "approval_threshold") == 0 && v[0] >= 0 && v[0] <= 1)
+        m->approval_threshold = v[0];
+    else if (strcmp(key, "trees") == 0 && is_whole(v[0], 1, MODEL_MAX_TREES))
+        m->n_trees = (int)v[0], m->tree_base = v[1];
     else if (strcmp(key, "not_mowed_threshold") == 0 && v[0] >= 0 && v[0] <= 1)
         m->not_mowed_threshold = v[0];
     else if (strcmp(key, "max_gap_days") == 0 && is_whole(v[0], 1, 366))
@@ -280,6 +352,25 @@ static int store_value(detect_model *m, const char *key, const double *v)
     return MC_OK;
 }
 
+/* One "tree" line: MODEL_TREE_NODES (feature, threshold) pairs, then the leaves. */
+static int parse_tree(char *rest, model_tree *t)
+{
+    double v[2 * MODEL_TREE_NODES + MODEL_TREE_LEAVES];
+    if (parse_numbers(rest, v, 2 * MODEL_TREE_NODES + MODEL_TREE_LEAVES) != MC_OK)
+        return MC_ERR;
+    for (int k = 0; k < MODEL_TREE_NODES; k++) {
+        if (!is_whole(v[2 * k], -1, DETECT_N_FEATURES - 1))
+            return MC_ERR;
+        t->feature[k] = (signed char)v[2 * k];
+        t->threshold[k] = (float)v[2 * k + 1];
+        if (!isfinite(t->threshold[k]))
+            return MC_ERR;
+    }
+    for (int k = 0; k < MODEL_TREE_LEAVES; k++)
+        t->leaf[k] = v[2 * MODEL_TREE_NODES + k];
+    return MC_OK;
+}
+
 /* Parses one "key values" line; seen[] counts the keys met. */
 static int parse_line(char *line, const char *name, long line_no, detect_model *m, int *seen)
 {
@@ -292,12 +383,23 @@ static int parse_line(char *line, const char *name, long line_no, detect_model *
     if (k == N_KEYS)
         return mc_fail("model %s: line %ld: unknown key '%.40s' (corrupted file?)", name, line_no,
                        line);
+    if (strcmp(line, "tree") == 0) { /* one line per tree, in order */
+        if (seen[k] == MODEL_MAX_TREES)
+            return mc_fail("model %s: line %ld: more than %d trees", name, line_no,
+                           MODEL_MAX_TREES);
+        if (parse_tree(rest, &m->tree[seen[k]]) != MC_OK)
+            return mc_fail("model %s: line %ld: a tree needs %d (feature, threshold) pairs with "
+                           "features -1..%d and %d leaf values (corrupted line)", name, line_no,
+                           MODEL_TREE_NODES, DETECT_N_FEATURES - 1, MODEL_TREE_LEAVES);
+        seen[k]++;
+        return MC_OK;
+    }
     if (seen[k]++)
         return mc_fail("model %s: line %ld: key '%s' given twice", name, line_no, line);
     if (strcmp(line, "kind") == 0) {
-        if (strcmp(rest, "logistic") != 0)
-            return mc_fail("model %s: line %ld: kind '%.40s' is not supported (only logistic)",
-                           name, line_no, rest);
+        if (model_kind_parse(rest, &m->kind) != MC_OK)
+            return mc_fail("model %s: line %ld: kind '%.40s' is not supported (logistic or "
+                           "trees)", name, line_no, rest);
         return MC_OK;
     }
     if (strcmp(line, "season_features") == 0) {
@@ -346,6 +448,27 @@ static int check_checksum(const char *text, size_t body_len, const char *hex, co
     return MC_OK;
 }
 
+/* After the last line: every key of the model's kind present, none of the other
+ * kind, and as many tree lines as the trees line says. */
+static int check_keys(const detect_model *m, const int *seen, const char *name)
+{
+    int bit = kind_bit(m->kind);
+    for (int k = 0; k < N_KEYS; k++) {
+        int belongs = (keys[k].kinds & bit) != 0;
+        if (belongs && !seen[k])
+            return mc_fail("model %s: key '%s' missing", name, keys[k].key);
+        if (!belongs && seen[k])
+            return mc_fail("model %s: key '%s' does not belong to a %s model", name,
+                           keys[k].key, model_kind_name(m->kind));
+    }
+    for (int k = 0; k < N_KEYS; k++)
+        if (strcmp(keys[k].key, "tree") == 0 && m->kind == MODEL_KIND_TREES &&
+            seen[k] != m->n_trees)
+            return mc_fail("model %s: %d tree lines, but the trees line says %d (truncated or "
+                           "corrupted)", name, seen[k], m->n_trees);
+    return MC_OK;
+}
+
 static int parse_text(char *copy, const char *text, const char *name, detect_model *m)
 {
     int seen[N_KEYS] = {0};
@@ -368,10 +491,7 @@ static int parse_text(char *copy, const char *text, const char *name, detect_mod
             if (nl[1] != '\0')
                 return mc_fail("model %s: line %ld: text after the sha256 line", name,
                                line_no + 1);
-            for (int k = 0; k < N_KEYS; k++)
-                if (!seen[k])
-                    return mc_fail("model %s: key '%s' missing", name, keys[k].key);
-            return MC_OK;
+            return check_keys(m, seen, name);
         } else if (p[0] != '#' && p[0] != '\0') {
             if (parse_line(p, name, line_no, m, seen) != MC_OK)
                 return MC_ERR;

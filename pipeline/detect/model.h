@@ -6,20 +6,45 @@
 
 #include <stdint.h>
 
-#define MODEL_FORMAT_VERSION 2
+#define MODEL_FORMAT_VERSION 3
 #define DETECT_N_FEATURES 11
 #define DETECT_N_SEASON_FEATURES 11
+
+/* Gradient-boosted trees: complete trees of depth MODEL_TREE_DEPTH, stored as their
+ * MODEL_TREE_NODES split nodes (breadth first) and MODEL_TREE_LEAVES leaves. */
+enum {
+    MODEL_TREE_DEPTH = 3,
+    MODEL_TREE_NODES = (1 << MODEL_TREE_DEPTH) - 1,
+    MODEL_TREE_LEAVES = 1 << MODEL_TREE_DEPTH,
+    MODEL_MAX_TREES = 500,
+};
+
+typedef enum { MODEL_KIND_LOGISTIC = 0, MODEL_KIND_TREES = 1 } model_kind;
+
+/* One tree: at split node k go right when x[feature[k]] > threshold[k]; a node with
+ * feature -1 does not split (always left). The leaf values add to the raw score. */
+typedef struct model_tree {
+    signed char feature[MODEL_TREE_NODES];
+    float threshold[MODEL_TREE_NODES];
+    double leaf[MODEL_TREE_LEAVES];
+} model_tree;
 
 /* The path of the shipped default model (in the source tree). */
 #define MODEL_DEFAULT_PATH MOWCHECK_SOURCE_DIR "/schemas/models/mowing-default.model"
 
 typedef struct detect_model {
-    /* logistic regression on standardised features: z = bias + sum w_i (x_i - mean_i) / scale_i,
-     * then the calibration: p = 1 / (1 + exp(-(calib_a * z + calib_b))) */
+    /* The candidate classifier gives a raw score z, then the calibration:
+     * p = 1 / (1 + exp(-(calib_a * z + calib_b))). kind logistic: regression on
+     * standardised features, z = bias + sum w_i (x_i - mean_i) / scale_i; kind trees:
+     * z = tree_base + the leaves the candidate reaches in each of the n_trees trees. */
+    model_kind kind;
     double mean[DETECT_N_FEATURES];
     double scale[DETECT_N_FEATURES];
     double weight[DETECT_N_FEATURES];
     double bias;
+    double tree_base;
+    int n_trees;
+    model_tree tree[MODEL_MAX_TREES];
     double calib_a, calib_b;
     /* the season model: logistic regression on features of the whole parcel-season
      * (detect_season_feature_names), calibrated the same way: P(mowed this season) */
@@ -39,8 +64,10 @@ typedef struct detect_model {
     double event_threshold; /* calibrated p at which a candidate becomes an event */
     double date_fraction;   /* date = last clear before + fraction * (first clear after - it) */
     int min_separation_days; /* two events are at least this far apart */
-    /* sufficiency / reject region */
-    double auto_mowed_threshold; /* max p >= this: "mowed" can be decided automatically */
+    /* approvals / reject region */
+    double approval_threshold;   /* an event of at least this calibrated confidence counts
+                                  * towards an automatic approval (chosen in training so that
+                                  * approvals are >= 99% precise out of fold; 1: never) */
     double not_mowed_threshold;  /* max p < this and good coverage: "not mowed" supported */
     int max_gap_days;            /* longest gap between clear observations for "not mowed" */
     int min_clear_obs;           /* fewest clear observations in the season for "not mowed" */
@@ -62,6 +89,11 @@ extern const char *const detect_season_feature_names[DETECT_N_SEASON_FEATURES];
 void model_init(detect_model *m);
 /* Computes the derived fields; call after changing weights, mean or scale. */
 void model_prepare(detect_model *m);
+/* The candidate classifier's raw score of features x (before the calibration). */
+double model_raw_score(const detect_model *m, const float *x);
+/* "logistic" or "trees"; model_kind_parse is MC_ERR for anything else. */
+const char *model_kind_name(model_kind k);
+int model_kind_parse(const char *name, model_kind *k);
 /* Reads a model file; a wrong version, unknown key, missing key, bad number or
  * checksum mismatch is refused with a message naming the file and line. */
 int model_load(const char *path, detect_model *m);

@@ -6,6 +6,7 @@
 
 #include "detect.h"
 #include "error.h"
+#include "train_trees.h"
 
 enum { NP = DETECT_N_FEATURES + 1, LABEL_SLACK_DAYS = 3, MAX_GROUPS = 64 };
 _Static_assert(DETECT_N_SEASON_FEATURES <= DETECT_N_FEATURES, "newton_fit's arrays hold NP");
@@ -19,6 +20,7 @@ void train_options_init(train_options *o)
 {
     o->seed = 1;
     o->l2 = 1.0;
+    o->kind = MODEL_KIND_TREES;
     o->log = NULL;
 }
 
@@ -207,8 +209,43 @@ static int newton_fit(const double *u, const int *y, size_t n, int dim, double l
     return MC_OK;
 }
 
-/* Standardises the rows with g != skip_group and fits; writes mean/scale/weights/bias. */
+/* Boosted trees on the rows with g != skip_group; writes the trees. */
+static int fit_trees(const sample_set *ss, int skip_group, detect_model *m)
+{
+    size_t n = 0;
+    float *x = malloc((ss->n ? ss->n : 1) * DETECT_N_FEATURES * sizeof *x);
+    int *y = malloc((ss->n ? ss->n : 1) * sizeof *y);
+    int rc = x && y ? MC_OK : mc_fail("train: out of memory");
+    for (size_t i = 0; i < ss->n && rc == MC_OK; i++) {
+        if (ss->v[i].group == skip_group)
+            continue;
+        memcpy(x + n * DETECT_N_FEATURES, ss->v[i].x, sizeof ss->v[i].x);
+        y[n++] = ss->v[i].y;
+    }
+    trees_options to;
+    trees_options_init(&to);
+    if (rc == MC_OK)
+        rc = trees_fit(x, y, n, &to, m);
+    free(x);
+    free(y);
+    m->calib_a = 1;
+    m->calib_b = 0;
+    model_prepare(m);
+    return rc;
+}
+
+static int fit_logistic(const sample_set *ss, int skip_group, double l2, detect_model *m);
+
+/* The candidate classifier of m's kind on the rows with g != skip_group
+ * (calibration reset to the identity). */
 static int fit_model(const sample_set *ss, int skip_group, double l2, detect_model *m)
+{
+    return m->kind == MODEL_KIND_TREES ? fit_trees(ss, skip_group, m)
+                                       : fit_logistic(ss, skip_group, l2, m);
+}
+
+/* Standardises the rows with g != skip_group and fits; writes mean/scale/weights/bias. */
+static int fit_logistic(const sample_set *ss, int skip_group, double l2, detect_model *m)
 {
     size_t n = 0;
     double mean[DETECT_N_FEATURES] = {0}, sq[DETECT_N_FEATURES] = {0};
@@ -259,14 +296,6 @@ static int fit_model(const sample_set *ss, int skip_group, double l2, detect_mod
     m->calib_b = 0;
     model_prepare(m);
     return MC_OK;
-}
-
-static double raw_score(const detect_model *m, const float *x)
-{
-    double z = m->fold_b;
-    for (int j = 0; j < DETECT_N_FEATURES; j++)
-        z += m->fold_w[j] * x[j];
-    return z;
 }
 
 /* Platt scaling on the out-of-fold scores: p = sigma(a z + b). */
@@ -525,13 +554,15 @@ static int train_season(const eval_labels *l, const int *group_of, int n_groups,
     return rc;
 }
 
-/* The automatic-"mowed" rule, in two steps on the out-of-fold plot-years:
- * 1. t0 = the lowest threshold (tried: each call's season probability) whose calls
- *    (events and season probability >= t0) have a posterior-mean precision (right + 1/2) / (calls + 1)
- *    >= 0.99 (Jeffreys prior: with no wrong call this needs >= 49 calls);
+/* The approval threshold, in two steps on the out-of-fold plot-years that had an
+ * event (their top event confidence, whether truly mowed, their group):
+ * 1. t0 = the lowest threshold (tried: each plot-year's own top confidence) whose
+ *    approvals (top confidence >= t0) have a posterior-mean precision
+ *    (right + 1/2) / (approvals + 1) >= 0.99 (Jeffreys prior: with no wrong approval
+ *    this needs >= 49 approvals);
  * 2. a margin for the shift between regions: for each group (region) holding a
- *    possible wrong call (a not-mowed plot-year with an event), the logit of its
- *    highest season probability; delta = the largest minus the second largest of these
+ *    possible wrong approval (a not-mowed plot-year with an event), the logit of its
+ *    highest top confidence; delta = the largest minus the second largest of these
  *    (0 with fewer than two such groups): how far the worst region's not-mowed plots
  *    scored above all the others', i.e. what one more, unseen region may add. The
  *    threshold is sigma(logit(t0) + delta). No t0: 1 (never automatic). */
@@ -551,25 +582,22 @@ static int cmp_desc(const void *a, const void *b)
     return (x[1] > y[1]) - (x[1] < y[1]);
 }
 
-/* Step 1: the candidate thresholds are the calls' own season probabilities. */
-static double jeffreys_threshold(const eval_outcome *o, size_t n)
+/* Step 1: the candidate thresholds are the plot-years' own scores. */
+static double jeffreys_threshold(const train_call *c, size_t n)
 {
-    double *v = malloc((n ? n : 1) * 2 * sizeof *v); /* (p, truly mowed) pairs */
+    double *v = malloc((n ? n : 1) * 2 * sizeof *v); /* (score, truly mowed) pairs */
     if (!v)
         return 1.0;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!o[i].excluded && o[i].n_det > 0) {
-            v[2 * k] = o[i].season_probability;
-            v[2 * k + 1] = o[i].truly_mowed;
-            k++;
-        }
-    qsort(v, k, 2 * sizeof *v, cmp_desc);
+    for (size_t i = 0; i < n; i++) {
+        v[2 * i] = c[i].score;
+        v[2 * i + 1] = c[i].truly_mowed;
+    }
+    qsort(v, n, 2 * sizeof *v, cmp_desc);
     double best = 1.0;
     long ok = 0;
-    for (size_t i = 0; i < k; i++) {
+    for (size_t i = 0; i < n; i++) {
         ok += v[2 * i + 1] > 0.5;
-        if (i + 1 < k && v[2 * (i + 1)] == v[2 * i])
+        if (i + 1 < n && v[2 * (i + 1)] == v[2 * i])
             continue; /* ties: a threshold takes all of them */
         long calls = (long)i + 1;
         if (((double)ok + AUTO_PRIOR) / ((double)calls + 2 * AUTO_PRIOR) >= AUTO_MIN_PRECISION)
@@ -579,18 +607,18 @@ static double jeffreys_threshold(const eval_outcome *o, size_t n)
     return best;
 }
 
-double train_auto_threshold(const eval_outcome *o, const int *group, size_t n)
+double train_approval_threshold(const train_call *c, size_t n)
 {
-    double t0 = jeffreys_threshold(o, n);
+    double t0 = jeffreys_threshold(c, n);
     if (t0 >= 1.0)
         return 1.0;
     double top[MAX_GROUPS];
     int has[MAX_GROUPS] = {0};
     for (size_t i = 0; i < n; i++) {
-        int g = group[i];
-        if (o[i].excluded || o[i].truly_mowed || o[i].n_det == 0 || g < 0 || g >= MAX_GROUPS)
+        int g = c[i].group;
+        if (c[i].truly_mowed || g < 0 || g >= MAX_GROUPS)
             continue;
-        double z = logit(o[i].season_probability);
+        double z = logit(c[i].score);
         if (!has[g] || z > top[g])
             top[g] = z;
         has[g] = 1;
@@ -611,16 +639,21 @@ double train_auto_threshold(const eval_outcome *o, const int *group, size_t n)
     return 1.0 / (1.0 + exp(-(logit(t0) + delta)));
 }
 
-static double choose_auto_threshold(const eval_labels *l, const int *group_of,
-                                    const eval_outcome *o, size_t n)
+/* The approval threshold from the out-of-fold plot-years o: every scored plot-year
+ * with an event is a possible approval, scored by its most confident event. */
+static double choose_approval_threshold(const eval_labels *l, const int *group_of,
+                                        const eval_outcome *o, size_t n)
 {
-    int *group = malloc((n ? n : 1) * sizeof *group);
-    if (!group)
+    train_call *c = malloc((n ? n : 1) * sizeof *c);
+    if (!c)
         return 1.0; /* out of memory: never automatic */
+    size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        group[i] = group_of[l->years[o[i].year].parcel];
-    double t = train_auto_threshold(o, group, n);
-    free(group);
+        if (!o[i].excluded && o[i].n_det > 0)
+            c[k++] = (train_call){o[i].top_confidence, o[i].truly_mowed,
+                                  group_of[l->years[o[i].year].parcel]};
+    double t = train_approval_threshold(c, k);
+    free(c);
     return t;
 }
 
@@ -661,14 +694,14 @@ static int inner_folds(const series_set *s, const eval_labels *l, const int *gro
         rc = fit_model(ss, g, o->l2, &fm->m[g]);
         for (size_t i = 0; i < ss->n && rc == MC_OK; i++)
             if (ss->v[i].group == g)
-                ss->v[i].z = raw_score(&fm->m[g], ss->v[i].x);
+                ss->v[i].z = model_raw_score(&fm->m[g], ss->v[i].x);
     }
     if (rc == MC_OK)
         rc = calibrate(ss, out);
     for (int g = 0; g < n_groups && rc == MC_OK; g++) {
         fm->m[g].calib_a = out->calib_a;
         fm->m[g].calib_b = out->calib_b;
-        fm->m[g].auto_mowed_threshold = 2; /* scored below from mowed_probability */
+        fm->m[g].approval_threshold = 1; /* chosen below from the events' confidences */
         fm->m[g].not_mowed_threshold = 0;
     }
     if (rc == MC_OK)
@@ -682,7 +715,7 @@ static int inner_folds(const series_set *s, const eval_labels *l, const int *gro
         rc = train_season(l, group_of, n_groups, oc, n, o->l2, out);
     }
     if (rc == MC_OK) {
-        out->auto_mowed_threshold = choose_auto_threshold(l, group_of, oc, n);
+        out->approval_threshold = choose_approval_threshold(l, group_of, oc, n);
         out->not_mowed_threshold = choose_not_mowed_threshold(oc, n, out->event_threshold);
     }
     free(oc);
@@ -700,6 +733,7 @@ static int train_with_gate(const series_set *s, const eval_labels *l, const unsi
                            double min_drop, detect_model *out, sample_set *ss, double *oof_f1)
 {
     model_init(out);
+    out->kind = o->kind;
     out->seed = o->seed;
     out->min_drop = min_drop;
     ss->n = 0;
@@ -758,12 +792,12 @@ int train_model(const series_set *s, const eval_labels *l, const unsigned char *
         out->trained_positives = pos;
         model_prepare(out);
         if (o->log)
-            fprintf(o->log, "trained on %ld parcels, %zu candidates (%ld cuts), %d inner folds: "
+            fprintf(o->log, "trained %s on %ld parcels, %zu candidates (%ld cuts), %d inner folds: "
                             "min drop %.2f (out-of-fold F1 %.3f), event threshold %.2f, "
-                            "automatic 'mowed' at season P(mowed) %.4f, 'not mowed' below "
+                            "approvals at event confidence %.4f, 'not mowed' below "
                             "%.2f, date fraction %.3f\n",
-                    parcels, ss.n, pos, n_groups, out->min_drop, best_f1, out->event_threshold,
-                    out->auto_mowed_threshold, out->not_mowed_threshold, out->date_fraction);
+                    model_kind_name(out->kind), parcels, ss.n, pos, n_groups, out->min_drop, best_f1, out->event_threshold,
+                    out->approval_threshold, out->not_mowed_threshold, out->date_fraction);
     }
     free(ss.v);
     free(group_of);
@@ -773,8 +807,34 @@ int train_model(const series_set *s, const eval_labels *l, const unsigned char *
 
 /* ---- leave-one-region-out ---- */
 
+/* The held-out plot-years of every fold, and each fold's approval threshold. */
+typedef struct cv_pool {
+    eval_outcome *o;
+    size_t n, cap;
+    double threshold[MAX_GROUPS];
+    int n_folds;
+} cv_pool;
+
+static int pool_add(cv_pool *p, const eval_outcome *o, size_t n, double threshold)
+{
+    if (p->n + n > p->cap) {
+        size_t cap = (p->n + n) * 2;
+        eval_outcome *grown = realloc(p->o, cap * sizeof *grown);
+        if (!grown)
+            return mc_fail("cv: out of memory");
+        p->o = grown;
+        p->cap = cap;
+    }
+    memcpy(p->o + p->n, o, n * sizeof *o);
+    p->n += n;
+    if (p->n_folds < MAX_GROUPS)
+        p->threshold[p->n_folds++] = threshold;
+    return MC_OK;
+}
+
 static int cv_fold(const series_set *s, const eval_labels *l, const train_options *o,
-                   const char *region, FILE *out, eval_scores *ms, eval_scores *bs)
+                   const char *region, FILE *out, eval_scores *ms, eval_scores *bs,
+                   cv_pool *pool)
 {
     unsigned char *train_keep = malloc(s->n_parcels ? s->n_parcels : 1);
     unsigned char *test_keep = malloc(s->n_parcels ? s->n_parcels : 1);
@@ -807,10 +867,11 @@ static int cv_fold(const series_set *s, const eval_labels *l, const train_option
         eval_accumulate(&f, o1, n1);
         eval_accumulate(ms, o1, n1);
         eval_accumulate(bs, o2, n2);
-        fprintf(out, "fold %s held out: F1 %.3f  MAE %.2f  accuracy %.3f  automatic 'mowed' "
-                     "%ld/%ld (matched %ld)\n",
-                region, eval_f1(&f), eval_mae_days(&f), eval_accuracy(&f), f.auto_mowed,
-                f.n_summaries, f.auto_mowed_matched);
+        fprintf(out, "fold %s held out: F1 %.3f  MAE %.2f  accuracy %.3f  approval threshold "
+                     "%.4f: automatic 'mowed' %ld/%ld (truly mowed %ld)\n",
+                region, eval_f1(&f), eval_mae_days(&f), eval_accuracy(&f),
+                m.approval_threshold, f.auto_mowed, f.n_summaries, f.auto_mowed_truly);
+        rc = pool_add(pool, o1, n1, m.approval_threshold);
     }
     free(o1);
     free(o2);
@@ -841,11 +902,17 @@ int train_cv_region(const series_set *s, const eval_labels *l, const train_optio
         return mc_fail("cv: the labelled parcels come from %d region(s); leave-one-region-out "
                        "needs at least 2 (region = leading letters of the parcel id)", n);
     eval_scores ms = {0}, bs = {0};
+    cv_pool pool = {0};
     for (int g = 0; g < n; g++)
-        if (cv_fold(s, l, o, regions[g], out, &ms, &bs) != MC_OK)
+        if (cv_fold(s, l, o, regions[g], out, &ms, &bs, &pool) != MC_OK) {
+            free(pool.o);
             return mc_fail_wrap("cv: fold %s", regions[g]);
+        }
     eval_print(out, "mowcheck detector, leave-one-region-out (pooled):", &ms, 1);
     eval_print(out, "Sen4CAP-style rule, same plot-years:", &bs, 0);
+    eval_print_approval_curve(out, pool.o, pool.n, pool.threshold, pool.n_folds,
+                              "<- a fold's own threshold (nested, as shipped)");
+    free(pool.o);
     if (model_scores)
         *model_scores = ms;
     if (base_scores)

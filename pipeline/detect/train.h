@@ -15,8 +15,9 @@
  *    plot-years for the season model;
  * 4. the season model ("mowed at all", on whole-season features with out-of-fold
  *    candidate probabilities): logistic regression, its own second leave-one-group-out
- *    for the calibration, and the automatic "mowed" threshold
- *    (train_auto_threshold) and the "not mowed" threshold. */
+ *    for the calibration, and the "not mowed" threshold;
+ * 5. the approval threshold (train_approval_threshold) on the out-of-fold event
+ *    confidences: automatic approvals >= 99% precise inside the training data. */
 #ifndef MOWCHECK_TRAIN_H
 #define MOWCHECK_TRAIN_H
 
@@ -29,7 +30,8 @@
 
 typedef struct train_options {
     uint64_t seed;   /* folds when the parcels have fewer than two regions */
-    double l2;       /* ridge penalty on standardised weights */
+    double l2;       /* ridge penalty on standardised weights (logistic) */
+    model_kind kind; /* the candidate classifier: trees (default) or logistic */
     FILE *log;       /* progress lines (NULL: quiet) */
 } train_options;
 
@@ -40,13 +42,20 @@ void train_options_init(train_options *o);
 int train_model(const series_set *s, const eval_labels *l, const unsigned char *keep,
                 const train_options *o, detect_model *out);
 
-/* The automatic-"mowed" threshold from out-of-fold plot-years o (their n_det,
- * season_probability, truly_mowed, excluded) and their groups (regions): the lowest
- * t whose calls (n_det > 0, season_probability >= t) have a Jeffreys posterior-mean
- * precision (right + 1/2) / (calls + 1) >= 0.99, raised on the logit scale by the
- * gap between the highest and second-highest per-group maximum logit of not-mowed
- * plot-years with an event (schemas/model-format.md). 1: never automatic. */
-double train_auto_threshold(const eval_outcome *o, const int *group, size_t n);
+/* One possible automatic approval: an out-of-fold plot-year with an event, scored by
+ * its most confident event. */
+typedef struct train_call {
+    double score;
+    int truly_mowed;
+    int group; /* region */
+} train_call;
+
+/* The approval threshold from the possible approvals c: the lowest t whose approvals
+ * (score >= t) have a Jeffreys posterior-mean precision (right + 1/2) / (calls + 1)
+ * >= 0.99, raised on the logit scale by the gap between the highest and
+ * second-highest per-group maximum logit of not-mowed plot-years
+ * (schemas/model-format.md). 1: never automatic. */
+double train_approval_threshold(const train_call *c, size_t n);
 
 /* Leave-one-region-out: for each region, train on the others, detect on it; the
  * figures are pooled and printed to out, with the baseline's. *model_scores and

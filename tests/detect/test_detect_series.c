@@ -347,12 +347,9 @@ static void test_ndmi_degrades(void)
     if (model.season_weight[DETECT_N_SEASON_FEATURES - 1] > 0)
         CHECK(r2.summaries[0].season_probability < r0.summaries[0].season_probability);
     CHECK(r0.summaries[0].season_probability > 0.5);
-    /* Without NDMI the season is never decided automatically (its threshold was set
-     * on complete features); with it, this clean cut may be. */
-    CHECK(r0.summaries[0].call != DETECT_CALL_MOWED);
-    CHECK_INT(r0.summaries[0].sufficient, 0);
-    CHECK_INT(r1.summaries[0].call == DETECT_CALL_MOWED,
-              r1.summaries[0].season_probability >= model.auto_mowed_threshold);
+    /* NDMI moves the season figure only: the call follows the events, with or without it. */
+    CHECK_INT(r0.summaries[0].call, r1.summaries[0].call);
+    CHECK_INT(r0.summaries[0].call, r2.summaries[0].call);
     detect_result_free(&r0);
     detect_result_free(&r1);
     detect_result_free(&r2);
@@ -392,7 +389,7 @@ static void test_ndmi_partial_season(void)
     REQUIRE(r1.n_summaries == 1 && r2.n_summaries == 1);
     CHECK_NEAR(r1.summaries[0].season_x[DETECT_N_SEASON_FEATURES - 1], 0.2, 1e-6);
     CHECK(isnan(r2.summaries[0].season_x[DETECT_N_SEASON_FEATURES - 1]));
-    CHECK(r2.summaries[0].call != DETECT_CALL_MOWED);
+    CHECK_INT(r2.summaries[0].call, r1.summaries[0].call); /* NDMI never holds a call back */
     detect_result_free(&r1);
     detect_result_free(&r2);
     series_free(&s1);
@@ -402,9 +399,9 @@ static void test_ndmi_partial_season(void)
     free(late);
 }
 
-/* A model trained with --ndvi-only gives NDMI no weight: an NDVI-only series then
- * has every feature that model uses and can be decided automatically. */
-static void test_ndvi_only_model(void)
+/* The call follows the most confident event and the approval threshold alone: a
+ * season model that finds the season unlikely mowed holds no approval back. */
+static void test_call_follows_events(void)
 {
     cut1 = D(6, 17);
     char *plain = make_series("P9", one_cut);
@@ -412,19 +409,23 @@ static void test_ndvi_only_model(void)
     series_set s0, s1;
     detect_result r0, r1;
     REQUIRE(run(plain, &s0, &r0) == MC_OK);
-    REQUIRE(r0.n_summaries == 1);
-    float p = r0.summaries[0].season_probability;
-    model.auto_mowed_threshold = p - 0.01; /* the clean cut clears it */
-    REQUIRE(run(plain, &s1, &r1) == MC_OK);
-    CHECK(r1.summaries[0].call != DETECT_CALL_MOWED); /* NDMI still weighted: unknown */
-    detect_result_free(&r1);
-    series_free(&s1);
-    model.season_weight[DETECT_N_SEASON_FEATURES - 1] = 0.0;
+    REQUIRE(r0.n_summaries == 1 && r0.n_events == 1);
+    float top = r0.summaries[0].top_event_confidence;
+    CHECK_NEAR(top, r0.events[0].confidence, 0);
+    model.approval_threshold = top; /* the cut just reaches it */
+    model.season_bias -= 50;        /* and the season model calls the season unmown */
     model_prepare(&model);
     REQUIRE(run(plain, &s1, &r1) == MC_OK);
-    CHECK(r1.summaries[0].season_probability >= model.auto_mowed_threshold);
+    CHECK(r1.summaries[0].season_probability < 0.01);
     CHECK_INT(r1.summaries[0].call, DETECT_CALL_MOWED);
+    CHECK_INT(r1.summaries[0].reason, DETECT_REASON_CONFIDENT_EVENT);
     CHECK_INT(r1.summaries[0].sufficient, 1);
+    detect_result_free(&r1);
+    series_free(&s1);
+    model.approval_threshold = nextafter(top, 2.0); /* just above it: a person decides */
+    REQUIRE(run(plain, &s1, &r1) == MC_OK);
+    CHECK(r1.summaries[0].call != DETECT_CALL_MOWED);
+    CHECK_INT(r1.summaries[0].reason, DETECT_REASON_UNCERTAIN_EVENT);
     model = shipped;
     detect_result_free(&r0);
     detect_result_free(&r1);
@@ -456,6 +457,6 @@ int main(void)
     test_ndmi_column();
     test_ndmi_partial_season();
     test_ndmi_degrades();
-    test_ndvi_only_model();
+    test_call_follows_events();
     return test_summary();
 }

@@ -1,0 +1,204 @@
+#include "decide_offline.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "claims_csv.h"
+#include "error.h"
+#include "output_file.h"
+#include "series.h"
+
+typedef struct offline_ctx {
+    const decide_offline_options *o;
+    const series_set *series;
+    const detect_result *detected;
+    const claims_csv_row *rows;
+    size_t n_rows;
+    size_t *first_event;   /* per parcel: its first event in detected->events */
+    size_t *first_summary; /* per parcel: its first summary */
+    decide_offline_summary *sum;
+} offline_ctx;
+
+static int cmp_parcel_id(const void *key, const void *elem)
+{
+    return strcmp(key, ((const series_parcel *)elem)->parcel_id);
+}
+
+/* The parcel's index in the series, or SIZE_MAX. */
+static size_t find_parcel(const series_set *s, const char *id)
+{
+    const series_parcel *p = bsearch(id, s->parcels, s->n_parcels, sizeof *p, cmp_parcel_id);
+    return p ? (size_t)(p - s->parcels) : SIZE_MAX;
+}
+
+/* first[p] .. first[p + 1]: the rows of parcel p (rows sorted by parcel). */
+static size_t *index_rows(size_t n_parcels, size_t n_rows, const void *rows, size_t size,
+                          size_t parcel_offset)
+{
+    size_t *first = calloc(n_parcels + 2, sizeof *first);
+    if (!first)
+        return NULL;
+    for (size_t i = 0; i < n_rows; i++) {
+        size_t parcel;
+        memcpy(&parcel, (const char *)rows + i * size + parcel_offset, sizeof parcel);
+        first[parcel + 1]++;
+    }
+    for (size_t p = 0; p < n_parcels; p++)
+        first[p + 1] += first[p];
+    return first;
+}
+
+/* The detector's evidence on one parcel-season, as the decide stage reads it from the
+ * store: events that ended by as_of, clear days up to as_of, the summary's flags. */
+typedef struct evidence {
+    decide_event *events;
+    size_t n_events;
+    int32_t *clear;
+    size_t n_clear;
+    int has_summary, sufficient, unsure;
+    double top_confidence;
+} evidence;
+
+static int gather(const offline_ctx *c, size_t parcel, int season, evidence *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    if (parcel == SIZE_MAX)
+        return MC_OK;
+    const series_parcel *sp = &c->series->parcels[parcel];
+    size_t e0 = c->first_event[parcel], e1 = c->first_event[parcel + 1];
+    ev->events = calloc(e1 - e0 + 1, sizeof *ev->events);
+    ev->clear = calloc(sp->count + 1, sizeof *ev->clear);
+    if (!ev->events || !ev->clear)
+        return mc_fail("decide: out of memory");
+    for (size_t i = e0; i < e1; i++) {
+        const detect_event *e = &c->detected->events[i];
+        if (e->season != season || e->day_end > c->o->as_of_day)
+            continue;
+        ev->events[ev->n_events++] = (decide_event){e->day_start, e->day_end, e->day,
+                                                    e->confidence};
+        if (e->confidence > ev->top_confidence)
+            ev->top_confidence = e->confidence;
+    }
+    for (size_t i = 0; i < sp->count; i++) {
+        const series_obs *ob = &c->series->obs[sp->first + i];
+        if (!isnan(ob->ndvi) && date_year(ob->day) == season && ob->day <= c->o->as_of_day)
+            ev->clear[ev->n_clear++] = ob->day;
+    }
+    for (size_t i = c->first_summary[parcel]; i < c->first_summary[parcel + 1]; i++) {
+        const detect_summary *s = &c->detected->summaries[i];
+        if (s->season != season)
+            continue;
+        ev->has_summary = 1;
+        ev->sufficient = s->sufficient;
+        ev->unsure = s->reason == DETECT_REASON_UNCERTAIN_EVENT ||
+                     s->reason == DETECT_REASON_NO_EVENT_UNCONFIRMED;
+    }
+    return MC_OK;
+}
+
+static void evidence_free(evidence *ev)
+{
+    free(ev->events);
+    free(ev->clear);
+}
+
+/* A CSV field: quoted where it holds a comma, quote or line break. */
+static void put_field(FILE *out, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', out);
+        fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
+static int decide_row(const offline_ctx *c, const claims_csv_row *row, FILE *out)
+{
+    const registry_claim *cl = &row->claim;
+    evidence ev;
+    size_t parcel = row->failure[0] ? SIZE_MAX : find_parcel(c->series, cl->parcel_id);
+    if (gather(c, parcel, cl->season, &ev) != MC_OK) {
+        evidence_free(&ev);
+        return MC_ERR;
+    }
+    decide_claim_input in = {.claim_id = cl->claim_id, .parcel_id = cl->parcel_id,
+                             .season = cl->season, .min_mowings = cl->min_mowings,
+                             .failure = row->failure[0] ? row->failure : NULL,
+                             .events = ev.events, .n_events = ev.n_events,
+                             .has_summary = ev.has_summary, .sufficient = ev.sufficient,
+                             .unsure = ev.unsure, .clear_days = ev.clear,
+                             .n_clear_days = ev.n_clear, .as_of = c->o->as_of_day};
+    if (!row->failure[0]) {
+        date_parse(cl->window_start, &in.window_start);
+        date_parse(cl->window_end, &in.window_end);
+    }
+    decide_result r;
+    decide_claim(&in, &c->o->params, &r);
+    c->sum->n_claims++;
+    c->sum->n_outcome[r.outcome]++;
+    put_field(out, cl->claim_id);
+    fputc(',', out);
+    put_field(out, cl->parcel_id);
+    fprintf(out, ",%d,%s,%s,%d,%s,%s,%.4f,", cl->season, cl->window_start, cl->window_end,
+            cl->min_mowings, decide_outcome_name(r.outcome), decide_why_code(r.why),
+            ev.top_confidence);
+    put_field(out, r.text);
+    fputc('\n', out);
+    evidence_free(&ev);
+    return MC_OK;
+}
+
+static int write_decisions(FILE *out, void *arg)
+{
+    const offline_ctx *c = arg;
+    fputs("claim_id,parcel_id,season,window_start,window_end,min_mowings,outcome,rule,"
+          "top_confidence,reason\n", out);
+    for (size_t i = 0; i < c->n_rows; i++) {
+        if (c->o->season && c->rows[i].claim.season != c->o->season && !c->rows[i].failure[0])
+            continue;
+        if (decide_row(c, &c->rows[i], out) != MC_OK)
+            return MC_ERR;
+    }
+    return ferror(out) ? mc_fail("decisions: write error") : MC_OK;
+}
+
+int decide_offline_run(const decide_offline_options *o, decide_offline_summary *sum)
+{
+    memset(sum, 0, sizeof *sum);
+    series_set s;
+    detect_result r = {0};
+    claims_csv_row *rows = NULL;
+    size_t n_rows = 0;
+    if (claims_csv_read(o->claims_path, &rows, &n_rows) != MC_OK)
+        return MC_ERR;
+    if (series_read_path(o->series_path, &s) != MC_OK) {
+        free(rows);
+        return MC_ERR;
+    }
+    int rc = detect_run(&s, o->model, &r);
+    offline_ctx c = {o, &s, &r, rows, n_rows, NULL, NULL, sum};
+    if (rc == MC_OK) {
+        c.first_event = index_rows(s.n_parcels, r.n_events, r.events, sizeof *r.events,
+                                   offsetof(detect_event, parcel));
+        c.first_summary = index_rows(s.n_parcels, r.n_summaries, r.summaries,
+                                     sizeof *r.summaries, offsetof(detect_summary, parcel));
+        if (!c.first_event || !c.first_summary)
+            rc = mc_fail("decide: out of memory");
+    }
+    if (rc == MC_OK)
+        rc = output_write(o->out_path, write_decisions, &c);
+    free(c.first_event);
+    free(c.first_summary);
+    detect_result_free(&r);
+    series_free(&s);
+    free(rows);
+    return rc;
+}
