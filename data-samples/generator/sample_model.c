@@ -56,17 +56,39 @@ static double grass_base(double lo, double hi, double greenup_doy, double autumn
            autumn_drop * clamp01((t - 245.0) / 55.0);
 }
 
-/* Hay lies on the field for three days (lowest NDVI), then the sward regrows
- * linearly back to the undisturbed curve by regrowth_days after the cut. */
+/* The share of a cut's drop that shows dt days after it. On the day the sward falls
+ * by most of the drop; over the first week the hay dries and is taken away and the
+ * stubble browns, so NDVI falls further, to its lowest from day 7 to day 10; then the
+ * sward regrows linearly back to the undisturbed curve by regrowth_days (4-8 weeks).
+ * What the labelled cuts of data-samples/mowing-train show: after the first clear view
+ * past the cut NDVI keeps falling in 7 of 10 cases, the lowest view comes a median of
+ * 5 days after the cut date, and it takes a median of 45 days to come back within
+ * 0.05 of the level before. */
 static double mowing_effect(double dt, double regrowth_days)
 {
     if (dt < 0.0)
         return 0.0;
-    if (dt < 3.0)
+    if (dt < 7.0)
+        return 0.75 + 0.25 * dt / 7.0;
+    if (dt < 10.0)
         return 1.0;
     if (dt < regrowth_days)
-        return 1.0 - (dt - 3.0) / (regrowth_days - 3.0);
+        return 1.0 - (dt - 10.0) / (regrowth_days - 10.0);
     return 0.0;
+}
+
+/* How far the cuts hold the sward below its undisturbed curve at day t. A new cut
+ * takes off what has regrown since the last one, so the deficits do not add up:
+ * the deepest one counts. */
+static double mowing_deficit(const sample_parcel *p, double t)
+{
+    double deficit = 0.0;
+    for (int k = 0; k < p->n_mowings; k++) {
+        double d = p->mowing_drop[k] * mowing_effect(t - p->mowing_doy[k], p->regrowth_days[k]);
+        if (d > deficit)
+            deficit = d;
+    }
+    return deficit;
 }
 
 static double cereal_ndvi(double lo, double hi, double greenup_doy, double senescence_doy,
@@ -86,8 +108,7 @@ double sample_parcel_ndvi(const sample_parcel *p, double t)
     switch (p->type) {
     case PT_MEADOW:
         v = grass_base(p->ndvi_min, p->ndvi_max, p->greenup_doy, p->autumn_drop, t);
-        for (int k = 0; k < p->n_mowings; k++)
-            v -= p->mowing_drop[k] * mowing_effect(t - p->mowing_doy[k], p->regrowth_days[k]);
+        v -= mowing_deficit(p, t);
         break;
     case PT_PASTURE:
         v = grass_base(p->ndvi_min, p->ndvi_max, p->greenup_doy, p->autumn_drop, t) -
@@ -391,7 +412,7 @@ static void draw_mowings(prng *rng, sample_parcel *p, int n)
     }
     for (int k = 0; k < n; k++) {
         p->mowing_drop[k] = prng_range(rng, 0.2, 0.45);
-        p->regrowth_days[k] = prng_int(rng, 14, 28);
+        p->regrowth_days[k] = prng_int(rng, 28, 56);
     }
 }
 
