@@ -34,6 +34,7 @@ void detect_work_free(detect_work *w)
     free(w->ndvi);
     free(w->ndmi);
     free(w->cand);
+    free(w->z);
     memset(w, 0, sizeof *w);
 }
 
@@ -54,7 +55,10 @@ static int work_reserve(detect_work *w, size_t n)
     detect_candidate *cand = realloc(w->cand, cap * sizeof *cand);
     if (cand)
         w->cand = cand;
-    if (!day || !ndvi || !ndmi || !cand)
+    double *z = realloc(w->z, cap * sizeof *z);
+    if (z)
+        w->z = z;
+    if (!day || !ndvi || !ndmi || !cand || !z)
         return mc_fail("detect: out of memory for %zu observations", n);
     w->cap = cap;
     return MC_OK;
@@ -156,10 +160,24 @@ static int candidate_features(const int32_t *day, const float *v, size_t c, size
     return regrow_max > -1.5f;
 }
 
-static float candidate_p(const detect_model *m, const float *x)
+static float calibrated(const detect_model *m, double z)
 {
-    double z = model_raw_score(m, x);
     return (float)(1.0 / (1.0 + exp(-(m->calib_a * z + m->calib_b))));
+}
+
+/* Scores the candidates (all at once: faster for trees), then removes harvests. */
+static void score_candidates(const detect_model *gate, const detect_model *m, detect_work *w,
+                             size_t n)
+{
+    model_raw_scores(m, w->cand[0].x, sizeof w->cand[0], n, w->z);
+    for (size_t i = 0; i < n; i++) {
+        detect_candidate *k = &w->cand[i];
+        k->p = calibrated(m, w->z[i]);
+        /* Bare soil that does not green up again is a harvest or ploughing, not a cut. */
+        if (k->regrowth_known && k->x[2] < gate->harvest_bare_ndvi &&
+            k->x[5] < gate->harvest_min_regrowth)
+            k->p = 0.0f;
+    }
 }
 
 int detect_candidates(const series_obs *obs, size_t n, const detect_model *gate,
@@ -182,14 +200,12 @@ int detect_candidates(const series_obs *obs, size_t n, const detect_model *gate,
         k->day_a = day[b - 1];
         k->day_b = day[b];
         k->day = k->day_a + (int32_t)lround(gate->date_fraction * (k->day_b - k->day_a));
-        int regrowth_known = candidate_features(day, v, c, b, k->x);
+        k->regrowth_known = (unsigned char)candidate_features(day, v, c, b, k->x);
         k->x[9] = (float)abs(doy_of(w, k->day) - PEAK_DOY);
-        k->p = m ? candidate_p(m, k->x) : 0.0f;
-        /* Bare soil that does not green up again is a harvest or ploughing, not a cut. */
-        if (regrowth_known && k->x[2] < gate->harvest_bare_ndvi &&
-            k->x[5] < gate->harvest_min_regrowth)
-            k->p = 0.0f;
+        k->p = 0.0f;
     }
+    if (m && *n_cand)
+        score_candidates(gate, m, w, *n_cand);
     return MC_OK;
 }
 

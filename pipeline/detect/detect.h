@@ -107,6 +107,7 @@ typedef struct detect_candidate {
     int32_t day;           /* best-estimate date */
     float x[DETECT_N_FEATURES];
     float p;               /* calibrated probability (0 before scoring) */
+    unsigned char regrowth_known; /* observations 10..60 days after the drop exist */
 } detect_candidate;
 
 /* Reusable scratch space: one per thread. */
@@ -115,6 +116,7 @@ typedef struct detect_work {
     float *ndvi;
     float *ndmi; /* of the clear observations, NAN where unknown */
     detect_candidate *cand;
+    double *z;   /* raw scores of the candidates */
     size_t cap;
     int32_t jan1, next_jan1; /* cached bounds of the last year looked up */
     size_t n_clear; /* spike-free clear observations left in day/ndvi by detect_candidates */

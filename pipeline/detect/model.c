@@ -58,6 +58,12 @@ void model_prepare(detect_model *m)
         m->season_fold_w[i] = m->season_weight[i] / m->season_scale[i];
         m->season_fold_b -= m->season_fold_w[i] * m->season_mean[i];
     }
+    for (int t = 0; t < m->n_trees; t++)
+        for (int k = 0; k < MODEL_TREE_NODES; k++) {
+            int f = m->tree[t].feature[k];
+            m->split[t].feature[k] = (unsigned char)(f < 0 ? 0 : f);
+            m->split[t].threshold[k] = f < 0 ? INFINITY : m->tree[t].threshold[k];
+        }
 }
 
 const char *model_kind_name(model_kind k)
@@ -76,13 +82,13 @@ int model_kind_parse(const char *name, model_kind *k)
     return MC_OK;
 }
 
-static double tree_value(const model_tree *t, const float *x)
+/* The leaf of one tree (depth MODEL_TREE_DEPTH = 3, breadth-first nodes). */
+static inline double tree_value(const struct model_split *s, const model_tree *t, const float *x)
 {
-    int node = 0;
-    for (int d = 0; d < MODEL_TREE_DEPTH; d++) {
-        int f = t->feature[node];
-        node = 2 * node + 1 + (f >= 0 && x[f] > t->threshold[node]);
-    }
+    _Static_assert(MODEL_TREE_DEPTH == 3, "tree_value walks three levels");
+    int node = 1 + (x[s->feature[0]] > s->threshold[0]);
+    node = 2 * node + 1 + (x[s->feature[node]] > s->threshold[node]);
+    node = 2 * node + 1 + (x[s->feature[node]] > s->threshold[node]);
     return t->leaf[node - MODEL_TREE_NODES];
 }
 
@@ -91,13 +97,28 @@ double model_raw_score(const detect_model *m, const float *x)
     if (m->kind == MODEL_KIND_TREES) {
         double z = m->tree_base; /* summed in tree order: the same bits everywhere */
         for (int i = 0; i < m->n_trees; i++)
-            z += tree_value(&m->tree[i], x);
+            z += tree_value(&m->split[i], &m->tree[i], x);
         return z;
     }
     double z = m->fold_b;
     for (int i = 0; i < DETECT_N_FEATURES; i++)
         z += m->fold_w[i] * x[i];
     return z;
+}
+
+void model_raw_scores(const detect_model *m, const float *x, size_t stride, size_t n, double *z)
+{
+    const char *base = (const char *)x;
+    if (m->kind != MODEL_KIND_TREES) {
+        for (size_t i = 0; i < n; i++)
+            z[i] = model_raw_score(m, (const float *)(base + i * stride));
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        z[i] = m->tree_base;
+    for (int t = 0; t < m->n_trees; t++) /* tree order, as model_raw_score: the same sums */
+        for (size_t i = 0; i < n; i++)
+            z[i] += tree_value(&m->split[t], &m->tree[t], (const float *)(base + i * stride));
 }
 
 /* ---- writing ---- */

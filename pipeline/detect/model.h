@@ -4,6 +4,7 @@
 #ifndef MOWCHECK_MODEL_H
 #define MOWCHECK_MODEL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define MODEL_FORMAT_VERSION 3
@@ -80,6 +81,12 @@ typedef struct detect_model {
     double fold_b;
     double season_fold_w[DETECT_N_SEASON_FEATURES];
     double season_fold_b;
+    /* the trees for evaluation without a branch per node: a node that does not split
+     * reads feature 0 against +infinity (always left) */
+    struct model_split {
+        unsigned char feature[MODEL_TREE_NODES];
+        float threshold[MODEL_TREE_NODES];
+    } split[MODEL_MAX_TREES];
 } detect_model;
 
 extern const char *const detect_feature_names[DETECT_N_FEATURES];
@@ -87,10 +94,14 @@ extern const char *const detect_season_feature_names[DETECT_N_SEASON_FEATURES];
 
 /* Fills the fixed parameters with their defaults and the weights with zeros. */
 void model_init(detect_model *m);
-/* Computes the derived fields; call after changing weights, mean or scale. */
+/* Computes the derived fields; call after changing weights, mean, scale or trees. */
 void model_prepare(detect_model *m);
 /* The candidate classifier's raw score of features x (before the calibration). */
 double model_raw_score(const detect_model *m, const float *x);
+/* The raw scores of n feature vectors, the first at x and each `stride` bytes after
+ * the one before, into z: bit for bit model_raw_score's, faster for trees (the trees
+ * are walked for all n at once, so the walks overlap in the processor). */
+void model_raw_scores(const detect_model *m, const float *x, size_t stride, size_t n, double *z);
 /* "logistic" or "trees"; model_kind_parse is MC_ERR for anything else. */
 const char *model_kind_name(model_kind k);
 int model_kind_parse(const char *name, model_kind *k);
