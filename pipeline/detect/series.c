@@ -64,7 +64,9 @@ typedef struct row {
 
 typedef struct reader {
     const char *name;
+    const series_rules *rules; /* NULL: no observation rules */
     int col_id, col_date, col_ndvi, col_ndmi, col_nir, col_swir1, n_cols;
+    int col_valid_share, col_cloud_score;
     row *rows;
     size_t n_rows, cap_rows;
     char bad[SERIES_MAX_REPORTED][160];
@@ -86,8 +88,13 @@ static int read_header(reader *r, char *line)
     char *fields[SERIES_MAX_FIELDS];
     int n = split_csv(line, fields, SERIES_MAX_FIELDS);
     r->col_id = r->col_date = r->col_ndvi = r->col_ndmi = r->col_nir = r->col_swir1 = -1;
+    r->col_valid_share = r->col_cloud_score = -1;
     for (int i = 0; i < n; i++) {
-        if (strcmp(fields[i], "nir") == 0)
+        if (strcmp(fields[i], "valid_share") == 0)
+            r->col_valid_share = i;
+        else if (strcmp(fields[i], "cloud_score") == 0)
+            r->col_cloud_score = i;
+        else if (strcmp(fields[i], "nir") == 0)
             r->col_nir = i;
         else if (strcmp(fields[i], "swir1") == 0)
             r->col_swir1 = i;
@@ -107,8 +114,8 @@ static int read_header(reader *r, char *line)
     return MC_OK;
 }
 
-/* Parses an NDVI text: empty = not observed; else a finite number in [-1, 1]. */
-static int parse_ndvi(const char *t, float *out)
+/* Parses a number field: empty gives NAN (unknown); else a finite number in [lo, hi]. */
+static int parse_number(const char *t, double lo, double hi, double *out)
 {
     if (*t == '\0') {
         *out = NAN;
@@ -117,9 +124,45 @@ static int parse_ndvi(const char *t, float *out)
     char *end;
     errno = 0;
     double v = strtod(t, &end);
-    if (end == t || *end != '\0' || errno == ERANGE || !isfinite(v) || v < -1.0 || v > 1.0)
+    if (end == t || *end != '\0' || errno == ERANGE || !isfinite(v) || v < lo || v > hi)
+        return MC_ERR;
+    *out = v;
+    return MC_OK;
+}
+
+/* Parses an NDVI text: empty = not observed; else a finite number in [-1, 1]. */
+static int parse_ndvi(const char *t, float *out)
+{
+    double v;
+    if (parse_number(t, -1.0, 1.0, &v) != MC_OK)
         return MC_ERR;
     *out = (float)v;
+    return MC_OK;
+}
+
+/* The observation rules: a row whose valid_share or cloud_score lies below
+ * min_valid_share was not observed (its ndvi becomes NAN). A bad number in either
+ * field is a bad line (noted); returns MC_ERR then. */
+static int apply_rules(reader *r, char **fields, int n, long line_no, series_obs *obs)
+{
+    if (!r->rules)
+        return MC_OK;
+    const int cols[] = {r->col_valid_share, r->col_cloud_score};
+    static const char *const names[] = {"valid_share", "cloud_score"};
+    for (int k = 0; k < 2; k++) {
+        if (cols[k] < 0 || n <= cols[k])
+            continue;
+        double share;
+        if (parse_number(fields[cols[k]], 0.0, 1.0, &share) != MC_OK) {
+            char what[100];
+            snprintf(what, sizeof what, "bad %s '%.40s' (want a number in [0, 1] or empty)",
+                     names[k], fields[cols[k]]);
+            note_bad(r, line_no, "%s", what);
+            return MC_ERR;
+        }
+        if (share < r->rules->min_valid_share) /* NAN (unknown) never is */
+            obs->ndvi = NAN;
+    }
     return MC_OK;
 }
 
@@ -182,7 +225,7 @@ static int read_row(reader *r, char *line, long line_no)
     } else if (parse_ndvi(fields[r->col_ndvi], &obs.ndvi) != MC_OK) {
         note_bad(r, line_no, "bad ndvi '%.40s' (want a number in [-1, 1] or empty)",
                  fields[r->col_ndvi]);
-    } else {
+    } else if (apply_rules(r, fields, n, line_no, &obs) == MC_OK) {
         obs.ndmi = isnan(obs.ndvi) ? NAN : row_ndmi(r, fields, n);
         return push_row(r, id, obs, line_no);
     }
@@ -254,10 +297,10 @@ static int build_set(reader *r, series_set *out)
     return MC_OK;
 }
 
-int series_read(FILE *in, const char *name, series_set *out)
+int series_read_rules(FILE *in, const char *name, const series_rules *rules, series_set *out)
 {
     memset(out, 0, sizeof *out);
-    reader r = {.name = name};
+    reader r = {.name = name, .rules = rules};
     char *line = NULL;
     size_t cap = 0;
     long line_no = 0;
@@ -290,15 +333,25 @@ done:
     return rc;
 }
 
-int series_read_path(const char *path, series_set *out)
+int series_read(FILE *in, const char *name, series_set *out)
+{
+    return series_read_rules(in, name, NULL, out);
+}
+
+int series_read_path_rules(const char *path, const series_rules *rules, series_set *out)
 {
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "r");
     if (!f)
         return mc_fail("series %s: cannot open: %s", path, strerror(errno));
-    int rc = series_read(f, path, out);
+    int rc = series_read_rules(f, path, rules, out);
     fclose(f);
     return rc;
+}
+
+int series_read_path(const char *path, series_set *out)
+{
+    return series_read_path_rules(path, NULL, out);
 }
 
 void series_drop_ndmi(series_set *s)
