@@ -12,13 +12,44 @@ enum { SERIES_MAX_REPORTED = 20, SERIES_MAX_FIELDS = 256 };
 
 /* ---- CSV ---- */
 
+enum { LINE_END_OF_INPUT = -1, LINE_OUT_OF_MEMORY = -2 };
+
+/* Reads one line into *buf (NUL-terminated, the line end dropped), whatever its end:
+ * LF, CRLF, or a lone CR (what some spreadsheet exports still write). Returns the
+ * length, LINE_END_OF_INPUT when nothing is left, or LINE_OUT_OF_MEMORY. */
+static long read_line(FILE *in, char **buf, size_t *cap)
+{
+    size_t len = 0;
+    int ch;
+    for (;;) {
+        if (len + 1 >= *cap) {
+            size_t grown_cap = *cap ? *cap * 2 : 256;
+            char *grown = realloc(*buf, grown_cap);
+            if (!grown)
+                return LINE_OUT_OF_MEMORY;
+            *buf = grown;
+            *cap = grown_cap;
+        }
+        ch = getc_unlocked(in);
+        if (ch == EOF || ch == '\n' || ch == '\r')
+            break;
+        (*buf)[len++] = (char)ch;
+    }
+    (*buf)[len] = '\0';
+    if (ch == EOF && len == 0)
+        return LINE_END_OF_INPUT;
+    if (ch == '\r') {
+        int next = getc_unlocked(in);
+        if (next != '\n' && next != EOF)
+            ungetc(next, in);
+    }
+    return (long)len;
+}
+
 /* Splits a line in place into fields (commas; double-quoted fields with "" escapes).
  * Returns the number of fields, or -1 for an unterminated quote. */
 static int split_csv(char *line, char **fields, int max_fields)
 {
-    size_t len = strlen(line);
-    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-        line[--len] = '\0';
     int n = 0;
     char *p = line;
     for (;;) {
@@ -166,6 +197,20 @@ static int apply_rules(reader *r, char **fields, int n, long line_no, series_obs
     return MC_OK;
 }
 
+/* More fields than the header names: most often an unquoted decimal comma (0,5),
+ * which would otherwise read as 0 and shift every later field. */
+static int too_many_fields(reader *r, int n, long line_no)
+{
+    if (n <= r->n_cols)
+        return 0;
+    char what[100];
+    snprintf(what, sizeof what,
+             "%d fields where the header has %d (a decimal comma? write 0.5, not 0,5)", n,
+             r->n_cols);
+    note_bad(r, line_no, "%s", what);
+    return 1;
+}
+
 /* NDMI from the optional ndmi field (mowcheck's own export, from B11), else from the
  * nir and swir1 fields; NAN when absent or unusable. */
 static float row_ndmi(const reader *r, char **fields, int n)
@@ -216,6 +261,8 @@ static int read_row(reader *r, char *line, long line_no)
         note_bad(r, line_no, "%s", "too few fields");
         return MC_OK;
     }
+    if (too_many_fields(r, n, line_no))
+        return MC_OK;
     const char *id = fields[r->col_id];
     series_obs obs;
     if (*id == '\0') {
@@ -297,25 +344,39 @@ static int build_set(reader *r, series_set *out)
     return MC_OK;
 }
 
+/* A UTF-8 byte order mark, as spreadsheet programs put before the header. */
+static char *skip_bom(char *line)
+{
+    static const char bom[] = "\xEF\xBB\xBF";
+    return strncmp(line, bom, sizeof bom - 1) == 0 ? line + sizeof bom - 1 : line;
+}
+
 int series_read_rules(FILE *in, const char *name, const series_rules *rules, series_set *out)
 {
     memset(out, 0, sizeof *out);
     reader r = {.name = name, .rules = rules};
     char *line = NULL;
     size_t cap = 0;
-    long line_no = 0;
+    long line_no = 0, len;
     int rc = MC_OK;
-    if (getline(&line, &cap, in) < 0) {
-        rc = mc_fail("series %s: empty file (no header line)", name);
+    if ((len = read_line(in, &line, &cap)) == LINE_END_OF_INPUT) {
+        rc = ferror(in) ? mc_fail("series %s: read error in the header line", name)
+                        : mc_fail("series %s: empty file (no header line)", name);
         goto done;
     }
     line_no = 1;
-    if (read_header(&r, line) != MC_OK) {
-        rc = MC_ERR;
+    if (len == LINE_OUT_OF_MEMORY || read_header(&r, skip_bom(line)) != MC_OK) {
+        rc = len == LINE_OUT_OF_MEMORY ? mc_fail("series %s: out of memory at line 1", name)
+                                       : MC_ERR;
         goto done;
     }
-    while (getline(&line, &cap, in) >= 0) {
-        if (read_row(&r, line, ++line_no) != MC_OK) {
+    while ((len = read_line(in, &line, &cap)) != LINE_END_OF_INPUT) {
+        ++line_no;
+        if (len == LINE_OUT_OF_MEMORY) {
+            rc = mc_fail("series %s: out of memory at line %ld", name, line_no);
+            goto done;
+        }
+        if (read_row(&r, line, line_no) != MC_OK) {
             rc = MC_ERR;
             goto done;
         }

@@ -6,7 +6,8 @@
  * export series` writes where the scenes had B11), or else nir and swir1 columns
  * (surface reflectance), give each observation its NDMI; an empty or unusable
  * ndmi or nir/swir1 value only leaves that NDMI unknown (NAN), it never refuses the
- * line. One row per parcel and acquisition date:
+ * line. Line ends may be LF, CRLF or a lone CR; a UTF-8 byte order mark before the
+ * header is skipped. One row per parcel and acquisition date:
  *   - date is YYYY-MM-DD;
  *   - ndvi is a finite number in [-1, 1], or empty: the date was not observed
  *     (cloudy); such rows are kept, they are the cloudy dates.
@@ -19,11 +20,12 @@
  * export, whose ndvi is already empty where the date was not observed) both columns
  * are ignored, like every other column (n_valid, blue, red, ...).
  * Garbage policy: a file with any bad line (bad date, NaN/inf, text in a number,
- * ndvi out of range, missing fields, duplicate parcel+date, and, with rules, a bad
- * valid_share or cloud_score) is refused as a whole, and the message lists the bad
- * lines (up to 20, then a count) with the file name and line number. Nothing is
- * detected from a refused file: a partly read series could turn a missing mowing
- * into a "not mowed". */
+ * ndvi out of range, missing fields, more fields than the header has (an unquoted
+ * decimal comma such as 0,5 splits a number in two), duplicate parcel+date, and,
+ * with rules, a bad valid_share or cloud_score) is refused as a whole, and the
+ * message lists the bad lines (up to 20, then a count) with the file name and line
+ * number. Nothing is detected from a refused file: a partly read series could turn
+ * a missing mowing into a "not mowed". */
 #ifndef MOWCHECK_SERIES_H
 #define MOWCHECK_SERIES_H
 

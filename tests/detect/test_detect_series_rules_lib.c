@@ -64,13 +64,15 @@ static void test_bad_shares(void)
     series_rules rules = {.min_valid_share = 0.5};
     const char *bad = "parcel_id,date,ndvi,valid_share,cloud_score\n"
                       "A1,2024-06-01,0.81,nan,1\n"
-                      "A1,2024-06-02,0.80,1,-0.1\n";
+                      "A1,2024-06-02,0.80,1,-0.1\n"
+                      "A1,2024-06-03,0.80,0,5,1\n";
     series_set s;
     CHECK(read_with(bad, &rules, &s) == MC_ERR);
     const char *msg = mc_error_message();
-    CHECK_MSG(strstr(msg, "rules.csv: 2 bad lines") &&
+    CHECK_MSG(strstr(msg, "rules.csv: 3 bad lines") &&
                   strstr(msg, "line 2: bad valid_share 'nan' (want a number in [0, 1] or empty)") &&
-                  strstr(msg, "line 3: bad cloud_score '-0.1'"),
+                  strstr(msg, "line 3: bad cloud_score '-0.1'") &&
+                  strstr(msg, "line 4: 6 fields where the header has 5"),
               "%s", msg);
     series_free(&s);
 }
