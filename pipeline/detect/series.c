@@ -14,35 +14,71 @@ enum { SERIES_MAX_REPORTED = 20, SERIES_MAX_FIELDS = 256 };
 
 enum { LINE_END_OF_INPUT = -1, LINE_OUT_OF_MEMORY = -2 };
 
-/* Reads one line into *buf (NUL-terminated, the line end dropped), whatever its end:
- * LF, CRLF, or a lone CR (what some spreadsheet exports still write). Returns the
- * length, LINE_END_OF_INPUT when nothing is left, or LINE_OUT_OF_MEMORY. */
-static long read_line(FILE *in, char **buf, size_t *cap)
+/* Reads the CSV text record by record. */
+typedef struct line_reader {
+    FILE *in;
+    char *buf;      /* the record just read, NUL-terminated, its line end dropped */
+    size_t cap;
+    long line_no;   /* the line of the file where that record starts */
+    long next_line; /* where the next one starts */
+} line_reader;
+
+static int put_char(line_reader *lr, size_t at, int ch)
+{
+    if (at + 1 >= lr->cap) {
+        size_t cap = lr->cap ? lr->cap * 2 : 256;
+        char *grown = realloc(lr->buf, cap);
+        if (!grown)
+            return MC_ERR;
+        lr->buf = grown;
+        lr->cap = cap;
+    }
+    lr->buf[at] = (char)ch;
+    return MC_OK;
+}
+
+/* After a CR: 1 when it ends a line by itself, 0 when an LF follows (then the LF
+ * does); the next character stays unread. */
+static int lone_cr(FILE *in)
+{
+    int next = getc_unlocked(in);
+    if (next != EOF)
+        ungetc(next, in);
+    return next != '\n';
+}
+
+/* Reads one record into lr->buf: one line, whatever its end (LF, CRLF, or a lone CR,
+ * as some spreadsheet exports write), or more lines where a quoted field holds line
+ * ends (as PostgreSQL's CSV writes an id with a CR or LF in it). Returns the length,
+ * LINE_END_OF_INPUT when nothing is left, or LINE_OUT_OF_MEMORY. */
+static long read_record(line_reader *lr)
 {
     size_t len = 0;
-    int ch;
-    for (;;) {
-        if (len + 1 >= *cap) {
-            size_t grown_cap = *cap ? *cap * 2 : 256;
-            char *grown = realloc(*buf, grown_cap);
-            if (!grown)
-                return LINE_OUT_OF_MEMORY;
-            *buf = grown;
-            *cap = grown_cap;
-        }
-        ch = getc_unlocked(in);
-        if (ch == EOF || ch == '\n' || ch == '\r')
+    int ch, quoted = 0, field_start = 1, just_closed = 0;
+    lr->line_no = lr->next_line++;
+    while ((ch = getc_unlocked(lr->in)) != EOF) {
+        if (!quoted && (ch == '\n' || ch == '\r')) {
+            if (ch == '\r' && !lone_cr(lr->in))
+                getc_unlocked(lr->in); /* the LF of a CRLF */
             break;
-        (*buf)[len++] = (char)ch;
+        }
+        if (quoted && (ch == '\n' || (ch == '\r' && lone_cr(lr->in))))
+            lr->next_line++;
+        if (ch == '"') { /* a quote opens a field only at its start ("" inside: one quote) */
+            int opens = !quoted && (field_start || just_closed);
+            just_closed = quoted;
+            quoted = opens;
+        } else {
+            just_closed = 0;
+        }
+        field_start = !quoted && ch == ',';
+        if (put_char(lr, len++, ch) != MC_OK)
+            return LINE_OUT_OF_MEMORY;
     }
-    (*buf)[len] = '\0';
     if (ch == EOF && len == 0)
         return LINE_END_OF_INPUT;
-    if (ch == '\r') {
-        int next = getc_unlocked(in);
-        if (next != '\n' && next != EOF)
-            ungetc(next, in);
-    }
+    if (put_char(lr, len, '\0') != MC_OK)
+        return LINE_OUT_OF_MEMORY;
     return (long)len;
 }
 
@@ -355,39 +391,36 @@ int series_read_rules(FILE *in, const char *name, const series_rules *rules, ser
 {
     memset(out, 0, sizeof *out);
     reader r = {.name = name, .rules = rules};
-    char *line = NULL;
-    size_t cap = 0;
-    long line_no = 0, len;
+    line_reader lr = {.in = in, .next_line = 1};
     int rc = MC_OK;
-    if ((len = read_line(in, &line, &cap)) == LINE_END_OF_INPUT) {
+    long len = read_record(&lr);
+    if (len == LINE_END_OF_INPUT) {
         rc = ferror(in) ? mc_fail("series %s: read error in the header line", name)
                         : mc_fail("series %s: empty file (no header line)", name);
         goto done;
     }
-    line_no = 1;
-    if (len == LINE_OUT_OF_MEMORY || read_header(&r, skip_bom(line)) != MC_OK) {
+    if (len == LINE_OUT_OF_MEMORY || read_header(&r, skip_bom(lr.buf)) != MC_OK) {
         rc = len == LINE_OUT_OF_MEMORY ? mc_fail("series %s: out of memory at line 1", name)
                                        : MC_ERR;
         goto done;
     }
-    while ((len = read_line(in, &line, &cap)) != LINE_END_OF_INPUT) {
-        ++line_no;
+    while ((len = read_record(&lr)) != LINE_END_OF_INPUT) {
         if (len == LINE_OUT_OF_MEMORY) {
-            rc = mc_fail("series %s: out of memory at line %ld", name, line_no);
+            rc = mc_fail("series %s: out of memory at line %ld", name, lr.line_no);
             goto done;
         }
-        if (read_row(&r, line, line_no) != MC_OK) {
+        if (read_row(&r, lr.buf, lr.line_no) != MC_OK) {
             rc = MC_ERR;
             goto done;
         }
     }
     if (ferror(in)) {
-        rc = mc_fail("series %s: read error after line %ld", name, line_no);
+        rc = mc_fail("series %s: read error after line %ld", name, lr.line_no);
         goto done;
     }
     rc = build_set(&r, out);
 done:
-    free(line);
+    free(lr.buf);
     free_rows(&r);
     if (rc != MC_OK)
         series_free(out);

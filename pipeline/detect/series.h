@@ -6,7 +6,8 @@
  * export series` writes where the scenes had B11), or else nir and swir1 columns
  * (surface reflectance), give each observation its NDMI; an empty or unusable
  * ndmi or nir/swir1 value only leaves that NDMI unknown (NAN), it never refuses the
- * line. Line ends may be LF, CRLF or a lone CR; a UTF-8 byte order mark before the
+ * line. Line ends may be LF, CRLF or a lone CR, and a quoted field may hold any of
+ * them (line numbers in messages count them); a UTF-8 byte order mark before the
  * header is skipped. One row per parcel and acquisition date:
  *   - date is YYYY-MM-DD;
  *   - ndvi is a finite number in [-1, 1], or empty: the date was not observed

@@ -1,5 +1,6 @@
 /* The series reader on text as spreadsheets and other tools write it: CR-only and
- * CRLF line ends, a UTF-8 byte order mark, and a decimal comma. */
+ * CRLF line ends, line ends inside quoted fields, a UTF-8 byte order mark, and a
+ * decimal comma. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -90,6 +91,37 @@ static void test_cr_line_numbers(void)
     series_free(&s);
 }
 
+/* A quoted field may hold line ends of any kind (PostgreSQL's CSV quotes an id with a
+ * CR or LF in it): they stay in the field, and later line numbers count them. */
+static void test_line_ends_inside_quotes(void)
+{
+    const char *text = "parcel_id,date,ndvi\r\n"
+                       "\"A\rB\",2024-06-01,0.8\r\n"
+                       "\"C\nD\",2024-06-01,0.7\r\n"
+                       "\"E\r\n\"\"F\"\"\",2024-06-01,0.6\r\n";
+    series_set s;
+    int rc = read_text(text, &s);
+    CHECK_MSG(rc == MC_OK, "%s", mc_error_message());
+    if (rc == MC_OK && s.n_parcels == 3) {
+        CHECK_STR(s.parcels[0].parcel_id, "A\rB");
+        CHECK_STR(s.parcels[1].parcel_id, "C\nD");
+        CHECK_STR(s.parcels[2].parcel_id, "E\r\n\"F\"");
+        CHECK_NEAR(s.obs[2].ndvi, 0.6, 1e-6);
+    } else {
+        CHECK_INT(s.n_parcels, 3);
+    }
+    series_free(&s);
+
+    /* lines 2-3, 4-5 and 6-7 hold the three records above; line 8 is bad */
+    char bad[256];
+    snprintf(bad, sizeof bad, "%sG,2024-06-01,x\r\n", text);
+    CHECK(read_text(bad, &s) == MC_ERR);
+    CHECK_MSG(strstr(mc_error_message(), "text.csv: 1 bad line") &&
+                  strstr(mc_error_message(), "line 8: bad ndvi 'x'"),
+              "%s", mc_error_message());
+    series_free(&s);
+}
+
 /* 0,5 unquoted splits into two fields: refused, naming the line, never read as 0. */
 static void test_decimal_comma(void)
 {
@@ -119,6 +151,7 @@ int main(void)
 {
     test_line_ends_and_bom();
     test_cr_line_numbers();
+    test_line_ends_inside_quotes();
     test_decimal_comma();
     return test_summary();
 }
