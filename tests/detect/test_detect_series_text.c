@@ -17,6 +17,18 @@ static int read_text(const char *text, series_set *s)
     return rc;
 }
 
+/* The text is refused, and the message holds each of the expected parts (NULL-ended). */
+static void check_refused(const char *text, const char *const *parts)
+{
+    series_set s;
+    CHECK(read_text(text, &s) == MC_ERR);
+    CHECK_INT(s.n_obs, 0);
+    for (size_t i = 0; parts[i]; i++)
+        CHECK_MSG(strstr(mc_error_message(), parts[i]), "want '%s' in: %s", parts[i],
+                  mc_error_message());
+    series_free(&s);
+}
+
 /* Two parcels, three rows, one of them a cloudy date; quoted id with a comma. */
 static const char *const rows[] = {
     "parcel_id,date,ndvi,valid_share",
@@ -83,12 +95,8 @@ static void test_line_ends_and_bom(void)
 static void test_cr_line_numbers(void)
 {
     const char *text = "parcel_id,date,ndvi\rA1,2024-06-01,0.8\r\rA1,2024-06-06,x\r";
-    series_set s;
-    CHECK(read_text(text, &s) == MC_ERR);
-    CHECK_MSG(strstr(mc_error_message(), "text.csv: 1 bad line") &&
-                  strstr(mc_error_message(), "line 4: bad ndvi 'x'"),
-              "%s", mc_error_message());
-    series_free(&s);
+    check_refused(text, (const char *const[]){"text.csv: 1 bad line", "line 4: bad ndvi 'x'",
+                                              NULL});
 }
 
 /* A quoted field may hold line ends of any kind (PostgreSQL's CSV quotes an id with a
@@ -115,11 +123,8 @@ static void test_line_ends_inside_quotes(void)
     /* lines 2-3, 4-5 and 6-7 hold the three records above; line 8 is bad */
     char bad[256];
     snprintf(bad, sizeof bad, "%sG,2024-06-01,x\r\n", text);
-    CHECK(read_text(bad, &s) == MC_ERR);
-    CHECK_MSG(strstr(mc_error_message(), "text.csv: 1 bad line") &&
-                  strstr(mc_error_message(), "line 8: bad ndvi 'x'"),
-              "%s", mc_error_message());
-    series_free(&s);
+    check_refused(bad, (const char *const[]){"text.csv: 1 bad line", "line 8: bad ndvi 'x'",
+                                             NULL});
 }
 
 /* 0,5 unquoted splits into two fields: refused, naming the line, never read as 0. */
@@ -129,22 +134,14 @@ static void test_decimal_comma(void)
                        "A1,2024-06-01,0.8\n"
                        "A1,2024-06-06,0,5\n"
                        "A1,2024-06-11,\"0,5\"\n";
-    series_set s;
-    CHECK(read_text(text, &s) == MC_ERR);
-    const char *msg = mc_error_message();
-    CHECK_MSG(strstr(msg, "text.csv: 2 bad lines") &&
-                  strstr(msg, "line 3: 4 fields where the header has 3 (a decimal comma?") &&
-                  strstr(msg, "line 4: bad ndvi '0,5'"),
-              "%s", msg);
-    CHECK_INT(s.n_obs, 0);
-    series_free(&s);
+    check_refused(text, (const char *const[]){
+                            "text.csv: 2 bad lines",
+                            "line 3: 4 fields where the header has 3 (a decimal comma?",
+                            "line 4: bad ndvi '0,5'", NULL});
 
     /* The same in a middle column: the later fields would shift by one. */
-    text = "parcel_id,ndvi,date\nA1,0,5,2024-06-01\n";
-    CHECK(read_text(text, &s) == MC_ERR);
-    CHECK_MSG(strstr(mc_error_message(), "line 2: 4 fields where the header has 3"), "%s",
-              mc_error_message());
-    series_free(&s);
+    check_refused("parcel_id,ndvi,date\nA1,0,5,2024-06-01\n",
+                  (const char *const[]){"line 2: 4 fields where the header has 3", NULL});
 }
 
 int main(void)
