@@ -21,6 +21,29 @@ static int fail_run(mc_settings *s, int code)
     return code;
 }
 
+/* The nightly run's observation rules, so that a series file given on the command
+ * line (detect --series, train, eval) is read the way ingest judges its own dates. */
+static series_rules observation_rules(const mc_settings *s)
+{
+    return (series_rules){.min_valid_share = s->min_valid_share};
+}
+
+/* Reads the series CSV at path under the settings' observation rules and detects on it. */
+static int detect_series_file(const mc_settings *s, const char *path, const detect_model *m,
+                              series_set *set, detect_result *r)
+{
+    memset(r, 0, sizeof *r);
+    series_rules rules = observation_rules(s);
+    if (series_read_path_rules(path, &rules, set) != MC_OK)
+        return MC_ERR;
+    if (detect_run(set, m, r) != MC_OK) {
+        mc_fail_wrap("series %s", path);
+        series_free(set);
+        return MC_ERR;
+    }
+    return MC_OK;
+}
+
 
 /* --repeat N: runs detection N more times over the loaded series and prints the
  * rate (scripts/bench-detect). One thread; parsing and writing are not timed. */
@@ -124,14 +147,7 @@ int cmd_detect(int argc, char **argv)
         return fail_run(&s, EXIT_FAILURE_RUN);
     series_set set;
     detect_result r;
-    FILE *in = fopen(series, "r");
-    if (!in) {
-        mc_fail("series %s: cannot open: %s", series, strerror(errno));
-        return fail_run(&s, EXIT_FAILURE_RUN);
-    }
-    rc = detect_stream(in, series, &m, &set, &r);
-    fclose(in);
-    if (rc != MC_OK)
+    if (detect_series_file(&s, series, &m, &set, &r) != MC_OK)
         return fail_run(&s, EXIT_FAILURE_RUN);
     rc = detect_stage_write_csv(events_out, &r, detect_write_events);
     if (rc == MC_OK && summary_out)
@@ -175,16 +191,18 @@ static int parse_kind(const char *text, model_kind *kind)
     return MC_OK;
 }
 
-/* Reads series and labels and attaches them; warns about labelled parcels without a series. */
 static const char ndvi_only_help[] =
     "ignore the NDMI (ndmi, nir/swir1 columns): see what a series from scenes without B11 supports";
 
-/* ndvi_only: NDMI is ignored, as if the series came from scenes without B11 (ingest
+/* Reads series (under the observation rules) and labels and attaches them; warns
+ * about labelled parcels without a series.
+ * ndvi_only: NDMI is ignored, as if the series came from scenes without B11 (ingest
  * then stores NDVI only), to see what the nightly run's detection can do then. */
-static int load_training(const char *series, const char *labels, int ndvi_only,
-                         series_set *set, eval_labels *l)
+static int load_training(const mc_settings *s, const char *series, const char *labels,
+                         int ndvi_only, series_set *set, eval_labels *l)
 {
-    if (series_read_path(series, set) != MC_OK)
+    series_rules rules = observation_rules(s);
+    if (series_read_path_rules(series, &rules, set) != MC_OK)
         return MC_ERR;
     if (ndvi_only)
         series_drop_ndmi(set);
@@ -235,7 +253,7 @@ int cmd_train(int argc, char **argv)
     }
     series_set set;
     eval_labels l;
-    if (load_training(series, labels, ndvi_only, &set, &l) != MC_OK)
+    if (load_training(&s, series, labels, ndvi_only, &set, &l) != MC_OK)
         return fail_run(&s, EXIT_FAILURE_RUN);
     o.log = log_get_level() <= LOG_INFO ? stderr : NULL;
     detect_model m;
@@ -314,7 +332,7 @@ int cmd_eval(int argc, char **argv)
     }
     series_set set;
     eval_labels l;
-    if (load_training(series, labels, ndvi_only, &set, &l) != MC_OK)
+    if (load_training(&s, series, labels, ndvi_only, &set, &l) != MC_OK)
         return fail_run(&s, EXIT_FAILURE_RUN);
     if (cv) {
         rc = train_cv_region(&set, &l, &o, stdout, NULL, NULL);

@@ -179,7 +179,8 @@ int decide_offline_run(const decide_offline_options *o, decide_offline_summary *
     size_t n_rows = 0;
     if (claims_csv_read(o->claims_path, &rows, &n_rows) != MC_OK)
         return MC_ERR;
-    if (series_read_path(o->series_path, &s) != MC_OK) {
+    series_rules rules = {.min_valid_share = o->min_valid_share};
+    if (series_read_path_rules(o->series_path, &rules, &s) != MC_OK) {
         free(rows);
         return MC_ERR;
     }

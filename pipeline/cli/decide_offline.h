@@ -16,7 +16,7 @@ typedef struct decide_offline_options {
     decide_params params;
     int32_t as_of_day;
     int season;        /* 0: every claim; else only the claims of this season */
-    double min_valid_share;
+    double min_valid_share; /* the series rows observed: as detect --series reads them */
 } decide_offline_options;
 
 typedef struct decide_offline_summary {

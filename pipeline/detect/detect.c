@@ -244,29 +244,117 @@ static int push_summary(result_buf *b, const detect_summary *s)
     return MC_OK;
 }
 
-/* Strongest candidates first, at least min_separation_days apart; flags chosen ones. */
-static void choose_events(detect_candidate *cand, size_t n, const detect_model *m,
-                          unsigned char *chosen)
+/* ---- choosing events ---- */
+
+/* A candidate's place in the order of strength: larger p first, the lower index on ties. */
+typedef struct ranked {
+    float p;
+    uint32_t index;
+} ranked;
+
+static int stronger_first(const void *a, const void *b)
 {
-    for (size_t i = 0; i < n; i++)
-        chosen[i] = 0;
-    for (;;) {
-        size_t best = n;
-        for (size_t i = 0; i < n; i++) {
-            if (chosen[i] || cand[i].p < m->event_threshold)
-                continue;
-            int blocked = 0;
-            for (size_t j = 0; j < n && !blocked; j++)
-                blocked = chosen[j] == 1 && abs(cand[j].day - cand[i].day) < m->min_separation_days;
-            if (blocked)
-                chosen[i] = 2; /* suppressed */
-            else if (best == n || cand[i].p > cand[best].p)
-                best = i;
-        }
-        if (best == n)
-            break;
-        chosen[best] = 1;
+    const ranked *x = a, *y = b;
+    if (x->p != y->p)
+        return x->p > y->p ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* A candidate's place in day order (the index on ties). */
+typedef struct dated {
+    int32_t day;
+    uint32_t index;
+} dated;
+
+static int earlier_first(const void *a, const void *b)
+{
+    const dated *x = a, *y = b;
+    if (x->day != y->day)
+        return x->day < y->day ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Candidate indices in day order into by_day, and each candidate's position there into
+ * pos. detect_candidates gives them in day order already; anything else is sorted. */
+static void day_order(const detect_candidate *cand, size_t n, dated *by_day, uint32_t *pos)
+{
+    int sorted = 1;
+    for (size_t i = 0; i < n; i++) {
+        by_day[i] = (dated){cand[i].day, (uint32_t)i};
+        sorted = sorted && (i == 0 || cand[i - 1].day <= cand[i].day);
     }
+    if (!sorted)
+        qsort(by_day, n, sizeof *by_day, earlier_first);
+    for (size_t k = 0; k < n; k++)
+        pos[by_day[k].index] = (uint32_t)k;
+}
+
+/* Marks candidate i 2 (suppressed) when it is at or above the threshold and not chosen. */
+static void suppress(const detect_candidate *cand, uint32_t i, const detect_model *m,
+                     unsigned char *chosen)
+{
+    if (chosen[i] == 0 && !(cand[i].p < m->event_threshold))
+        chosen[i] = 2;
+}
+
+/* Suppresses every candidate within min_separation_days of the chosen one at day
+ * position k: its neighbours in day order, on both sides. */
+static void suppress_near(const detect_candidate *cand, const dated *by_day, size_t n, size_t k,
+                          const detect_model *m, unsigned char *chosen)
+{
+    int32_t day = by_day[k].day;
+    for (size_t j = k; j-- > 0 && day - by_day[j].day < m->min_separation_days;)
+        suppress(cand, by_day[j].index, m, chosen);
+    for (size_t j = k + 1; j < n && by_day[j].day - day < m->min_separation_days; j++)
+        suppress(cand, by_day[j].index, m, chosen);
+}
+
+enum { CHOOSE_ON_STACK = 64 }; /* most parcels have a handful of candidates */
+
+/* Strongest first: every candidate at or above the threshold, in the order of strength,
+ * is chosen (1) unless a chosen one lies within min_separation_days (then 2); below the
+ * threshold, 0. This is the same as choosing, round after round, the strongest candidate
+ * that no chosen one blocks: chosen ones only ever block more. Each chosen candidate
+ * suppresses its neighbours in day order, and chosen ones are min_separation_days apart,
+ * so a candidate is looked at by at most two of them: n log n for the sorting, n after.
+ * p is never NaN (finite features, a model refused unless finite). */
+int detect_choose_events(const detect_candidate *cand, size_t n, const detect_model *m,
+                         unsigned char *chosen)
+{
+    ranked ranked_stack[CHOOSE_ON_STACK];
+    dated dated_stack[CHOOSE_ON_STACK];
+    uint32_t pos_stack[CHOOSE_ON_STACK];
+    int on_stack = n <= CHOOSE_ON_STACK;
+    ranked *order = on_stack ? ranked_stack : malloc(n * sizeof *order);
+    dated *by_day = on_stack ? dated_stack : malloc(n * sizeof *by_day);
+    uint32_t *pos = on_stack ? pos_stack : malloc(n * sizeof *pos);
+    int rc = MC_OK;
+    if (!order || !by_day || !pos || n > UINT32_MAX) {
+        rc = mc_fail("detect: out of memory choosing among %zu candidates", n);
+        goto done;
+    }
+    size_t n_eligible = 0;
+    for (size_t i = 0; i < n; i++) {
+        chosen[i] = 0;
+        if (!(cand[i].p < m->event_threshold))
+            order[n_eligible++] = (ranked){cand[i].p, (uint32_t)i};
+    }
+    qsort(order, n_eligible, sizeof *order, stronger_first);
+    day_order(cand, n, by_day, pos);
+    for (size_t r = 0; r < n_eligible; r++) {
+        uint32_t i = order[r].index;
+        if (chosen[i] == 2)
+            continue;
+        chosen[i] = 1;
+        suppress_near(cand, by_day, n, pos[i], m, chosen);
+    }
+done:
+    if (!on_stack) {
+        free(order);
+        free(by_day);
+        free(pos);
+    }
+    return rc;
 }
 
 /* The longest stretch without a clear observation inside [from, to]. */
@@ -445,7 +533,8 @@ static int detect_parcel(const series_set *s, size_t parcel, const detect_model 
         *chosen = grown;
         *chosen_cap = c.n_cand * 2;
     }
-    choose_events(c.cand, c.n_cand, m, *chosen);
+    if (detect_choose_events(c.cand, c.n_cand, m, *chosen) != MC_OK)
+        return MC_ERR;
     c.chosen = *chosen;
     /* detect_candidates left the spike-free clear days in w->day. */
     c.clear_day = w->day;

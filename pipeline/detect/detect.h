@@ -131,6 +131,13 @@ int detect_candidates(const series_obs *obs, size_t n, const detect_model *gate,
                       const detect_model *m, detect_work *w, detect_candidate **cand,
                       size_t *n_cand);
 
+/* Chooses the events among n candidates (step 3 above): chosen[i] becomes 1 for an
+ * event, 2 for a candidate at or above event_threshold that lies within
+ * min_separation_days of a stronger event (a tie in p goes to the lower index), 0 for
+ * one below the threshold. n log n. MC_ERR only when out of memory. */
+int detect_choose_events(const detect_candidate *cand, size_t n, const detect_model *m,
+                         unsigned char *chosen);
+
 /* Runs detection over all parcels and seasons. *out is owned by the caller
  * (detect_result_free). */
 int detect_run(const series_set *s, const detect_model *m, detect_result *out);

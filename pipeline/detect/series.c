@@ -12,13 +12,80 @@ enum { SERIES_MAX_REPORTED = 20, SERIES_MAX_FIELDS = 256 };
 
 /* ---- CSV ---- */
 
+enum { LINE_END_OF_INPUT = -1, LINE_OUT_OF_MEMORY = -2 };
+
+/* Reads the CSV text record by record. */
+typedef struct line_reader {
+    FILE *in;
+    char *buf;      /* the record just read, NUL-terminated, its line end dropped */
+    size_t cap;
+    long line_no;   /* the line of the file where that record starts */
+    long next_line; /* where the next one starts */
+} line_reader;
+
+static int put_char(line_reader *lr, size_t at, int ch)
+{
+    if (at + 1 >= lr->cap) {
+        size_t cap = lr->cap ? lr->cap * 2 : 256;
+        char *grown = realloc(lr->buf, cap);
+        if (!grown)
+            return MC_ERR;
+        lr->buf = grown;
+        lr->cap = cap;
+    }
+    lr->buf[at] = (char)ch;
+    return MC_OK;
+}
+
+/* After a CR: 1 when it ends a line by itself, 0 when an LF follows (then the LF
+ * does); the next character stays unread. */
+static int lone_cr(FILE *in)
+{
+    int next = getc_unlocked(in);
+    if (next != EOF)
+        ungetc(next, in);
+    return next != '\n';
+}
+
+/* Reads one record into lr->buf: one line, whatever its end (LF, CRLF, or a lone CR,
+ * as some spreadsheet exports write), or more lines where a quoted field holds line
+ * ends (as PostgreSQL's CSV writes an id with a CR or LF in it). Returns the length,
+ * LINE_END_OF_INPUT when nothing is left, or LINE_OUT_OF_MEMORY. */
+static long read_record(line_reader *lr)
+{
+    size_t len = 0;
+    int ch, quoted = 0, field_start = 1, just_closed = 0;
+    lr->line_no = lr->next_line++;
+    while ((ch = getc_unlocked(lr->in)) != EOF) {
+        if (!quoted && (ch == '\n' || ch == '\r')) {
+            if (ch == '\r' && !lone_cr(lr->in))
+                getc_unlocked(lr->in); /* the LF of a CRLF */
+            break;
+        }
+        if (quoted && (ch == '\n' || (ch == '\r' && lone_cr(lr->in))))
+            lr->next_line++;
+        if (ch == '"') { /* a quote opens a field only at its start ("" inside: one quote) */
+            int opens = !quoted && (field_start || just_closed);
+            just_closed = quoted;
+            quoted = opens;
+        } else {
+            just_closed = 0;
+        }
+        field_start = !quoted && ch == ',';
+        if (put_char(lr, len++, ch) != MC_OK)
+            return LINE_OUT_OF_MEMORY;
+    }
+    if (ch == EOF && len == 0)
+        return LINE_END_OF_INPUT;
+    if (put_char(lr, len, '\0') != MC_OK)
+        return LINE_OUT_OF_MEMORY;
+    return (long)len;
+}
+
 /* Splits a line in place into fields (commas; double-quoted fields with "" escapes).
  * Returns the number of fields, or -1 for an unterminated quote. */
 static int split_csv(char *line, char **fields, int max_fields)
 {
-    size_t len = strlen(line);
-    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-        line[--len] = '\0';
     int n = 0;
     char *p = line;
     for (;;) {
@@ -64,7 +131,9 @@ typedef struct row {
 
 typedef struct reader {
     const char *name;
+    const series_rules *rules; /* NULL: no observation rules */
     int col_id, col_date, col_ndvi, col_ndmi, col_nir, col_swir1, n_cols;
+    int col_valid_share, col_cloud_score;
     row *rows;
     size_t n_rows, cap_rows;
     char bad[SERIES_MAX_REPORTED][160];
@@ -86,8 +155,13 @@ static int read_header(reader *r, char *line)
     char *fields[SERIES_MAX_FIELDS];
     int n = split_csv(line, fields, SERIES_MAX_FIELDS);
     r->col_id = r->col_date = r->col_ndvi = r->col_ndmi = r->col_nir = r->col_swir1 = -1;
+    r->col_valid_share = r->col_cloud_score = -1;
     for (int i = 0; i < n; i++) {
-        if (strcmp(fields[i], "nir") == 0)
+        if (strcmp(fields[i], "valid_share") == 0)
+            r->col_valid_share = i;
+        else if (strcmp(fields[i], "cloud_score") == 0)
+            r->col_cloud_score = i;
+        else if (strcmp(fields[i], "nir") == 0)
             r->col_nir = i;
         else if (strcmp(fields[i], "swir1") == 0)
             r->col_swir1 = i;
@@ -107,8 +181,8 @@ static int read_header(reader *r, char *line)
     return MC_OK;
 }
 
-/* Parses an NDVI text: empty = not observed; else a finite number in [-1, 1]. */
-static int parse_ndvi(const char *t, float *out)
+/* Parses a number field: empty gives NAN (unknown); else a finite number in [lo, hi]. */
+static int parse_number(const char *t, double lo, double hi, double *out)
 {
     if (*t == '\0') {
         *out = NAN;
@@ -117,10 +191,60 @@ static int parse_ndvi(const char *t, float *out)
     char *end;
     errno = 0;
     double v = strtod(t, &end);
-    if (end == t || *end != '\0' || errno == ERANGE || !isfinite(v) || v < -1.0 || v > 1.0)
+    if (end == t || *end != '\0' || errno == ERANGE || !isfinite(v) || v < lo || v > hi)
+        return MC_ERR;
+    *out = v;
+    return MC_OK;
+}
+
+/* Parses an NDVI text: empty = not observed; else a finite number in [-1, 1]. */
+static int parse_ndvi(const char *t, float *out)
+{
+    double v;
+    if (parse_number(t, -1.0, 1.0, &v) != MC_OK)
         return MC_ERR;
     *out = (float)v;
     return MC_OK;
+}
+
+/* The observation rules: a row whose valid_share or cloud_score lies below
+ * min_valid_share was not observed (its ndvi becomes NAN). A bad number in either
+ * field is a bad line (noted); returns MC_ERR then. */
+static int apply_rules(reader *r, char **fields, int n, long line_no, series_obs *obs)
+{
+    if (!r->rules)
+        return MC_OK;
+    const int cols[] = {r->col_valid_share, r->col_cloud_score};
+    static const char *const names[] = {"valid_share", "cloud_score"};
+    for (int k = 0; k < 2; k++) {
+        if (cols[k] < 0 || n <= cols[k])
+            continue;
+        double share;
+        if (parse_number(fields[cols[k]], 0.0, 1.0, &share) != MC_OK) {
+            char what[100];
+            snprintf(what, sizeof what, "bad %s '%.40s' (want a number in [0, 1] or empty)",
+                     names[k], fields[cols[k]]);
+            note_bad(r, line_no, "%s", what);
+            return MC_ERR;
+        }
+        if (share < r->rules->min_valid_share) /* NAN (unknown) never is */
+            obs->ndvi = NAN;
+    }
+    return MC_OK;
+}
+
+/* More fields than the header names: most often an unquoted decimal comma (0,5),
+ * which would otherwise read as 0 and shift every later field. */
+static int too_many_fields(reader *r, int n, long line_no)
+{
+    if (n <= r->n_cols)
+        return 0;
+    char what[100];
+    snprintf(what, sizeof what,
+             "%d fields where the header has %d (a decimal comma? write 0.5, not 0,5)", n,
+             r->n_cols);
+    note_bad(r, line_no, "%s", what);
+    return 1;
 }
 
 /* NDMI from the optional ndmi field (mowcheck's own export, from B11), else from the
@@ -173,6 +297,8 @@ static int read_row(reader *r, char *line, long line_no)
         note_bad(r, line_no, "%s", "too few fields");
         return MC_OK;
     }
+    if (too_many_fields(r, n, line_no))
+        return MC_OK;
     const char *id = fields[r->col_id];
     series_obs obs;
     if (*id == '\0') {
@@ -182,7 +308,7 @@ static int read_row(reader *r, char *line, long line_no)
     } else if (parse_ndvi(fields[r->col_ndvi], &obs.ndvi) != MC_OK) {
         note_bad(r, line_no, "bad ndvi '%.40s' (want a number in [-1, 1] or empty)",
                  fields[r->col_ndvi]);
-    } else {
+    } else if (apply_rules(r, fields, n, line_no, &obs) == MC_OK) {
         obs.ndmi = isnan(obs.ndvi) ? NAN : row_ndmi(r, fields, n);
         return push_row(r, id, obs, line_no);
     }
@@ -254,51 +380,72 @@ static int build_set(reader *r, series_set *out)
     return MC_OK;
 }
 
-int series_read(FILE *in, const char *name, series_set *out)
+/* A UTF-8 byte order mark, as spreadsheet programs put before the header. */
+static char *skip_bom(char *line)
+{
+    static const char bom[] = "\xEF\xBB\xBF";
+    return strncmp(line, bom, sizeof bom - 1) == 0 ? line + sizeof bom - 1 : line;
+}
+
+int series_read_rules(FILE *in, const char *name, const series_rules *rules, series_set *out)
 {
     memset(out, 0, sizeof *out);
-    reader r = {.name = name};
-    char *line = NULL;
-    size_t cap = 0;
-    long line_no = 0;
+    reader r = {.name = name, .rules = rules};
+    line_reader lr = {.in = in, .next_line = 1};
     int rc = MC_OK;
-    if (getline(&line, &cap, in) < 0) {
-        rc = mc_fail("series %s: empty file (no header line)", name);
+    long len = read_record(&lr);
+    if (len == LINE_END_OF_INPUT) {
+        rc = ferror(in) ? mc_fail("series %s: read error in the header line", name)
+                        : mc_fail("series %s: empty file (no header line)", name);
         goto done;
     }
-    line_no = 1;
-    if (read_header(&r, line) != MC_OK) {
-        rc = MC_ERR;
+    if (len == LINE_OUT_OF_MEMORY || read_header(&r, skip_bom(lr.buf)) != MC_OK) {
+        rc = len == LINE_OUT_OF_MEMORY ? mc_fail("series %s: out of memory at line 1", name)
+                                       : MC_ERR;
         goto done;
     }
-    while (getline(&line, &cap, in) >= 0) {
-        if (read_row(&r, line, ++line_no) != MC_OK) {
+    while ((len = read_record(&lr)) != LINE_END_OF_INPUT) {
+        if (len == LINE_OUT_OF_MEMORY) {
+            rc = mc_fail("series %s: out of memory at line %ld", name, lr.line_no);
+            goto done;
+        }
+        if (read_row(&r, lr.buf, lr.line_no) != MC_OK) {
             rc = MC_ERR;
             goto done;
         }
     }
     if (ferror(in)) {
-        rc = mc_fail("series %s: read error after line %ld", name, line_no);
+        rc = mc_fail("series %s: read error after line %ld", name, lr.line_no);
         goto done;
     }
     rc = build_set(&r, out);
 done:
-    free(line);
+    free(lr.buf);
     free_rows(&r);
     if (rc != MC_OK)
         series_free(out);
     return rc;
 }
 
-int series_read_path(const char *path, series_set *out)
+int series_read(FILE *in, const char *name, series_set *out)
+{
+    return series_read_rules(in, name, NULL, out);
+}
+
+int series_read_path_rules(const char *path, const series_rules *rules, series_set *out)
 {
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "r");
     if (!f)
         return mc_fail("series %s: cannot open: %s", path, strerror(errno));
-    int rc = series_read(f, path, out);
+    int rc = series_read_rules(f, path, rules, out);
     fclose(f);
     return rc;
+}
+
+int series_read_path(const char *path, series_set *out)
+{
+    return series_read_path_rules(path, NULL, out);
 }
 
 void series_drop_ndmi(series_set *s)
