@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "csv_fields.h"
 #include "error.h"
 
 enum { SERIES_MAX_REPORTED = 20, SERIES_MAX_FIELDS = 256 };
@@ -82,47 +83,6 @@ static long read_record(line_reader *lr)
     return (long)len;
 }
 
-/* Splits a line in place into fields (commas; double-quoted fields with "" escapes).
- * Returns the number of fields, or -1 for an unterminated quote. */
-static int split_csv(char *line, char **fields, int max_fields)
-{
-    int n = 0;
-    char *p = line;
-    for (;;) {
-        if (n == max_fields)
-            return n;
-        if (*p == '"') {
-            char *w = ++p;
-            fields[n++] = w;
-            for (;;) {
-                if (*p == '\0')
-                    return -1;
-                if (*p == '"' && p[1] == '"') {
-                    *w++ = '"';
-                    p += 2;
-                } else if (*p == '"') {
-                    p++;
-                    break;
-                } else {
-                    *w++ = *p++;
-                }
-            }
-            *w = '\0';
-            if (*p == ',') {
-                p++;
-                continue;
-            }
-            return *p == '\0' ? n : -1;
-        }
-        fields[n++] = p;
-        char *comma = strchr(p, ',');
-        if (!comma)
-            return n;
-        *comma = '\0';
-        p = comma + 1;
-    }
-}
-
 typedef struct row {
     char *parcel_id; /* owned until moved into a series_parcel */
     series_obs obs;
@@ -153,7 +113,7 @@ static void note_bad(reader *r, long line, const char *fmt, const char *what)
 static int read_header(reader *r, char *line)
 {
     char *fields[SERIES_MAX_FIELDS];
-    int n = split_csv(line, fields, SERIES_MAX_FIELDS);
+    int n = csv_split(line, fields, SERIES_MAX_FIELDS);
     r->col_id = r->col_date = r->col_ndvi = r->col_ndmi = r->col_nir = r->col_swir1 = -1;
     r->col_valid_share = r->col_cloud_score = -1;
     for (int i = 0; i < n; i++) {
@@ -286,7 +246,7 @@ static int push_row(reader *r, const char *id, series_obs obs, long line)
 static int read_row(reader *r, char *line, long line_no)
 {
     char *fields[SERIES_MAX_FIELDS];
-    int n = split_csv(line, fields, SERIES_MAX_FIELDS);
+    int n = csv_split(line, fields, SERIES_MAX_FIELDS);
     if (n == 1 && fields[0][0] == '\0')
         return MC_OK; /* blank line */
     if (n < 0) {
