@@ -335,7 +335,7 @@ int cmd_eval(int argc, char **argv)
     if (load_training(&s, series, labels, ndvi_only, &set, &l) != MC_OK)
         return fail_run(&s, EXIT_FAILURE_RUN);
     if (cv) {
-        rc = train_cv_region(&set, &l, &o, stdout, NULL, NULL);
+        rc = train_cv_region(&set, &l, &o, stdout, NULL, NULL, NULL);
     } else {
         detect_model m;
         rc = detect_load_model(s.model, &m);

@@ -498,6 +498,41 @@ void eval_print_approval_curve(FILE *out, const eval_outcome *o, size_t n, const
     }
 }
 
+/* ---- reliability ---- */
+
+void eval_reliability_of(const eval_outcome *o, size_t n, eval_reliability *r)
+{
+    static const double edges[EVAL_RELIABILITY_BINS + 1] = {0.0, 0.5, 0.8, 0.9, 0.95, 1.0};
+    memset(r, 0, sizeof *r);
+    for (int b = 0; b < EVAL_RELIABILITY_BINS; b++) {
+        r->lower[b] = edges[b];
+        r->upper[b] = edges[b + 1];
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (o[i].excluded || o[i].n_det == 0)
+            continue;
+        int b = 0;
+        while (b + 1 < EVAL_RELIABILITY_BINS && o[i].top_confidence >= edges[b + 1])
+            b++;
+        r->n[b]++;
+        r->mean_confidence[b] += o[i].top_confidence;
+        r->matched_share[b] += o[i].top_matched;
+    }
+    for (int b = 0; b < EVAL_RELIABILITY_BINS; b++) {
+        r->mean_confidence[b] = ratio(r->mean_confidence[b], (double)r->n[b]);
+        r->matched_share[b] = ratio(r->matched_share[b], (double)r->n[b]);
+    }
+}
+
+void eval_print_reliability(FILE *out, const eval_reliability *r)
+{
+    fprintf(out, "reliability of the event confidences (each plot-year's most confident event):\n"
+                 "  confidence    events  mean confidence  matches a true cut\n");
+    for (int b = 0; b < EVAL_RELIABILITY_BINS; b++)
+        fprintf(out, "  %.2f-%.2f  %8ld  %15.3f  %18.3f\n", r->lower[b], r->upper[b], r->n[b],
+                r->mean_confidence[b], r->matched_share[b]);
+}
+
 /* ---- Sen4CAP-style baseline ---- */
 
 enum { BASE_MAX = 1024 };

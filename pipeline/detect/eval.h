@@ -99,6 +99,22 @@ void eval_print(FILE *out, const char *title, const eval_scores *s, int with_rej
 void eval_print_approval_curve(FILE *out, const eval_outcome *o, size_t n, const double *marks,
                                int n_marks, const char *mark_label);
 
+/* Reliability of the event confidences: the scored plot-years' most confident
+ * detections (day of year 75..300) binned by confidence; per bin their number, mean
+ * confidence and the share that match a true cut. Calibrated confidences have the
+ * share close to the mean. */
+enum { EVAL_RELIABILITY_BINS = 5 };
+typedef struct eval_reliability {
+    double lower[EVAL_RELIABILITY_BINS], upper[EVAL_RELIABILITY_BINS];
+    long n[EVAL_RELIABILITY_BINS];
+    double mean_confidence[EVAL_RELIABILITY_BINS];
+    double matched_share[EVAL_RELIABILITY_BINS];
+} eval_reliability;
+
+/* Bins [0, 0.5), [0.5, 0.8), [0.8, 0.9), [0.9, 0.95), [0.95, 1]. */
+void eval_reliability_of(const eval_outcome *o, size_t n, eval_reliability *r);
+void eval_print_reliability(FILE *out, const eval_reliability *r);
+
 /* The Sen4CAP-style rule over the kept parcels: consecutive clear observations
  * with drop >= 0.12, NDVI before > 0.5, after < 0.75, the next observation not
  * rising faster than 0.05/day; events >= 30 days apart (largest drops first);

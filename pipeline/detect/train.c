@@ -883,7 +883,8 @@ static int cv_fold(const series_set *s, const eval_labels *l, const train_option
 }
 
 int train_cv_region(const series_set *s, const eval_labels *l, const train_options *o,
-                    FILE *out, eval_scores *model_scores, eval_scores *base_scores)
+                    FILE *out, eval_scores *model_scores, eval_scores *base_scores,
+                    eval_reliability *reliability)
 {
     char regions[MAX_GROUPS][16];
     int n = 0;
@@ -912,6 +913,11 @@ int train_cv_region(const series_set *s, const eval_labels *l, const train_optio
     eval_print(out, "Sen4CAP-style rule, same plot-years:", &bs, 0);
     eval_print_approval_curve(out, pool.o, pool.n, pool.threshold, pool.n_folds,
                               "<- a fold's own threshold (nested, as shipped)");
+    eval_reliability rel;
+    eval_reliability_of(pool.o, pool.n, &rel);
+    eval_print_reliability(out, &rel);
+    if (reliability)
+        *reliability = rel;
     free(pool.o);
     if (model_scores)
         *model_scores = ms;

@@ -58,9 +58,11 @@ typedef struct train_call {
 double train_approval_threshold(const train_call *c, size_t n);
 
 /* Leave-one-region-out: for each region, train on the others, detect on it; the
- * figures are pooled and printed to out, with the baseline's. *model_scores and
- * *base_scores receive the pooled figures (may be NULL). */
+ * figures are pooled and printed to out, with the baseline's, the approval curve
+ * and the reliability of the event confidences. *model_scores, *base_scores and
+ * *reliability receive the pooled figures (each may be NULL). */
 int train_cv_region(const series_set *s, const eval_labels *l, const train_options *o,
-                    FILE *out, eval_scores *model_scores, eval_scores *base_scores);
+                    FILE *out, eval_scores *model_scores, eval_scores *base_scores,
+                    eval_reliability *reliability);
 
 #endif
