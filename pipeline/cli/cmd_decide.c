@@ -15,6 +15,7 @@
 #include "decide_offline.h"
 #include "decide_stage.h"
 #include "detect.h"
+#include "detect_stage.h"
 #include "error.h"
 #include "log.h"
 #include "series.h"
@@ -230,6 +231,31 @@ static int decide_with_store(store *st, decide_stage_options *o)
     return sum.n_failed_parcels ? EXIT_ATTENTION : EXIT_OK;
 }
 
+/* The events of the season must come from the model whose approval threshold decide
+ * applies: `detect --model X` then a plain `decide` would judge X's confidences by
+ * another model's threshold. A mismatch is refused (exit 2) before anything is
+ * decided. */
+static int same_model_as_detect(store *st, int season, const char *version)
+{
+    char **used;
+    size_t n;
+    if (store_detection_models(st, season, &used, &n) != MC_OK) {
+        log_error("%s", mc_error_message());
+        return EXIT_FAILURE_RUN;
+    }
+    int code = EXIT_OK;
+    for (size_t i = 0; i < n && code == EXIT_OK; i++)
+        if (used[i][0] && strcmp(used[i], version) != 0) {
+            log_error("decide: the %d season's events were detected with model %s, but decide "
+                      "would apply the threshold of model %s (the model setting); run decide "
+                      "with the model detect used, or detect again with this one",
+                      season, used[i], version);
+            code = EXIT_USAGE;
+        }
+    store_strings_free(used, n);
+    return code;
+}
+
 /* decide --series S --claims C -o OUT: no store, no registry. */
 static int decide_offline(const mc_settings *set, const decide_args *a)
 {
@@ -302,17 +328,21 @@ int cmd_decide(int argc, char **argv)
     registry_config reg;
     registry_from_settings(&set, a.registry, &reg);
     detect_model *model = malloc(sizeof *model); /* large: its trees */
-    int options_ok = model && decide_options(&set, &a, &o, model) == MC_OK;
-    free(model); /* decide_options took what the stored path needs from it */
+    char version[128] = "";
+    int options_ok = model && decide_options(&set, &a, &o, model) == MC_OK &&
+                     detect_model_version(set.model, model, version, sizeof version) == MC_OK;
+    free(model); /* the stored path needs only the threshold and the version from it */
     if (!options_ok) {
-        log_error("%s", mc_error_message());
+        log_error("%s", model ? mc_error_message() : "decide: out of memory");
         goto done;
     }
     o.registry = &reg;
     store *st;
     if ((code = open_store(&set, &st)) != EXIT_OK)
         goto done;
-    code = decide_with_store(st, &o);
+    code = same_model_as_detect(st, o.season, version);
+    if (code == EXIT_OK)
+        code = decide_with_store(st, &o);
     store_close(st);
 done:
     free(pos);

@@ -166,6 +166,9 @@ typedef struct store_detected_season {
 /* One transaction: the events and summaries of the given parcel-seasons replace the
  * rows those parcel-seasons had (a re-run changes nothing; a parcel-season whose
  * events disappeared loses them). */
+/* The model versions (detect_model_version) the stored detections of a season were
+ * made with, distinct and sorted. Free with store_strings_free. */
+int store_detection_models(store *s, int season, char ***versions, size_t *n);
 int store_detection_replace(store *s, int64_t run_id, const char *model_version,
                             const store_detected_season *seasons, size_t n_seasons,
                             const store_detected_event *events, size_t n_events);

@@ -203,3 +203,29 @@ int store_copy_out(store *s, const char *what, const char *copy_sql, FILE *out)
     }
     return rc;
 }
+
+int store_query_strings(store *s, const char *what, const char *sql, int n_params,
+                        const char *const *params, char ***v, size_t *n)
+{
+    *v = NULL;
+    *n = 0;
+    PGresult *r = store_query(s, what, sql, n_params, params);
+    if (!r)
+        return MC_ERR;
+    size_t rows = (size_t)PQntuples(r);
+    char **out = calloc(rows ? rows : 1, sizeof *out);
+    int rc = out ? MC_OK : mc_fail("%s: out of memory", what);
+    for (size_t i = 0; i < rows && rc == MC_OK; i++)
+        if (!(out[i] = strdup(PQgetvalue(r, (int)i, 0))))
+            rc = mc_fail("%s: out of memory", what);
+    PQclear(r);
+    if (rc != MC_OK) {
+        for (size_t i = 0; out && i < rows; i++)
+            free(out[i]);
+        free(out);
+        return MC_ERR;
+    }
+    *v = out;
+    *n = rows;
+    return MC_OK;
+}

@@ -37,6 +37,10 @@ PGresult *store_query(store *s, const char *what, const char *sql, int n_params,
 /* Same, for statements whose result is not needed. */
 int store_exec(store *s, const char *what, const char *sql, int n_params,
                const char *const *params);
+/* Runs a query whose rows are one text column: *v gets a malloc'ed copy of each row
+ * (NULL as ""), free with store_strings_free. */
+int store_query_strings(store *s, const char *what, const char *sql, int n_params,
+                        const char *const *params, char ***v, size_t *n);
 /* Records the error of a failed result (or of the connection when r is NULL). */
 int store_fail_result(store *s, const char *what, const PGresult *r);
 

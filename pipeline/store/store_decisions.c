@@ -197,33 +197,17 @@ void store_evidence_free(store_evidence *ev, size_t n)
 
 int store_decide_parcel_ids(store *s, int season, char ***ids, size_t *n)
 {
-    *ids = NULL;
-    *n = 0;
     char season_s[16];
     snprintf(season_s, sizeof season_s, "%d", season);
     const char *p[1] = {season_s};
-    PGresult *r = store_query(
+    return store_query_strings(
         s, "listing the parcels to decide",
         "SELECT parcel_id FROM (SELECT parcel_id FROM parcel_tiles WHERE set_hash ="
         "   (SELECT set_hash FROM parcel_sets WHERE is_current)"
         " UNION SELECT parcel_id FROM parcel_seasons WHERE season = $1"
         " UNION SELECT parcel_id FROM events WHERE season = $1) u"
         " ORDER BY parcel_id COLLATE \"C\"",
-        1, p);
-    if (!r)
-        return MC_ERR;
-    size_t rows = (size_t)PQntuples(r);
-    char **v = calloc(rows ? rows : 1, sizeof *v);
-    if (!v) {
-        PQclear(r);
-        return mc_fail("listing the parcels to decide: out of memory");
-    }
-    for (size_t i = 0; i < rows; i++)
-        v[i] = dup_text(r, (int)i, 0);
-    PQclear(r);
-    *ids = v;
-    *n = rows;
-    return MC_OK;
+        1, p, ids, n);
 }
 
 /* ---- writing decisions ---- */

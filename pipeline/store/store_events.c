@@ -95,3 +95,14 @@ int store_detection_replace(store *s, int64_t run_id, const char *model_version,
     }
     return store_commit(s, "storing detections");
 }
+
+int store_detection_models(store *s, int season, char ***versions, size_t *n)
+{
+    char season_s[16];
+    snprintf(season_s, sizeof season_s, "%d", season);
+    const char *p[1] = {season_s};
+    return store_query_strings(s, "reading the detector's model versions",
+                               "SELECT DISTINCT model_version FROM parcel_seasons"
+                               " WHERE season = $1 ORDER BY 1",
+                               1, p, versions, n);
+}

@@ -7,7 +7,9 @@
 #     the window is printed;
 #  2. `mowcheck decide --series --claims` (offline, no database, no registry) on the
 #     exported series and the sample's claims gives every stored claim the same
-#     outcome and reason as the stored path.
+#     outcome and reason as the stored path;
+#  3. after `detect --model OTHER`, a plain `decide` (the default model's threshold) is
+#     refused with exit 2, naming both models; `decide --model OTHER` runs.
 set -euo pipefail
 bin=${MOWCHECK_BINARY_DIR:?run through ctest}
 host=${MOWCHECK_TEST_PGHOST:-}
@@ -87,3 +89,26 @@ if not stored or failed:
     sys.exit(1)
 print("ok")
 PY
+
+src=${MOWCHECK_SOURCE_DIR:?run through ctest}
+"$mowcheck" train --kind logistic --series "$src/data-samples/mowing-train/series.csv" \
+  --labels "$src/data-samples/mowing-train/labels.csv" --model-out "$work/other.model" 2>/dev/null
+common=(--db "$dsn" --state-dir "$work/state")
+"$mowcheck" detect "${common[@]}" --model "$work/other.model" --quiet
+set +e
+"$mowcheck" decide "${common[@]}" --registry "$registry" --registry-user-id EE38001010000 \
+  --as-of 2026-11-01 --quiet >"$work/mismatch.log" 2>&1
+status=$?
+set -e
+if [ "$status" -ne 2 ] || ! grep -q "detected with model other.model@" "$work/mismatch.log" ||
+   ! grep -q "threshold of model mowing-default.model@" "$work/mismatch.log"; then
+  echo "FAIL: decide after detect --model other: exit $status"; cat "$work/mismatch.log"; exit 1
+fi
+echo "ok: a plain decide after detect --model other is refused: $(cat "$work/mismatch.log")"
+set +e
+"$mowcheck" decide "${common[@]}" --model "$work/other.model" --registry "$registry" \
+  --registry-user-id EE38001010000 --as-of 2026-11-01 --quiet >"$work/match.log" 2>&1
+status=$?
+set -e
+[ "$status" -le 1 ] || { echo "FAIL: decide --model other: exit $status"; cat "$work/match.log"; exit 1; }
+echo "ok: decide with the model detect used runs"
