@@ -57,6 +57,19 @@ static void expect_refused(const char *text, const char *want1, const char *want
         CHECK_MSG(strstr(msg, want2) != NULL, "'%s' not in: %s", want2, msg);
 }
 
+/* The text with the first `key` line replaced by `line` is refused naming that line
+ * and saying want. */
+static void refuse_line(const char *text, const char *key, const char *line, const char *want)
+{
+    int n = 0;
+    char at[32];
+    char *bad = replace_line(text, key, line, &n);
+    snprintf(at, sizeof at, "line %d:", n);
+    CHECK(n > 1);
+    expect_refused(bad, at, want);
+    free(bad);
+}
+
 /* Refusals every model file gets: version, key, features, checksum, emptiness. */
 static void refuse_common(const char *text)
 {
@@ -81,19 +94,12 @@ static void refuse_common(const char *text)
 static void refuse_trees(const char *text)
 {
     int n = 0;
-    char want[32];
-    char *bad = replace_line(text, "tree", "tree 1 0.5 2 0.25", &n);
-    snprintf(want, sizeof want, "line %d:", n);
-    CHECK(n > 1);
-    expect_refused(bad, want, "a tree needs 7 (feature, threshold) pairs");
-    free(bad);
-    bad = replace_line(text, "tree", "tree 99 0.5 -1 0 -1 0 -1 0 -1 0 -1 0 -1 0 0 0 0 0 0 0 0 0", &n);
-    snprintf(want, sizeof want, "line %d:", n);
-    expect_refused(bad, want, "corrupted line");
-    free(bad);
+    refuse_line(text, "tree", "tree 1 0.5 2 0.25", "a tree needs 7 (feature, threshold) pairs");
+    refuse_line(text, "tree", "tree 99 0.5 -1 0 -1 0 -1 0 -1 0 -1 0 -1 0 0 0 0 0 0 0 0 0",
+                "corrupted line");
     const char *first = strstr(text, "\ntree ") + 1; /* drop the first tree line */
     const char *after = strchr(first, '\n') + 1;
-    bad = malloc(strlen(text) + 1);
+    char *bad = malloc(strlen(text) + 1);
     memcpy(bad, text, (size_t)(first - text));
     strcpy(bad + (first - text), after);
     expect_refused(bad, "checksum mismatch", NULL); /* a lost line: the sum catches it */
@@ -107,17 +113,9 @@ static void refuse_trees(const char *text)
 static void refuse_logistic(const char *text)
 {
     int n = 0;
-    char want[32];
-    char *bad = replace_line(text, "bias", "bias 0.5abc", &n);
-    snprintf(want, sizeof want, "line %d:", n);
-    CHECK(n > 1);
-    expect_refused(bad, want, "corrupted line");
-    free(bad);
-    bad = replace_line(text, "weights", "weights 1 2 3", &n);
-    snprintf(want, sizeof want, "line %d:", n);
-    expect_refused(bad, want, "'weights' needs 11 valid numbers");
-    free(bad);
-    bad = replace_line(text, "bias", "bias 0.5", &n); /* valid syntax, changed value */
+    refuse_line(text, "bias", "bias 0.5abc", "corrupted line");
+    refuse_line(text, "weights", "weights 1 2 3", "'weights' needs 11 valid numbers");
+    char *bad = replace_line(text, "bias", "bias 0.5", &n); /* valid syntax, changed value */
     expect_refused(bad, "checksum mismatch", NULL);
     free(bad);
 }
