@@ -142,6 +142,47 @@ static void expect_no_event(const char *name, ndvi_fn f)
     free(t);
 }
 
+/* What real series hold that is no mowing, as issue cases: none may be approved
+ * automatically (no event reaches the approval threshold). */
+static double stepwise_grazing(int32_t d)
+{
+    int steps = d < D(6, 5) ? 0 : 1 + (d - D(6, 5)) / 20;
+    return fmax(0.85 - 0.12 * steps, 0.45);
+}
+static double rotational_dips(int32_t d)
+{
+    int32_t into = (d - D(5, 20)) % 25;
+    return d >= D(5, 20) && into < 10 ? 0.72 : 0.85;
+}
+static double drought_slide(int32_t d)
+{
+    if (d < D(6, 1))
+        return 0.86;
+    if (d < D(7, 12))
+        return 0.86 - 0.40 * (d - D(6, 1)) / 41.0;
+    return fmin(0.46 + 0.34 * (d - D(7, 12)) / 42.0, 0.80);
+}
+static double haze(int32_t d) { return d == D(7, 5) || d == D(7, 10) ? 0.70 : 0.85; }
+static double ploughing(int32_t d) { return d < D(9, 2) ? 0.82 : 0.15; }
+
+static void expect_no_approval(const char *name, ndvi_fn f)
+{
+    char *t = make_series(name, f);
+    series_set s;
+    detect_result r;
+    REQUIRE(run(t, &s, &r) == MC_OK);
+    REQUIRE(r.n_summaries == 1);
+    CHECK_MSG(r.summaries[0].call != DETECT_CALL_MOWED &&
+                  r.summaries[0].top_event_confidence < model.approval_threshold,
+              "%s: approved automatically (top event %.3f, threshold %.3f)", name,
+              r.summaries[0].top_event_confidence, model.approval_threshold);
+    printf("%s: %zu events, top confidence %.3f\n", name, r.n_events,
+           r.summaries[0].top_event_confidence);
+    detect_result_free(&r);
+    series_free(&s);
+    free(t);
+}
+
 static void test_gap(void)
 {
     char *t = make_series("P6", gap_cut);
@@ -450,6 +491,11 @@ int main(void)
     expect_no_event("cloud dip", cloud_dip);
     expect_no_event("grazing", grazing);
     expect_no_event("harvest", harvest);
+    expect_no_approval("stepwise grazing", stepwise_grazing);
+    expect_no_approval("rotational grazing dips", rotational_dips);
+    expect_no_approval("drought slide and regrowth", drought_slide);
+    expect_no_approval("haze on two dates", haze);
+    expect_no_approval("ploughing", ploughing);
     test_gap();
     test_empty();
     test_garbage();
