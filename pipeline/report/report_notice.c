@@ -13,186 +13,28 @@
 #include "log.h"
 #include "report.h"
 #include "dates.h"
-#include "text_file.h"
-
-static int is_dir(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-int report_template_dir(const char *option, char *buf, size_t size)
-{
-    const char *env = getenv("MOWCHECK_TEMPLATE_DIR"), *schemas = getenv("MOWCHECK_SCHEMA_DIR");
-    int n;
-    if (option && *option)
-        n = snprintf(buf, size, "%s", option);
-    else if (env && *env)
-        n = snprintf(buf, size, "%s", env);
-    else if (schemas && *schemas)
-        n = snprintf(buf, size, "%s/templates", schemas);
-    else
-        n = snprintf(buf, size, "%s", MOWCHECK_SOURCE_DIR "/schemas/templates");
-    if (n < 0 || (size_t)n >= size)
-        return mc_fail("templates folder: path too long");
-    if (!is_dir(buf))
-        return mc_fail("templates folder %s: not found (set MOWCHECK_TEMPLATE_DIR)", buf);
-    return MC_OK;
-}
-
-static int read_text(const char *path, char **text)
-{
-    switch (text_file_read(path, text, NULL)) {
-    case TEXT_FILE_OK: return MC_OK;
-    case TEXT_FILE_CANNOT_OPEN: return mc_fail("template %s: %s", path, strerror(errno));
-    case TEXT_FILE_CANNOT_READ: break;
-    }
-    return mc_fail("template %s: cannot read", path);
-}
-
-/* ---- key = value files ---- */
-typedef struct kv_file {
-    char *text;  /* owns the strings below (split in place) */
-    report_var *vars;
-    size_t n;
-} kv_file;
-
-static void kv_free(kv_file *kv)
-{
-    free(kv->text);
-    free(kv->vars);
-    memset(kv, 0, sizeof *kv);
-}
-
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1]))
-        *--e = '\0';
-    return s;
-}
-
-static int kv_load(const char *path, kv_file *kv)
-{
-    memset(kv, 0, sizeof *kv);
-    if (read_text(path, &kv->text) != MC_OK)
-        return MC_ERR;
-    size_t cap = 1;
-    for (const char *p = kv->text; *p; p++)
-        cap += *p == '\n';
-    kv->vars = calloc(cap, sizeof *kv->vars);
-    if (!kv->vars)
-        return mc_fail("%s: out of memory", path);
-    int line = 0;
-    for (char *save = NULL, *l = kv->text; l; l = save) {
-        save = strchr(l, '\n');
-        if (save)
-            *save++ = '\0';
-        line++;
-        char *t = trim(l);
-        if (!*t || *t == '#')
-            continue;
-        char *eq = strchr(t, '=');
-        if (!eq)
-            return mc_fail("%s: line %d: expected key = value", path, line);
-        *eq = '\0';
-        kv->vars[kv->n].name = trim(t);
-        kv->vars[kv->n++].value = trim(eq + 1);
-    }
-    return MC_OK;
-}
-
-static const char *kv_get(const kv_file *kv, const char *key)
-{
-    for (size_t i = kv->n; i-- > 0;) /* the last one wins */
-        if (strcmp(kv->vars[i].name, key) == 0)
-            return kv->vars[i].value;
-    return NULL;
-}
-
-/* ---- rendering ---- */
-int report_render(FILE *out, const char *tmpl, const char *what, const report_var *vars,
-                  size_t n_vars, int html)
-{
-    int line = 1;
-    for (const char *p = tmpl; *p;) {
-        if (p[0] != '{' || p[1] != '{') {
-            line += *p == '\n';
-            fputc(*p++, out);
-            continue;
-        }
-        const char *end = strstr(p + 2, "}}");
-        if (!end || memchr(p + 2, '\n', (size_t)(end - p - 2)))
-            return mc_fail("template %s: line %d: '{{' without '}}'", what, line);
-        size_t len = (size_t)(end - p - 2);
-        const report_var *v = NULL;
-        for (size_t i = 0; i < n_vars && !v; i++)
-            if (strlen(vars[i].name) == len && memcmp(vars[i].name, p + 2, len) == 0)
-                v = &vars[i];
-        if (!v)
-            return mc_fail("template %s: line %d: unknown {{%.*s}}", what, line, (int)len, p + 2);
-        if (html)
-            report_html_escape(out, v->value);
-        else
-            fputs(v->value, out);
-        p = end + 2;
-    }
-    return ferror(out) ? mc_fail("template %s: write failed", what) : MC_OK;
-}
-
-/* Renders to a new string (*text; the caller frees it). */
-static int render_to_string(const char *tmpl, const char *what, const report_var *vars,
-                            size_t n, int html, char **text)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    if (!m)
-        return mc_fail("template %s: out of memory", what);
-    int rc = report_render(m, tmpl, what, vars, n, html);
-    fclose(m);
-    if (rc != MC_OK) {
-        free(buf);
-        return rc;
-    }
-    *text = buf;
-    return MC_OK;
-}
-
-/* Renders to a new string (plain text), trailing white space removed. */
-static int render_string(const char *tmpl, const char *what, const report_var *vars, size_t n,
-                         char **text)
-{
-    if (render_to_string(tmpl, what, vars, n, 0, text) != MC_OK)
-        return MC_ERR;
-    size_t len = strlen(*text);
-    while (len > 0 && isspace((unsigned char)(*text)[len - 1]))
-        (*text)[--len] = '\0';
-    return MC_OK;
-}
+#include "report_text.h"
 
 /* ---- one language's templates ---- */
 typedef struct notice_templates {
     char dir[4096], agency_path[4200];
     const char *lang;
-    kv_file agency, strings;
+    report_kv agency, strings;
     char *html, *txt;
     int appeal_days, evidence_days;
 } notice_templates;
 
 static void templates_free(notice_templates *t)
 {
-    kv_free(&t->agency);
-    kv_free(&t->strings);
+    report_kv_free(&t->agency);
+    report_kv_free(&t->strings);
     free(t->html);
     free(t->txt);
 }
 
 static int deadline_days(const notice_templates *t, const char *key, int *days)
 {
-    const char *text = kv_get(&t->agency, key);
+    const char *text = report_kv_get(&t->agency, key);
     char *end;
     long d = text ? strtol(text, &end, 10) : -1;
     if (!text || *end || d < 1 || d > 3650)
@@ -206,9 +48,9 @@ static int agency_setting(const notice_templates *t, const char *key, const char
 {
     char k[128];
     snprintf(k, sizeof k, "%s.%s", key, t->lang);
-    *value = kv_get(&t->agency, k);
+    *value = report_kv_get(&t->agency, k);
     if (!*value)
-        *value = kv_get(&t->agency, key);
+        *value = report_kv_get(&t->agency, key);
     if (!*value)
         return mc_fail("%s: no '%s' (nor '%s')", t->agency_path, k, key);
     return MC_OK;
@@ -224,7 +66,7 @@ static int templates_load(const report_notice_options *o, notice_templates *t)
         return mc_fail("--lang: '%s' is not a language folder", o->lang ? o->lang : "");
     t->lang = o->lang;
     snprintf(t->agency_path, sizeof t->agency_path, "%s/agency.conf", o->template_dir);
-    if (kv_load(t->agency_path, &t->agency) != MC_OK ||
+    if (report_kv_load(t->agency_path, &t->agency) != MC_OK ||
         deadline_days(t, "appeal_deadline_days", &t->appeal_days) != MC_OK ||
         deadline_days(t, "evidence_deadline_days", &t->evidence_days) != MC_OK)
         return MC_ERR;
@@ -234,22 +76,22 @@ static int templates_load(const report_notice_options *o, notice_templates *t)
             return MC_ERR;
     }
     snprintf(t->dir, sizeof t->dir, "%s/%s", o->template_dir, o->lang);
-    if (!is_dir(t->dir))
+    if (!report_is_dir(t->dir))
         return mc_fail("language %s: no folder %s", o->lang, t->dir);
     char path[4200];
     snprintf(path, sizeof path, "%s/strings.conf", t->dir);
-    if (kv_load(path, &t->strings) != MC_OK)
+    if (report_kv_load(path, &t->strings) != MC_OK)
         return MC_ERR;
     snprintf(path, sizeof path, "%s/notice.html", t->dir);
-    if (read_text(path, &t->html) != MC_OK)
+    if (report_read_template(path, &t->html) != MC_OK)
         return MC_ERR;
     snprintf(path, sizeof path, "%s/notice.txt", t->dir);
-    return read_text(path, &t->txt);
+    return report_read_template(path, &t->txt);
 }
 
 static int word(const notice_templates *t, const char *key, const char **value)
 {
-    *value = kv_get(&t->strings, key);
+    *value = report_kv_get(&t->strings, key);
     if (!*value)
         return mc_fail("%s/strings.conf: no '%s'", t->dir, key);
     return MC_OK;
@@ -450,7 +292,7 @@ static int notice_words_load(const notice_templates *t, const store_flagged *f,
         return MC_ERR;
     /* why, in the notice's language: optional per rule ("" where the templates have none) */
     snprintf(key, sizeof key, "rule.%s", f->rule ? f->rule : "");
-    w->rule = kv_get(&t->strings, key);
+    w->rule = report_kv_get(&t->strings, key);
     if (!w->rule)
         w->rule = "";
     if (agency_setting(t, "agency_contact", &w->contact) != MC_OK ||
@@ -500,12 +342,12 @@ static int notice_render(const notice_templates *t, const store_flagged *f,
         {"next_heading", w.next_heading}, {"next_text", NULL}};
     size_t n_vars = sizeof vars / sizeof *vars;
     if (rc == MC_OK) /* the next steps may use every other variable */
-        rc = render_string(w.next, "strings.conf next.*", vars, n_vars - 1, &x->next);
+        rc = report_render_trimmed(w.next, "strings.conf next.*", vars, n_vars - 1, &x->next);
     vars[n_vars - 1].value = x->next;
     if (rc == MC_OK)
-        rc = render_to_string(t->html, "notice.html", vars, n_vars, 1, &x->html);
+        rc = report_render_alloc(t->html, "notice.html", vars, n_vars, 1, &x->html);
     if (rc == MC_OK)
-        rc = render_to_string(t->txt, "notice.txt", vars, n_vars, 0, &x->txt);
+        rc = report_render_alloc(t->txt, "notice.txt", vars, n_vars, 0, &x->txt);
     return rc;
 }
 

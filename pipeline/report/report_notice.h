@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "report_text.h"
 #include "store.h"
 
 typedef struct report_notice_options {
@@ -29,20 +30,6 @@ typedef struct report_notice_options {
     store_series_filter observed; /* what counts as a clear image */
     const char *out_dir;          /* writes <case_number>.html and .txt here (must exist) */
 } report_notice_options;
-
-/* The templates folder: option, $MOWCHECK_TEMPLATE_DIR, $MOWCHECK_SCHEMA_DIR/templates,
- * the source tree's schemas/templates. */
-int report_template_dir(const char *option, char *buf, size_t size);
-
-/* A template variable. */
-typedef struct report_var {
-    const char *name, *value;
-} report_var;
-
-/* Writes tmpl with every {{name}} replaced by its value (HTML-escaped where html);
- * an unknown or unterminated {{ fails naming `what` (the template file) and the line. */
-int report_render(FILE *out, const char *tmpl, const char *what, const report_var *vars,
-                  size_t n_vars, int html);
 
 /* Writes the notice of every flagged claim with a case, issuing (and recording) those
  * not issued yet; *n_written: cases written. A case that cannot be written is named in
