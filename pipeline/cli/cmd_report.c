@@ -51,14 +51,18 @@ static const char usage_text[] =
     "usage: mowcheck report [-o DIR] [--season YEAR] [--lang en|et] [--parcels FILE]\n"
     "       [--notice-date YYYY-MM-DD] [--templates DIR]\n\n"
     "Writes into DIR (default ./mowcheck-report):\n"
-    "  report.html      the inspector report: every flagged claim (not_mowed,\n"
-    "                   inconclusive) with its NDVI time line, reason, case and review;\n"
-    "                   one self-contained file, sortable and filterable\n"
+    "  report.html      the inspector report's index: every flagged claim (not_mowed,\n"
+    "                   inconclusive) with its case, outcome, P(mowed), review and\n"
+    "                   reason; filters, search and a map of the flagged parcels\n"
+    "  cases/CASE.html  one page per case: NDVI time line, image chips\n"
     "  flagged.geojson  the flagged claims' parcels for GIS (EPSG:4326)\n"
     "  flagged.csv      the same as CSV with a wkt column\n"
     "  notices/LANG/CASE.html, CASE.txt   the farmer's notice of every case, from the\n"
     "                   templates (schemas/templates: LANG/ and agency.conf with the\n"
-    "                   appeal terms; --templates DIR or MOWCHECK_TEMPLATE_DIR)\n"
+    "                   deadlines and the agency's details; --templates DIR or\n"
+    "                   MOWCHECK_TEMPLATE_DIR); a notice is recorded when first issued\n"
+    "                   and written unchanged by later runs\n"
+    "--lang sets the language of the report and of the notices.\n"
     "The parcel file is the one of the last ingest unless --parcels is given.\n"
     "Exit 0: all written; 1: the report is written but a GIS export or the notices are\n"
     "not; 2: bad arguments; 3: no report.";
@@ -152,7 +156,8 @@ static int report_all(const mc_settings *set, const report_args *a, int season)
                                      .min_valid_share = set->min_valid_share,
                                      .season = season},
                         .chips = 1, .parcels_path = a->parcels,
-                        .id_field = a->parcels ? set->id_field : NULL};
+                        .id_field = a->parcels ? set->id_field : NULL,
+                        .template_dir = a->templates, .lang = a->lang};
     char path[4096];
     snprintf(path, sizeof path, "%s/report.html", a->dir);
     size_t n;
@@ -177,8 +182,9 @@ int cmd_report(int argc, char **argv)
         {"output", &a.dir, NULL, "DIR: write here (also -o DIR; default ./mowcheck-report)"},
         {"season", &a.season, NULL, "YEAR: only this season's claims (default: all)"},
         {"parcels", &a.parcels, NULL, "FILE: the parcel file (default: the last ingest's)"},
-        {"lang", &a.lang, NULL, "en|et: the notices' language (default en)"},
-        {"notice-date", &a.notice_date, NULL, "YYYY-MM-DD: the notices' date (default today)"},
+        {"lang", &a.lang, NULL, "en|et: the report's and the notices' language (default en)"},
+        {"notice-date", &a.notice_date, NULL,
+         "YYYY-MM-DD: the date of notices issued now (default today)"},
         {"templates", &a.templates, NULL, "DIR: the notice templates (default schemas/templates)"},
         {NULL, NULL, NULL, NULL},
     };

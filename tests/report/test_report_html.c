@@ -1,8 +1,12 @@
-/* The inspector report: every flagged claim of the database listed once with its case
- * number, hostile strings escaped (the only <script> is ours), the NDVI time line drawn
- * from the stored observations and events (dots, cloud marks, window, events), nothing
- * fetched from the network, the footer's runs with "not available" energy, and the
- * `mowcheck report` command writing the report and both GIS exports.
+/* The inspector report: the index lists every flagged claim of the database once with
+ * its case number, linked to the case's own page (cases/CASE.html, which links back to
+ * the index's #case= anchor); hostile strings escaped (the only <script> is ours); the
+ * case page's NDVI time line drawn from the stored observations and events (dots, cloud
+ * marks, window, events) and its image chips with the colour scale; the index's SVG map
+ * of the flagged parcels (from the parcel file, coloured by outcome, each linked to its
+ * case); nothing fetched from the network; the footer's runs with "not available"
+ * energy; --lang et in Estonian; and the `mowcheck report` command writing the report
+ * and both GIS exports.
  *
  * usage: test_report_html MOWCHECK_BINARY
  *
@@ -57,16 +61,37 @@ static char *escaped(const char *text)
     return buf;
 }
 
+/* The case page of a claim (season 2026). */
+static char *case_page(const char *claim)
+{
+    char *number = fixture_case(claim, 2026), path[600];
+    snprintf(path, sizeof path, "%s/cases/%s.html", dir, number);
+    free(number);
+    return read_all(path);
+}
+
+/* Nothing fetched from the network. */
+static void check_offline(const char *html)
+{
+    CHECK_INT(count(html, "http"), count(html, "xmlns=\"http://www.w3.org/2000/svg\""));
+    CHECK_INT(count(html, " src="), count(html, " src=\"data:image/png;base64,"));
+    CHECK(strstr(html, "<link") == NULL);
+    CHECK(strstr(html, "@import") == NULL);
+    CHECK_INT(count(html, "url("), count(html, "url(#ndvi)"));
+}
+
 static void check_report(const char *html, int season)
 {
-    CHECK_INT(count(html, "<tr data-outcome="), fixture_flagged_count(season));
+    CHECK_INT(count(html, " data-outcome="), fixture_flagged_count(season));
     for (int i = 0; i < N_FIXTURE; i++) {
         const fixture_claim *c = &fixture_claims[i];
         int flagged = strcmp(c->outcome, "approved") != 0 && (!season || c->season == season);
         char *number = fixture_case(c->claim, c->season);
+        char link[200];
+        snprintf(link, sizeof link, "<a href=\"cases/%s.html\">%s</a>", number, number);
         if (flagged)
-            CHECK_MSG(*number && strstr(html, number), "claim %s: case %s missing", c->claim,
-                      number);
+            CHECK_MSG(*number && strstr(html, link), "claim %s: case %s (link) missing",
+                      c->claim, number);
         free(number);
         char cell[64];
         snprintf(cell, sizeof cell, ">%s</td>", c->claim);
@@ -80,16 +105,52 @@ static void check_report(const char *html, int season)
     CHECK(strstr(html, "Looked &lt;b&gt;fine&lt;/b&gt; &amp; &quot;mowed&quot;") != NULL);
     CHECK_INT(count(html, "<script"), 1);
     CHECK_INT(count(html, "</script>"), 1);
-    /* self-contained: no fetched resource */
-    CHECK_INT(count(html, "http"), count(html, "xmlns=\"http://www.w3.org/2000/svg\""));
-    CHECK_INT(count(html, " src="), count(html, " src=\"data:image/png;base64,"));
-    CHECK(strstr(html, "<link") == NULL);
-    CHECK(strstr(html, "@import") == NULL && strstr(html, "url(") == NULL);
+    check_offline(html);
 }
 
-static void check_timelines(const char *html)
+/* The map: P-1's two claims (not_mowed) and P-2 and the hostile parcel (inconclusive)
+ * are drawn and linked to their case; P-MISSING (not in the parcel file) is not. */
+static void check_map(const char *html)
 {
-    char *p1 = row_of(html, "P-1"); /* C-1 (first of P-1's two claims) */
+    const char *start = strstr(html, "<section class=\"map\">"),
+               *end = start ? strstr(start, "</section>") : NULL;
+    REQUIRE(start != NULL && end != NULL);
+    char *map = strndup(start, (size_t)(end - start));
+    CHECK_INT(count(map, "<a class=\"parcel not_mowed\" href=\"cases/"), 2);
+    CHECK_INT(count(map, "<a class=\"parcel inconclusive\" href=\"cases/"), 2);
+    char *number = fixture_case("C-7", 2026), link[200];
+    snprintf(link, sizeof link, "href=\"cases/%s.html\"", number);
+    CHECK(strstr(map, link) == NULL);
+    free(number);
+    number = fixture_case("C-2", 2026);
+    snprintf(link, sizeof link, "href=\"cases/%s.html\"><title>%s P-2 (inconclusive)</title>"
+                                "<path d=\"M", number, number);
+    CHECK_MSG(strstr(map, link) != NULL, "map: no outline of P-2 linked to %s", number);
+    free(number);
+    CHECK(strstr(map, hostile_parcel) == NULL);
+    free(map);
+}
+
+/* Every case page links back to its row of the index and is offline. */
+static void check_case_pages(void)
+{
+    for (int i = 0; i < N_FIXTURE; i++) {
+        const fixture_claim *c = &fixture_claims[i];
+        if (c->season != 2026 || strcmp(c->outcome, "approved") == 0)
+            continue;
+        char *page = case_page(c->claim), *number = fixture_case(c->claim, 2026), back[200];
+        snprintf(back, sizeof back, "<a href=\"../report.html#case=%s\">", number);
+        CHECK_MSG(strstr(page, back) != NULL, "%s: no link back", number);
+        CHECK_INT(count(page, "<script"), 0);
+        check_offline(page);
+        free(number);
+        free(page);
+    }
+}
+
+static void check_timelines(void)
+{
+    char *p1 = case_page("C-1");
     CHECK_INT(count(p1, "class=\"obs\""), 4);
     CHECK_INT(count(p1, "class=\"cloud\""), 2);
     CHECK(strstr(p1, "<title>2026-06-21 lost to cloud</title>") != NULL);
@@ -97,11 +158,9 @@ static void check_timelines(const char *html)
     CHECK_INT(count(p1, "class=\"event\""), 0);
     CHECK_INT(count(p1, "class=\"window\""), 1);
     CHECK(strstr(p1, "scheme window 2026-06-01 to 2026-08-31") != NULL);
-    CHECK(strstr(p1, "data-p=\"0.05\"") != NULL);
-    CHECK(strstr(p1, "data-tile=\"35VLF\"") != NULL);
     CHECK(strstr(p1, "4 clear of 6 dates; 0 event(s)") != NULL);
     free(p1);
-    char *p2 = row_of(html, "P-2");
+    char *p2 = case_page("C-2");
     CHECK_INT(count(p2, "class=\"obs\""), 6);
     CHECK_INT(count(p2, "class=\"cloud\""), 0);
     CHECK_INT(count(p2, "class=\"event\""), 1);
@@ -109,10 +168,26 @@ static void check_timelines(const char *html)
           != NULL);
     CHECK(strstr(p2, "<title>2026-06-01 NDVI 0.700</title>") != NULL);
     free(p2);
+    char *ph = case_page("C-3");
+    CHECK_INT(count(ph, "class=\"obs\""), 0);
+    CHECK(strstr(ph, hostile_parcel) == NULL);
+    free(ph);
+}
+
+/* The index's data for the filters. */
+static void check_rows(const char *html)
+{
+    char *p1 = row_of(html, "P-1"); /* C-1 (first of P-1's two claims) */
+    CHECK(strstr(p1, "data-p=\"0.05\"") != NULL);
+    CHECK(strstr(p1, "data-tile=\"35VLF\"") != NULL);
+    CHECK(strstr(p1, "data-review=\"mowed\"") != NULL);
+    CHECK(strstr(p1, "data-q=\"mc-2026-") != NULL && strstr(p1, " c-1 p-1\"") != NULL);
+    CHECK(strstr(p1, "4 clear of 6 dates; 0 event(s)") != NULL);
+    free(p1);
     char *h = escaped(hostile_parcel);
     char *ph = row_of(html, h);
-    CHECK_INT(count(ph, "class=\"obs\""), 0);
     CHECK(strstr(ph, "data-tile=\"\"") != NULL && strstr(ph, "data-p=\"\"") != NULL);
+    CHECK(strstr(ph, "data-review=\"\"") != NULL);
     free(ph);
     free(h);
 }
@@ -204,9 +279,9 @@ static void check_chip(const char *b64)
     free(png);
 }
 
-static void check_chips(const char *html)
+static void check_chips(void)
 {
-    char *p2 = row_of(html, "P-2");
+    char *p2 = case_page("C-2");
     CHECK_INT(count(p2, "<img "), 2);
     CHECK(strstr(p2, "alt=\"before 2026-06-11\"") != NULL);
     CHECK(strstr(p2, "alt=\"after 2026-06-21\"") != NULL);
@@ -218,11 +293,39 @@ static void check_chips(const char *html)
     char *b64 = strndup(src, (size_t)(end - src));
     check_chip(b64);
     free(b64);
+    /* a click enlarges (a checkbox in the label); the colour scale beside */
+    CHECK(strstr(p2, "<label><input type=\"checkbox\"><img alt=\"before 2026-06-11\"") != NULL);
+    CHECK(strstr(p2, "<figcaption>NDVI, before 2026-06-11</figcaption>") != NULL);
+    CHECK(strstr(p2, "<linearGradient id=\"ndvi\"><stop offset=\"0\" stop-color=\"rgb(165,120,80)\"/>")
+          != NULL);
     free(p2);
-    char *p1 = row_of(html, "P-1"); /* its dates' scenes have no files: no image */
+    char *p1 = case_page("C-1"); /* its dates' scenes have no files: no image */
     CHECK_INT(count(p1, "<img "), 0);
     CHECK(strstr(p1, "no image") != NULL);
     free(p1);
+}
+
+/* --lang et: the words of et/report.conf, the same data. */
+static void check_estonian(store *st, const report_options *english, const char *path)
+{
+    report_options o = *english;
+    o.lang = "et";
+    size_t n;
+    REQUIRE(report_inspector_write(st, &o, path, &n) == MC_OK);
+    char *html = read_all(path);
+    CHECK(strstr(html, "<html lang=\"et\">") != NULL);
+    CHECK(strstr(html, "<h1>Märgitud taotlused</h1>") != NULL);
+    CHECK(strstr(html, ">niitmata</td>") != NULL && strstr(html, ">ebaselge</td>") != NULL);
+    CHECK(strstr(html, ">üle vaatamata</td>") != NULL);
+    CHECK(strstr(html, "Flagged claims") == NULL && strstr(html, "not reviewed") == NULL);
+    free(html);
+    char *p1 = case_page("C-1");
+    CHECK(strstr(p1, "<title>2026-06-21 pilve all</title>") != NULL);
+    CHECK(strstr(p1, ">juuni</text>") != NULL);
+    free(p1);
+    o.lang = "xx";
+    CHECK(report_inspector_write(st, &o, path, &n) != MC_OK);
+    CHECK(strstr(mc_error_message(), "xx/report.conf") != NULL);
 }
 
 static void check_cli(const char *mowcheck_bin)
@@ -271,10 +374,14 @@ int main(int argc, char **argv)
     CHECK_INT((long)n, 5);
     char *html = read_all(path);
     check_report(html, 2026);
-    check_timelines(html);
+    check_rows(html);
+    check_map(html);
     check_footer(html);
-    check_chips(html);
     free(html);
+    check_timelines();
+    check_chips();
+    check_case_pages();
+    check_estonian(st, &o, path);
 
     o.season = 0;
     REQUIRE(report_inspector_write(st, &o, path, &n) == MC_OK);
