@@ -22,7 +22,10 @@
 int cmd_export_flagged(const struct mc_settings *set, const char *output, int season,
                        const char *format, const char *parcels)
 {
-    report_gis_options o = {.season = season, .parcels_path = parcels, .output = output};
+    report_gis_options o = {.season = season, .parcels_path = parcels, .output = output,
+                            .observed = {.min_valid_pixels = set->min_valid_pixels,
+                                         .min_valid_share = set->min_valid_share,
+                                         .season = season}};
     if (report_gis_format_parse(format ? format : "geojson", &o.format) != MC_OK) {
         log_error("export flagged: %s", mc_error_message());
         return EXIT_USAGE;
@@ -56,7 +59,9 @@ static const char usage_text[] =
     "                   reason; filters, search and a map of the flagged parcels\n"
     "  cases/CASE.html  one page per case: NDVI time line, image chips\n"
     "  flagged.geojson  the flagged claims' parcels for GIS (EPSG:4326)\n"
-    "  flagged.csv      the same as CSV with a wkt column\n"
+    "  flagged.gpkg     the same as a GeoPackage\n"
+    "  flagged.csv      the same as CSV with a wkt column; flagged.prj, .csvt and\n"
+    "                   flagged.vrt (the CSV with its CRS, for ogrinfo and QGIS)\n"
     "  notices/LANG/CASE.html, CASE.txt   the farmer's notice of every case, from the\n"
     "                   templates (schemas/templates: LANG/ and agency.conf with the\n"
     "                   deadlines and the agency's details; --templates DIR or\n"
@@ -84,17 +89,20 @@ static int report_season(const char *text, int *season)
     return MC_OK;
 }
 
-static int report_exports(store *st, const mc_settings *set, const report_args *a, int season)
+static int report_exports(store *st, const mc_settings *set, const report_args *a,
+                          const report_options *ro)
 {
-    static const char *const names[] = {"flagged.geojson", "flagged.csv"};
+    static const char *const names[] = {"flagged.geojson", "flagged.csv", "flagged.gpkg"};
+    static const report_gis_format formats[] = {REPORT_GIS_GEOJSON, REPORT_GIS_CSV,
+                                                REPORT_GIS_GPKG};
     int code = EXIT_OK;
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 3; k++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", a->dir, names[k]);
-        report_gis_options o = {.season = season, .parcels_path = a->parcels,
+        report_gis_options o = {.season = ro->season, .parcels_path = a->parcels,
                                 .id_field = a->parcels ? set->id_field : NULL,
-                                .format = k == 0 ? REPORT_GIS_GEOJSON : REPORT_GIS_CSV,
-                                .output = path};
+                                .format = formats[k], .output = path,
+                                .observed = ro->observed};
         size_t n;
         if (report_flagged_export(st, &o, &n) != MC_OK) {
             log_error("report: %s: %s", path, mc_error_message());
@@ -167,7 +175,7 @@ static int report_all(const mc_settings *set, const report_args *a, int season)
         code = EXIT_FAILURE_RUN;
     } else {
         log_info("report: %s: %zu flagged claim(s)", path, n);
-        code = report_exports(st, set, a, season);
+        code = report_exports(st, set, a, &o);
         int c = report_notices(st, a, &o);
         code = c > code ? c : code;
     }

@@ -335,8 +335,9 @@ static void check_cli(const char *mowcheck_bin)
     snprintf(cmd, sizeof cmd, "'%s' report -o '%s' --season 2026 --db '%s' 2>/dev/null",
              mowcheck_bin, out, db_dsn);
     CHECK_INT(system(cmd), 0);
-    const char *files[] = {"report.html", "flagged.geojson", "flagged.csv"};
-    for (int i = 0; i < 3; i++) {
+    const char *files[] = {"report.html", "flagged.geojson", "flagged.csv", "flagged.gpkg",
+                           "flagged.prj", "flagged.csvt", "flagged.vrt"};
+    for (int i = 0; i < 7; i++) {
         char path[600];
         snprintf(path, sizeof path, "%s/%s", out, files[i]);
         CHECK_MSG(access(path, R_OK) == 0, "%s not written", path);
