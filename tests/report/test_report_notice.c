@@ -346,6 +346,31 @@ static void check_agency_file(store *st)
     CHECK(strstr(mc_error_message(), "agency.conf: no 'legal_basis.xx'") != NULL);
 }
 
+/* The batch role (mowcheck report) records notices; the inspector role only reads them;
+ * nobody changes one. */
+static void check_roles(void)
+{
+    static const char copy[] =
+        "INSERT INTO notices (case_number, lang, decision_id, review_id, state, issued_on,"
+        " deadline, content_sha256, body_text, body_html) SELECT case_number, 'zz', decision_id,"
+        " review_id, state, issued_on, deadline, content_sha256, body_text, body_html"
+        " FROM notices WHERE lang = 'en' LIMIT 1";
+    PGconn *c = db_connect();
+    sql(c, "SET ROLE mowcheck_batch");
+    sql(c, copy);
+    PGresult *r = PQexec(c, "UPDATE notices SET issued_on = issued_on + 1");
+    CHECK(strstr(PQresultErrorMessage(r), "permission denied") != NULL);
+    PQclear(r);
+    sql(c, "RESET ROLE");
+    sql(c, "SET ROLE mowcheck_inspector");
+    CHECK(db_count(c, "SELECT count(*) FROM notices WHERE lang = 'zz'") == 1);
+    r = PQexec(c, copy);
+    CHECK(strstr(PQresultErrorMessage(r), "permission denied") != NULL);
+    PQclear(r);
+    sql(c, "RESET ROLE");
+    PQfinish(c);
+}
+
 /* A recorded notice changed behind mowcheck's back is named, not written. */
 static void check_tampered(store *st)
 {
@@ -424,6 +449,7 @@ int main(int argc, char **argv)
     check_agency_file(st);
     check_template_errors();
     check_cli(argv[1]);
+    check_roles();
     check_tampered(st);
 
     store_close(st);
