@@ -57,7 +57,7 @@ static const char *const required_words[] = {
     "col.season", "col.tile", "col.outcome", "col.p", "col.p_title", "col.review",
     "col.reason", "p.none", "map.heading", "map.hint", "map.none", "case.heading", "case.back",
     "case.scheme", "case.window", "case.timeline", "case.timeline_legend", "case.images",
-    "case.images_hint", "case.scale", "case.no_data", "chip.before", "chip.after",
+    "case.images_hint", "case.scale", "case.true_colour", "case.no_data", "chip.before", "chip.after",
     "chip.clear", "images.none", "obs.summary", "timeline.aria", "timeline.cloud",
     "timeline.ndvi", "timeline.window", "timeline.event", "months", "footer.written",
     "footer.runs", "footer.no_runs"};
@@ -806,7 +806,8 @@ static int index_write(FILE *out, void *arg)
 typedef struct report_chip {
     int32_t day;
     const char *label_key; /* chip.before, chip.after, chip.clear */
-    char *b64;             /* PNG; NULL: no image */
+    char *b64;             /* NDVI PNG; NULL: no image */
+    char *rgb_b64;         /* true colour PNG; NULL: the scene has no B02/B03 */
 } report_chip;
 
 typedef struct report_chips {
@@ -842,22 +843,32 @@ static void chips_scale(FILE *out, const report_words *w)
     fputs("</figcaption></figure>\n", out);
 }
 
+/* One chip: a label around a hidden checkbox so that a click enlarges it (CSS). */
+static void chip_figure(FILE *out, const report_words *w, const report_chip *c,
+                        const char *kind_key, const char *b64)
+{
+    char date[11];
+    date_format(c->day, date);
+    fputs("<figure class=\"chip\"><label><input type=\"checkbox\"><img alt=\"", out);
+    put_word(out, w, c->label_key);
+    fprintf(out, " %s\" src=\"data:image/png;base64,%s\"></label><figcaption>", date, b64);
+    put_word(out, w, kind_key);
+    fputs(", ", out);
+    put_word(out, w, c->label_key);
+    fprintf(out, " %s</figcaption></figure>\n", date);
+}
+
 static void case_chips(FILE *out, const report_words *w, const report_chips *ch)
 {
     fputs("<div class=\"chips\">\n", out);
     int shown = 0;
     for (int i = 0; i < ch->n; i++) {
-        if (!ch->c[i].b64)
-            continue;
-        char date[11];
-        date_format(ch->c[i].day, date);
-        fputs("<figure class=\"chip\"><label><input type=\"checkbox\"><img alt=\"", out);
-        put_word(out, w, ch->c[i].label_key);
-        fprintf(out, " %s\" src=\"data:image/png;base64,%s\"></label><figcaption>NDVI, ", date,
-                ch->c[i].b64);
-        put_word(out, w, ch->c[i].label_key);
-        fprintf(out, " %s</figcaption></figure>\n", date);
-        shown++;
+        if (ch->c[i].b64) {
+            chip_figure(out, w, &ch->c[i], "case.scale", ch->c[i].b64);
+            shown++;
+        }
+        if (ch->c[i].rgb_b64)
+            chip_figure(out, w, &ch->c[i], "case.true_colour", ch->c[i].rgb_b64);
     }
     if (shown)
         chips_scale(out, w);
@@ -980,8 +991,8 @@ static void chips_choose(const store_flagged *f, const store_report_detail *d, r
         if (!best || d->events[i].confidence > best->confidence)
             best = &d->events[i];
     if (best) {
-        ch->c[0] = (report_chip){best->day_start, "chip.before", NULL};
-        ch->c[1] = (report_chip){best->day_end, "chip.after", NULL};
+        ch->c[0] = (report_chip){best->day_start, "chip.before", NULL, NULL};
+        ch->c[1] = (report_chip){best->day_end, "chip.after", NULL, NULL};
         ch->n = 2;
         return;
     }
@@ -998,9 +1009,9 @@ static void chips_choose(const store_flagged *f, const store_report_detail *d, r
         }
     if (first == INT32_MIN)
         return;
-    ch->c[ch->n++] = (report_chip){first, "chip.clear", NULL};
+    ch->c[ch->n++] = (report_chip){first, "chip.clear", NULL, NULL};
     if (last != first)
-        ch->c[ch->n++] = (report_chip){last, "chip.clear", NULL};
+        ch->c[ch->n++] = (report_chip){last, "chip.clear", NULL, NULL};
 }
 
 /* A chip that cannot be made is left out with a warning; the report goes on. */
@@ -1016,6 +1027,8 @@ static void chips_make(store *s, const store_flagged *f, const store_report_deta
         int rc = store_report_scene(s, d->tile_id, ch->c[i].day, &path, &offset, &found);
         if (rc == MC_OK && found)
             rc = report_chip_png_base64(path, offset, geom, &ch->c[i].b64);
+        if (rc == MC_OK && found)
+            rc = report_chip_true_colour_base64(path, offset, geom, &ch->c[i].rgb_b64);
         if (rc != MC_OK || !found)
             log_warn("report: parcel %s: no image of %s: %s", f->parcel_id, date,
                      rc != MC_OK ? mc_error_message() : "no scene of its tile that day");
@@ -1025,8 +1038,10 @@ static void chips_make(store *s, const store_flagged *f, const store_report_deta
 
 static void chips_free(report_chips *ch)
 {
-    for (int k = 0; k < ch->n; k++)
+    for (int k = 0; k < ch->n; k++) {
         free(ch->c[k].b64);
+        free(ch->c[k].rgb_b64);
+    }
     ch->n = 0;
 }
 

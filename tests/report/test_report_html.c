@@ -202,19 +202,16 @@ static void check_footer(const char *html)
     CHECK(d && strstr(d, "energy: not available") != NULL);
 }
 
-/* B04/B08 of 300 x 300 px at 10 m from (499500, 6501500), UTM 35N, everywhere red DN 1500
- * and NIR DN 5000 (offset -1000: reflectance 0.05 and 0.40, NDVI 0.35 / 0.45 = 0.7778);
- * the scenes of 06-11 and 06-21 (P-2's event) point at them. */
-static void fixture_tiffs(void)
+static void fixture_bands(const char *name, int n_bands)
 {
     char scene[400], path[500];
-    snprintf(scene, sizeof scene, "%s/scene", dir);
+    snprintf(scene, sizeof scene, "%s/%s", dir, name);
     REQUIRE(mkdir(scene, 0777) == 0);
-    const char *bands[] = {"B04", "B08"};
-    const int dn[] = {1500, 5000};
+    const char *bands[] = {"B04", "B08", "B03", "B02"};
+    const int dn[] = {1500, 5000, 1800, 1300};
     OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
     OSRImportFromEPSG(srs, 32635);
-    for (int b = 0; b < 2; b++) {
+    for (int b = 0; b < n_bands; b++) {
         snprintf(path, sizeof path, "%s/%s.tif", scene, bands[b]);
         GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GTiff"), path, 300, 300, 1, GDT_UInt16,
                                      NULL);
@@ -228,17 +225,28 @@ static void fixture_tiffs(void)
     OSRDestroySpatialReference(srs);
     PGconn *c = db_connect();
     char q[700];
-    snprintf(q, sizeof q, "UPDATE scenes SET path = '%s' WHERE acquired_on IN ('2026-06-11',"
-                          " '2026-06-21')", scene);
+    snprintf(q, sizeof q, "UPDATE scenes SET path = '%s' WHERE acquired_on = '%s'", scene,
+             strcmp(name, "scene-0611") == 0 ? "2026-06-11" : "2026-06-21");
     sql(c, q);
     PQfinish(c);
+}
+
+/* B04/B08 (and on 06-11 the optional B03/B02) of 300 x 300 px at 10 m from (499500,
+ * 6501500), UTM 35N, everywhere red DN 1500, NIR DN 5000, green DN 1800, blue DN 1300
+ * (offset -1000: reflectance 0.05, 0.40, 0.08, 0.03; NDVI 0.35 / 0.45 = 0.7778); the
+ * scenes of 06-11 and 06-21 (P-2's event) point at them. */
+static void fixture_tiffs(void)
+{
+    fixture_bands("scene-0611", 4);
+    fixture_bands("scene-0621", 2);
 }
 
 /* P-2 (501000..501100 E, 6500000..6500100 N) plus 30 m: source columns 147..162, rows
  * 137..152 (16 x 16 px), upscaled by ceil(64 / 16) = 4 to 64 x 64. The west edge (x 501000)
  * is the boundary between source columns 149 and 150: chip column 12. NDVI 0.7778:
- * t = 0.8642 of the ramp (165,120,80) -> (20,140,40) = (40, 137, 45). */
-static void check_chip(const char *b64)
+ * t = 0.8642 of the ramp (165,120,80) -> (20,140,40) = (40, 137, 45). True colour:
+ * 255 * sqrt(reflectance / 0.3) = (104, 132, 81). */
+static void check_chip(const char *b64, const int expected[3])
 {
     size_t len = strlen(b64);
     unsigned char *png = malloc(len);
@@ -254,7 +262,6 @@ static void check_chip(const char *b64)
     CHECK_INT(GDALGetRasterYSize(ds), 64);
     REQUIRE(GDALGetRasterCount(ds) == 3);
     unsigned char px[3];
-    const int expected[3] = {40, 137, 45};
     for (int b = 0; b < 3; b++) {
         REQUIRE(GDALRasterIO(GDALGetRasterBand(ds, b + 1), GF_Read, 32, 32, 1, 1, &px[b], 1, 1,
                              GDT_Byte, 0, 0) == CE_None);
@@ -273,29 +280,45 @@ static void check_chip(const char *b64)
     for (int b = 0; b < 3; b++)
         REQUIRE(GDALRasterIO(GDALGetRasterBand(ds, b + 1), GF_Read, 0, 0, 1, 1, &corner[b], 1, 1,
                              GDT_Byte, 0, 0) == CE_None);
-    CHECK_INT(corner[1], 137);
+    CHECK_INT(corner[1], expected[1]);
     GDALClose(ds);
     VSIUnlink("/vsimem/test-chip.png");
     free(png);
 }
 
-static void check_chips(void)
+/* The n-th image of a page (0-based), as base64. */
+static char *image_b64(const char *page, int n)
 {
-    char *p2 = case_page("C-2");
-    CHECK_INT(count(p2, "<img "), 2);
-    CHECK(strstr(p2, "alt=\"before 2026-06-11\"") != NULL);
-    CHECK(strstr(p2, "alt=\"after 2026-06-21\"") != NULL);
-    const char *src = strstr(p2, "base64,");
+    const char *src = page;
+    for (int k = 0; k <= n && src; k++) {
+        src = strstr(src, "base64,");
+        src = src ? src + strlen("base64,") : NULL;
+    }
     REQUIRE(src != NULL);
-    src += strlen("base64,");
     const char *end = strchr(src, '"');
     REQUIRE(end != NULL);
-    char *b64 = strndup(src, (size_t)(end - src));
-    check_chip(b64);
+    return strndup(src, (size_t)(end - src));
+}
+
+static void check_chips(void)
+{
+    static const int ndvi[3] = {40, 137, 45}, true_colour[3] = {104, 132, 81};
+    char *p2 = case_page("C-2");
+    /* 06-11: NDVI and true colour; 06-21 has no B02/B03: NDVI only */
+    CHECK_INT(count(p2, "<img "), 3);
+    CHECK_INT(count(p2, "alt=\"before 2026-06-11\""), 2);
+    CHECK_INT(count(p2, "alt=\"after 2026-06-21\""), 1);
+    char *b64 = image_b64(p2, 0);
+    check_chip(b64, ndvi);
     free(b64);
-    /* a click enlarges (a checkbox in the label); the colour scale beside */
+    b64 = image_b64(p2, 1);
+    check_chip(b64, true_colour);
+    free(b64);
+    /* a click enlarges (a checkbox in the label); the colour scale and the date beside */
     CHECK(strstr(p2, "<label><input type=\"checkbox\"><img alt=\"before 2026-06-11\"") != NULL);
     CHECK(strstr(p2, "<figcaption>NDVI, before 2026-06-11</figcaption>") != NULL);
+    CHECK(strstr(p2, "<figcaption>true colour, before 2026-06-11</figcaption>") != NULL);
+    CHECK(strstr(p2, "<figcaption>true colour, after") == NULL);
     CHECK(strstr(p2, "<linearGradient id=\"ndvi\"><stop offset=\"0\" stop-color=\"rgb(165,120,80)\"/>")
           != NULL);
     free(p2);
