@@ -324,14 +324,46 @@ static const char page_style[] =
     " #claims tr[hidden]{display:none}\n"
     " #claims td{border:none;padding:2px 0;max-width:none}\n"
     " h1{font-size:1.5em;overflow-wrap:anywhere}\n"
-    " #claims td::before{content:attr(data-label) \": \";font-weight:bold}\n"
+    " #claims td::before{font-weight:bold}\n"
     " .filters label{flex:1 1 100%}\n"
     " .filters input[type=search],.filters select{max-width:100%}\n"
     " dl.facts{grid-template-columns:1fr}\n"
     "}\n"
     "</style>\n";
 
-static void page_start(FILE *out, const report_words *w, const char *title)
+/* text as a CSS string ("..."): quotes, backslashes, '<' and controls escaped */
+static void css_string(FILE *out, const char *text)
+{
+    fputc('"', out);
+    for (const char *p = text; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p == '<' || (unsigned char)*p < 0x20)
+            fprintf(out, "\\%x ", (unsigned char)*p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+static const char *const column_keys[] = {"col.case", "col.claim", "col.parcel",
+                                          "col.season", "col.tile", "col.outcome",
+                                          "col.p", "col.review", "col.reason"};
+
+/* On a narrow screen each row is a card whose cells say what they are. */
+static void card_labels(FILE *out, const report_words *w)
+{
+    fputs("<style>@media (max-width:760px){\n", out);
+    for (size_t i = 0; i < sizeof column_keys / sizeof *column_keys; i++) {
+        fprintf(out, "#claims td:nth-child(%zu)::before{content:", i + 1);
+        css_string(out, word(w, column_keys[i]));
+        fputs(" \": \"}\n", out);
+    }
+    fputs("}</style>\n", out);
+}
+
+static void page_start(FILE *out, const report_words *w, const char *title,
+                       void (*extra_style)(FILE *, const report_words *))
 {
     fputs("<!DOCTYPE html>\n<html lang=\"", out);
     report_html_escape(out, w->lang);
@@ -341,6 +373,8 @@ static void page_start(FILE *out, const report_words *w, const char *title)
     report_html_escape(out, title);
     fputs("</title>\n", out);
     fputs(page_style, out);
+    if (extra_style)
+        extra_style(out, w);
     fputs("</head><body>\n", out);
 }
 
@@ -353,6 +387,11 @@ static const char index_script[] =
     "(function(){\n"
     "var body=document.getElementById('claims').tBodies[0];\n"
     "var rows=Array.prototype.slice.call(body.rows),listed=rows.slice();\n"
+    /* the searchable text: case, claim and parcel */
+    "rows.forEach(function(r){r.q=[0,1,2].map(function(i){return r.cells[i].textContent;})\n"
+    " .join(' ').toLowerCase();});\n"
+    "function key(r,c){var s=r.cells[c].dataset.sort;\n"
+    " return s===undefined?r.cells[c].textContent:s;}\n"
     "var keys=['q','outcome','tile','review','pmin','pmax','sort'];\n"
     "function el(k){return document.getElementById('f-'+k);}\n"
     "function readHash(){var s={};\n"
@@ -384,7 +423,7 @@ static const char index_script[] =
     " rows.forEach(function(r){var d=r.dataset,p=parseFloat(d.p);\n"
     "  var ok=(!o||d.outcome===o)&&(!t||d.tile.toUpperCase()===t)&&\n"
     "   (!rv||(rv==='none'?d.review==='':rv==='any'?d.review!=='':d.review===rv))&&\n"
-    "   (!q||d.q.indexOf(q)>=0)&&(isNaN(p)?(lo<=0&&hi>=1):(p>=lo&&p<=hi));\n"
+    "   (!q||r.q.indexOf(q)>=0)&&(isNaN(p)?(lo<=0&&hi>=1):(p>=lo&&p<=hi));\n"
     "  r.hidden=!ok;if(ok)n++;});\n"
     " if(s.sort==='risk')order(rows.slice().sort(risk));else if(!sorted)order(listed);\n"
     " document.getElementById('shown').textContent=String(n);}\n"
@@ -403,8 +442,8 @@ static const char index_script[] =
     "Array.prototype.forEach.call(document.querySelectorAll('#claims th[data-col]'),\n"
     " function(th){th.addEventListener('click',function(){var c=+th.dataset.col;\n"
     "  dir[c]=-(dir[c]||-1);sorted=true;\n"
-    "  order(rows.slice().sort(function(a,b){var x=a.cells[c].dataset.sort,\n"
-    "   y=b.cells[c].dataset.sort,nx=parseFloat(x),ny=parseFloat(y);\n"
+    "  order(rows.slice().sort(function(a,b){var x=key(a,c),\n"
+    "   y=key(b,c),nx=parseFloat(x),ny=parseFloat(y);\n"
     "   var d=(!isNaN(nx)&&!isNaN(ny))?nx-ny:(x<y?-1:x>y?1:0);return d*dir[c];}));});});\n"
     "window.addEventListener('hashchange',fromHash);\n"
     "fromHash();\n"
@@ -414,40 +453,26 @@ static const char index_script[] =
 /* ---- the index page ---- */
 typedef struct index_row {
     char tile[32], p[16], clear_text[128];
-    int has_map_shape;
 } index_row;
 
-static void cell(FILE *out, const report_words *w, const char *label_key, const char *cls,
-                 const char *sort, const char *text)
+/* A cell; data-sort only where the sort key is not the text itself (the script sorts
+ * by the text otherwise). */
+static void cell(FILE *out, const char *cls, const char *sort, const char *text)
 {
-    fputs("<td data-label=\"", out);
-    put_word(out, w, label_key);
-    fputc('"', out);
+    fputs("<td", out);
     if (cls) {
         fputs(" class=\"", out);
         report_html_escape(out, cls);
         fputc('"', out);
     }
-    fputs(" data-sort=\"", out);
-    report_html_escape(out, sort);
-    fputs("\">", out);
+    if (strcmp(sort, text) != 0) {
+        fputs(" data-sort=\"", out);
+        report_html_escape(out, sort);
+        fputc('"', out);
+    }
+    fputc('>', out);
     report_html_escape(out, text);
     fputs("</td>", out);
-}
-
-/* The searchable text of a row: case, claim and parcel in lower case. */
-static void put_search_text(FILE *out, const store_flagged *f)
-{
-    const char *parts[] = {f->case_number, f->claim_id, f->parcel_id};
-    for (int k = 0; k < 3; k++) {
-        char *low = strdup(parts[k]);
-        for (char *c = low; c && *c; c++)
-            *c = (char)tolower((unsigned char)*c);
-        if (k)
-            fputc(' ', out);
-        report_html_escape(out, low ? low : "");
-        free(low);
-    }
 }
 
 static int has_page(const store_flagged *f);
@@ -469,14 +494,7 @@ static void index_row_write(FILE *out, const report_words *w, const store_flagge
     report_html_escape(out, x->tile);
     fprintf(out, "\" data-p=\"%s\" data-review=\"", x->p);
     report_html_escape(out, f->reviewed);
-    fputs("\" data-q=\"", out);
-    put_search_text(out, f);
-    fputs("\">", out);
-    fputs("<td data-label=\"", out);
-    put_word(out, w, "col.case");
-    fputs("\" data-sort=\"", out);
-    report_html_escape(out, f->case_number);
-    fputs("\">", out);
+    fputs("\"><td>", out);
     if (has_page(f)) {
         fputs("<a href=\"cases/", out);
         report_html_escape(out, f->case_number);
@@ -487,17 +505,15 @@ static void index_row_write(FILE *out, const report_words *w, const store_flagge
         report_html_escape(out, f->case_number);
     }
     fputs("</td>", out);
-    cell(out, w, "col.claim", NULL, f->claim_id, f->claim_id);
-    cell(out, w, "col.parcel", NULL, f->parcel_id, f->parcel_id);
-    cell(out, w, "col.season", NULL, season, season);
-    cell(out, w, "col.tile", NULL, x->tile, *x->tile ? x->tile : "-");
-    cell(out, w, "col.outcome", f->outcome, f->outcome, code_word(w, "outcome", f->outcome));
-    cell(out, w, "col.p", NULL, *x->p ? x->p : "-1", *x->p ? x->p : word(w, "p.none"));
-    cell(out, w, "col.review", NULL, f->reviewed,
+    cell(out, NULL, f->claim_id, f->claim_id);
+    cell(out, NULL, f->parcel_id, f->parcel_id);
+    cell(out, NULL, season, season);
+    cell(out, NULL, x->tile, *x->tile ? x->tile : "-");
+    cell(out, f->outcome, f->outcome, code_word(w, "outcome", f->outcome));
+    cell(out, NULL, *x->p ? x->p : "-1", *x->p ? x->p : word(w, "p.none"));
+    cell(out, NULL, f->reviewed,
          *f->reviewed ? code_word(w, "review", f->reviewed) : word(w, "review.none"));
-    fputs("<td data-label=\"", out);
-    put_word(out, w, "col.reason");
-    fputs("\" class=\"reason\">", out);
+    fputs("<td class=\"reason\">", out);
     report_html_escape(out, f->reason);
     fputs("<br><span class=\"muted\">", out);
     report_html_escape(out, x->clear_text);
@@ -615,7 +631,7 @@ static void map_ring(FILE *out, const map_frame *f, OGRGeometryH ring)
 {
     int n = OGR_G_GetPointCount(ring);
     for (int i = 0; i < n; i++)
-        fprintf(out, "%c%.1f %.1f", i ? 'L' : 'M',
+        fprintf(out, "%c%.0f %.0f", i ? 'L' : 'M',
                 MAP_PAD + (OGR_G_GetX(ring, i) - f->lon0) * f->kx * f->k,
                 MAP_PAD + (f->lat1 - OGR_G_GetY(ring, i)) * f->k);
     if (n)
@@ -781,7 +797,7 @@ static int index_write(FILE *out, void *arg)
 {
     const index_page *p = arg;
     const report_words *w = p->w;
-    page_start(out, w, word(w, "page.title"));
+    page_start(out, w, word(w, "page.title"), card_labels);
     fputs("<h1>", out);
     put_word(out, w, "page.heading");
     fprintf(out, "</h1>\n<p><span id=\"shown\">%zu</span> ", p->n);
@@ -907,7 +923,7 @@ static int case_write(FILE *out, void *arg)
     snprintf(title, sizeof title, "%s %s", word(w, "case.heading"), f->case_number);
     snprintf(season, sizeof season, "%d", f->season);
     snprintf(window, sizeof window, "%s .. %s", f->window_start, f->window_end);
-    page_start(out, w, title);
+    page_start(out, w, title, NULL);
     fputs("<p><a href=\"../report.html#case=", out);
     report_html_escape(out, f->case_number);
     fputs("\">", out);

@@ -105,7 +105,7 @@ static void check_filters(void)
 static void check_risk_order(void)
 {
     char *dom = check_filter("#sort=risk", 5);
-    const char *order[] = {" c-1 p-1\"", " c-5 p-1\"", " c-2 p-2\""};
+    const char *order[] = {">C-1</td>", ">C-5</td>", ">C-2</td>"};
     const char *prev = dom;
     for (int i = 0; i < 3; i++) {
         const char *at = strstr(dom, order[i]);
