@@ -14,7 +14,8 @@
  *
  * Rounds (fixture in report_test.h):
  *   1 (2026-11-02)  C-1 not_mowed/mowed, C-2 inconclusive/-, C-3 inconclusive/-,
- *                   C-5 not_mowed/-, C-7 inconclusive/-
+ *                   C-5 not_mowed/-, C-7 inconclusive/-; again on 2026-11-20: the same files
+ *   1b (2026-11-10) a later decision makes C-5 inconclusive: a new notice for it only
  *   2 (2026-11-20)  + reviews C-2 mowed, C-3 not_mowed, C-7 needs_visit, C-5 needs_visit
  *   3 (2026-12-01)  + review C-5 not_mowed
  *
@@ -269,6 +270,37 @@ static long notice_rows(const char *where)
     return n;
 }
 
+/* A later run decides C-5 anew (inconclusive now): a new notice, dated that day; the
+ * other cases keep theirs. */
+static void check_new_decision(store *st)
+{
+    int64_t run_id;
+    REQUIRE(store_run_begin(st, "decide", &run_id) == MC_OK);
+    REQUIRE(store_decide_begin(st) == MC_OK);
+    store_decision d = {
+        .claim_id = "C-5", .parcel_id = "P-1", .season = 2026, .applicant = "AP-1",
+        .scheme = "GRASS-1CUT", .window_start = "2026-06-01", .window_end = "2026-08-31",
+        .min_mowings = 1, .outcome = "inconclusive", .rule = "coverage_gap",
+        .reason_json = "{\"test\": true}", .reason_text = "Reason for C-5: a gap",
+        .model_version = "model-test@2", .run_id = run_id, .as_of = "2026-11-09"};
+    store_decision_effect eff;
+    char number[32];
+    REQUIRE(store_decision_put(st, &d, &eff, number, sizeof number) == MC_OK);
+    REQUIRE(store_decide_commit(st) == MC_OK);
+    REQUIRE(store_run_end(st, run_id, "ok", NULL) == MC_OK);
+    CHECK_INT(eff, STORE_DECISION_CHANGED);
+    write_notices(st, "en", templates, "r1-changed", date_days_from_civil(2026, 11, 10));
+    char *t = notice("r1-changed", "C-5", "txt");
+    contains(t, "GRASSLAND CLAIM                                  2026-11-10", "C-5 (new decision)");
+    contains(t, "do not show clearly", "C-5 (new decision)");
+    contains(t, "long spell without any clear satellite view", "C-5 (new decision)");
+    free(t);
+    t = notice("r1-changed", "C-2", "txt");
+    contains(t, "GRASSLAND CLAIM                                  2026-11-02", "C-2 (unchanged)");
+    free(t);
+    CHECK_INT(notice_rows("lang = 'en'"), fixture_flagged_count(2026) + 1);
+}
+
 static void check_rounds(store *st)
 {
     int32_t day1 = date_days_from_civil(2026, 11, 2), day2 = date_days_from_civil(2026, 11, 20),
@@ -291,6 +323,7 @@ static void check_rounds(store *st)
     check_same_files("r1-en", "r1-en-again");
     check_same_files("r1-et", "r1-et-again");
     CHECK_INT(notice_rows("true"), 2 * flagged);
+    check_new_decision(st);
 
     review(st, "C-2", "mowed");
     review(st, "C-3", "not_mowed");
@@ -312,7 +345,7 @@ static void check_rounds(store *st)
     t = notice("r2-en", "C-2", "txt");
     contains(t, "GRASSLAND CLAIM                                  2026-11-20", "C-2 r2 (new)");
     free(t);
-    CHECK_INT(notice_rows("true"), 2 * flagged + 2 * 4);
+    CHECK_INT(notice_rows("true"), 2 * flagged + 1 + 2 * 4);
 
     review(st, "C-5", "not_mowed"); /* after a visit: no --supersede needed */
     write_notices(st, "en", templates, "r3-en", day3);
