@@ -60,7 +60,8 @@ static const char *const required_words[] = {
     "case.images_hint", "case.scale", "case.true_colour", "case.no_data", "chip.before", "chip.after",
     "chip.clear", "images.none", "obs.summary", "timeline.aria", "timeline.cloud",
     "timeline.ndvi", "timeline.window", "timeline.event", "months", "footer.written",
-    "footer.runs", "footer.no_runs"};
+    "footer.runs", "footer.no_runs", "footer.started", "footer.time_na", "footer.energy_na",
+    "footer.cpu_energy", "footer.per_parcel_date", "footer.energy_per_parcel_date"};
 
 static void words_free(report_words *w)
 {
@@ -728,15 +729,18 @@ static void index_table_head(FILE *out, const report_words *w)
 /* Joules per parcel-date from a `mowcheck run` summary (cmd_run.c): the number where a
  * counter was read, else the run's words ("not available (...)", "none: ..."); nothing
  * for runs that did not record it. */
-static void footer_per_parcel_date(FILE *out, const char *summary)
+static void footer_per_parcel_date(FILE *out, const report_words *w, const char *summary)
 {
     json_t *j = summary ? json_loads(summary, 0, NULL) : NULL;
     json_t *per = json_object_get(j, "joules_per_parcel_date");
     const char *text = json_string_value(json_object_get(j, "joules_per_parcel_date_text"));
     if (json_is_number(per)) {
-        fprintf(out, ", %.3g J per parcel-date", json_number_value(per));
+        fprintf(out, ", %.3g ", json_number_value(per));
+        put_word(out, w, "footer.per_parcel_date");
     } else if (text) {
-        fputs(", energy per parcel-date: ", out);
+        fputs(", ", out);
+        put_word(out, w, "footer.energy_per_parcel_date");
+        fputs(": ", out);
         report_html_escape(out, text);
     }
     json_decref(j);
@@ -765,19 +769,25 @@ static void page_footer(FILE *out, const report_words *w, const store_run_info *
         const store_run_info *r = &runs[i];
         fputs("<li class=\"run\">", out);
         report_html_escape(out, r->command);
-        fputs(" started ", out);
+        fputc(' ', out);
+        put_word(out, w, "footer.started");
+        fputc(' ', out);
         report_html_escape(out, r->started_at);
         fputs(" UTC (", out);
         report_html_escape(out, r->status);
+        fputs("): ", out);
         if (isnan(r->seconds))
-            fputs("): time not available", out);
+            put_word(out, w, "footer.time_na");
         else
-            fprintf(out, "): %.1f s", r->seconds);
-        if (isnan(r->cpu_joules))
-            fputs(", energy: not available", out);
-        else
-            fprintf(out, ", CPU energy %.1f J", r->cpu_joules);
-        footer_per_parcel_date(out, r->summary);
+            fprintf(out, "%.1f s", r->seconds);
+        fputs(", ", out);
+        if (isnan(r->cpu_joules)) {
+            put_word(out, w, "footer.energy_na");
+        } else {
+            put_word(out, w, "footer.cpu_energy");
+            fprintf(out, " %.1f J", r->cpu_joules);
+        }
+        footer_per_parcel_date(out, w, r->summary);
         fputs("</li>\n", out);
     }
     fputs("</ul></footer>\n", out);

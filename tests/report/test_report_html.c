@@ -343,6 +343,9 @@ static void check_estonian(store *st, const report_options *english, const char 
     CHECK(strstr(html, ">niitmata</td>") != NULL && strstr(html, ">ebaselge</td>") != NULL);
     CHECK(strstr(html, ">üle vaatamata</td>") != NULL);
     CHECK(strstr(html, "Flagged claims") == NULL && strstr(html, "not reviewed") == NULL);
+    CHECK(strstr(html, "run algas 2026-11-01 02:00:00 UTC (ok): 90.0 s, protsessori energia 12.5 J")
+          != NULL);
+    CHECK(strstr(html, "energia pole teada") != NULL && strstr(html, "not available") == NULL);
     free(html);
     char *p1 = case_page("C-1");
     CHECK(strstr(p1, "<title>2026-06-21 pilve all</title>") != NULL);
