@@ -7,6 +7,7 @@
 #include "report.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -1121,6 +1122,44 @@ static int cases_write(store *s, const report_options *o, const report_words *w,
     return MC_OK;
 }
 
+static int compare_string_ptrs(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Removes the case pages of earlier runs whose claim this report does not list, so that
+ * no page outlives its row (a claim approved since, or outside --season). */
+static void cases_prune(const char *cases_dir, const report_flagged_set *set)
+{
+    const char **listed = calloc(set->n ? set->n : 1, sizeof *listed);
+    DIR *d = listed ? opendir(cases_dir) : NULL;
+    if (!d) {
+        free(listed);
+        return;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < set->n; i++)
+        if (has_page(&set->rows[i]))
+            listed[n++] = set->rows[i].case_number;
+    qsort(listed, n, sizeof *listed, compare_string_ptrs);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len <= 5 || strcmp(e->d_name + len - 5, ".html") != 0)
+            continue;
+        char number[256], path[4500];
+        snprintf(number, sizeof number, "%.*s", (int)(len - 5), e->d_name);
+        const char *key = number;
+        if (bsearch(&key, listed, n, sizeof *listed, compare_string_ptrs))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", cases_dir, e->d_name);
+        if (unlink(path) == 0)
+            log_debug("report: removed %s (no longer listed)", path);
+    }
+    closedir(d);
+    free(listed);
+}
+
 static int folder_of(const char *path, char *dir, size_t size)
 {
     const char *slash = strrchr(path, '/');
@@ -1157,6 +1196,8 @@ int report_inspector_write(store *s, const report_options *o, const char *path,
         rc = mc_fail("report: out of memory");
     if (rc == MC_OK)
         rc = cases_write(s, o, &w, cases_dir, &set, x);
+    if (rc == MC_OK)
+        cases_prune(cases_dir, &set);
     if (rc == MC_OK)
         rc = store_report_runs(s, &runs, &n_runs);
     if (rc == MC_OK) {

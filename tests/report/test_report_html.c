@@ -412,9 +412,20 @@ int main(int argc, char **argv)
     check_case_pages();
     check_estonian(st, &o, path);
 
+    /* a page no longer listed is removed; the listed ones stay */
+    char stale[600];
+    snprintf(stale, sizeof stale, "%s/cases/MC-2026-000099-00.html", dir);
+    FILE *sf = fopen(stale, "w");
+    REQUIRE(sf != NULL);
+    fclose(sf);
     o.season = 0;
     REQUIRE(report_inspector_write(st, &o, path, &n) == MC_OK);
     CHECK_INT((long)n, 6);
+    CHECK(access(stale, F_OK) != 0);
+    char *c6 = fixture_case("C-6", 2025), page[600];
+    snprintf(page, sizeof page, "%s/cases/%s.html", dir, c6);
+    CHECK(access(page, R_OK) == 0);
+    free(c6);
     html = read_all(path);
     check_report(html, 0);
     free(html);
