@@ -3,7 +3,8 @@
 -- reviews: every review is kept (the table was already append-only). New columns:
 --   db_login          the database login that recorded the review (session_user,
 --                     set by the trigger below whatever the client sends), beside the
---                     inspector identifier typed on the command line.
+--                     inspector identifier typed on the command line; NULL for the
+--                     reviews recorded before this migration.
 --   supersedes        the review this one overrides (set by the trigger);
 --   supersede_reason  why; required where the new verdict differs from a final verdict
 --                     (mowed, not_mowed) already recorded on the case. A verdict after
@@ -16,10 +17,12 @@
 --   re-run never re-dates a notice already sent; a changed decision or a new review
 --   makes a new notice. content_sha256 is the SHA-256 of body_text || body_html.
 
+-- Reviews recorded before this migration keep db_login NULL: nobody knows the login.
 ALTER TABLE reviews
-    ADD COLUMN db_login text NOT NULL DEFAULT session_user,
+    ADD COLUMN db_login text,
     ADD COLUMN supersedes bigint REFERENCES reviews (review_id),
     ADD COLUMN supersede_reason text CHECK (supersede_reason IS NULL OR supersede_reason <> '');
+ALTER TABLE reviews ALTER COLUMN db_login SET DEFAULT session_user;
 
 CREATE FUNCTION reviews_check_supersede() RETURNS trigger
 LANGUAGE plpgsql AS $$

@@ -148,9 +148,13 @@ static void print_reviews(FILE *out, const store_case *c)
         PUT_WORDS(out, verdict_words, r->verdict);
         fputs(", by inspector ", out);
         cli_put_text(out, r->inspector);
-        fputs(" (database login ", out);
-        cli_put_text(out, r->db_login);
-        fputs(") on ", out);
+        if (r->db_login[0]) {
+            fputs(" (database login ", out);
+            cli_put_text(out, r->db_login);
+            fputs(") on ", out);
+        } else {
+            fputs(" (database login not recorded) on ", out);
+        }
         cli_put_text(out, r->reviewed_at);
         if (r->supersedes) {
             fprintf(out, "\n             overrides review %zu: ", review_position(c, r->supersedes));

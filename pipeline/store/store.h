@@ -236,7 +236,8 @@ int store_decision_put(store *s, const store_decision *d, store_decision_effect 
 typedef struct store_review_row {
     int64_t review_id;
     char *verdict, *inspector, *note, *reviewed_at;
-    char *db_login;          /* the database login that recorded it (session_user) */
+    char *db_login;          /* the database login that recorded it (session_user); "" for
+                                reviews recorded before schemas/040 */
     int64_t supersedes;      /* the review it overrides; 0: none */
     char *supersede_reason;  /* NULL where it overrides none */
 } store_review_row;

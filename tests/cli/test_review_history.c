@@ -142,6 +142,21 @@ static void test_database_rule(PGconn *c, const char *login)
     free(number);
 }
 
+/* A review from before schemas/040 has no login: the case says so. */
+static void test_review_without_login(PGconn *c)
+{
+    sql(c, "ALTER TABLE reviews DISABLE TRIGGER reviews_append_only");
+    sql(c, "UPDATE reviews SET db_login = NULL WHERE inspector = 'inspector-1'"); /* C-1's */
+    sql(c, "ALTER TABLE reviews ENABLE TRIGGER reviews_append_only");
+    char *number = fixture_case("C-1", 2026), args[200], *out;
+    snprintf(args, sizeof args, "case %s", number);
+    CHECK_INT(mowcheck(args, &out), 0);
+    contains(out, "review 1:  mowed, by inspector inspector-1 (database login not recorded) on ",
+             "a review without login");
+    free(out);
+    free(number);
+}
+
 /* A login that has mowcheck_inspector: its own name is recorded. */
 static void test_inspector_login(PGconn *c)
 {
@@ -181,6 +196,7 @@ int main(int argc, char **argv)
     test_needs_visit_and_defaults(c, login);
     test_database_rule(c, login);
     test_inspector_login(c);
+    test_review_without_login(c);
 
     PQfinish(c);
     store_close(st);
