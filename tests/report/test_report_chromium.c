@@ -1,7 +1,8 @@
 /* The inspector report in headless Chromium: it loads with no console message; each
  * filter, the search, the review filter and the order by risk work when the page is
  * opened with them in its hash (the DOM Chromium dumps has the other rows hidden);
- * #case= marks its row; changing the hash of the open page, typing in the search box
+ * #case= marks its row; the column headers are sticky (hidden on a phone, where rows are
+ * cards); changing the hash of the open page, typing in the search box
  * and following the links (index -> case page -> back to the index's row) work (a
  * harness page drives the report in an iframe); at 1280 px and at 390 px (cards) the
  * index and a case page have no horizontal scroll; screenshots at both widths are
@@ -130,6 +131,8 @@ static const char harness[] =
     "function later(fn){setTimeout(fn,300);}\n"
     "f.onload=function(){var w=f.contentWindow;step++;\n"
     " if(step===1){say('load '+shown()+' '+wide());\n"
+    "  say('header '+getComputedStyle(d().querySelector('#claims th')).position+' '+\n"
+    "   getComputedStyle(d().querySelector('#claims thead')).display);\n"
     "  w.location.hash='#outcome=inconclusive&tile=35vlf';\n"
     "  later(function(){say('hash '+shown()+' '+d().getElementById('f-outcome').value+' '+\n"
     "    d().getElementById('f-tile').value);\n"
@@ -188,6 +191,8 @@ static void check_interaction(int width)
     char *c1 = fixture_case("C-1", 2026), *c2 = fixture_case("C-2", 2026), want[300];
     line_has(text, "load 5 ", width);
     no_scroll(text, "load", width);
+    /* sticky column headers; on a phone the rows are cards and the header row is gone */
+    line_has(text, width > 760 ? "header sticky table-header-group" : "header sticky none", width);
     line_has(text, "hash 1 inconclusive 35VLF", width); /* the open page followed the hash */
     line_has(text, "search 1 #q=p-2&amp;outcome=inconclusive&amp;tile=35VLF", width);
     line_has(text, "cleared 5", width);
