@@ -112,6 +112,19 @@ static const char *code_word(const report_words *w, const char *prefix, const ch
     return v ? v : code;
 }
 
+/* The decision rule in the report's words (report.conf rule.<code>; optional). */
+static void put_rule(FILE *out, const report_words *w, const char *rule)
+{
+    char key[96];
+    snprintf(key, sizeof key, "rule.%s", rule ? rule : "");
+    const char *v = report_kv_get(&w->kv, key);
+    if (v) {
+        fputs("<strong>", out);
+        report_html_escape(out, v);
+        fputs("</strong> ", out);
+    }
+}
+
 static void put_word(FILE *out, const report_words *w, const char *key)
 {
     report_html_escape(out, word(w, key));
@@ -516,6 +529,7 @@ static void index_row_write(FILE *out, const report_words *w, const store_flagge
     cell(out, NULL, f->reviewed,
          *f->reviewed ? code_word(w, "review", f->reviewed) : word(w, "review.none"));
     fputs("<td class=\"reason\">", out);
+    put_rule(out, w, f->rule);
     report_html_escape(out, f->reason);
     fputs("<br><span class=\"muted\">", out);
     report_html_escape(out, x->clear_text);
@@ -955,6 +969,7 @@ static int case_write(FILE *out, void *arg)
     fputs("</dl>\n<h2>", out);
     put_word(out, w, "col.reason");
     fputs("</h2>\n<p class=\"reason\">", out);
+    put_rule(out, w, f->rule);
     report_html_escape(out, f->reason);
     fputs("</p><p class=\"muted\">", out);
     report_html_escape(out, p->x->clear_text);

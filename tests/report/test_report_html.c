@@ -185,11 +185,15 @@ static void check_rows(const char *html)
     CHECK(strstr(p1, "data-tile=\"35VLF\"") != NULL);
     CHECK(strstr(p1, "data-review=\"mowed\"") != NULL);
     CHECK(strstr(p1, "4 clear of 6 dates; 0 event(s)") != NULL);
+    /* the rule in the report's words before the decision's reason; none for rule "test" */
+    CHECK(strstr(p1, "<td class=\"reason\"><strong>Clear views throughout the window, fewer"
+                     " mowings than required.</strong> Reviewed by inspector") != NULL);
     free(p1);
     char *h = escaped(hostile_parcel);
     char *ph = row_of(html, h);
     CHECK(strstr(ph, "data-tile=\"\"") != NULL && strstr(ph, "data-p=\"\"") != NULL);
     CHECK(strstr(ph, "data-review=\"\"") != NULL);
+    CHECK(strstr(ph, "<td class=\"reason\">Reason for C-3") != NULL);
     free(ph);
     free(h);
 }
@@ -346,6 +350,8 @@ static void check_estonian(store *st, const report_options *english, const char 
     CHECK(strstr(html, "run algas 2026-11-01 02:00:00 UTC (ok): 90.0 s, protsessori energia 12.5 J")
           != NULL);
     CHECK(strstr(html, "energia pole teada") != NULL && strstr(html, "not available") == NULL);
+    CHECK(strstr(html, "<strong>Selged vaated kogu ajavahemiku jooksul, nõutust vähem niitmisi."
+                       "</strong>") != NULL);
     free(html);
     char *p1 = case_page("C-1");
     CHECK(strstr(p1, "<title>2026-06-21 pilve all</title>") != NULL);
