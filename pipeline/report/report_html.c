@@ -599,7 +599,7 @@ static void index_filters(FILE *out, const report_words *w, const index_row *x, 
 }
 
 /* ---- the map: flagged parcels' outlines, drawn from the geometries (EPSG:4326) ---- */
-enum { MAP_W = 900, MAP_PAD = 12 };
+enum { MAP_W = 900, MAP_PAD = 12, MAP_MIN_OUTLINE_PX = 3 };
 
 typedef struct map_frame {
     double lon0, lat1, kx, k; /* x = (lon - lon0) * kx * k, y = (lat1 - lat) * k */
@@ -710,10 +710,16 @@ static void index_map(FILE *out, const report_words *w, const store_flagged *row
         report_html_escape(out, rows[i].parcel_id);
         fputs(" (", out);
         report_html_escape(out, code_word(w, "outcome", rows[i].outcome));
-        fputs(")</title><path d=\"", out);
-        map_rings(out, &f, geoms[i]);
-        /* a dot at the centre: a parcel is a few pixels wide on a country's map */
-        fprintf(out, "\"/><circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\"/></a>\n", cx, cy);
+        fputs(")</title>", out);
+        /* the outline where it is big enough to see; always a dot at the centre: a parcel
+         * is a few pixels wide on a country's map */
+        if ((pe.MaxX - pe.MinX) * f.kx * f.k >= MAP_MIN_OUTLINE_PX ||
+            (pe.MaxY - pe.MinY) * f.k >= MAP_MIN_OUTLINE_PX) {
+            fputs("<path d=\"", out);
+            map_rings(out, &f, geoms[i]);
+            fputs("\"/>", out);
+        }
+        fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\"/></a>\n", cx, cy);
     }
     fputs("</svg></details></section>\n", out);
 }

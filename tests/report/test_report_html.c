@@ -134,6 +134,35 @@ static void check_map(const char *html)
     free(map);
 }
 
+/* A parcel file where P-MISSING lies 200 km east: on that map a 100 m parcel is under
+ * half a pixel wide, so every parcel is a dot without an outline, and P-MISSING has one. */
+static void check_map_far(store *st, const report_options *english, const char *path)
+{
+    char far[600], cmd[2400];
+    snprintf(far, sizeof far, "%s/far.gpkg", dir);
+    snprintf(cmd, sizeof cmd, "cp '%s/parcels.gpkg' '%s' && ogrinfo -q '%s' -sql \"INSERT INTO"
+                              " parcels (parcel_id, geom) VALUES ('P-MISSING',"
+                              " ST_GeomFromText('POLYGON ((700000 6500000, 700100 6500000,"
+                              " 700100 6500100, 700000 6500100, 700000 6500000))', 32635))\""
+                              " >/dev/null", dir, far, far);
+    REQUIRE(system(cmd) == 0);
+    report_options o = *english;
+    o.parcels_path = far;
+    o.id_field = "parcel_id";
+    o.chips = 0;
+    size_t n;
+    REQUIRE(report_inspector_write(st, &o, path, &n) == MC_OK);
+    char *html = read_all(path);
+    const char *start = strstr(html, "<section class=\"map\">"),
+               *end = start ? strstr(start, "</section>") : NULL;
+    REQUIRE(start && end);
+    char *map = strndup(start, (size_t)(end - start));
+    CHECK_INT(count(map, "<path d="), 0);
+    CHECK_INT(count(map, "<circle "), 5);
+    free(map);
+    free(html);
+}
+
 /* Every case page links back to its row of the index and is offline. */
 static void check_case_pages(void)
 {
@@ -417,6 +446,7 @@ int main(int argc, char **argv)
     check_chips();
     check_case_pages();
     check_estonian(st, &o, path);
+    check_map_far(st, &o, path);
 
     /* a page no longer listed is removed; the listed ones stay */
     char stale[600];
