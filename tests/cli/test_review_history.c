@@ -142,6 +142,37 @@ static void test_database_rule(PGconn *c, const char *login)
     free(number);
 }
 
+/* Two inspectors at once on a case nobody has reviewed: the second waits for the
+ * first (the trigger's lock), then sees its verdict and is refused without --supersede;
+ * without the lock both would have been "the first". */
+static void test_concurrent_reviews(void)
+{
+    char *number = fixture_case("C-3", 2026), q[400];
+    PGconn *a = db_connect(), *b = db_connect();
+    sql(a, "BEGIN");
+    snprintf(q, sizeof q, "INSERT INTO reviews (case_number, verdict, inspector, note)"
+                          " VALUES ('%s', 'mowed', 'anna', 'first')", number);
+    sql(a, q);
+    snprintf(q, sizeof q, "INSERT INTO reviews (case_number, verdict, inspector, note)"
+                          " VALUES ('%s', 'not_mowed', 'bob', 'second')", number);
+    REQUIRE(PQsendQuery(b, q) == 1);
+    usleep(300 * 1000); /* b is now waiting for a's lock */
+    REQUIRE(PQconsumeInput(b) == 1);
+    CHECK_MSG(PQisBusy(b), "the second review did not wait for the first");
+    sql(a, "COMMIT");
+    PGresult *r = PQgetResult(b);
+    CHECK(PQresultStatus(r) == PGRES_FATAL_ERROR &&
+          strstr(PQresultErrorMessage(r), "anna already found mowed") != NULL);
+    PQclear(r);
+    while ((r = PQgetResult(b)) != NULL)
+        PQclear(r);
+    snprintf(q, sizeof q, "SELECT count(*) FROM reviews WHERE case_number = '%s'", number);
+    CHECK_INT(db_count(a, q), 1);
+    PQfinish(a);
+    PQfinish(b);
+    free(number);
+}
+
 /* A review from before schemas/040 has no login: the case says so. */
 static void test_review_without_login(PGconn *c)
 {
@@ -196,6 +227,7 @@ int main(int argc, char **argv)
     test_needs_visit_and_defaults(c, login);
     test_database_rule(c, login);
     test_inspector_login(c);
+    test_concurrent_reviews();
     test_review_without_login(c);
 
     PQfinish(c);
