@@ -538,7 +538,7 @@ static void index_row_write(FILE *out, const report_words *w, const store_flagge
 
 static int compare_strings(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 /* A <select> with "all" and the given values (sorted, distinct), labelled by words. */
@@ -1143,11 +1143,6 @@ static int cases_write(store *s, const report_options *o, const report_words *w,
     return MC_OK;
 }
 
-static int compare_string_ptrs(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* Removes the case pages of earlier runs whose claim this report does not list, so that
  * no page outlives its row (a claim approved since, or outside --season). */
 static void cases_prune(const char *cases_dir, const report_flagged_set *set)
@@ -1162,7 +1157,7 @@ static void cases_prune(const char *cases_dir, const report_flagged_set *set)
     for (size_t i = 0; i < set->n; i++)
         if (has_page(&set->rows[i]))
             listed[n++] = set->rows[i].case_number;
-    qsort(listed, n, sizeof *listed, compare_string_ptrs);
+    qsort(listed, n, sizeof *listed, compare_strings);
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         size_t len = strlen(e->d_name);
@@ -1171,7 +1166,7 @@ static void cases_prune(const char *cases_dir, const report_flagged_set *set)
         char number[256], path[4500];
         snprintf(number, sizeof number, "%.*s", (int)(len - 5), e->d_name);
         const char *key = number;
-        if (bsearch(&key, listed, n, sizeof *listed, compare_string_ptrs))
+        if (bsearch(&key, listed, n, sizeof *listed, compare_strings))
             continue;
         snprintf(path, sizeof path, "%s/%s", cases_dir, e->d_name);
         if (unlink(path) == 0)
