@@ -7,11 +7,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "error.h"
 #include "log.h"
-#include "report.h"
 #include "dates.h"
 #include "report_text.h"
 
