@@ -109,3 +109,15 @@ int cli_parse(int argc, char **argv, const char *usage, const cli_option *option
     }
     return CLI_OK;
 }
+
+void cli_put_text_char(FILE *out, char c)
+{
+    unsigned char u = (unsigned char)c;
+    fputc(u < 0x20 || u == 0x7f ? '?' : u, out);
+}
+
+void cli_put_text(FILE *out, const char *text)
+{
+    for (const char *c = text ? text : ""; *c; c++)
+        cli_put_text_char(out, *c);
+}

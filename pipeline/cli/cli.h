@@ -33,6 +33,11 @@ int cli_parse(int argc, char **argv, const char *usage, const cli_option *option
  * cluster in the state directory. */
 int cli_open_store(const mc_settings *set, store **out);
 
+/* Text from the database or the registry, safe on a terminal: control characters
+ * become '?'. */
+void cli_put_text(FILE *out, const char *text);
+void cli_put_text_char(FILE *out, char c);
+
 /* Exit codes of mowcheck, documented in man mowcheck (EXIT STATUS) and docs/operator.md. */
 enum {
     EXIT_OK = 0,          /* all done */

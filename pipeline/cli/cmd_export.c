@@ -15,11 +15,13 @@
 
 static const char usage_text[] =
     "usage: mowcheck export series|decisions|flagged [-o FILE] [--season YEAR]\n"
-    "       [--format geojson|csv] [--parcels FILE]\n\n"
-    "flagged: the claims flagged for an inspector (not_mowed, inconclusive) for GIS:\n"
-    "  GeoJSON in EPSG:4326 (default) or CSV with a wkt column; geometry from the\n"
-    "  parcel file of the last ingest (or --parcels FILE); properties\n"
-    "  claim_id,parcel_id,season,outcome,case_number,reviewed,reason\n\n"
+    "       [--format geojson|csv|gpkg] [--parcels FILE]\n\n"
+    "flagged: the claims flagged for an inspector (not_mowed, inconclusive) for GIS, in\n"
+    "  EPSG:4326: GeoJSON (default), GeoPackage, or CSV with a wkt column (to a file:\n"
+    "  with .prj, .csvt and a .vrt that declares the CRS); geometry from the parcel\n"
+    "  file of the last ingest (or --parcels FILE); properties\n"
+    "  claim_id,parcel_id,season,outcome,case_number,reviewed,reason,p_mowed,tile,\n"
+    "  scheme,window_start,window_end,rule,n_events,event_dates\n\n"
     "decisions: the payment system's feed, every claim's current decision:\n"
     "  claim_id,parcel_id,season,outcome,case_number,reviewed,reason\n\n"
     "series: "
@@ -80,7 +82,7 @@ int cmd_export(int argc, char **argv)
     const cli_option options[] = {
         {"output", &output, NULL, "FILE: write here instead of stdout (also -o FILE)"},
         {"season", &season_text, NULL, "YEAR: only dates of this year"},
-        {"format", &format, NULL, "geojson|csv: for export flagged (default geojson)"},
+        {"format", &format, NULL, "geojson|csv|gpkg: for export flagged (default geojson)"},
         {"parcels", &parcels, NULL, "FILE: for export flagged, instead of the stored path"},
         {NULL, NULL, NULL, NULL},
     };

@@ -22,7 +22,10 @@
 int cmd_export_flagged(const struct mc_settings *set, const char *output, int season,
                        const char *format, const char *parcels)
 {
-    report_gis_options o = {.season = season, .parcels_path = parcels, .output = output};
+    report_gis_options o = {.season = season, .parcels_path = parcels, .output = output,
+                            .observed = {.min_valid_pixels = set->min_valid_pixels,
+                                         .min_valid_share = set->min_valid_share,
+                                         .season = season}};
     if (report_gis_format_parse(format ? format : "geojson", &o.format) != MC_OK) {
         log_error("export flagged: %s", mc_error_message());
         return EXIT_USAGE;
@@ -51,14 +54,20 @@ static const char usage_text[] =
     "usage: mowcheck report [-o DIR] [--season YEAR] [--lang en|et] [--parcels FILE]\n"
     "       [--notice-date YYYY-MM-DD] [--templates DIR]\n\n"
     "Writes into DIR (default ./mowcheck-report):\n"
-    "  report.html      the inspector report: every flagged claim (not_mowed,\n"
-    "                   inconclusive) with its NDVI time line, reason, case and review;\n"
-    "                   one self-contained file, sortable and filterable\n"
+    "  report.html      the inspector report's index: every flagged claim (not_mowed,\n"
+    "                   inconclusive) with its case, outcome, P(mowed), review and\n"
+    "                   reason; filters, search and a map of the flagged parcels\n"
+    "  cases/CASE.html  one page per case: NDVI time line, image chips\n"
     "  flagged.geojson  the flagged claims' parcels for GIS (EPSG:4326)\n"
-    "  flagged.csv      the same as CSV with a wkt column\n"
+    "  flagged.gpkg     the same as a GeoPackage\n"
+    "  flagged.csv      the same as CSV with a wkt column; flagged.prj, .csvt and\n"
+    "                   flagged.vrt (the CSV with its CRS, for ogrinfo and QGIS)\n"
     "  notices/LANG/CASE.html, CASE.txt   the farmer's notice of every case, from the\n"
     "                   templates (schemas/templates: LANG/ and agency.conf with the\n"
-    "                   appeal terms; --templates DIR or MOWCHECK_TEMPLATE_DIR)\n"
+    "                   deadlines and the agency's details; --templates DIR or\n"
+    "                   MOWCHECK_TEMPLATE_DIR); a notice is recorded when first issued\n"
+    "                   and written unchanged by later runs\n"
+    "--lang sets the language of the report and of the notices.\n"
     "The parcel file is the one of the last ingest unless --parcels is given.\n"
     "Exit 0: all written; 1: the report is written but a GIS export or the notices are\n"
     "not; 2: bad arguments; 3: no report.";
@@ -80,17 +89,20 @@ static int report_season(const char *text, int *season)
     return MC_OK;
 }
 
-static int report_exports(store *st, const mc_settings *set, const report_args *a, int season)
+static int report_exports(store *st, const mc_settings *set, const report_args *a,
+                          const report_options *ro)
 {
-    static const char *const names[] = {"flagged.geojson", "flagged.csv"};
+    static const char *const names[] = {"flagged.geojson", "flagged.csv", "flagged.gpkg"};
+    static const report_gis_format formats[] = {REPORT_GIS_GEOJSON, REPORT_GIS_CSV,
+                                                REPORT_GIS_GPKG};
     int code = EXIT_OK;
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 3; k++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", a->dir, names[k]);
-        report_gis_options o = {.season = season, .parcels_path = a->parcels,
+        report_gis_options o = {.season = ro->season, .parcels_path = a->parcels,
                                 .id_field = a->parcels ? set->id_field : NULL,
-                                .format = k == 0 ? REPORT_GIS_GEOJSON : REPORT_GIS_CSV,
-                                .output = path};
+                                .format = formats[k], .output = path,
+                                .observed = ro->observed};
         size_t n;
         if (report_flagged_export(st, &o, &n) != MC_OK) {
             log_error("report: %s: %s", path, mc_error_message());
@@ -152,7 +164,8 @@ static int report_all(const mc_settings *set, const report_args *a, int season)
                                      .min_valid_share = set->min_valid_share,
                                      .season = season},
                         .chips = 1, .parcels_path = a->parcels,
-                        .id_field = a->parcels ? set->id_field : NULL};
+                        .id_field = a->parcels ? set->id_field : NULL,
+                        .template_dir = a->templates, .lang = a->lang};
     char path[4096];
     snprintf(path, sizeof path, "%s/report.html", a->dir);
     size_t n;
@@ -162,7 +175,7 @@ static int report_all(const mc_settings *set, const report_args *a, int season)
         code = EXIT_FAILURE_RUN;
     } else {
         log_info("report: %s: %zu flagged claim(s)", path, n);
-        code = report_exports(st, set, a, season);
+        code = report_exports(st, set, a, &o);
         int c = report_notices(st, a, &o);
         code = c > code ? c : code;
     }
@@ -177,8 +190,9 @@ int cmd_report(int argc, char **argv)
         {"output", &a.dir, NULL, "DIR: write here (also -o DIR; default ./mowcheck-report)"},
         {"season", &a.season, NULL, "YEAR: only this season's claims (default: all)"},
         {"parcels", &a.parcels, NULL, "FILE: the parcel file (default: the last ingest's)"},
-        {"lang", &a.lang, NULL, "en|et: the notices' language (default en)"},
-        {"notice-date", &a.notice_date, NULL, "YYYY-MM-DD: the notices' date (default today)"},
+        {"lang", &a.lang, NULL, "en|et: the report's and the notices' language (default en)"},
+        {"notice-date", &a.notice_date, NULL,
+         "YYYY-MM-DD: the date of notices issued now (default today)"},
         {"templates", &a.templates, NULL, "DIR: the notice templates (default schemas/templates)"},
         {NULL, NULL, NULL, NULL},
     };

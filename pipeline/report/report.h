@@ -1,6 +1,9 @@
-/* The inspector report: one self-contained HTML file (inline CSS, SVG and script; nothing
- * fetched from the network) listing every flagged claim with its NDVI time line, the
- * reason, the case and the review status; and the escaping every report uses. */
+/* The inspector report, offline (inline CSS, SVG and script; nothing fetched from the
+ * network): an index page (report.html: filters, search, the table of every flagged
+ * claim with its case, outcome, P(mowed), review and reason, and an SVG map of the
+ * flagged parcels) and one page per case beside it (cases/<CASE>.html: the NDVI time
+ * line and the image chips), linked both ways with relative links; and the escaping
+ * every report uses. The words come from <templates>/<lang>/report.conf. */
 #ifndef MOWCHECK_REPORT_H
 #define MOWCHECK_REPORT_H
 
@@ -15,13 +18,16 @@ typedef struct report_options {
     int chips;                         /* 1: before/after image chips cut from the scenes */
     const char *parcels_path;          /* for the chips; NULL: the store's parcel file */
     const char *id_field;              /* with parcels_path */
+    const char *template_dir;          /* NULL: report_template_dir's default */
+    const char *lang;                  /* NULL: "en" */
 } report_options;
 
 /* Writes text with & < > " ' as character references (safe in elements and quoted
  * attributes). */
 void report_html_escape(FILE *out, const char *text);
 
-/* Writes the inspector report to path (whole or not at all); *n_claims: claims listed. */
+/* Writes the index page to path (whole or not at all) and the case pages to the folder
+ * cases/ beside it; *n_claims: claims listed. */
 int report_inspector_write(store *s, const report_options *o, const char *path,
                            size_t *n_claims);
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cpl_conv.h>
 #include <cpl_vsi.h>
@@ -75,15 +76,23 @@ static int chip_locate(GDALDatasetH red, OGRGeometryH lonlat, const char *dir,
     return MC_OK;
 }
 
-static void ndvi_colour(uint16_t red_dn, uint16_t nir_dn, int32_t offset, unsigned char rgb[3])
+/* The colour of one pixel from the DNs of the chip's bands. */
+typedef void (*chip_colour_fn)(const uint16_t *dn, int32_t offset, unsigned char rgb[3]);
+
+static double reflectance(uint16_t dn, int32_t offset)
 {
-    if (red_dn == 0 || nir_dn == 0) { /* no data */
+    double r = (dn + offset) / 10000.0;
+    return r < 0 ? 0 : r;
+}
+
+/* dn: B04 (red), B08 (near infrared). */
+static void ndvi_colour(const uint16_t *dn, int32_t offset, unsigned char rgb[3])
+{
+    if (dn[0] == 0 || dn[1] == 0) { /* no data */
         rgb[0] = rgb[1] = rgb[2] = 128;
         return;
     }
-    double r = (red_dn + offset) / 10000.0, n = (nir_dn + offset) / 10000.0;
-    r = r < 0 ? 0 : r;
-    n = n < 0 ? 0 : n;
+    double r = reflectance(dn[0], offset), n = reflectance(dn[1], offset);
     double ndvi = r + n > 0 ? (n - r) / (n + r) : 0;
     double t = ndvi / 0.9;
     t = t < 0 ? 0 : t > 1 ? 1 : t;
@@ -92,24 +101,44 @@ static void ndvi_colour(uint16_t red_dn, uint16_t nir_dn, int32_t offset, unsign
         rgb[c] = (unsigned char)lround(lo[c] + t * (hi[c] - lo[c]));
 }
 
+/* dn: B04, B03, B02. Reflectance 0 .. 0.3 stretched with a square root (dark grassland
+ * stays readable), the usual look of a true-colour quicklook. */
+static void true_colour(const uint16_t *dn, int32_t offset, unsigned char rgb[3])
+{
+    for (int c = 0; c < 3; c++) {
+        if (dn[c] == 0) { /* no data */
+            rgb[0] = rgb[1] = rgb[2] = 128;
+            return;
+        }
+        double v = reflectance(dn[c], offset) / REPORT_CHIP_TRUE_COLOUR_MAX;
+        rgb[c] = (unsigned char)lround(255 * sqrt(v > 1 ? 1 : v));
+    }
+}
+
+enum { CHIP_MAX_BANDS = 3 };
+
 /* The chip as an RGB MEM dataset with the outline burnt in. */
-static int chip_render(GDALDatasetH red, GDALDatasetH nir, int32_t offset, const chip_window *cw,
-                       OGRGeometryH local, const char *dir, GDALDatasetH *out)
+static int chip_render(GDALDatasetH *bands, int n_bands, chip_colour_fn colour, int32_t offset,
+                       const chip_window *cw, OGRGeometryH local, const char *dir,
+                       GDALDatasetH *out)
 {
     int W = cw->w * cw->k, H = cw->h * cw->k;
-    uint16_t *r = malloc(sizeof *r * (size_t)W * H), *n = malloc(sizeof *n * (size_t)W * H);
-    unsigned char *rgb = malloc((size_t)W * H * 3);
-    int rc = r && n && rgb ? MC_OK : mc_fail("chip: out of memory");
-    if (rc == MC_OK &&
-        (GDALRasterIO(GDALGetRasterBand(red, 1), GF_Read, cw->x0, cw->y0, cw->w, cw->h, r, W, H,
-                      GDT_UInt16, 0, 0) != CE_None ||
-         GDALRasterIO(GDALGetRasterBand(nir, 1), GF_Read, cw->x0, cw->y0, cw->w, cw->h, n, W, H,
-                      GDT_UInt16, 0, 0) != CE_None))
-        rc = mc_fail("scene %s: cannot read the chip: %s", dir, CPLGetLastErrorMsg());
+    size_t n_px = (size_t)W * H;
+    uint16_t *dn = malloc(sizeof *dn * n_px * (size_t)n_bands);
+    unsigned char *rgb = malloc(n_px * 3);
+    int rc = dn && rgb ? MC_OK : mc_fail("chip: out of memory");
+    for (int b = 0; rc == MC_OK && b < n_bands; b++)
+        if (GDALRasterIO(GDALGetRasterBand(bands[b], 1), GF_Read, cw->x0, cw->y0, cw->w, cw->h,
+                         dn + n_px * (size_t)b, W, H, GDT_UInt16, 0, 0) != CE_None)
+            rc = mc_fail("scene %s: cannot read the chip: %s", dir, CPLGetLastErrorMsg());
     GDALDatasetH mem = NULL;
     if (rc == MC_OK) {
-        for (size_t i = 0; i < (size_t)W * H; i++)
-            ndvi_colour(r[i], n[i], offset, rgb + 3 * i);
+        for (size_t i = 0; i < n_px; i++) {
+            uint16_t px[CHIP_MAX_BANDS];
+            for (int b = 0; b < n_bands; b++)
+                px[b] = dn[n_px * (size_t)b + i];
+            colour(px, offset, rgb + 3 * i);
+        }
         mem = GDALCreate(GDALGetDriverByName("MEM"), "", W, H, 3, GDT_Byte, NULL);
         if (!mem)
             rc = mc_fail("chip: cannot create an image in memory");
@@ -120,19 +149,18 @@ static int chip_render(GDALDatasetH red, GDALDatasetH nir, int32_t offset, const
             rc = mc_fail("chip: cannot write the image");
     if (rc == MC_OK) {
         GDALSetGeoTransform(mem, (double *)cw->gt);
-        GDALSetProjection(mem, GDALGetProjectionRef(red));
+        GDALSetProjection(mem, GDALGetProjectionRef(bands[0]));
         OGRGeometryH edge = OGR_G_Boundary(local);
-        int bands[3] = {1, 2, 3};
+        int burn_bands[3] = {1, 2, 3};
         double burn[3] = {255, 0, 255};
         char *opts[] = {"ALL_TOUCHED=TRUE", NULL};
-        if (!edge || GDALRasterizeGeometries(mem, 3, bands, 1, &edge, NULL, NULL, burn, opts, NULL,
-                                             NULL) != CE_None)
+        if (!edge || GDALRasterizeGeometries(mem, 3, burn_bands, 1, &edge, NULL, NULL, burn,
+                                             opts, NULL, NULL) != CE_None)
             rc = mc_fail("chip: cannot draw the parcel outline");
         if (edge)
             OGR_G_DestroyGeometry(edge);
     }
-    free(r);
-    free(n);
+    free(dn);
     free(rgb);
     if (rc != MC_OK && mem)
         GDALClose(mem);
@@ -160,36 +188,62 @@ static int chip_encode(GDALDatasetH mem, char **b64)
     return MC_OK;
 }
 
-int report_chip_png_base64(const char *scene_dir, int32_t offset_dn, OGRGeometryH parcel,
-                           char **b64)
+/* A chip from the named bands of scene_dir (all on one grid), coloured by `colour`. */
+static int chip_make(const char *scene_dir, const char *const *names, int n_bands,
+                     chip_colour_fn colour, int32_t offset_dn, OGRGeometryH parcel, char **b64)
 {
     *b64 = NULL;
-    char p4[4200], p8[4200];
-    snprintf(p4, sizeof p4, "%s/B04.tif", scene_dir);
-    snprintf(p8, sizeof p8, "%s/B08.tif", scene_dir);
+    GDALDatasetH bands[CHIP_MAX_BANDS] = {NULL};
     CPLPushErrorHandler(CPLQuietErrorHandler); /* failures are reported by our message */
-    GDALDatasetH red = GDALOpen(p4, GA_ReadOnly), nir = red ? GDALOpen(p8, GA_ReadOnly) : NULL;
-    int rc = red && nir ? MC_OK : mc_fail("scene %s: cannot open %s", scene_dir, red ? p8 : p4);
-    if (rc == MC_OK && (GDALGetRasterXSize(red) != GDALGetRasterXSize(nir) ||
-                        GDALGetRasterYSize(red) != GDALGetRasterYSize(nir)))
-        rc = mc_fail("scene %s: B04 and B08 differ in size", scene_dir);
+    int rc = MC_OK;
+    for (int b = 0; rc == MC_OK && b < n_bands; b++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s.tif", scene_dir, names[b]);
+        bands[b] = GDALOpen(path, GA_ReadOnly);
+        if (!bands[b])
+            rc = mc_fail("scene %s: cannot open %s", scene_dir, path);
+        else if (b > 0 && (GDALGetRasterXSize(bands[b]) != GDALGetRasterXSize(bands[0]) ||
+                           GDALGetRasterYSize(bands[b]) != GDALGetRasterYSize(bands[0])))
+            rc = mc_fail("scene %s: %s and %s differ in size", scene_dir, names[0], names[b]);
+    }
     OGRGeometryH local = NULL;
     chip_window cw;
     GDALDatasetH mem = NULL;
     if (rc == MC_OK)
-        rc = chip_locate(red, parcel, scene_dir, &local, &cw);
+        rc = chip_locate(bands[0], parcel, scene_dir, &local, &cw);
     if (rc == MC_OK)
-        rc = chip_render(red, nir, offset_dn, &cw, local, scene_dir, &mem);
+        rc = chip_render(bands, n_bands, colour, offset_dn, &cw, local, scene_dir, &mem);
     if (rc == MC_OK)
         rc = chip_encode(mem, b64);
     if (mem)
         GDALClose(mem);
     if (local)
         OGR_G_DestroyGeometry(local);
-    if (nir)
-        GDALClose(nir);
-    if (red)
-        GDALClose(red);
+    for (int b = 0; b < n_bands; b++)
+        if (bands[b])
+            GDALClose(bands[b]);
     CPLPopErrorHandler();
     return rc;
+}
+
+int report_chip_png_base64(const char *scene_dir, int32_t offset_dn, OGRGeometryH parcel,
+                           char **b64)
+{
+    static const char *const names[] = {"B04", "B08"};
+    return chip_make(scene_dir, names, 2, ndvi_colour, offset_dn, parcel, b64);
+}
+
+int report_chip_true_colour_base64(const char *scene_dir, int32_t offset_dn, OGRGeometryH parcel,
+                                   char **b64)
+{
+    static const char *const names[] = {"B04", "B03", "B02"};
+    *b64 = NULL;
+    char path[4200];
+    struct stat st;
+    for (int b = 1; b < 3; b++) { /* B03 and B02 are optional: no chip without them */
+        snprintf(path, sizeof path, "%s/%s.tif", scene_dir, names[b]);
+        if (stat(path, &st) != 0)
+            return MC_OK;
+    }
+    return chip_make(scene_dir, names, 3, true_colour, offset_dn, parcel, b64);
 }

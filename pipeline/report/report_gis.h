@@ -1,6 +1,8 @@
-/* Flagged claims for GIS users: GeoJSON (EPSG:4326, RFC 7946) and CSV with a WKT
- * geometry column, both openable in QGIS. The geometry is read from the parcel file
- * with OGR and reprojected; the properties come from the store. */
+/* Flagged claims for GIS users, all in EPSG:4326 (WGS 84, longitude and latitude):
+ * GeoJSON (RFC 7946), GeoPackage, and CSV with a WKT geometry column (written to a file,
+ * with a .prj, a .csvt of the column types and an OGR .vrt that declares the CRS),
+ * openable in QGIS. The geometry is read from the parcel file with OGR and reprojected;
+ * the properties come from the store. */
 #ifndef MOWCHECK_REPORT_GIS_H
 #define MOWCHECK_REPORT_GIS_H
 
@@ -10,7 +12,7 @@
 
 #include "store.h"
 
-typedef enum { REPORT_GIS_GEOJSON = 0, REPORT_GIS_CSV } report_gis_format;
+typedef enum { REPORT_GIS_GEOJSON = 0, REPORT_GIS_CSV, REPORT_GIS_GPKG } report_gis_format;
 
 typedef struct report_gis_options {
     int season;               /* 0: all seasons */
@@ -19,15 +21,19 @@ typedef struct report_gis_options {
     report_gis_format format;
     const char *output;       /* NULL or "-": stdout; a device or pipe in place; a file whole
                                  or not at all (output_write) */
+    store_series_filter observed; /* for the tile and events (store_report_detail_load) */
 } report_gis_options;
 
-/* "geojson" or "csv". */
+/* "geojson", "csv" or "gpkg". */
 int report_gis_format_parse(const char *text, report_gis_format *format);
 
 /* Writes every flagged claim (not_mowed, inconclusive) as one feature / row:
  * claim_id, parcel_id, season, outcome, case_number, reviewed (null / empty where not
- * reviewed), reason; CSV adds wkt. A flagged parcel missing from the parcel file is
- * written without geometry and named in a warning. *n_written: features written. */
+ * reviewed), reason; CSV then wkt; then what the report shows: p_mowed (the figure the
+ * decision rule used; null where none), tile, scheme, window_start, window_end (dates),
+ * rule (the decision rule's code), n_events and event_dates ("start/end; ..."). A
+ * flagged parcel missing from the parcel file is written without geometry and named in
+ * a warning. *n_written: features written. */
 int report_flagged_export(store *s, const report_gis_options *o, size_t *n_written);
 
 /* The flagged claims (as store_flagged_load) with each one's parcel geometry from the

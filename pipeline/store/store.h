@@ -237,7 +237,12 @@ int store_decision_put(store *s, const store_decision *d, store_decision_effect 
 
 /* One case as `mowcheck case` shows it. */
 typedef struct store_review_row {
+    int64_t review_id;
     char *verdict, *inspector, *note, *reviewed_at;
+    char *db_login;          /* the database login that recorded it (session_user); "" for
+                                reviews recorded before schemas/040 */
+    int64_t supersedes;      /* the review it overrides; 0: none */
+    char *supersede_reason;  /* NULL where it overrides none */
 } store_review_row;
 
 typedef struct store_case {
@@ -254,9 +259,15 @@ typedef struct store_case {
 /* *found = 0 where no such case exists. The number must already be valid (casenum_parse). */
 int store_case_get(store *s, const char *case_number, store_case *c, int *found);
 void store_case_free(store_case *c);
-/* Records a verdict (mowed, not_mowed, needs_visit) on an existing case. */
+/* Records a verdict (mowed, not_mowed, needs_visit) on an existing case. A verdict
+ * that differs from a final one (mowed, not_mowed) already on the case is refused
+ * (schemas/040_review_history.sql): it needs store_review_supersede. */
 int store_review_add(store *s, const char *case_number, const char *verdict,
                      const char *inspector, const char *note);
+/* Records a verdict that overrides the case's latest review, with the reason why
+ * (reason NULL: as store_review_add). inspector NULL: the database login. */
+int store_review_supersede(store *s, const char *case_number, const char *verdict,
+                           const char *inspector, const char *note, const char *reason);
 /* The decision feed: claim_id,parcel_id,season,outcome,case_number,reviewed,reason for
  * every current decision (season 0: all), ordered by season, claim. `reviewed` is the
  * latest verdict (empty where none) and `reason` then starts with the inspector's. */
@@ -270,6 +281,8 @@ typedef struct store_flagged {
     int season;
     char *applicant, *scheme, *window_start, *window_end; /* "" where unknown */
     char *rule; /* the decision rule's code (decide_why_code), e.g. "coverage_gap" */
+    int64_t decision_id; /* the current decision */
+    int64_t review_id;   /* the latest review; 0: none */
 } store_flagged;
 
 /* Ordered by season, claim_id (byte order). season 0: all seasons. */
@@ -300,6 +313,26 @@ typedef struct store_report_detail {
 int store_report_detail_load(store *s, const store_flagged *f,
                              const store_series_filter *observed, store_report_detail *d);
 void store_report_detail_free(store_report_detail *d);
+
+/* ---- farmer notices as issued (store_notices.c; schemas/040_review_history.sql) ---- */
+typedef struct store_notice_key {
+    const char *case_number, *lang;
+    int64_t decision_id, review_id; /* review_id 0: the notice reflects no review */
+} store_notice_key;
+
+typedef struct store_farmer_notice {
+    int64_t notice_id;
+    char *state;
+    int32_t issued_on, deadline;    /* days since 1970-01-01; deadline INT32_MIN: none */
+    char *body_text, *body_html;
+    int intact;                     /* the bodies still hash to content_sha256 */
+} store_farmer_notice;
+
+/* The notice already issued for key (*found = 0 where none). */
+int store_notice_find(store *s, const store_notice_key *key, store_farmer_notice *n, int *found);
+/* Records a notice for key unless one exists (then nothing changes: the first wins). */
+int store_notice_put(store *s, const store_notice_key *key, const store_farmer_notice *n);
+void store_notice_free(store_farmer_notice *n);
 
 /* The latest run of each stage command (ingest, detect, decide, run), by command:
  * seconds NaN while still running; cpu_joules NaN where the run's summary has none. */

@@ -485,7 +485,8 @@ static int case_reviews(store *s, const char *number, store_case *c)
     PGresult *r = store_query(
         s, "reading the reviews",
         "SELECT verdict, inspector, note,"
-        " to_char(reviewed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+        " to_char(reviewed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+        " review_id, db_login, coalesce(supersedes, 0), supersede_reason"
         " FROM reviews WHERE case_number = $1 ORDER BY reviewed_at, review_id",
         1, p);
     if (!r)
@@ -497,6 +498,11 @@ static int case_reviews(store *s, const char *number, store_case *c)
         c->reviews[i].inspector = dup_text(r, (int)i, 1);
         c->reviews[i].note = dup_text(r, (int)i, 2);
         c->reviews[i].reviewed_at = dup_text(r, (int)i, 3);
+        c->reviews[i].review_id = strtoll(PQgetvalue(r, (int)i, 4), NULL, 10);
+        c->reviews[i].db_login = dup_text(r, (int)i, 5);
+        c->reviews[i].supersedes = strtoll(PQgetvalue(r, (int)i, 6), NULL, 10);
+        if (!PQgetisnull(r, (int)i, 7))
+            c->reviews[i].supersede_reason = dup_text(r, (int)i, 7);
     }
     c->n_reviews = c->reviews ? n : 0;
     PQclear(r);
@@ -574,6 +580,8 @@ void store_case_free(store_case *c)
         free(c->reviews[i].inspector);
         free(c->reviews[i].note);
         free(c->reviews[i].reviewed_at);
+        free(c->reviews[i].db_login);
+        free(c->reviews[i].supersede_reason);
     }
     free(c->reviews);
     c->reviews = NULL;
@@ -583,11 +591,17 @@ void store_case_free(store_case *c)
 int store_review_add(store *s, const char *case_number, const char *verdict,
                      const char *inspector, const char *note)
 {
-    const char *p[4] = {case_number, verdict, inspector, note};
+    return store_review_supersede(s, case_number, verdict, inspector, note, NULL);
+}
+
+int store_review_supersede(store *s, const char *case_number, const char *verdict,
+                           const char *inspector, const char *note, const char *reason)
+{
+    const char *p[5] = {case_number, verdict, inspector, note, reason};
     if (store_exec(s, "recording the review",
-                   "INSERT INTO reviews (case_number, verdict, inspector, note)"
-                   " VALUES ($1, $2, $3, $4)",
-                   4, p) != MC_OK)
+                   "INSERT INTO reviews (case_number, verdict, inspector, note, supersede_reason)"
+                   " VALUES ($1, $2, coalesce($3, session_user), $4, $5)",
+                   5, p) != MC_OK)
         return mc_fail_wrap("case %s", case_number);
     return MC_OK;
 }

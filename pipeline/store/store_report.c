@@ -20,10 +20,10 @@ static const char flagged_sql[] =
     "  coalesce(d.applicant, ''), coalesce(d.scheme, ''),"
     "  coalesce(to_char(d.window_start, 'YYYY-MM-DD'), ''),"
     "  coalesce(to_char(d.window_end, 'YYYY-MM-DD'), ''),"
-    "  d.rule"
+    "  d.rule, d.decision_id, coalesce(lr.review_id, 0)"
     " FROM decisions d"
     " LEFT JOIN cases c ON c.claim_id = d.claim_id AND c.season = d.season"
-    " LEFT JOIN LATERAL (SELECT verdict, inspector, note, reviewed_at FROM reviews r"
+    " LEFT JOIN LATERAL (SELECT review_id, verdict, inspector, note, reviewed_at FROM reviews r"
     "   WHERE r.case_number = c.case_number ORDER BY reviewed_at DESC, review_id DESC LIMIT 1) lr"
     "   ON true"
     " WHERE d.is_current AND d.claim_id IS NOT NULL"
@@ -66,6 +66,8 @@ int store_flagged_load(store *s, int season, store_flagged **rows, size_t *n)
         v[i].window_start = dup_or_null(PQgetvalue(r, row, 9), &oom);
         v[i].window_end = dup_or_null(PQgetvalue(r, row, 10), &oom);
         v[i].rule = dup_or_null(PQgetvalue(r, row, 11), &oom);
+        v[i].decision_id = strtoll(PQgetvalue(r, row, 12), NULL, 10);
+        v[i].review_id = strtoll(PQgetvalue(r, row, 13), NULL, 10);
     }
     PQclear(r);
     if (oom) {

@@ -436,11 +436,12 @@ static void test_hostile_review(store *st)
     size_t len = strlen(note);
     memset(note + len, 'n', n - len);
     note[n] = '\0';
-    REQUIRE(store_review_add(st, c4, "needs_visit", "INSP-'11", note) == MC_OK);
+    REQUIRE(store_review_supersede(st, c4, "needs_visit", "INSP-'11", note, "visit first") ==
+            MC_OK);
     snprintf(args, sizeof args, "case %s", c4);
     CHECK_INT(run_cli(args, &out), 0);
     CHECK(strstr(out, "\x1b") == NULL);
-    CHECK(strstr(out, "needs_visit by inspector INSP-'11") != NULL);
+    CHECK(strstr(out, "needs a field visit, by inspector INSP-'11") != NULL);
     CHECK(strstr(out, "x'); DROP TABLE reviews; --, \"quoted\"??[31mred?[0m?nnnn") != NULL);
     free(out);
     char *csv = export_text(st);
@@ -478,9 +479,9 @@ static void test_case_cli(void)
     CHECK(strstr(out, "outcome:   inconclusive") != NULL);
     /* the evidence of the reviewed decision: the event as it was when decided */
     CHECK(strstr(out, "mowing on about 2026-06-01 (between 2026-05-27 and 2026-06-06), "
-                      "confidence 0.97, straddles_start the window") != NULL);
-    CHECK(strstr(out, "review:    mowed by inspector INSP-7") != NULL);
-    CHECK(strstr(out, "later run: would now decide not_mowed") != NULL);
+                      "confidence 0.97, across the start of the window") != NULL);
+    CHECK(strstr(out, "review 1:  mowed, by inspector INSP-7") != NULL);
+    CHECK(strstr(out, "later run: would now decide not mowed") != NULL);
     free(out);
     /* lower-case prefix and spaces are accepted */
     char lower[64];
@@ -516,7 +517,8 @@ static void test_case_cli(void)
     CHECK_INT(run_cli(args, &out), 2);
     free(out);
     snprintf(args, sizeof args, "review %s --verdict needs_visit --inspector INSP-8 "
-                                "--note 'field visit: cows on it'", c3);
+                                "--note 'field visit: cows on it' --supersede 'orthophoto "
+                                "too old'", c3);
     CHECK_INT(run_cli(args, &out), 0);
     free(out);
     /* export decisions through the CLI shows the latest verdict */

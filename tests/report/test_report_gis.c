@@ -1,7 +1,9 @@
-/* export flagged: GeoJSON opened with OGR (count = flagged claims in the database,
- * properties equal to the database's, geometry reprojected to EPSG:4326), CSV with
- * quoting read back by GDAL's CSV driver, the season filter, a parcel missing from the
- * file, and the mowcheck command line.
+/* export flagged: GeoJSON and GeoPackage opened with OGR (count = flagged claims in the
+ * database, properties equal to the database's, geometry reprojected to EPSG:4326, and
+ * what the report shows: p_mowed, tile, scheme, window, rule, events), CSV with quoting
+ * read back by GDAL's CSV driver with the types of its .csvt, its CRS through the .prj
+ * and the .vrt; ogrinfo on every export (SRS EPSG:4326, count, typed fields); the
+ * season filter, a parcel missing from the file, and the mowcheck command line.
  *
  * usage: test_report_gis MOWCHECK_BINARY */
 #include "report_gis.h"
@@ -12,7 +14,9 @@ static const char *mowcheck_bin;
 
 static size_t export_to(store *st, report_gis_format fmt, int season, const char *path)
 {
-    report_gis_options o = {.season = season, .format = fmt, .output = path};
+    report_gis_options o = {.season = season, .format = fmt, .output = path,
+                            .observed = {.min_valid_pixels = 1, .min_valid_share = 0.5,
+                                         .season = season}};
     size_t n = 0;
     int rc = report_flagged_export(st, &o, &n);
     if (rc != MC_OK)
@@ -117,10 +121,15 @@ static void check_csv(const char *path)
     CHECK_INT(OGR_L_GetFeatureCount(layer, 1), fixture_flagged_count(2026));
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(layer);
     const char *cols[] = {"claim_id", "parcel_id", "season", "outcome", "case_number",
-                          "reviewed", "reason", "wkt"};
-    REQUIRE(OGR_FD_GetFieldCount(defn) == 8);
-    for (int i = 0; i < 8; i++)
+                          "reviewed", "reason", "wkt", "p_mowed", "tile", "scheme",
+                          "window_start", "window_end", "rule", "n_events", "event_dates"};
+    REQUIRE(OGR_FD_GetFieldCount(defn) == 16);
+    for (int i = 0; i < 16; i++)
         CHECK_STR(OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, i)), cols[i]);
+    /* the types of the .csvt */
+    CHECK_INT(OGR_Fld_GetType(OGR_FD_GetFieldDefn(defn, 2)), OFTInteger);
+    CHECK_INT(OGR_Fld_GetType(OGR_FD_GetFieldDefn(defn, 8)), OFTReal);
+    CHECK_INT(OGR_Fld_GetType(OGR_FD_GetFieldDefn(defn, 11)), OFTDate);
     OGRFeatureH f;
     int n_hostile = 0;
     while ((f = OGR_L_GetNextFeature(layer)) != NULL) {
@@ -137,11 +146,77 @@ static void check_csv(const char *path)
             CHECK_STR(OGR_F_GetFieldAsString(f, 5), "mowed");
             CHECK(strstr(OGR_F_GetFieldAsString(f, 6), hostile_note) != NULL);
         }
+        if (strcmp(c->claim, "C-2") == 0) {
+            CHECK_NEAR(OGR_F_GetFieldAsDouble(f, 8), 0.55, 1e-9);
+            CHECK_STR(OGR_F_GetFieldAsString(f, 15), "2026-06-11/2026-06-21");
+        }
         n_hostile += strcmp(c->parcel, hostile_parcel) == 0;
         OGR_F_Destroy(f);
     }
     CHECK_INT(n_hostile, 1);
     GDALClose(ds);
+}
+
+/* What the report shows, per claim (fixture_series: P-1 P 0.05, P-2 P 0.55 with an
+ * event 06-11..06-21, both on tile 35VLF; the others have neither). */
+static void check_extras(const char *path)
+{
+    GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
+    REQUIRE(ds != NULL);
+    OGRLayerH layer = GDALDatasetGetLayerByName(ds, "flagged");
+    REQUIRE(layer != NULL);
+    OGRSpatialReferenceH srs = OGR_L_GetSpatialRef(layer);
+    const char *auth = srs ? OSRGetAuthorityCode(srs, NULL) : NULL;
+    CHECK_STR(auth ? auth : "", "4326");
+    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(layer);
+    CHECK_INT(OGR_Fld_GetType(OGR_FD_GetFieldDefn(defn, OGR_FD_GetFieldIndex(defn, "p_mowed"))),
+              OFTReal);
+    CHECK_INT(OGR_Fld_GetType(OGR_FD_GetFieldDefn(defn, OGR_FD_GetFieldIndex(defn,
+                                                                             "window_end"))),
+              OFTDate);
+    OGRFeatureH f;
+    int seen = 0;
+    while ((f = OGR_L_GetNextFeature(layer)) != NULL) {
+        const char *claim = field(f, "claim_id");
+        REQUIRE(claim != NULL);
+        CHECK_STR(field(f, "scheme"), "GRASS-1CUT");
+        CHECK_STR(field(f, "window_start"), "2026/06/01");
+        CHECK_STR(field(f, "window_end"), "2026/08/31");
+        CHECK_STR(field(f, "rule"), claim_of(claim)->rule);
+        int p = OGR_F_GetFieldIndex(f, "p_mowed");
+        if (strcmp(claim, "C-1") == 0 || strcmp(claim, "C-5") == 0) {
+            CHECK_NEAR(OGR_F_GetFieldAsDouble(f, p), 0.05, 1e-9);
+            CHECK_STR(field(f, "tile"), "35VLF");
+            CHECK_STR(field(f, "n_events"), "0");
+            CHECK(field(f, "event_dates") == NULL);
+            seen++;
+        } else if (strcmp(claim, "C-2") == 0) {
+            CHECK_NEAR(OGR_F_GetFieldAsDouble(f, p), 0.55, 1e-9);
+            CHECK_STR(field(f, "event_dates"), "2026-06-11/2026-06-21");
+            CHECK_STR(field(f, "n_events"), "1");
+            seen++;
+        } else {
+            CHECK(!OGR_F_IsFieldSetAndNotNull(f, p) && field(f, "tile") == NULL);
+        }
+        OGR_F_Destroy(f);
+    }
+    CHECK_INT(seen, 3);
+    GDALClose(ds);
+}
+
+/* ogrinfo, as a GIS user runs it: the CRS is known and the fields are typed. */
+static void check_ogrinfo(const char *file, const char *extra_expected)
+{
+    char cmd[1200], *out = NULL;
+    snprintf(cmd, sizeof cmd, "ogrinfo -ro -so -al '%s/%s' 2>&1", dir, file);
+    CHECK_INT(run_capture(cmd, &out), 0);
+    CHECK_MSG(strstr(out, "ID[\"EPSG\",4326]") != NULL, "%s: SRS not EPSG:4326:\n%s", file,
+              out);
+    CHECK_MSG(strstr(out, "Feature Count: 5") != NULL, "%s: count:\n%s", file, out);
+    CHECK_MSG(strstr(out, "p_mowed: Real") != NULL, "%s: p_mowed not Real:\n%s", file, out);
+    CHECK_MSG(strstr(out, extra_expected) != NULL, "%s: '%s' missing:\n%s", file,
+              extra_expected, out);
+    free(out);
 }
 
 static void check_cli(void)
@@ -178,6 +253,7 @@ int main(int argc, char **argv)
     fixture_parcels(parcels);
     store *st = db_store();
     fixture_store(st, parcels);
+    fixture_series();
 
     CHECK_INT(fixture_flagged_count(2026), 5);
     snprintf(path, sizeof path, "%s/flagged.geojson", dir);
@@ -189,9 +265,22 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/2025.geojson", dir);
     CHECK_INT(export_to(st, REPORT_GIS_GEOJSON, 2025, path), 1);
     check_geojson(path, 2025);
+    snprintf(path, sizeof path, "%s/flagged.geojson", dir);
+    check_extras(path);
+    snprintf(path, sizeof path, "%s/flagged.gpkg", dir);
+    CHECK_INT(export_to(st, REPORT_GIS_GPKG, 2026, path), 5);
+    check_extras(path);
     snprintf(path, sizeof path, "%s/flagged.csv", dir);
     CHECK_INT(export_to(st, REPORT_GIS_CSV, 2026, path), 5);
     check_csv(path);
+    check_ogrinfo("flagged.gpkg", "window_start: Date");
+    check_ogrinfo("flagged.geojson", "window_end: Date");
+    check_ogrinfo("flagged.vrt", "Geometry: Polygon");
+    /* the .prj beside the CSV holds the WKT of EPSG:4326 */
+    snprintf(path, sizeof path, "%s/flagged.prj", dir);
+    char *prj = slurp(path);
+    CHECK(strncmp(prj, "GEOGCS[\"WGS 84\"", 15) == 0 && strstr(prj, "AUTHORITY[\"EPSG\",\"4326\"]"));
+    free(prj);
     check_cli();
 
     store_close(st);
