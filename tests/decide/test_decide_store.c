@@ -18,6 +18,8 @@
 #include "../client/client_test.h"
 #include "casenum.h"
 #include "decide_stage.h"
+#include "detect.h"
+#include "detect_stage.h"
 #include "series.h"
 
 static const char *registry_bin, *mowcheck_bin, *data_dir;
@@ -363,11 +365,26 @@ static void test_roles(PGconn *c)
     CHECK(refused(c, "UPDATE audit_log SET user_id = 'x'", "append-only")); /* even the owner */
 }
 
+/* The stored detections as if `mowcheck detect` had made them with the shipped model:
+ * decide refuses to apply one model's threshold to another model's events. */
+static void detected_with_shipped_model(PGconn *c)
+{
+    detect_model *m = malloc(sizeof *m);
+    char version[128], q[512];
+    REQUIRE(m && detect_load_model(NULL, m) == MC_OK);
+    REQUIRE(detect_model_version(NULL, m, version, sizeof version) == MC_OK);
+    free(m);
+    snprintf(q, sizeof q, "UPDATE parcel_seasons SET model_version = '%s';"
+                          "UPDATE events SET model_version = '%s'", version, version);
+    sql(c, q);
+}
+
 /* mowcheck decide through the CLI (the shipped model's thresholds): the summary
  * line, and nothing changes when run again on the same data. */
-static void test_decide_cli(const char *base)
+static void test_decide_cli(PGconn *c, const char *base)
 {
     char args[700], *out = NULL;
+    detected_with_shipped_model(c);
     snprintf(args, sizeof args, "decide --registry %s --season 2026 --as-of 2026-10-05"
                                 " --registry-user-id EE38001010000 --min-valid-pixels 1"
                                 " --min-valid-share 0.5", base);
@@ -623,7 +640,7 @@ int main(int argc, char **argv)
     test_roles(c);
     test_unconfirmed(st, c, &reg);
     test_case_cli();
-    test_decide_cli(s.base);
+    test_decide_cli(c, s.base);
     test_inspector_login(c);
     test_hostile_review(st);
 
