@@ -132,8 +132,10 @@ static int run_ingest(const mc_settings *set, const ingest_args *a, char **tiles
         log_error("%s", mc_error_message());
         return EXIT_FAILURE_RUN;
     }
-    print_summary(&sum);
-    return sum.scenes_rejected || sum.scenes_duplicate || sum.scenes_left_behind
+    if (log_get_level() <= LOG_INFO) /* --quiet: nothing on success */
+        print_summary(&sum);
+    return sum.scenes_rejected || sum.scenes_duplicate || sum.scenes_left_behind ||
+                   sum.scenes_folder_empty
                ? EXIT_ATTENTION
                : EXIT_OK;
 }

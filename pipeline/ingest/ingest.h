@@ -29,7 +29,9 @@ typedef struct ingest_options {
 } ingest_options;
 
 typedef struct ingest_summary {
-    size_t scenes_found;      /* scene folders */
+    size_t scenes_found;      /* deliveries (scene folders, .SAFE, zips) */
+    int scenes_folder_empty;  /* the scenes folder holds nothing at all (an unmounted
+                               * disk must not look like a quiet night) */
     size_t scenes_new;        /* not ingested before (in the tiles asked for) */
     size_t scenes_ingested;   /* stored by this run */
     size_t scenes_skipped;    /* already ingested, or being ingested by another worker */
