@@ -24,6 +24,7 @@ static const command commands[] = {
     {"case", cmd_case, "show a case: claim, outcome, reason, evidence, review"},
     {"review", cmd_review, "record an inspector's verdict on a case"},
     {"report", cmd_report, "inspector report (HTML) and GIS exports of the flagged claims"},
+    {"scenes", cmd_scenes, "scenes ignore SCENE --reason TEXT: acknowledge a bad delivery"},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 
@@ -33,6 +34,7 @@ static void usage(FILE *out)
                  "Commands:\n");
     for (int i = 0; i < N_COMMANDS; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nThe manual: man mowcheck\n");
 }
 
 int main(int argc, char **argv)

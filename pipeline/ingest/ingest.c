@@ -87,9 +87,29 @@ static const char *stored_scene_of(const ingest_ctx *c, const char *tile, const 
     return NULL;
 }
 
+/* A refusal the operator has acknowledged (`mowcheck scenes ignore`): said at info
+ * level and counted apart, so it no longer raises the night's exit code. */
+static int acknowledged(ingest_ctx *c, const char *scene_id, const char *path,
+                        const char *reason, int *yes)
+{
+    char why[512];
+    if (store_scene_ignored(c->s, scene_id, path, yes, why, sizeof why) != MC_OK)
+        return mc_fail_wrap("looking up whether scene %s is ignored", path);
+    if (*yes) {
+        log_info("scene %s: %s (ignored by the operator: %s)", path, reason, why);
+        c->sum->scenes_ignored++;
+    }
+    return MC_OK;
+}
+
 /* Reports and records a refused scene; the run goes on. MC_ERR only when the store fails. */
 static int reject(ingest_ctx *c, const char *scene_id, const char *path, const char *reason)
 {
+    int ignored;
+    if (acknowledged(c, scene_id, path, reason, &ignored) != MC_OK)
+        return MC_ERR;
+    if (ignored)
+        return MC_OK;
     log_warn("scene %s: %s", path, reason);
     c->sum->scenes_rejected++;
     if (store_scene_reject(c->s, c->run_id, scene_id, path, reason) != MC_OK)
@@ -184,6 +204,11 @@ static int reject_second_delivery(ingest_ctx *c, const scene_info *sc, const cha
     snprintf(reason, sizeof reason,
              "duplicate of %s/%s: the same scene %s (tile %s, date %s) in another layout",
              c->opt->scenes_dir, first, sc->scene_id, sc->tile_id, sc->acquired_on);
+    int ignored;
+    if (acknowledged(c, sc->scene_id, sc->path, reason, &ignored) != MC_OK)
+        return MC_ERR;
+    if (ignored)
+        return MC_OK;
     log_warn("scene %s: %s; not read", sc->path, reason);
     c->sum->scenes_duplicate++;
     if (store_scene_reject(c->s, c->run_id, sc->scene_id, sc->path, reason) != MC_OK)
@@ -381,6 +406,11 @@ static int ingest_scene(ingest_ctx *c, const scene_info *sc, const tile_grid *g,
         char reason[SCENE_ID_MAX + 128];
         snprintf(reason, sizeof reason, "duplicate of %s (same tile %s and date %s)",
                  other ? other : "a scene already stored", sc->tile_id, sc->acquired_on);
+        int ignored;
+        if (acknowledged(c, sc->scene_id, sc->path, reason, &ignored) != MC_OK)
+            return MC_ERR;
+        if (ignored)
+            return MC_OK;
         log_warn("scene %s: %s is a duplicate of %s; not stored", sc->path, sc->scene_id,
                  other ? other : "a stored scene of the same tile and date");
         c->sum->scenes_duplicate++;
@@ -486,7 +516,10 @@ static int ingest_tiles(ingest_ctx *c)
     }
     qsort(tiles, n, sizeof *tiles, cmp_str);
     int rc = MC_OK;
-    progress_begin(&c->bar, "scenes", (int64_t)n_valid);
+    /* The bar counts every scene found, as the summary does: those already decided
+     * (stored before, refused, duplicates) at once, then each one read. */
+    progress_begin(&c->bar, "scenes", (int64_t)c->sum->scenes_found);
+    progress_step(&c->bar, (int64_t)c->sum->scenes_found - (int64_t)n_valid);
     for (size_t k = 0; k < n && rc == MC_OK; k++)
         rc = ingest_tile(c, tiles[k]);
     progress_end(&c->bar);
@@ -537,7 +570,7 @@ static int count_left_behind(ingest_ctx *c)
 
 static char *summary_json(const ingest_summary *sum)
 {
-    json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
+    json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
                           "scenes_found", (json_int_t)sum->scenes_found,
                           "scenes_new", (json_int_t)sum->scenes_new,
                           "scenes_ingested", (json_int_t)sum->scenes_ingested,
@@ -547,6 +580,7 @@ static char *summary_json(const ingest_summary *sum)
                           "scenes_remeasured", (json_int_t)sum->scenes_remeasured,
                           "scenes_left_behind", (json_int_t)sum->scenes_left_behind,
                           "scenes_with_swir", (json_int_t)sum->scenes_with_swir,
+                          "scenes_ignored", (json_int_t)sum->scenes_ignored,
                           "parcels", (json_int_t)sum->parcels,
                           "observations", (json_int_t)sum->observations,
                           "pixels_decoded", (json_int_t)sum->pixels_decoded,
@@ -568,6 +602,7 @@ static void record_counts(const ingest_summary *sum, size_t parcels_observed)
     stage_counts_set("scenes_duplicate", (int64_t)sum->scenes_duplicate);
     stage_counts_set("scenes_remeasured", (int64_t)sum->scenes_remeasured);
     stage_counts_set("scenes_with_swir", (int64_t)sum->scenes_with_swir);
+    stage_counts_set("scenes_ignored", (int64_t)sum->scenes_ignored);
     stage_counts_set("parcels", (int64_t)sum->parcels);
     stage_counts_set("parcels_observed", (int64_t)parcels_observed);
     stage_counts_set("parcel_observations", sum->observations);

@@ -37,6 +37,8 @@ typedef struct ingest_summary {
     size_t scenes_skipped;    /* already ingested, or being ingested by another worker */
     size_t scenes_rejected;   /* refused: bad name, item.json, band, read error */
     size_t scenes_duplicate;  /* another scene of the same tile and date is stored */
+    size_t scenes_ignored;    /* refused or duplicate, but acknowledged by the operator
+                               * (mowcheck scenes ignore): not in the two counts above */
     size_t scenes_remeasured; /* stored before, measured again: for this parcel set (the
                                * parcel file changed), or with the B11 that arrived since */
     long scenes_left_behind;  /* stored for another parcel set, folder gone: their dates
