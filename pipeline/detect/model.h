@@ -6,12 +6,14 @@
 
 #include <stdint.h>
 
+#include "data_dir.h" /* MODEL_DEFAULT_PATH: installed, else the source tree */
+
 #define MODEL_FORMAT_VERSION 2
 #define DETECT_N_FEATURES 11
 #define DETECT_N_SEASON_FEATURES 11
 
 /* The path of the shipped default model (in the source tree). */
-#define MODEL_DEFAULT_PATH MOWCHECK_SOURCE_DIR "/schemas/models/mowing-default.model"
+#define MODEL_DEFAULT_PATH mc_data_file("schemas/models/mowing-default.model")
 
 typedef struct detect_model {
     /* logistic regression on standardised features: z = bias + sum w_i (x_i - mean_i) / scale_i,

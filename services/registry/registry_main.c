@@ -9,11 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "data_dir.h"
 #include "error.h"
 
-#ifndef MOWCHECK_REGISTRY_OPENAPI
-#define MOWCHECK_REGISTRY_OPENAPI "schemas/registry-openapi.json"
-#endif
+/* Installed beside the binary (share/mowcheck/), else the source tree's. */
+#define MOWCHECK_REGISTRY_OPENAPI mc_data_file("schemas/registry-openapi.json")
 
 enum { EXIT_USAGE = 2, EXIT_START = 3 };
 
