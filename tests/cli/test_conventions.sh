@@ -70,6 +70,11 @@ for c in run ingest detect decide report export case review access-log train eva
     fail "mowcheck $c --help does not point at man mowcheck"; fi
 done
 
+# --- report --lang without templates is refused before anything is written
+expect "report --lang fi" 2 "$mowcheck" report --lang fi -o "$work/report-fi" --state-dir "$work/never"
+has "$work/stderr" "lang fi: no notice templates" "report --lang fi"
+if [ ! -e "$work/report-fi" ] && [ ! -e "$work/never" ]; then ok; else fail "report --lang fi wrote something"; fi
+
 # --- a missing parcel file
 expect "missing parcel file" 3 "$mowcheck" ingest --scenes "$work" --parcels "$work/nope.gpkg" \
   --state-dir "$work/state0"
@@ -133,5 +138,24 @@ version=$("$mowcheck" version | awk '{print $2}')
 got=$(jq -r '[.version, .season, .exit_code, (.started_at | test("^2[0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$")), (.ended_at >= .started_at)] | map(tostring) | join(" ")' "$work/run.json" 2>&1)
 if [ "$got" = "$version 2026 $rc true true" ]; then ok; else
   fail "summary JSON: '$got', expected '$version 2026 $rc true true'"; cat "$work/run.out"; fi
+
+# --- export flagged: the format from the extension, through GDAL, or refused
+export_flagged() { "$mowcheck" export flagged --db "$dsn" --state-dir "$work/state" -o "$@"; }
+expect "export flagged .geojson" 0 export_flagged "$work/f.geojson"
+n_json=$(ogrinfo -ro -so -al "$work/f.geojson" 2>/dev/null | sed -n 's/^Feature Count: //p')
+for ext in gpkg fgb; do
+  expect "export flagged .$ext" 0 export_flagged "$work/f.$ext"
+  info=$(ogrinfo -ro -so -al "$work/f.$ext" 2>&1)
+  driver=$([ "$ext" = gpkg ] && echo GPKG || echo FlatGeobuf)
+  if grep -q "using driver \`$driver'" <<<"$info" &&
+     [ "$(sed -n 's/^Feature Count: //p' <<<"$info")" = "$n_json" ] && [ "${n_json:-0}" -gt 0 ]; then
+    ok
+  else
+    fail "f.$ext is not a $driver file of $n_json features: $(head -3 <<<"$info")"
+  fi
+done
+expect "export flagged .shp" 2 export_flagged "$work/f.shp"
+has "$work/stderr" "cannot tell the format" "export .shp"
+expect "export flagged .gpkg --format csv" 2 export_flagged "$work/g.gpkg" --format csv
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
