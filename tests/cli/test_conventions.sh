@@ -133,11 +133,13 @@ rc=0
 "$mowcheck" run --quiet --scenes "$work/region/scenes" --parcels "$work/region/parcels.gpkg" \
   --registry "http://127.0.0.1:$port" --registry-user-id EE38001010000 --as-of 2026-11-01 \
   --db "$dsn" --state-dir "$work/state" --threads 2 --summary-json "$work/run.json" \
-  >"$work/run.out" 2>&1 || rc=$?
+  >"$work/run.out" 2>"$work/run.err" || rc=$?
+if [ "$rc" -eq 0 ] && [ ! -s "$work/run.out" ]; then ok; else
+  fail "run --quiet: exit $rc, stdout:"; cat "$work/run.out" "$work/run.err"; fi
 version=$("$mowcheck" version | awk '{print $2}')
 got=$(jq -r '[.version, .season, .exit_code, (.started_at | test("^2[0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$")), (.ended_at >= .started_at)] | map(tostring) | join(" ")' "$work/run.json" 2>&1)
 if [ "$got" = "$version 2026 $rc true true" ]; then ok; else
-  fail "summary JSON: '$got', expected '$version 2026 $rc true true'"; cat "$work/run.out"; fi
+  fail "summary JSON: '$got', expected '$version 2026 $rc true true'"; cat "$work/run.err"; fi
 
 # --- export flagged: the format from the extension, through GDAL, or refused
 export_flagged() { "$mowcheck" export flagged --db "$dsn" --state-dir "$work/state" -o "$@"; }
