@@ -334,7 +334,11 @@ static int learn_other_grids(ingest_ctx *c)
         tile_grid g;
         if (grid_of(c, c->others[i].tile_id))
             continue;
-        if (scene_validate(&c->others[i], &g) != MC_OK) {
+        /* discover only identified it: its metadata names its band files */
+        scene_info full;
+        const char *name = c->others[i].path + strlen(c->opt->scenes_dir) + 1;
+        if (scene_load(c->opt->scenes_dir, name, &full) != MC_OK ||
+            scene_validate(&full, &g) != MC_OK) {
             mc_error_clear();
             continue;
         }

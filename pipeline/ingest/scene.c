@@ -400,6 +400,8 @@ int scene_identify(const char *scenes_dir, const char *name, scene_info *out)
     const char *base = delivery_name(out);
     int safe = scene_safe_kind(base);
     if (safe) {
+        /* the product's metadata names its band files (scene_safe_load) */
+        memset(out->band_file, 0, sizeof out->band_file);
         out->is_safe = 1;
         out->in_zip = safe == SCENE_SAFE_ZIP;
         return scene_safe_parse_name(base, out);

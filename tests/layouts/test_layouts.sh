@@ -182,6 +182,20 @@ ingest "$work/zip"
 same_series ".SAFE.zip"
 list_tiles "$work/zip" ".SAFE.zip"
 
+# 6b. the same zips split by tile, as a Slurm array runs them: each task still reads the
+#     other tile's grid from its .SAFE.zip (it decides who owns the overlap's pixels)
+n=$((n + 1))
+db=mowcheck_layouts_$n
+dropdb -h "$host" -U postgres --if-exists --force "$db" 2>/dev/null || true
+createdb -h "$host" -U postgres "$db"
+dsn="host=$host dbname=$db user=postgres" csv=$work/series.$n.csv
+for t in $TILES; do
+  "$mowcheck" ingest --scenes "$work/zip" --parcels "$parcels" --db "$dsn" --tile "$t" \
+    --state-dir "$work/state.$n" --threads 2 >"$work/out.$n" 2>&1 || fail "ingest --tile $t of the zips"
+done
+"$mowcheck" export series --db "$dsn" --state-dir "$work/state.$n" -o "$csv"
+same_series ".SAFE.zip, one tile per task"
+
 # 7. every layout at once: still one scene per tile-date, the others duplicates (exit 1)
 mkdir -p "$work/all"
 cp -r "$work/plain/." "$work/c1/." "$work/nested/." "$work/safe/." "$work/zip/." "$work/all/"
