@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gdal.h>
@@ -93,11 +94,19 @@ static const flagged_format flagged_formats[] = {
 };
 enum { N_FLAGGED_FORMATS = sizeof flagged_formats / sizeof flagged_formats[0] };
 
-static const flagged_format *format_of_extension(const char *path)
+/* The extension of a file name, or NULL: none, or not a file to name (a device such as
+ * /dev/stdout, a pipe), which gets --format or GeoJSON. */
+static const char *extension_of(const char *path)
 {
+    struct stat st;
     const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
-    if (!dot || (slash && dot < slash))
+    if (!dot || (slash && dot < slash) || (stat(path, &st) == 0 && !S_ISREG(st.st_mode)))
         return NULL;
+    return dot;
+}
+
+static const flagged_format *format_of_extension(const char *dot)
+{
     for (int i = 0; i < N_FLAGGED_FORMATS; i++)
         if (strcasecmp(dot, flagged_formats[i].extension) == 0)
             return &flagged_formats[i];
@@ -137,8 +146,9 @@ static int convert_vector(const char *tmp, const char *output, const char *drive
 static int export_flagged(const mc_settings *set, const char *output, int season,
                           const char *format, const char *parcels)
 {
-    const flagged_format *f = output ? format_of_extension(output) : NULL;
-    if (output && !f) {
+    const char *ext = output ? extension_of(output) : NULL;
+    const flagged_format *f = ext ? format_of_extension(ext) : NULL;
+    if (ext && !f) {
         log_error("export flagged -o %s: cannot tell the format from the name; use .geojson, "
                   ".csv, .gpkg or .fgb",
                   output);

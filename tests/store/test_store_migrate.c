@@ -352,11 +352,14 @@ static void test_partition_after_020(void)
 
     s = store_test_open(dsn, NULL);
     REQUIRE(s != NULL);
-    CHECK_INT(s->n_migrations_applied, 5); /* 004, 005 and what builds on them: 021-023 */
-    CHECK_STR(store_test_value(s, "SELECT string_agg(version::text, ',' ORDER BY applied_at, "
-                                  "version) FROM schema_migrations",
-                               buf, sizeof buf),
-              "1,2,3,10,11,15,20,4,5,21,22,23");
+    /* 004, 005 and what builds on them: 021-023 and any later migration */
+    CHECK(s->n_migrations_applied >= 5);
+    static const char order[] = "1,2,3,10,11,15,20,4,5,21,22,23";
+    CHECK_MSG(strncmp(store_test_value(s, "SELECT string_agg(version::text, ',' ORDER BY "
+                                          "applied_at, version) FROM schema_migrations",
+                                       buf, sizeof buf),
+                      order, strlen(order)) == 0,
+              "applied in the order %s, expected %s...", buf, order);
     check_moved(s, parts, obs);
     CHECK_STR(store_test_value(s, "SELECT concat_ws(' ',"
                                   " has_table_privilege('mowcheck_batch', 'observation_parts',"
