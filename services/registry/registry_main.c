@@ -44,7 +44,8 @@ static const char usage[] =
     "  --fault-rate N       fault only every Nth claims request (default 1: all)\n"
     "  --delay-ms N         delay of the delay fault (default 1000); how long the\n"
     "                       timeout fault holds a request (default 1 hour)\n"
-    "  --max-parcels N      parcels accepted in one claims request (default 1000)\n";
+    "  --max-parcels N      parcels accepted in one claims request (default 1000)\n"
+    "More: man mowcheck.\n";
 
 static void fail_usage(const char *fmt, const char *arg)
 {

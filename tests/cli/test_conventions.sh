@@ -75,6 +75,11 @@ expect "report --lang fi" 2 "$mowcheck" report --lang fi -o "$work/report-fi" --
 has "$work/stderr" "lang fi: no notice templates" "report --lang fi"
 if [ ! -e "$work/report-fi" ] && [ ! -e "$work/never" ]; then ok; else fail "report --lang fi wrote something"; fi
 
+for prog in "$mowcheck" "$registry"; do
+  if "$prog" --help 2>&1 | grep -q "man mowcheck"; then ok; else
+    fail "$(basename "$prog") --help does not point at man mowcheck"; fi
+done
+
 # --- a missing parcel file
 expect "missing parcel file" 3 "$mowcheck" ingest --scenes "$work" --parcels "$work/nope.gpkg" \
   --state-dir "$work/state0"
