@@ -139,6 +139,8 @@ static int push_scene(scene_info **array, size_t *n, size_t *cap, const scene_in
 static int reject_unrecognised(ingest_ctx *c, const char *name, const char *path)
 {
     char reason[2048];
+    if (scene_safe_kind(name)) /* a product, just not one we read: its own reason */
+        return reject(c, name, path, mc_error_message());
     snprintf(reason, sizeof reason,
              "%s; not a scene of any layout mowcheck reads (a scene folder named like "
              "S2B_35VLF_20260615_0_L2A or S2B_T35VLF_20260615T095031_L2A, a .SAFE folder or "
