@@ -28,6 +28,9 @@ for f in bin/mowcheck bin/mowcheck-registry share/man/man1/mowcheck.1 \
   if [ -e "$prefix/$f" ]; then ok; else fail "not installed: $f"; fi
 done
 "$make_sample" --out "$work/region" --threads 2 >/dev/null
+data=$("$prefix/bin/mowcheck" version | sed -n 's/^data: //p')
+if [ "$(cd "$data" 2>/dev/null && pwd -P)" = "$(cd "$prefix/share/mowcheck/schemas" && pwd -P)" ]; then ok; else
+  fail "the installed mowcheck reads its data from '$data'"; fi
 
 # the night, with the source tree (and the build folder in it) hidden
 cat >"$work/night.sh" <<NIGHT
