@@ -34,6 +34,13 @@ int cli_parse(int argc, char **argv, const char *usage, const cli_option *option
  * GDAL's own names (/vsi..., PG:..., URLs) are kept as given. */
 int cli_absolute_path(const char *option, const char *path, char *buf, size_t size);
 
+/* With --quiet a command whose stdout carries only its summary prints nothing on
+ * success: stdout goes to /dev/null until cli_quiet_stdout_end (stderr, with warnings
+ * and errors, is untouched). Returns the saved stdout for _end, or -1 (then _end does
+ * nothing). */
+int cli_quiet_stdout_begin(void);
+void cli_quiet_stdout_end(int saved);
+
 /* Opens the store the settings name: the DSN (--db, MOWCHECK_DB) or the private
  * cluster in the state directory. */
 int cli_open_store(const mc_settings *set, store **out);

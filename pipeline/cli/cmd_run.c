@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -96,34 +94,6 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* With --quiet a successful night prints nothing (cron mails whatever a job prints):
- * the stages' own summary lines on stdout are dropped; warnings and errors go to stderr
- * as ever. Returns the saved stdout to give back to quiet_end, or -1. */
-static int quiet_begin(void)
-{
-    if (log_get_level() <= LOG_INFO)
-        return -1;
-    fflush(stdout);
-    int saved = dup(STDOUT_FILENO), null = open("/dev/null", O_WRONLY);
-    if (saved < 0 || null < 0 || dup2(null, STDOUT_FILENO) < 0) {
-        if (saved >= 0)
-            close(saved);
-        saved = -1;
-    }
-    if (null >= 0)
-        close(null);
-    return saved;
-}
-
-static void quiet_end(int saved)
-{
-    if (saved < 0)
-        return;
-    fflush(stdout);
-    dup2(saved, STDOUT_FILENO);
-    close(saved);
-}
-
 static void run_stage(const char *name, int (*fn)(int, char **), const stage_argv *common,
                       const char *const *extra, int with_gpu, stage_result *r)
 {
@@ -138,9 +108,10 @@ static void run_stage(const char *name, int (*fn)(int, char **), const stage_arg
     energy_start(&meter, with_gpu);
     double t0 = now_s();
     r->name = name;
-    int saved_stdout = quiet_begin();
+    /* --quiet: the stages' summary lines are not printed (cron mails what a job prints) */
+    int saved_stdout = log_get_level() > LOG_INFO ? cli_quiet_stdout_begin() : -1;
     r->exit_code = fn(a.n, a.v);
-    quiet_end(saved_stdout);
+    cli_quiet_stdout_end(saved_stdout);
     r->seconds = now_s() - t0;
     energy_read(&meter, &r->energy);
     r->ran = 1;

@@ -141,6 +141,9 @@ rc=0
   >"$work/run.out" 2>"$work/run.err" || rc=$?
 if [ "$rc" -eq 0 ] && [ ! -s "$work/run.out" ]; then ok; else
   fail "run --quiet: exit $rc, stdout:"; cat "$work/run.out" "$work/run.err"; fi
+expect "decide --quiet" 0 "$mowcheck" decide --quiet --registry "http://127.0.0.1:$port" \
+  --registry-user-id EE38001010000 --as-of 2026-11-01 --db "$dsn" --state-dir "$work/state"
+if [ ! -s "$work/stdout" ]; then ok; else fail "decide --quiet printed:"; cat "$work/stdout"; fi
 version=$("$mowcheck" version | awk 'NR == 1 {print $2}')
 got=$(jq -r '[.version, .season, .exit_code, (.started_at | test("^2[0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$")), (.ended_at >= .started_at)] | map(tostring) | join(" ")' "$work/run.json" 2>&1)
 if [ "$got" = "$version 2026 $rc true true" ]; then ok; else
