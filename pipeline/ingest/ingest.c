@@ -263,7 +263,9 @@ static int discover(ingest_ctx *c)
         else
             c->sum->scenes_new++;
         if (scene_load(c->opt->scenes_dir, names[i], &sc) != MC_OK) {
-            rc = reject(c, names[i], path, mc_error_message());
+            char id[SCENE_ID_MAX]; /* the identity the name gave, for the record */
+            snprintf(id, sizeof id, "%s", sc.scene_id);
+            rc = reject(c, id, path, mc_error_message());
             continue;
         }
         rc = push_scene(&c->scenes, &c->n_scenes, &cap_scenes, &sc);
