@@ -6,13 +6,12 @@
 
 #include <stdint.h>
 
-#include "data_dir.h" /* MODEL_DEFAULT_PATH: installed, else the source tree */
-
 #define MODEL_FORMAT_VERSION 2
 #define DETECT_N_FEATURES 11
 #define DETECT_N_SEASON_FEATURES 11
 
 /* The path of the shipped default model (in the source tree). */
+#include "data_dir.h" /* installed beside the binary, else the source tree */
 #define MODEL_DEFAULT_PATH mc_data_file("schemas/models/mowing-default.model")
 
 typedef struct detect_model {
