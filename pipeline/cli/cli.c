@@ -1,7 +1,12 @@
 #include "cli.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "log.h"
@@ -22,8 +27,8 @@ static void print_help(const char *usage, const cli_option *options)
     for (const cli_option *o = options; o && o->name; o++)
         printf("  --%-22s %s\n", o->name, o->help ? o->help : "");
     printf("\nCommon: --config FILE, --db DSN, --state-dir DIR, --device auto|cpu|cuda,\n"
-           "        --threads N, --quiet, --verbose, --help; any setting as --name value\n"
-           "        (man mowcheck, SETTINGS; docs/operator.md).\n");
+           "        --threads N, --quiet, --verbose, --help; any setting as --name value.\n"
+           "More: man mowcheck (SETTINGS, EXIT STATUS, FILES).\n");
 }
 
 /* The value of --config, looked up before anything else so the file loads first. */
@@ -78,7 +83,16 @@ int cli_parse(int argc, char **argv, const char *usage, const cli_option *option
             setting_name[0] = '\0';
         }
         if (!o && !settings_known(setting_name)) {
-            log_error("unknown option --%.*s (see %s --help)", (int)name_len, name, argv[0]);
+            const char *near = settings_nearest(setting_name);
+            char hint[96] = "";
+            if (near) {
+                snprintf(hint, sizeof hint, "did you mean --");
+                for (size_t k = strlen(hint); *near && k + 2 < sizeof hint; near++)
+                    hint[k++] = *near == '_' ? '-' : *near, hint[k] = '\0';
+                strncat(hint, "? ", sizeof hint - strlen(hint) - 1);
+            }
+            log_error("unknown option --%.*s (%ssee %s --help)", (int)name_len, name, hint,
+                      argv[0]);
             return CLI_ERR;
         }
         if (o && !o->value) { /* a switch */
@@ -120,4 +134,43 @@ void cli_put_text(FILE *out, const char *text)
 {
     for (const char *c = text ? text : ""; *c; c++)
         cli_put_text_char(out, *c);
+}
+
+int cli_absolute_path(const char *option, const char *path, char *buf, size_t size)
+{
+    if (strncmp(path, "/vsi", 4) == 0 || strchr(path, ':')) {
+        snprintf(buf, size, "%s", path);
+        return MC_OK;
+    }
+    char resolved[PATH_MAX];
+    if (!realpath(path, resolved))
+        return mc_fail("--%s %s: %s", option, path,
+                       errno == ENOENT ? "no such file or folder" : strerror(errno));
+    int n = snprintf(buf, size, "%s", resolved);
+    if (n < 0 || (size_t)n >= size)
+        return mc_fail("--%s %s: path too long", option, path);
+    return MC_OK;
+}
+
+int cli_quiet_stdout_begin(void)
+{
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO), null = open("/dev/null", O_WRONLY);
+    if (saved < 0 || null < 0 || dup2(null, STDOUT_FILENO) < 0) {
+        if (saved >= 0)
+            close(saved);
+        saved = -1;
+    }
+    if (null >= 0)
+        close(null);
+    return saved;
+}
+
+void cli_quiet_stdout_end(int saved)
+{
+    if (saved < 0)
+        return;
+    fflush(stdout);
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
 }

@@ -29,6 +29,18 @@ enum { CLI_OK = 0, CLI_HELP = 1, CLI_ERR = -1 };
 int cli_parse(int argc, char **argv, const char *usage, const cli_option *options,
               mc_settings *s, const char **positional, int *n_positional);
 
+/* An input path made absolute (realpath), so that what the store records still
+ * works from another folder: "--parcels FILE: no such file" where it is missing.
+ * GDAL's own names (/vsi..., PG:..., URLs) are kept as given. */
+int cli_absolute_path(const char *option, const char *path, char *buf, size_t size);
+
+/* With --quiet a command whose stdout carries only its summary prints nothing on
+ * success: stdout goes to /dev/null until cli_quiet_stdout_end (stderr, with warnings
+ * and errors, is untouched). Returns the saved stdout for _end, or -1 (then _end does
+ * nothing). */
+int cli_quiet_stdout_begin(void);
+void cli_quiet_stdout_end(int saved);
+
 /* Opens the store the settings name: the DSN (--db, MOWCHECK_DB) or the private
  * cluster in the state directory. */
 int cli_open_store(const mc_settings *set, store **out);

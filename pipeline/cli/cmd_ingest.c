@@ -15,8 +15,11 @@ static const char usage_text[] =
     "usage: mowcheck ingest --scenes DIR --parcels FILE [--id-field NAME] [--tile T]...\n"
     "       mowcheck ingest --scenes DIR --list-tiles\n"
     "Reads the scenes not stored yet, computes each parcel's NDVI per date and stores it.\n"
-    "Exit 0: all done; 1: done, but some scenes were refused (see the warnings); 2: usage;\n"
-    "3: could not run.";
+    "Scenes as the archives deliver them: <scene_id>/ folders (B04.tif... or an item.json's\n"
+    "assets), Earth Search collection-1 ids, the archive's TT/L/SS/YYYY/M/ tree, .SAFE\n"
+    "folders and .SAFE.zip files.\n"
+    "Exit 0: all done; 1: done, but some scenes were refused (see the warnings) or the\n"
+    "scenes folder is empty; 2: usage; 3: could not run. More: man mowcheck.";
 
 /* --tile may repeat and take comma-separated lists; cli_parse keeps only the last
  * value, so the tiles are gathered from argv here. Returns the count or -1. */
@@ -77,6 +80,9 @@ static void print_summary(const ingest_summary *s)
         printf("ingest: %zu stored scenes measured again (the parcel set changed, or their B11 "
                "arrived), %ld left measured for an earlier parcel set\n",
                s->scenes_remeasured, s->scenes_left_behind);
+    if (s->scenes_ignored)
+        printf("ingest: %zu refused scenes ignored as the operator asked (mowcheck scenes ignore)\n",
+               s->scenes_ignored);
     size_t stored = s->scenes_ingested + s->scenes_remeasured;
     if (stored && s->scenes_with_swir == stored)
         printf("ingest: every scene stored has B11 (SWIR): NDMI stored beside NDVI\n");
@@ -101,8 +107,15 @@ typedef struct ingest_args {
 
 static int run_ingest(const mc_settings *set, const ingest_args *a, char **tiles, int n_tiles)
 {
+    /* Absolute paths: the store records them, and report runs from anywhere. */
+    char scenes[4096], parcels[4096];
+    if (cli_absolute_path("scenes", a->scenes, scenes, sizeof scenes) != MC_OK ||
+        cli_absolute_path("parcels", a->parcels, parcels, sizeof parcels) != MC_OK) {
+        log_error("ingest: %s", mc_error_message());
+        return EXIT_FAILURE_RUN;
+    }
     ingest_options opt = {
-        .scenes_dir = a->scenes, .parcels_path = a->parcels,
+        .scenes_dir = scenes, .parcels_path = parcels,
         .id_field = set->id_field,
         .inner_buffer_m = set->inner_buffer_m, .n_threads = set->threads,
         .tiles = (const char *const *)tiles, .n_tiles = (size_t)n_tiles,
@@ -132,8 +145,10 @@ static int run_ingest(const mc_settings *set, const ingest_args *a, char **tiles
         log_error("%s", mc_error_message());
         return EXIT_FAILURE_RUN;
     }
-    print_summary(&sum);
-    return sum.scenes_rejected || sum.scenes_duplicate || sum.scenes_left_behind
+    if (log_get_level() <= LOG_INFO) /* --quiet: nothing on success */
+        print_summary(&sum);
+    return sum.scenes_rejected || sum.scenes_duplicate || sum.scenes_left_behind ||
+                   sum.scenes_folder_empty
                ? EXIT_ATTENTION
                : EXIT_OK;
 }

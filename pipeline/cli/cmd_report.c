@@ -148,6 +148,19 @@ static int report_notices(store *st, const report_args *a, const report_options 
     return EXIT_OK;
 }
 
+/* A language without templates is refused before anything is written. */
+static int check_lang(const report_args *a)
+{
+    char templates[4096], dir[4200];
+    struct stat st;
+    if (report_template_dir(a->templates, templates, sizeof templates) != MC_OK)
+        return mc_fail_wrap("report");
+    snprintf(dir, sizeof dir, "%s/%s", templates, a->lang);
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return mc_fail("report: --lang %s: no notice templates for it (%s)", a->lang, dir);
+    return MC_OK;
+}
+
 static int report_all(const mc_settings *set, const report_args *a, int season)
 {
     if (mkdir(a->dir, 0777) != 0 && errno != EEXIST) {
@@ -221,7 +234,7 @@ int cmd_report(int argc, char **argv)
             log_error("report: --lang '%s' is not a language code (en, et, ...)", a.lang);
             goto done;
         }
-    if (report_season(a.season, &season) != MC_OK) {
+    if (report_season(a.season, &season) != MC_OK || check_lang(&a) != MC_OK) {
         log_error("%s", mc_error_message());
         goto done;
     }

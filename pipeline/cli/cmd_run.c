@@ -108,7 +108,10 @@ static void run_stage(const char *name, int (*fn)(int, char **), const stage_arg
     energy_start(&meter, with_gpu);
     double t0 = now_s();
     r->name = name;
+    /* --quiet: the stages' summary lines are not printed (cron mails what a job prints) */
+    int saved_stdout = log_get_level() > LOG_INFO ? cli_quiet_stdout_begin() : -1;
     r->exit_code = fn(a.n, a.v);
+    cli_quiet_stdout_end(saved_stdout);
     r->seconds = now_s() - t0;
     energy_read(&meter, &r->energy);
     r->ran = 1;
@@ -213,13 +216,48 @@ static json_t *counts_json(void)
         "outcomes", outcomes);
 }
 
+/* What the batch was and how it ended, for the JSON summary (a monitoring system reads
+ * it without the log). */
+typedef struct run_meta {
+    int exit_code;
+    int season;
+    time_t started, ended;
+} run_meta;
+
+static json_t *json_time(time_t t)
+{
+    char buf[32];
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return json_string(buf);
+}
+
+/* The season the batch decides: --season, else the year of --as-of, else this year. */
+static int run_season(const run_args *a)
+{
+    if (a->season)
+        return atoi(a->season);
+    if (a->as_of && strlen(a->as_of) >= 4)
+        return atoi(a->as_of);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    return tm.tm_year + 1900;
+}
+
 /* The summary as JSON (the runs table's and --summary-json's); caller frees. */
-static char *summary_json(const stage_result *st, int n, const run_energy *e)
+static char *summary_json(const stage_result *st, int n, const run_energy *e, const run_meta *m)
 {
     json_t *stages = json_array();
     for (int i = 0; i < n; i++)
         json_array_append_new(stages, stage_json(&st[i]));
     json_t *o = json_object();
+    json_object_set_new(o, "version", json_string(MOWCHECK_VERSION));
+    json_object_set_new(o, "season", json_integer(m->season));
+    json_object_set_new(o, "started_at", json_time(m->started));
+    json_object_set_new(o, "ended_at", json_time(m->ended));
+    json_object_set_new(o, "exit_code", json_integer(m->exit_code));
     json_object_set_new(o, "stages", stages);
     json_object_set_new(o, "seconds", json_rounded(e->seconds));
     json_object_set_new(o, "cpu_joules", json_energy(e->cpu_ok, e->cpu_joules));
@@ -323,6 +361,15 @@ static void print_summary(const stage_result *st, int n, const run_energy *e)
 
 static int worst(int a, int b) { return a > b ? a : b; }
 
+static int check_season(const char *text)
+{
+    char *end;
+    long year = strtol(text, &end, 10);
+    if (end == text || *end || year < 1900 || year > 9999)
+        return mc_fail("--season '%s' is not a year", text);
+    return MC_OK;
+}
+
 int cmd_run(int argc, char **argv)
 {
     run_args a = {0};
@@ -347,10 +394,21 @@ int cmd_run(int argc, char **argv)
         return rc == CLI_HELP ? EXIT_OK : EXIT_USAGE;
     }
     kernel_device device;
-    if (settings_device(&set, &device) != MC_OK) {
-        log_error("%s", mc_error_message());
+    /* Every setting is checked before the first stage: bad settings are exit 2 now,
+     * not a failure after hours of ingest. */
+    if (settings_device(&set, &device) != MC_OK || settings_check_common(&set) != MC_OK ||
+        settings_check_registry(&set, a.registry) != MC_OK ||
+        (a.season && check_season(a.season) != MC_OK)) {
+        log_error("run: %s", mc_error_message());
         settings_free(&set);
         return EXIT_USAGE;
+    }
+    char scenes[4096], parcels[4096];
+    if (cli_absolute_path("scenes", a.scenes, scenes, sizeof scenes) != MC_OK ||
+        cli_absolute_path("parcels", a.parcels, parcels, sizeof parcels) != MC_OK) {
+        log_error("run: %s", mc_error_message());
+        settings_free(&set);
+        return EXIT_FAILURE_RUN;
     }
     /* Held for the whole batch: the stages join the same (private) database. */
     store *held;
@@ -364,7 +422,7 @@ int cmd_run(int argc, char **argv)
         log_warn("run: %s (the run is not recorded)", mc_error_message());
     stage_argv common = {.n = 0};
     collect_common(argc, argv, &common);
-    const char *ingest_extra[] = {"--scenes", a.scenes, "--parcels", a.parcels, NULL};
+    const char *ingest_extra[] = {"--scenes", scenes, "--parcels", parcels, NULL};
     const char *detect_extra[] = {a.season ? "--season" : NULL, a.season, NULL};
     const char *decide_extra[7] = {NULL};
     int k = 0;
@@ -380,6 +438,7 @@ int cmd_run(int argc, char **argv)
         decide_extra[k++] = "--as-of";
         decide_extra[k++] = a.as_of;
     }
+    time_t started = time(NULL);
     stage_result st[3] = {{.name = "ingest"}, {.name = "detect"}, {.name = "decide"}};
     stage_counts_clear(); /* each stage records its own counts as it ends */
     int uses_gpu = device != KERNEL_DEVICE_CPU && kernel_cuda_available();
@@ -397,7 +456,9 @@ int cmd_run(int argc, char **argv)
      * if asked, in a file; as text on stdout unless --quiet. */
     run_energy energy;
     total_energy(st, 3, &energy);
-    char *json = summary_json(st, 3, &energy);
+    run_meta meta = {.exit_code = code, .season = run_season(&a), .started = started,
+                     .ended = time(NULL)};
+    char *json = summary_json(st, 3, &energy, &meta);
     if (!json)
         log_warn("run: out of memory writing the summary");
     if (log_get_level() <= LOG_INFO)

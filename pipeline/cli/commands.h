@@ -15,6 +15,7 @@ int cmd_decide(int argc, char **argv);
 int cmd_case(int argc, char **argv);
 int cmd_review(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_scenes(int argc, char **argv);
 /* `mowcheck export decisions` (cmd_decide.c): the decision feed; season 0: all. */
 struct mc_settings;
 int cmd_export_decisions(const struct mc_settings *set, const char *output, int season);

@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "error.h"
 
 typedef enum { SETTING_STRING, SETTING_INT, SETTING_INT64, SETTING_DOUBLE } setting_type;
@@ -64,6 +68,47 @@ static const setting_def *find_def(const char *name)
 }
 
 int settings_known(const char *name) { return find_def(name) != NULL; }
+
+/* Edit distance (insertions, deletions, substitutions) of two short names, '-' = '_'. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    enum { MAX = 64 };
+    size_t la = strlen(a), lb = strlen(b), row[MAX + 1];
+    if (la > MAX || lb > MAX)
+        return (size_t)-1;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            char ca = a[i - 1] == '-' ? '_' : a[i - 1], cb = b[j - 1] == '-' ? '_' : b[j - 1];
+            size_t best = diag + (ca != cb);
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            diag = row[j];
+            row[j] = best;
+        }
+    }
+    return row[lb];
+}
+
+const char *settings_nearest(const char *name)
+{
+    const char *best = NULL;
+    size_t best_d = (size_t)-1;
+    for (size_t i = 0; i < N_SETTINGS; i++) {
+        size_t d = edit_distance(name, setting_defs[i].name);
+        if (d < best_d) {
+            best_d = d;
+            best = setting_defs[i].name;
+        }
+    }
+    /* A suggestion only where it is plausibly a slip: a third of the name at most. */
+    return best && best_d <= 1 + strlen(name) / 3 ? best : NULL;
+}
 
 static int parse_number(const setting_def *d, const char *value, double *out)
 {
@@ -132,8 +177,10 @@ static char *trim(char *p)
     return p;
 }
 
-/* The file: `name = value` lines; '#' starts a comment; [sections] are allowed and
- * ignored here (other parts of the program read their own sections). */
+/* The file: `name = value` lines; '#' starts a comment; [section] lines are allowed
+ * (for the reader's order only). A name that is no setting is refused with its line,
+ * like the same slip as a flag, since a silently ignored misspelling leaves the
+ * default in force. */
 static int load_file(mc_settings *s, const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -158,8 +205,12 @@ static int load_file(mc_settings *s, const char *path)
         *eq = '\0';
         char *name = trim(text);
         char *value = trim(eq + 1);
-        if (!find_def(name))
-            continue; /* a setting of another part (registry, reports): not ours */
+        if (!find_def(name)) {
+            const char *near = settings_nearest(name);
+            status = mc_fail("config %s:%d: unknown setting '%s'%s%s%s", path, line_no, name,
+                             near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
+            break;
+        }
         if (settings_set(s, name, value) != MC_OK)
             status = mc_fail_wrap("config %s:%d", path, line_no);
     }
@@ -258,5 +309,101 @@ int settings_state_dir(const mc_settings *s, char *buf, size_t size)
         return mc_fail("no state directory: set --state-dir, MOWCHECK_STATE_DIR or HOME");
     if (n < 0 || (size_t)n >= size)
         return mc_fail("state directory path too long");
+    return MC_OK;
+}
+
+/* ---- checks before any stage runs ---- */
+
+static int readable_file(const char *setting, const char *path, FILE **out)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return mc_fail("%s %s: %s", setting, path, strerror(errno));
+    *out = f;
+    return MC_OK;
+}
+
+static int load_certificate(const char *setting, const char *path, X509 **cert)
+{
+    FILE *f = NULL;
+    if (readable_file(setting, path, &f) != MC_OK)
+        return MC_ERR;
+    *cert = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    ERR_clear_error();
+    if (!*cert)
+        return mc_fail("%s %s: not a PEM certificate", setting, path);
+    return MC_OK;
+}
+
+/* Mutual TLS that cannot work fails every registry request of the night: the files
+ * must be there, parse, and the key must belong to the certificate. */
+static int check_tls(const mc_settings *s)
+{
+    const char *cert_path = s->registry_tls_cert, *key_path = s->registry_tls_key;
+    if (*key_path && !*cert_path)
+        return mc_fail("registry_tls_key is set but registry_tls_cert is not");
+    if (*cert_path && !*key_path)
+        return mc_fail("registry_tls_cert is set but registry_tls_key is not");
+    if (*s->registry_tls_ca) {
+        X509 *ca = NULL;
+        if (load_certificate("registry_tls_ca", s->registry_tls_ca, &ca) != MC_OK)
+            return MC_ERR;
+        X509_free(ca);
+    }
+    if (!*cert_path)
+        return MC_OK;
+    X509 *cert = NULL;
+    if (load_certificate("registry_tls_cert", cert_path, &cert) != MC_OK)
+        return MC_ERR;
+    FILE *f = NULL;
+    if (readable_file("registry_tls_key", key_path, &f) != MC_OK) {
+        X509_free(cert);
+        return MC_ERR;
+    }
+    EVP_PKEY *key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    fclose(f);
+    int rc = MC_OK;
+    if (!key)
+        rc = mc_fail("registry_tls_key %s: not a PEM private key (or it needs a passphrase)",
+                     key_path);
+    else if (X509_check_private_key(cert, key) != 1)
+        rc = mc_fail("registry_tls_key %s does not match the certificate registry_tls_cert %s",
+                     key_path, cert_path);
+    ERR_clear_error();
+    EVP_PKEY_free(key);
+    X509_free(cert);
+    return rc;
+}
+
+int settings_check_registry(const mc_settings *s, const char *url)
+{
+    if (!url || !*url)
+        url = s->registry_url;
+    if (!*url)
+        return mc_fail("no registry URL: give --registry URL or the registry_url setting");
+    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+        return mc_fail("registry URL '%s': expected http:// or https://", url);
+    if (!*s->registry_user_id)
+        return mc_fail("registry_user_id is not set: every registry query names the responsible "
+                       "official (X-Road-UserId)");
+    return check_tls(s);
+}
+
+int settings_check_common(const mc_settings *s)
+{
+    kernel_device device;
+    uint16_t mask;
+    char dir[4096];
+    if (settings_device(s, &device) != MC_OK || settings_scl_mask(s, &mask) != MC_OK)
+        return MC_ERR;
+    if (!*s->db && settings_state_dir(s, dir, sizeof dir) != MC_OK)
+        return MC_ERR;
+    if (*s->model) {
+        FILE *f = NULL;
+        if (readable_file("model", s->model, &f) != MC_OK)
+            return MC_ERR;
+        fclose(f);
+    }
     return MC_OK;
 }

@@ -46,11 +46,22 @@ int settings_load(mc_settings *s, const char *config_path);
 int settings_set(mc_settings *s, const char *name, const char *value);
 /* 1 if name is a known setting. */
 int settings_known(const char *name);
+/* The setting nearest to a misspelt name ('-' and '_' alike), or NULL where none is near. */
+const char *settings_nearest(const char *name);
 void settings_free(mc_settings *s);
 
 /* Derived values, checked. */
 int settings_device(const mc_settings *s, kernel_device *device);
 int settings_scl_mask(const mc_settings *s, uint16_t *mask);
+/* Checks before any stage runs (a night must not fail after hours of ingest): the
+ * device, the SCL classes, the state directory where no DSN is set, a model file that
+ * is named. */
+int settings_check_common(const mc_settings *s);
+/* The registry settings (url: --registry, else registry_url): an http(s) URL, the
+ * responsible official's registry_user_id, and TLS files that can work (present,
+ * PEM, the key matching the certificate). */
+int settings_check_registry(const mc_settings *s, const char *url);
+
 /* The state directory: the setting, else $XDG_STATE_HOME/mowcheck, else ~/.local/state/mowcheck. */
 int settings_state_dir(const mc_settings *s, char *buf, size_t size);
 

@@ -31,7 +31,8 @@ typedef struct model_tree {
 } model_tree;
 
 /* The path of the shipped default model (in the source tree). */
-#define MODEL_DEFAULT_PATH MOWCHECK_SOURCE_DIR "/schemas/models/mowing-default.model"
+#include "data_dir.h" /* installed beside the binary, else the source tree */
+#define MODEL_DEFAULT_PATH mc_data_file("schemas/models/mowing-default.model")
 
 typedef struct detect_model {
     /* The candidate classifier gives a raw score z, then the calibration:

@@ -56,7 +56,7 @@ static void layout_make(int width, int height, int block_w, int block_h, layout 
 
 /* One thread's GDAL handles and buffers. */
 typedef struct reader {
-    char path[N_BANDS][SCENE_PATH_MAX + 16];
+    char path[N_BANDS][SCENE_BAND_PATH_MAX];
     GDALDatasetH ds[N_BANDS];
     GDALRasterBandH band[N_BANDS];
     int block_w[N_BANDS], block_h[N_BANDS];
@@ -155,6 +155,50 @@ static int read_swir(reader *r, int x0, int y0, int w, int h, uint16_t *buf, ptr
     return read_20m(r, BAND_SWIR, GDT_UInt16, x0, y0, w, h, buf, stride);
 }
 
+/* Counts the plausibility sample of one decoded window (see bands_counts): cheap, as
+ * only one pixel in eight is looked at, and only pixels already decoded. */
+static void sample_vegetation(const uint16_t *red, const uint16_t *nir, ptrdiff_t stride,
+                              const uint8_t *scl, ptrdiff_t scl_stride, int w, int h,
+                              int32_t offset, bands_counts *c)
+{
+    enum { SCL_VEGETATION = 4 };
+    for (int y = 0; y < h; y += 4)
+        for (int x = 0; x < w; x += 2) {
+            uint16_t r = red[(ptrdiff_t)y * stride + x], n = nir[(ptrdiff_t)y * stride + x];
+            if (scl[(ptrdiff_t)(y / 2) * scl_stride + x / 2] != SCL_VEGETATION || !r || !n)
+                continue;
+            c->veg_sampled++;
+            if ((int32_t)r + offset <= 0 || (int32_t)n + offset <= 0)
+                c->veg_below_zero++;
+            else if (n <= r)
+                c->veg_ndvi_not_positive++;
+        }
+}
+
+int bands_check_plausible(const scene_info *scene, const bands_counts *c)
+{
+    if (c->veg_sampled < BANDS_PLAUSIBLE_MIN_VEG)
+        return MC_OK;
+    double below = (double)c->veg_below_zero / (double)c->veg_sampled;
+    double bad = (double)(c->veg_below_zero + c->veg_ndvi_not_positive) / (double)c->veg_sampled;
+    if (bad <= 0.5)
+        return MC_OK;
+    if (below > 0.5 && scene->reflectance_offset_dn != 0)
+        return mc_fail("scene %s: reflectance offset looks applied twice: %.0f%% of %lld sampled "
+                       "clear vegetation pixels (SCL 4) are at or below zero reflectance after the "
+                       "offset of %d DN (from %s); the pixels seem to have had it removed already. "
+                       "Not stored",
+                       scene->path, 100 * below, (long long)c->veg_sampled,
+                       (int)scene->reflectance_offset_dn,
+                       scene->offset_source[0] ? scene->offset_source : "the scene's metadata");
+    return mc_fail("scene %s: implausible NDVI: %.0f%% of %lld sampled clear vegetation pixels "
+                   "(SCL 4) have an NDVI <= 0 or a reflectance <= 0 (offset %d DN from %s); red "
+                   "and NIR mixed up, or not surface reflectance. Not stored",
+                   scene->path, 100 * bad, (long long)c->veg_sampled,
+                   (int)scene->reflectance_offset_dn,
+                   scene->offset_source[0] ? scene->offset_source : "the scene's metadata");
+}
+
 typedef struct job {
     const scene_info *scene;
     const label_raster *lr;
@@ -190,6 +234,8 @@ static int window_cpu(const job *j, reader *r, int x0, int y0, int w, int h, ker
         read_swir(r, x0, y0, w, h, r->swir, kw.swir_stride) != MC_OK)
         return MC_ERR;
     c->pixels_decoded += (int64_t)w * h;
+    sample_vegetation(r->red, r->nir, l->win_w, r->scl, kw.scl_stride, w, h,
+                      j->params->reflectance_offset_dn, c);
     kernel_accumulate_window(&kw, j->params, stats, j->lr->n_labels);
     return MC_OK;
 }
@@ -216,6 +262,8 @@ static int window_tile(const job *j, reader *r, int x0, int y0, int w, int h, ba
         (j->tile_swir && read_swir(r, x0, y0, w, h, j->tile_swir + off20, scl_stride) != MC_OK))
         return MC_ERR;
     c->pixels_decoded += (int64_t)w * h;
+    sample_vegetation(j->tile_red + off, j->tile_nir + off, l->width, scl, scl_stride, w, h,
+                      j->params->reflectance_offset_dn, c);
     return MC_OK;
 }
 
@@ -225,6 +273,9 @@ static void counts_add(bands_counts *into, const bands_counts *from)
     into->pixels_skipped += from->pixels_skipped;
     into->windows_no_parcel += from->windows_no_parcel;
     into->windows_cloudy += from->windows_cloudy;
+    into->veg_sampled += from->veg_sampled;
+    into->veg_below_zero += from->veg_below_zero;
+    into->veg_ndvi_not_positive += from->veg_ndvi_not_positive;
 }
 
 /* Keeps the first failure's message (this thread's mc_error_message()). */
@@ -375,7 +426,11 @@ int bands_accumulate(const scene_info *scene, const tile_grid *grid, const label
         device = kernel_cuda_available() ? KERNEL_DEVICE_CUDA : KERNEL_DEVICE_CPU;
     log_debug("scene %s: %dx%d windows of %dx%d px on %d threads, kernel on %s", scene->scene_id,
               j.l.nx, j.l.ny, j.l.win_w, j.l.win_h, threads, kernel_device_name(device));
-    if (device == KERNEL_DEVICE_CUDA)
-        return accumulate_tile(&j, device, threads, stats, counts);
-    return accumulate_cpu(&j, threads, stats, counts);
+    bands_counts mine = {0};
+    rc = device == KERNEL_DEVICE_CUDA ? accumulate_tile(&j, device, threads, stats, &mine)
+                                      : accumulate_cpu(&j, threads, stats, &mine);
+    counts_add(counts, &mine);
+    if (rc != MC_OK)
+        return rc;
+    return bands_check_plausible(scene, &mine);
 }

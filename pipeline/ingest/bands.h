@@ -22,17 +22,30 @@ typedef struct bands_counts {
     int64_t pixels_skipped;       /* 10 m pixels never decoded (no parcel, or all cloud) */
     int64_t windows_no_parcel;    /* windows skipped by the label raster */
     int64_t windows_cloudy;       /* windows with SCL read but no clear class */
+    /* The plausibility sample (every 4th row, every 2nd pixel of the decoded windows):
+     * pixels SCL calls vegetation (4) with data in both bands, those of them whose red
+     * or NIR reflectance is <= 0 after the offset, and those whose NDVI is <= 0. */
+    int64_t veg_sampled, veg_below_zero, veg_ndvi_not_positive;
 } bands_counts;
+
+/* Clear vegetation pixels the sample needs before a scene is judged implausible. */
+#define BANDS_PLAUSIBLE_MIN_VEG 1000
 
 /* Sets GDAL's configuration for ingest: no GDAL-internal threads (we parallelise by
  * block), a modest block cache. Call once before bands_accumulate. */
 void bands_configure_gdal(void);
 
+/* A scene whose sampled vegetation pixels (SCL 4) mostly have a reflectance <= 0 after
+ * the offset ("reflectance offset looks applied twice") or an NDVI <= 0 fails with the
+ * cause; fewer than BANDS_PLAUSIBLE_MIN_VEG sampled pixels are not judged. */
+int bands_check_plausible(const scene_info *scene, const bands_counts *counts);
+
 /* Adds the scene's pixels into stats (lr->n_labels + 1 entries, zeroed by the caller).
  * device CPU: per-block on n_threads threads (<= 0: OpenMP default). device CUDA:
  * decodes into full-tile buffers and calls the kernel once. A read error (e.g. a
  * truncated file that GDAL opened) fails with the file's path and GDAL's message;
- * stats are then undefined. counts may be NULL. */
+ * so does a scene bands_check_plausible refuses; stats are then undefined. counts
+ * may be NULL. */
 int bands_accumulate(const scene_info *scene, const tile_grid *grid, const label_raster *lr,
                      const kernel_params *params, kernel_device device, int n_threads,
                      kernel_stats *stats, bands_counts *counts);

@@ -87,9 +87,29 @@ static const char *stored_scene_of(const ingest_ctx *c, const char *tile, const 
     return NULL;
 }
 
+/* A refusal the operator has acknowledged (`mowcheck scenes ignore`): said at info
+ * level and counted apart, so it no longer raises the night's exit code. */
+static int acknowledged(ingest_ctx *c, const char *scene_id, const char *path,
+                        const char *reason, int *yes)
+{
+    char why[512];
+    if (store_scene_ignored(c->s, scene_id, path, yes, why, sizeof why) != MC_OK)
+        return mc_fail_wrap("looking up whether scene %s is ignored", path);
+    if (*yes) {
+        log_info("scene %s: %s (ignored by the operator: %s)", path, reason, why);
+        c->sum->scenes_ignored++;
+    }
+    return MC_OK;
+}
+
 /* Reports and records a refused scene; the run goes on. MC_ERR only when the store fails. */
 static int reject(ingest_ctx *c, const char *scene_id, const char *path, const char *reason)
 {
+    int ignored;
+    if (acknowledged(c, scene_id, path, reason, &ignored) != MC_OK)
+        return MC_ERR;
+    if (ignored)
+        return MC_OK;
     log_warn("scene %s: %s", path, reason);
     c->sum->scenes_rejected++;
     if (store_scene_reject(c->s, c->run_id, scene_id, path, reason) != MC_OK)
@@ -115,6 +135,89 @@ static int push_scene(scene_info **array, size_t *n, size_t *cap, const scene_in
     return MC_OK;
 }
 
+/* A delivery whose name is no scene of any layout: reported by name, with what is read. */
+static int reject_unrecognised(ingest_ctx *c, const char *name, const char *path)
+{
+    char reason[2048];
+    if (scene_safe_kind(name)) /* a product, just not one we read: its own reason */
+        return reject(c, name, path, mc_error_message());
+    snprintf(reason, sizeof reason,
+             "%s; not a scene of any layout mowcheck reads (a scene folder named like "
+             "S2B_35VLF_20260615_0_L2A or S2B_T35VLF_20260615T095031_L2A, a .SAFE folder or "
+             ".SAFE.zip, or the archive's TT/L/SS/YYYY/M/ tree)",
+             mc_error_message());
+    return reject(c, name, path, reason);
+}
+
+/* Every delivery's normalised scene id, sorted by id then listing order: finds the
+ * first delivery of a scene in O(log n). */
+typedef struct delivery_id {
+    char scene_id[SCENE_ID_MAX];
+    size_t name_index;
+} delivery_id;
+
+static int cmp_delivery(const void *a, const void *b)
+{
+    const delivery_id *x = a, *y = b;
+    int c = strcmp(x->scene_id, y->scene_id);
+    return c ? c : (x->name_index > y->name_index) - (x->name_index < y->name_index);
+}
+
+static delivery_id *index_deliveries(const char *scenes_dir, char **names, size_t n)
+{
+    delivery_id *ids = calloc(n ? n : 1, sizeof *ids);
+    if (!ids)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        scene_info sc;
+        ids[i].name_index = i;
+        if (scene_identify(scenes_dir, names[i], &sc) == MC_OK)
+            snprintf(ids[i].scene_id, sizeof ids[i].scene_id, "%s", sc.scene_id);
+    }
+    mc_error_clear();
+    qsort(ids, n, sizeof *ids, cmp_delivery);
+    return ids;
+}
+
+/* The earlier delivery of the same normalised scene, or NULL: one tile-date is one
+ * scene, whatever layouts it arrived in. */
+static const char *delivered_before(const delivery_id *ids, size_t n, const scene_info *sc,
+                                    char **names, size_t i)
+{
+    delivery_id key;
+    snprintf(key.scene_id, sizeof key.scene_id, "%s", sc->scene_id);
+    key.name_index = 0;
+    size_t lo = 0, hi = n; /* first entry >= key */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cmp_delivery(&ids[mid], &key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < n && strcmp(ids[lo].scene_id, sc->scene_id) == 0 && ids[lo].name_index < i)
+        return names[ids[lo].name_index];
+    return NULL;
+}
+
+static int reject_second_delivery(ingest_ctx *c, const scene_info *sc, const char *first)
+{
+    char reason[SCENE_PATH_MAX + 256];
+    snprintf(reason, sizeof reason,
+             "duplicate of %s/%s: the same scene %s (tile %s, date %s) in another layout",
+             c->opt->scenes_dir, first, sc->scene_id, sc->tile_id, sc->acquired_on);
+    int ignored;
+    if (acknowledged(c, sc->scene_id, sc->path, reason, &ignored) != MC_OK)
+        return MC_ERR;
+    if (ignored)
+        return MC_OK;
+    log_warn("scene %s: %s; not read", sc->path, reason);
+    c->sum->scenes_duplicate++;
+    if (store_scene_reject(c->s, c->run_id, sc->scene_id, sc->path, reason) != MC_OK)
+        return mc_fail_wrap("recording duplicate scene %s", sc->path);
+    return MC_OK;
+}
+
 /* Sorts the scene folders into: refused by name, other tiles, already stored, new. */
 static int discover(ingest_ctx *c)
 {
@@ -122,23 +225,28 @@ static int discover(ingest_ctx *c)
     size_t n_names, cap_scenes = 0, cap_others = 0;
     if (scene_list_dirs(c->opt->scenes_dir, &names, &n_names) != MC_OK)
         return MC_ERR;
-    int rc = MC_OK;
+    c->sum->scenes_folder_empty = n_names == 0;
+    delivery_id *ids = index_deliveries(c->opt->scenes_dir, names, n_names);
+    int rc = ids ? MC_OK : mc_fail("out of memory");
     for (size_t i = 0; i < n_names && rc == MC_OK; i++) {
         scene_info sc;
         char path[SCENE_PATH_MAX];
-        memset(&sc, 0, sizeof sc);
         snprintf(path, sizeof path, "%s/%s", c->opt->scenes_dir, names[i]);
-        if (scene_parse_id(names[i], &sc) != MC_OK) {
+        if (scene_identify(c->opt->scenes_dir, names[i], &sc) != MC_OK) {
             c->sum->scenes_found++;
-            rc = reject(c, names[i], path, mc_error_message());
+            rc = reject_unrecognised(c, names[i], path);
             continue;
         }
-        snprintf(sc.path, sizeof sc.path, "%s", path);
         if (!tile_wanted(c->opt, sc.tile_id)) { /* another task's tile */
             rc = push_scene(&c->others, &c->n_others, &cap_others, &sc);
             continue;
         }
         c->sum->scenes_found++;
+        const char *first = delivered_before(ids, n_names, &sc, names, i);
+        if (first) {
+            rc = reject_second_delivery(c, &sc, first);
+            continue;
+        }
         store_scene_state state;
         if ((rc = store_scene_state_of(c->s, sc.scene_id, c->set->hash, scene_swir_present(&sc),
                                        &state)) != MC_OK)
@@ -155,12 +263,15 @@ static int discover(ingest_ctx *c)
         else
             c->sum->scenes_new++;
         if (scene_load(c->opt->scenes_dir, names[i], &sc) != MC_OK) {
-            rc = reject(c, names[i], path, mc_error_message());
+            char id[SCENE_ID_MAX]; /* the identity the name gave, for the record */
+            snprintf(id, sizeof id, "%s", sc.scene_id);
+            rc = reject(c, id, path, mc_error_message());
             continue;
         }
         rc = push_scene(&c->scenes, &c->n_scenes, &cap_scenes, &sc);
     }
     scene_names_free(names, n_names);
+    free(ids);
     if (rc == MC_OK && c->n_scenes > 1)
         qsort(c->scenes, c->n_scenes, sizeof *c->scenes, scene_compare);
     if (rc == MC_OK && !(c->valid = calloc(c->n_scenes ? c->n_scenes : 1, sizeof *c->valid)))
@@ -227,7 +338,11 @@ static int learn_other_grids(ingest_ctx *c)
         tile_grid g;
         if (grid_of(c, c->others[i].tile_id))
             continue;
-        if (scene_validate(&c->others[i], &g) != MC_OK) {
+        /* discover only identified it: its metadata names its band files */
+        scene_info full;
+        const char *name = c->others[i].path + strlen(c->opt->scenes_dir) + 1;
+        if (scene_load(c->opt->scenes_dir, name, &full) != MC_OK ||
+            scene_validate(&full, &g) != MC_OK) {
             mc_error_clear();
             continue;
         }
@@ -299,6 +414,11 @@ static int ingest_scene(ingest_ctx *c, const scene_info *sc, const tile_grid *g,
         char reason[SCENE_ID_MAX + 128];
         snprintf(reason, sizeof reason, "duplicate of %s (same tile %s and date %s)",
                  other ? other : "a scene already stored", sc->tile_id, sc->acquired_on);
+        int ignored;
+        if (acknowledged(c, sc->scene_id, sc->path, reason, &ignored) != MC_OK)
+            return MC_ERR;
+        if (ignored)
+            return MC_OK;
         log_warn("scene %s: %s is a duplicate of %s; not stored", sc->path, sc->scene_id,
                  other ? other : "a stored scene of the same tile and date");
         c->sum->scenes_duplicate++;
@@ -404,7 +524,10 @@ static int ingest_tiles(ingest_ctx *c)
     }
     qsort(tiles, n, sizeof *tiles, cmp_str);
     int rc = MC_OK;
-    progress_begin(&c->bar, "scenes", (int64_t)n_valid);
+    /* The bar counts every scene found, as the summary does: those already decided
+     * (stored before, refused, duplicates) at once, then each one read. */
+    progress_begin(&c->bar, "scenes", (int64_t)c->sum->scenes_found);
+    progress_step(&c->bar, (int64_t)c->sum->scenes_found - (int64_t)n_valid);
     for (size_t k = 0; k < n && rc == MC_OK; k++)
         rc = ingest_tile(c, tiles[k]);
     progress_end(&c->bar);
@@ -455,7 +578,7 @@ static int count_left_behind(ingest_ctx *c)
 
 static char *summary_json(const ingest_summary *sum)
 {
-    json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
+    json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
                           "scenes_found", (json_int_t)sum->scenes_found,
                           "scenes_new", (json_int_t)sum->scenes_new,
                           "scenes_ingested", (json_int_t)sum->scenes_ingested,
@@ -465,6 +588,7 @@ static char *summary_json(const ingest_summary *sum)
                           "scenes_remeasured", (json_int_t)sum->scenes_remeasured,
                           "scenes_left_behind", (json_int_t)sum->scenes_left_behind,
                           "scenes_with_swir", (json_int_t)sum->scenes_with_swir,
+                          "scenes_ignored", (json_int_t)sum->scenes_ignored,
                           "parcels", (json_int_t)sum->parcels,
                           "observations", (json_int_t)sum->observations,
                           "pixels_decoded", (json_int_t)sum->pixels_decoded,
@@ -486,6 +610,7 @@ static void record_counts(const ingest_summary *sum, size_t parcels_observed)
     stage_counts_set("scenes_duplicate", (int64_t)sum->scenes_duplicate);
     stage_counts_set("scenes_remeasured", (int64_t)sum->scenes_remeasured);
     stage_counts_set("scenes_with_swir", (int64_t)sum->scenes_with_swir);
+    stage_counts_set("scenes_ignored", (int64_t)sum->scenes_ignored);
     stage_counts_set("parcels", (int64_t)sum->parcels);
     stage_counts_set("parcels_observed", (int64_t)parcels_observed);
     stage_counts_set("parcel_observations", sum->observations);
@@ -535,6 +660,10 @@ int ingest_run(const ingest_options *opt, store *s, ingest_summary *out)
         rc = load_grids(&c);
     if (rc == MC_OK)
         rc = discover(&c);
+    if (rc == MC_OK && out->scenes_folder_empty)
+        log_warn("ingest: the scenes folder %s is empty: no scene at all (is the disk "
+                 "mounted, the sync finished?)",
+                 opt->scenes_dir);
     if (rc == MC_OK && c.n_other_set > 0)
         log_info("ingest: %zu stored scenes were measured for another parcel set; they are "
                  "measured again for %s (set %.12s)",
@@ -557,7 +686,10 @@ int ingest_run(const ingest_options *opt, store *s, ingest_summary *out)
 
     char *json = summary_json(out);
     const char *status = rc != MC_OK ? "failed"
-                         : out->scenes_rejected || out->scenes_duplicate ? "partial" : "ok";
+                         : out->scenes_rejected || out->scenes_duplicate ||
+                                   out->scenes_folder_empty
+                             ? "partial"
+                             : "ok";
     if (rc != MC_OK) {
         /* Keep the failure's message: ending the run must not overwrite it. */
         char message[2048];
@@ -586,8 +718,8 @@ int ingest_list_tiles(const char *scenes_dir, char ***tiles, size_t *n)
     }
     for (size_t i = 0; i < n_names; i++) {
         scene_info sc;
-        if (scene_parse_id(names[i], &sc) != MC_OK) {
-            log_debug("scenes folder %s: '%s' is not a scene id; ignored", scenes_dir, names[i]);
+        if (scene_identify(scenes_dir, names[i], &sc) != MC_OK) {
+            log_warn("scenes folder %s: '%s' is not a scene; ignored", scenes_dir, names[i]);
             mc_error_clear();
             continue;
         }

@@ -29,12 +29,16 @@ typedef struct ingest_options {
 } ingest_options;
 
 typedef struct ingest_summary {
-    size_t scenes_found;      /* scene folders */
+    size_t scenes_found;      /* deliveries (scene folders, .SAFE, zips) */
+    int scenes_folder_empty;  /* the scenes folder holds nothing at all (an unmounted
+                               * disk must not look like a quiet night) */
     size_t scenes_new;        /* not ingested before (in the tiles asked for) */
     size_t scenes_ingested;   /* stored by this run */
     size_t scenes_skipped;    /* already ingested, or being ingested by another worker */
     size_t scenes_rejected;   /* refused: bad name, item.json, band, read error */
     size_t scenes_duplicate;  /* another scene of the same tile and date is stored */
+    size_t scenes_ignored;    /* refused or duplicate, but acknowledged by the operator
+                               * (mowcheck scenes ignore): not in the two counts above */
     size_t scenes_remeasured; /* stored before, measured again: for this parcel set (the
                                * parcel file changed), or with the B11 that arrived since */
     long scenes_left_behind;  /* stored for another parcel set, folder gone: their dates

@@ -352,6 +352,9 @@ int parcels_load(const char *path, const char *id_field, double inner_buffer_m,
     CPLPushErrorHandler(CPLQuietErrorHandler); /* the reason goes into our message */
     GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
     CPLPopErrorHandler();
+    VSIStatBufL st;
+    if (!ds && !strchr(path, ':') && VSIStatL(path, &st) != 0) /* not PG:..., URLs */
+        return mc_fail("parcels %s: no such file", path);
     if (!ds)
         return mc_fail("parcels %s: cannot open as a vector file (%s)", path,
                        *CPLGetLastErrorMsg() ? CPLGetLastErrorMsg() : "unknown format");

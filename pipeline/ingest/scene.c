@@ -1,5 +1,6 @@
 /* Scene discovery and validation: what a scene folder claims to be (its name and
  * item.json) and whether its bands can be trusted before any pixel is used. */
+#define _GNU_SOURCE /* VSIStatBufL: struct stat64 */
 #include "scene.h"
 
 #include <ctype.h>
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 
 #include <cpl_error.h>
+#include <cpl_vsi.h>
 #include <gdal.h>
 #include <jansson.h>
 #include <ogr_srs_api.h>
@@ -78,13 +80,50 @@ static int valid_mgrs_tile(const char *t)
     return 1;
 }
 
+static int valid_satellite(const char *id)
+{
+    return id[0] == 'S' && id[1] == '2' && id[2] >= 'A' && id[2] <= 'D' && id[3] == '_';
+}
+
+/* Fills the normalised identity of a scene: one tile-date, whatever the layout, is
+ * S2X_TILE_YYYYMMDD_N_L2A. */
+static void set_identity(scene_info *out, const char *satellite, const char *tile,
+                         const char *date, int sequence)
+{
+    snprintf(out->satellite, sizeof out->satellite, "%.3s", satellite);
+    snprintf(out->tile_id, sizeof out->tile_id, "%s", tile);
+    snprintf(out->acquired_on, sizeof out->acquired_on, "%s", date);
+    out->sequence = sequence;
+    snprintf(out->scene_id, sizeof out->scene_id, "%.3s_%s_%.4s%.2s%.2s_%d_L2A", satellite, tile,
+             date, date + 5, date + 8, sequence);
+}
+
+/* Earth Search collection-1: S2B_T35VLF_20260621T095031_L2A (tile with its T, the
+ * sensing time); 1 when the id has that form, else 0 (no message). */
+static int parse_collection1_id(const char *id, scene_info *out)
+{
+    char tile[6], date[11];
+    int hhmmss;
+    if (strlen(id) != 30 || !valid_satellite(id) || id[4] != 'T' || id[10] != '_' ||
+        id[19] != 'T' || id[26] != '_' || strcmp(id + 26, "_L2A") != 0)
+        return 0;
+    memcpy(tile, id + 5, 5);
+    tile[5] = '\0';
+    if (!valid_mgrs_tile(tile) || !parse_date(id + 11, 1, date) || !parse_digits(id + 20, 6, &hhmmss))
+        return 0;
+    set_identity(out, id, tile, date, 0);
+    return 1;
+}
+
 int scene_parse_id(const char *id, scene_info *out)
 {
-    /* S2B_35VLF_20260615_0_L2A */
+    /* S2B_35VLF_20260615_0_L2A, or collection-1's S2B_T35VLF_20260615T095031_L2A */
+    if (parse_collection1_id(id, out))
+        return MC_OK;
     size_t len = strlen(id);
     if (len < 24 || len >= SCENE_ID_MAX)
         return mc_fail("scene id '%s': expected S2X_TILE_YYYYMMDD_N_L2A", id);
-    if (id[0] != 'S' || id[1] != '2' || id[2] < 'A' || id[2] > 'D' || id[3] != '_')
+    if (!valid_satellite(id))
         return mc_fail("scene id '%s': expected a satellite S2A..S2D at the start", id);
     char tile[6];
     memcpy(tile, id + 4, 5);
@@ -103,12 +142,7 @@ int scene_parse_id(const char *id, scene_info *out)
     }
     if (n_digits == 0 || strcmp(p, "_L2A") != 0)
         return mc_fail("scene id '%s': expected _<sequence>_L2A after the date", id);
-    memcpy(out->satellite, id, 3);
-    out->satellite[3] = '\0';
-    snprintf(out->tile_id, sizeof out->tile_id, "%s", tile);
-    snprintf(out->acquired_on, sizeof out->acquired_on, "%s", date);
-    snprintf(out->scene_id, sizeof out->scene_id, "%s", id);
-    out->sequence = seq;
+    set_identity(out, id, tile, date, seq);
     return MC_OK;
 }
 
@@ -226,7 +260,62 @@ static int item_band_offset(json_t *root, int32_t *offset_dn, int *found, const 
     return MC_OK;
 }
 
-/* Checks item.json against the name and fills the baseline and offset. */
+/* The last component of the delivery's path: the folder (or zip) name as delivered. */
+static const char *delivery_name(const scene_info *sc)
+{
+    const char *slash = strrchr(sc->path, '/');
+    return slash ? slash + 1 : sc->path;
+}
+
+/* Each band's file from the item's assets (Earth Search v1 names them red, nir, scl,
+ * swir16; older catalogs B04, B08, SCL, B11). A relative href is relative to the item;
+ * a URL (the archive's own address) is the file of that name in the synced folder. */
+static int item_band_files(json_t *root, scene_info *sc, const char *file)
+{
+    static const char *const keys[SCENE_N_BANDS][3] = {
+        {"B04", "red", NULL}, {"B08", "nir", NULL}, {"SCL", "scl", NULL}, {"B11", "swir16", NULL}};
+    json_t *assets = json_object_get(root, "assets");
+    if (!json_is_object(assets))
+        return MC_OK;
+    for (int b = 0; b < SCENE_N_BANDS; b++)
+        for (int k = 0; keys[b][k]; k++) {
+            json_t *asset = json_object_get(assets, keys[b][k]);
+            const char *href = NULL;
+            if (!asset || item_string(asset, "href", &href, file) != MC_OK)
+                continue;
+            if (!href)
+                continue;
+            const char *name = href;
+            if (strstr(href, "://"))
+                name = strrchr(href, '/') + 1;
+            else if (strncmp(href, "./", 2) == 0)
+                name = href + 2;
+            if (!*name || name[0] == '/' || strstr(name, "..") || strlen(name) >= SCENE_BAND_FILE_MAX)
+                return mc_fail("%s: assets.%s href '%s' is not a file of the scene's folder", file,
+                               keys[b][k], href);
+            snprintf(sc->band_file[b], sizeof sc->band_file[b], "%s", name);
+            break;
+        }
+    mc_error_clear();
+    return MC_OK;
+}
+
+/* Earth Search v1 items whose pixels already had the BOA offset removed carry
+ * earthsearch:boa_offset_applied = true, while raster:bands and the baseline still
+ * describe the offset: subtracting it again would push dark pixels below zero. */
+static int item_offset_applied(json_t *props, int *applied, const char *file)
+{
+    json_t *flag = json_object_get(props, "earthsearch:boa_offset_applied");
+    *applied = 0;
+    if (!flag || json_is_null(flag))
+        return MC_OK;
+    if (!json_is_boolean(flag))
+        return mc_fail("%s: earthsearch:boa_offset_applied is not true or false", file);
+    *applied = json_is_true(flag);
+    return MC_OK;
+}
+
+/* Checks item.json against the name and fills the baseline, offset and band files. */
 static int apply_item(json_t *root, scene_info *sc, const char *file)
 {
     if (!json_is_object(root))
@@ -234,8 +323,11 @@ static int apply_item(json_t *root, scene_info *sc, const char *file)
     const char *id = NULL;
     if (item_string(root, "id", &id, file) != MC_OK)
         return MC_ERR;
-    if (id && strcmp(id, sc->scene_id) != 0)
-        return mc_fail("%s: id '%s' does not match the folder name %s", file, id, sc->scene_id);
+    if (id && strcmp(id, delivery_name(sc)) != 0 && strcmp(id, sc->scene_id) != 0)
+        return mc_fail("%s: id '%s' does not match the folder name %s", file, id,
+                       delivery_name(sc));
+    if (item_band_files(root, sc, file) != MC_OK)
+        return MC_ERR;
     json_t *props = json_object_get(root, "properties");
     if (!json_is_object(props))
         return mc_fail("%s: no 'properties' object", file);
@@ -261,10 +353,20 @@ static int apply_item(json_t *root, scene_info *sc, const char *file)
         snprintf(sc->processing_baseline, sizeof sc->processing_baseline, "%s", baseline);
     }
     int32_t band_offset = 0;
-    int has_band_offset;
-    if (item_band_offset(root, &band_offset, &has_band_offset, file) != MC_OK)
+    int has_band_offset, applied;
+    if (item_band_offset(root, &band_offset, &has_band_offset, file) != MC_OK ||
+        item_offset_applied(props, &applied, file) != MC_OK)
         return MC_ERR;
+    if (applied) {
+        sc->reflectance_offset_dn = 0;
+        snprintf(sc->offset_source, sizeof sc->offset_source,
+                 "earthsearch:boa_offset_applied = true");
+        log_debug("scene %s: earthsearch:boa_offset_applied: the pixels are reflectance x 10000, "
+                  "no offset is added", sc->path);
+        return MC_OK;
+    }
     if (baseline) {
+        snprintf(sc->offset_source, sizeof sc->offset_source, "processing baseline %s", baseline);
         if (scene_offset_for(baseline, sc->acquired_on, &sc->reflectance_offset_dn) != MC_OK)
             return mc_fail_wrap("%s", file);
         if (has_band_offset && band_offset != sc->reflectance_offset_dn)
@@ -275,27 +377,47 @@ static int apply_item(json_t *root, scene_info *sc, const char *file)
             return mc_fail("%s: raster:bands offset %d DN is neither 0 nor %d", file,
                            (int)band_offset, SCENE_OFFSET_DN);
         sc->reflectance_offset_dn = band_offset;
+        snprintf(sc->offset_source, sizeof sc->offset_source, "raster:bands offset");
     } else {
         scene_offset_for("", sc->acquired_on, &sc->reflectance_offset_dn);
+        snprintf(sc->offset_source, sizeof sc->offset_source, "the acquisition date");
         log_debug("scene %s: item.json names no processing baseline; offset %d DN by the date %s",
                   sc->path, (int)sc->reflectance_offset_dn, sc->acquired_on);
     }
     return MC_OK;
 }
 
-int scene_load(const char *scenes_dir, const char *scene_id, scene_info *out)
+int scene_identify(const char *scenes_dir, const char *name, scene_info *out)
 {
+    static const char *const default_files[SCENE_N_BANDS] = {"B04.tif", "B08.tif", "SCL.tif",
+                                                             "B11.tif"};
     memset(out, 0, sizeof *out);
-    int n = snprintf(out->path, sizeof out->path, "%s/%s", scenes_dir, scene_id);
+    int n = snprintf(out->path, sizeof out->path, "%s/%s", scenes_dir, name);
     if (n < 0 || (size_t)n >= sizeof out->path)
-        return mc_fail("scene %s/%s: path too long", scenes_dir, scene_id);
-    if (scene_parse_id(scene_id, out) != MC_OK)
-        return MC_ERR;
-    char file[SCENE_PATH_MAX + 16];
+        return mc_fail("scene %s/%s: path too long", scenes_dir, name);
+    for (int b = 0; b < SCENE_N_BANDS; b++)
+        snprintf(out->band_file[b], sizeof out->band_file[b], "%s", default_files[b]);
+    const char *base = delivery_name(out);
+    int safe = scene_safe_kind(base);
+    if (safe) {
+        /* the product's metadata names its band files (scene_safe_load) */
+        memset(out->band_file, 0, sizeof out->band_file);
+        out->is_safe = 1;
+        out->in_zip = safe == SCENE_SAFE_ZIP;
+        return scene_safe_parse_name(base, out);
+    }
+    return scene_parse_id(base, out);
+}
+
+/* item.json where the folder has one; tile and date from the name otherwise. */
+static int load_item(scene_info *out)
+{
+    char file[SCENE_BAND_PATH_MAX];
     snprintf(file, sizeof file, "%s/item.json", out->path);
     struct stat st;
     if (stat(file, &st) != 0) {
         scene_offset_for("", out->acquired_on, &out->reflectance_offset_dn);
+        snprintf(out->offset_source, sizeof out->offset_source, "the acquisition date");
         log_debug("scene %s: no item.json; tile and date from the name, offset %d DN by the date",
                   out->path, (int)out->reflectance_offset_dn);
         return MC_OK;
@@ -309,60 +431,14 @@ int scene_load(const char *scenes_dir, const char *scene_id, scene_info *out)
     return rc;
 }
 
-/* ---- listing and order ---- */
-
-static int cmp_names(const void *a, const void *b)
+int scene_load(const char *scenes_dir, const char *name, scene_info *out)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    if (scene_identify(scenes_dir, name, out) != MC_OK)
+        return MC_ERR;
+    return out->is_safe ? scene_safe_load(out) : load_item(out);
 }
 
-void scene_names_free(char **names, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-}
-
-int scene_list_dirs(const char *scenes_dir, char ***names, size_t *n)
-{
-    *names = NULL;
-    *n = 0;
-    DIR *d = opendir(scenes_dir);
-    if (!d)
-        return mc_fail("scenes folder %s: %s", scenes_dir, strerror(errno));
-    char **list = NULL;
-    size_t count = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[SCENE_PATH_MAX];
-        struct stat st;
-        snprintf(path, sizeof path, "%s/%s", scenes_dir, e->d_name);
-        if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-            continue;
-        if (count == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **grown = realloc(list, cap * sizeof *list);
-            if (!grown)
-                goto nomem;
-            list = grown;
-        }
-        if (!(list[count] = strdup(e->d_name)))
-            goto nomem;
-        count++;
-    }
-    closedir(d);
-    if (count)
-        qsort(list, count, sizeof *list, cmp_names);
-    *names = list;
-    *n = count;
-    return MC_OK;
-nomem:
-    closedir(d);
-    scene_names_free(list, count);
-    return mc_fail("scenes folder %s: out of memory", scenes_dir);
-}
+/* ---- order ---- */
 
 int scene_compare(const void *a, const void *b)
 {
@@ -379,16 +455,29 @@ int scene_compare(const void *a, const void *b)
 
 /* ---- validation ---- */
 
+static int band_index(const char *band)
+{
+    static const char *const names[SCENE_N_BANDS] = {"B04", "B08", "SCL", "B11"};
+    for (int b = 0; b < SCENE_N_BANDS; b++)
+        if (strcmp(names[b], band) == 0)
+            return b;
+    return -1;
+}
+
 int scene_band_path(const scene_info *scene, const char *band, char *buf, size_t size)
 {
-    int n = snprintf(buf, size, "%s/%s.tif", scene->path, band);
+    int b = band_index(band);
+    if (b < 0)
+        return mc_fail("scene %s: no band %s", scene->path, band);
+    int n = snprintf(buf, size, "%s%s/%s", scene->in_zip ? "/vsizip/" : "", scene->path,
+                     scene->band_file[b]);
     if (n < 0 || (size_t)n >= size)
         return mc_fail("scene %s: path too long", scene->path);
     return MC_OK;
 }
 
 typedef struct band_file {
-    char path[SCENE_PATH_MAX + 16];
+    char path[SCENE_BAND_PATH_MAX];
     GDALDatasetH ds;
     int width, height;
     GDALDataType type;
@@ -401,8 +490,10 @@ static int open_band(const scene_info *scene, const char *band, band_file *bf)
     struct stat st;
     if (scene_band_path(scene, band, bf->path, sizeof bf->path) != MC_OK)
         return MC_ERR;
-    if (stat(bf->path, &st) != 0)
-        return mc_fail("band %s missing: %s: %s", band, bf->path, strerror(errno));
+    VSIStatBufL vst;
+    if (scene->in_zip ? VSIStatL(bf->path, &vst) != 0 : stat(bf->path, &st) != 0)
+        return mc_fail("band %s missing: %s: %s", band, bf->path,
+                       scene->in_zip ? "not in the zip" : strerror(errno));
     CPLErrorReset();
     bf->ds = GDALOpenEx(bf->path, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
     if (!bf->ds)
@@ -475,10 +566,16 @@ static int check_20m_band(const band_file *red, const band_file *b, GDALDataType
  * present, so it fails validation rather than pass for "no B11". */
 int scene_swir_present(const scene_info *scene)
 {
-    char path[SCENE_PATH_MAX + 16];
+    char path[SCENE_BAND_PATH_MAX];
     struct stat st;
     if (scene_band_path(scene, "B11", path, sizeof path) != MC_OK)
         return 0; /* B04's path, as long, has failed already */
+    if (scene->is_safe && !scene->band_file[SCENE_BAND_SWIR][0])
+        return 0; /* the product's metadata lists no B11 */
+    if (scene->in_zip) {
+        VSIStatBufL vst;
+        return VSIStatL(path, &vst) == 0;
+    }
     return lstat(path, &st) == 0 || errno != ENOENT;
 }
 

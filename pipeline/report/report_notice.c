@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data_dir.h"
 #include "error.h"
 #include "log.h"
 #include "dates.h"

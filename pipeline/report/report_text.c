@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "data_dir.h"
 #include "error.h"
 #include "report.h"
 #include "text_file.h"
@@ -30,7 +31,7 @@ int report_template_dir(const char *option, char *buf, size_t size)
     else if (schemas && *schemas)
         n = snprintf(buf, size, "%s/templates", schemas);
     else
-        n = snprintf(buf, size, "%s", MOWCHECK_SOURCE_DIR "/schemas/templates");
+        n = snprintf(buf, size, "%s", mc_data_file("schemas/templates"));
     if (n < 0 || (size_t)n >= size)
         return mc_fail("templates folder: path too long");
     if (!report_is_dir(buf))

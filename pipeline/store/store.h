@@ -85,6 +85,13 @@ int store_scenes_of_other_sets(store *s, const char *set_hash, const char *const
 /* Records that a scene was refused and why (kept per path; a later night retries it). */
 int store_scene_reject(store *s, int64_t run_id, const char *scene_id, const char *path,
                        const char *reason);
+/* An operator's acknowledgement of a permanently bad delivery (store_ignore.c): scene is a
+ * scene id, a delivery path or its folder name; a second call replaces the reason. */
+int store_scene_ignore(store *s, const char *scene, const char *reason);
+/* Whether a refused delivery was acknowledged: by its scene id, its path, or the last
+ * component of the path. Fills reason (may be NULL) where it was. */
+int store_scene_ignored(store *s, const char *scene_id, const char *path, int *ignored,
+                        char *reason, size_t reason_size);
 
 /* ---- series ---- */
 typedef struct store_series_filter {

@@ -12,14 +12,11 @@
 #include <sys/stat.h>
 
 #include "error.h"
+#include "data_dir.h"
 #include "log.h"
 #include "store_conn.h"
 #include "store_migrate.h"
 #include "text_file.h"
-
-#ifndef MOWCHECK_SCHEMA_INSTALL_DIR
-#define MOWCHECK_SCHEMA_INSTALL_DIR "/usr/local/share/mowcheck/schemas"
-#endif
 
 typedef struct migration {
     int version;
@@ -42,10 +39,8 @@ int store_schema_dir(const char *option, char *buf, size_t size)
         dir = option;
     else if (env && *env)
         dir = env;
-    else if (is_dir(MOWCHECK_SOURCE_DIR "/schemas"))
-        dir = MOWCHECK_SOURCE_DIR "/schemas";
-    else
-        dir = MOWCHECK_SCHEMA_INSTALL_DIR;
+    else /* installed beside the binary, else the source tree (data_dir.h) */
+        dir = mc_data_file("schemas");
     if (!is_dir(dir))
         return mc_fail("schema directory %s: not found (set MOWCHECK_SCHEMA_DIR)", dir);
     if (snprintf(buf, size, "%s", dir) >= (int)size)

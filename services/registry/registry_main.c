@@ -9,11 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "data_dir.h"
 #include "error.h"
 
-#ifndef MOWCHECK_REGISTRY_OPENAPI
-#define MOWCHECK_REGISTRY_OPENAPI "schemas/registry-openapi.json"
-#endif
+/* Installed beside the binary (share/mowcheck/), else the source tree's. */
+#define MOWCHECK_REGISTRY_OPENAPI mc_data_file("schemas/registry-openapi.json")
 
 enum { EXIT_USAGE = 2, EXIT_START = 3 };
 
@@ -44,7 +44,8 @@ static const char usage[] =
     "  --fault-rate N       fault only every Nth claims request (default 1: all)\n"
     "  --delay-ms N         delay of the delay fault (default 1000); how long the\n"
     "                       timeout fault holds a request (default 1 hour)\n"
-    "  --max-parcels N      parcels accepted in one claims request (default 1000)\n";
+    "  --max-parcels N      parcels accepted in one claims request (default 1000)\n"
+    "More: man mowcheck.\n";
 
 static void fail_usage(const char *fmt, const char *arg)
 {

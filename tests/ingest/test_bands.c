@@ -146,8 +146,34 @@ static void test_swir(const char *dir, const char *id, const fx_scene *s, const 
     unlink(b11);
 }
 
+/* The plausibility rule on closed-form sample counts. */
+static void test_plausible(void)
+{
+    scene_info sc;
+    memset(&sc, 0, sizeof sc);
+    snprintf(sc.path, sizeof sc.path, "/scenes/S2B_35VLF_20260615_0_L2A");
+    snprintf(sc.offset_source, sizeof sc.offset_source, "processing baseline 05.11");
+    sc.reflectance_offset_dn = -1000;
+    bands_counts c = {.veg_sampled = 2000, .veg_below_zero = 1500};
+    CHECK_INT(bands_check_plausible(&sc, &c), MC_ERR);
+    const char *m = mc_error_message();
+    CHECK_MSG(strstr(m, "offset looks applied twice") && strstr(m, "75%") && strstr(m, sc.path) &&
+                  strstr(m, "05.11"),
+              "message '%s'", m);
+    c = (bands_counts){.veg_sampled = 2000, .veg_ndvi_not_positive = 1200};
+    CHECK_INT(bands_check_plausible(&sc, &c), MC_ERR);
+    CHECK_MSG(strstr(mc_error_message(), "implausible NDVI") != NULL, "message '%s'",
+              mc_error_message());
+    c = (bands_counts){.veg_sampled = 2000, .veg_below_zero = 500, .veg_ndvi_not_positive = 400};
+    CHECK_INT(bands_check_plausible(&sc, &c), MC_OK); /* 45%: not mostly */
+    c = (bands_counts){.veg_sampled = BANDS_PLAUSIBLE_MIN_VEG - 1,
+                       .veg_below_zero = BANDS_PLAUSIBLE_MIN_VEG - 1};
+    CHECK_INT(bands_check_plausible(&sc, &c), MC_OK); /* too few to judge */
+}
+
 int main(void)
 {
+    test_plausible();
     char dir[256];
     log_set_level(LOG_ERROR);
     GDALAllRegister();

@@ -110,6 +110,59 @@ static void test_items(const char *dir)
     }
 }
 
+/* Collection-1 ids and .SAFE names normalise to the one id of their tile-date. */
+static void test_layout_names(void)
+{
+    scene_info s;
+    memset(&s, 0, sizeof s);
+    CHECK_INT(scene_parse_id("S2B_T35VLF_20260621T095031_L2A", &s), MC_OK);
+    CHECK_STR(s.scene_id, "S2B_35VLF_20260621_0_L2A");
+    CHECK_STR(s.tile_id, "35VLF");
+    CHECK_STR(s.acquired_on, "2026-06-21");
+    CHECK_INT(scene_parse_id("S2B_T35VIF_20260621T095031_L2A", &s), MC_ERR); /* I: no tile */
+    CHECK_INT(scene_identify("/scenes", "S2B_MSIL2A_20260621T095031_N0511_R079_T35VMF_"
+                                        "20260621T125011.SAFE.zip", &s), MC_OK);
+    CHECK_STR(s.scene_id, "S2B_35VMF_20260621_0_L2A");
+    CHECK_STR(s.processing_baseline, "05.11");
+    CHECK(s.is_safe && s.in_zip);
+    CHECK_INT(scene_identify("/scenes", "35/V/LF/2026/6/S2B_35VLF_20260621_0_L2A", &s), MC_OK);
+    CHECK_STR(s.path, "/scenes/35/V/LF/2026/6/S2B_35VLF_20260621_0_L2A");
+    CHECK_STR(s.scene_id, "S2B_35VLF_20260621_0_L2A");
+    CHECK_INT(scene_identify("/scenes", "S2B_MSIL1C_20260621T095031_N0511_R079_T35VMF_"
+                                        "20260621T125011.SAFE", &s), MC_ERR);
+    CHECK_MSG(strstr(mc_error_message(), "Level-2A") != NULL, "message '%s'", mc_error_message());
+}
+
+/* Earth Search v1: the offset already removed (flag), the band files named by the assets. */
+static void test_earth_search_item(const char *dir)
+{
+    const char *id = "S2B_35VLF_20260617_0_L2A";
+    scene_info s;
+    char path[4096];
+    REQUIRE(fx_write_scene(dir, id, &base, NULL) == 0);
+    write_item(dir, id,
+               "{\"id\": \"S2B_35VLF_20260617_0_L2A\", \"properties\": {\"datetime\": "
+               "\"2026-06-17T09:50:00Z\", \"s2:processing_baseline\": \"05.11\", "
+               "\"earthsearch:boa_offset_applied\": true}, \"assets\": {\"red\": {\"href\": "
+               "\"./B04.tif\", \"raster:bands\": [{\"offset\": -0.1, \"scale\": 0.0001}]}, "
+               "\"nir\": {\"href\": \"https://example.org/x/B08.tif\"}, \"scl\": {\"href\": "
+               "\"scl.tif\"}, \"swir16\": {\"href\": \"swir16.tif\"}}}");
+    CHECK_INT(scene_load(dir, id, &s), MC_OK);
+    CHECK_INT(s.reflectance_offset_dn, 0);
+    CHECK_MSG(strstr(s.offset_source, "boa_offset_applied") != NULL, "source '%s'", s.offset_source);
+    REQUIRE(scene_band_path(&s, "SCL", path, sizeof path) == MC_OK);
+    CHECK_MSG(strstr(path, "/scl.tif") != NULL, "SCL path %s", path);
+    REQUIRE(scene_band_path(&s, "B08", path, sizeof path) == MC_OK);
+    CHECK_MSG(strstr(path, id) && strstr(path, "/B08.tif") && !strstr(path, "example.org"),
+              "B08 path %s", path);
+    write_item(dir, id, "{\"properties\": {\"earthsearch:boa_offset_applied\": \"yes\"}}");
+    CHECK_INT(scene_load(dir, id, &s), MC_ERR);
+    CHECK_MSG(strstr(mc_error_message(), "boa_offset_applied") != NULL, "message '%s'",
+              mc_error_message());
+    snprintf(path, sizeof path, "%s/%s", dir, id);
+    fx_rmtree(path); /* the listing test counts the folders */
+}
+
 /* Writes the scene, lets `damage` change it, and checks validation's message names `needle`. */
 static void expect_invalid(const char *dir, const char *id, const char *command, const char *needle)
 {
@@ -228,6 +281,8 @@ int main(void)
     test_ids();
     test_offsets();
     test_items(dir);
+    test_layout_names();
+    test_earth_search_item(dir);
     test_validation(dir);
     test_listing(dir);
     fx_rmtree(dir);

@@ -231,6 +231,8 @@ static void test_load_errors(void)
 
     CHECK(parcels_load(path_in_tmp("missing.gpkg"), "parcel_id", 10, &s) == MC_ERR);
     CHECK(strstr(mc_error_message(), "missing.gpkg"));
+    CHECK_MSG(strstr(mc_error_message(), "no such file") != NULL, "message '%s'",
+              mc_error_message());
 }
 
 /* A bow-tie is reported by id and refused; a line among polygons too; the others load. */

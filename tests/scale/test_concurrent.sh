@@ -38,9 +38,10 @@ ingest() { # db state_dir tile-args...
   "$mowcheck" ingest --quiet --scenes "$scenes" --parcels "$parcels" --db "$(dsn "$db")" \
     --state-dir "$state" --threads 1 "$@"
 }
-# in the background: `bg_ingest ... &` so that $! is mowcheck itself (exec), not a subshell
+# in the background: `bg_ingest ... &` so that $! is mowcheck itself (exec), not a subshell;
+# not --quiet: the summary line says how many scenes each worker stored
 bg_ingest() { local db=$1 state=$2; shift 2
-  exec "$mowcheck" ingest --quiet --scenes "$scenes" --parcels "$parcels" --db "$(dsn "$db")" \
+  exec "$mowcheck" ingest --scenes "$scenes" --parcels "$parcels" --db "$(dsn "$db")" \
     --state-dir "$state" --threads 1 "$@"
 }
 counts() { # db -> "scenes=N parts=M"
