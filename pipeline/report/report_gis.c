@@ -201,7 +201,7 @@ static int extras_load(store *s, const report_gis_options *o, const gis_rows *g,
         if ((rc = store_report_detail_load(s, &g->rows[i], &o->observed, &d)) != MC_OK)
             break;
         x[i].has_p = d.has_summary;
-        x[i].p_mowed = d.mowed_probability;
+        x[i].p_mowed = d.window_confidence;
         snprintf(x[i].tile, sizeof x[i].tile, "%s", d.tile_id);
         x[i].n_events = d.n_events;
         char *buf = NULL;

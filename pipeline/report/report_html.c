@@ -1099,7 +1099,7 @@ static void index_row_fill(const report_words *w, const store_report_detail *d, 
 {
     snprintf(x->tile, sizeof x->tile, "%s", d->tile_id);
     if (d->has_summary)
-        snprintf(x->p, sizeof x->p, "%.2f", d->mowed_probability);
+        snprintf(x->p, sizeof x->p, "%.2f", d->window_confidence);
     size_t clear = 0;
     for (size_t i = 0; i < d->n_points; i++)
         clear += d->points[i].observed != 0;

@@ -309,7 +309,9 @@ typedef struct store_report_detail {
     int32_t window_start, window_end; /* INT32_MIN where unknown */
     char *tile_id;                    /* the tile holding most of the parcel; "" where none */
     int has_summary;
-    double mowed_probability;         /* the detector's, where has_summary */
+    double window_confidence;         /* the figure the decision rule compared with the
+                                       * approval threshold: the most confident event
+                                       * touching the claim's window (0: none) */
     char *detector_reason;            /* "" where none */
     store_event_row *events;          /* the season's detected events, by date */
     size_t n_events;

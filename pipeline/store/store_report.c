@@ -134,7 +134,12 @@ static const char window_sql[] =
     "                   ON ps.set_hash = t.set_hash AND ps.is_current"
     "                 WHERE t.parcel_id = d.parcel_id"
     "                 ORDER BY t.n_pixels DESC, t.tile_id COLLATE \"C\" LIMIT 1), ''),"
-    "       ps.mowed_probability, coalesce(ps.reason, '')"
+    "       CASE WHEN ps.parcel_id IS NULL THEN NULL ELSE"
+    "         coalesce((SELECT max(e.confidence) FROM events e"
+    "                    WHERE e.parcel_id = d.parcel_id AND e.season = d.season"
+    "                      AND e.date_end >= d.window_start AND e.date_start <= d.window_end),"
+    "                  0) END,"
+    "       coalesce(ps.reason, '')"
     " FROM decisions d"
     " LEFT JOIN parcel_seasons ps ON ps.parcel_id = d.parcel_id AND ps.season = d.season"
     " WHERE d.is_current AND d.claim_id = $1 AND d.season = $2";
@@ -170,7 +175,7 @@ static int detail_head(store *s, const store_flagged *f, const char *season,
         d->window_end = atoi(PQgetvalue(r, 0, 1));
         d->tile_id = strdup(PQgetvalue(r, 0, 2));
         d->has_summary = !PQgetisnull(r, 0, 3);
-        d->mowed_probability = d->has_summary ? atof(PQgetvalue(r, 0, 3)) : 0;
+        d->window_confidence = d->has_summary ? atof(PQgetvalue(r, 0, 3)) : 0;
         d->detector_reason = strdup(PQgetvalue(r, 0, 4));
     }
     PQclear(r);

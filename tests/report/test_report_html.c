@@ -210,7 +210,10 @@ static void check_timelines(void)
 static void check_rows(const char *html)
 {
     char *p1 = row_of(html, "P-1"); /* C-1 (first of P-1's two claims) */
-    CHECK(strstr(p1, "data-p=\"0.05\"") != NULL);
+    CHECK(strstr(p1, "data-p=\"0.00\"") != NULL); /* no event touches the window */
+    char *p2 = row_of(html, "P-2"); /* its event in the window, 0.91: the rule's figure */
+    CHECK(strstr(p2, "data-p=\"0.91\"") != NULL);
+    free(p2);
     CHECK(strstr(p1, "data-tile=\"35VLF\"") != NULL);
     CHECK(strstr(p1, "data-review=\"mowed\"") != NULL);
     CHECK(strstr(p1, "4 clear of 6 dates; 0 event(s)") != NULL);
