@@ -11,6 +11,7 @@
 #include "bands.h"
 #include "error.h"
 #include "log.h"
+#include "parcel_members.h"
 #include "parcels.h"
 #include "progress.h"
 #include "scene.h"
@@ -422,6 +423,8 @@ static int load_parcels(ingest_ctx *c)
         return mc_fail("parcels %s: out of memory", c->opt->parcels_path);
     if (store_parcel_set_put(c->s, c->set->hash, c->set->source_path, id_field, c->set->n) != MC_OK)
         return mc_fail_wrap("storing parcel set %s", c->opt->parcels_path);
+    if (parcel_members_record(c->s, c->set, c->opt->overlap_share, NULL) != MC_OK)
+        return MC_ERR;
     log_info("parcels %s: %zu parcels (%zu refused)", c->opt->parcels_path, c->set->n,
              c->set->n_refused);
     return MC_OK;

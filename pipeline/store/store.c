@@ -176,6 +176,78 @@ int store_parcel_set_put(store *s, const char *set_hash, const char *source_path
     return MC_OK;
 }
 
+int store_parcel_members_known(store *s, const char *set_hash, int *known)
+{
+    const char *params[] = {set_hash};
+    PGresult *r = store_query(s, "reading the parcel set's members",
+                              "SELECT 1 FROM parcel_set_members WHERE set_hash = $1 LIMIT 1", 1,
+                              params);
+    if (!r)
+        return mc_fail_wrap("parcel set %s", set_hash);
+    *known = PQntuples(r) > 0;
+    PQclear(r);
+    return MC_OK;
+}
+
+static int copy_members(store *s, const char *set_hash, const char *const *ids,
+                        const char *const *refused, size_t n)
+{
+    store_copy cp;
+    if (store_copy_begin(s, &cp, "storing the parcel set's members",
+                         "COPY parcel_set_members (set_hash, parcel_id, refused) FROM STDIN") !=
+        MC_OK)
+        return MC_ERR;
+    for (size_t i = 0; i < n && !cp.failed; i++) {
+        store_copy_text(&cp, set_hash, 0);
+        store_copy_text(&cp, ids[i], 0);
+        store_copy_text(&cp, refused ? refused[i] : NULL, 1);
+    }
+    return store_copy_end(&cp, 0);
+}
+
+static int copy_overlaps(store *s, const char *set_hash, const store_parcel_overlap *ov,
+                         size_t n)
+{
+    store_copy cp;
+    if (store_copy_begin(s, &cp, "storing the parcel overlaps",
+                         "COPY parcel_overlaps (set_hash, parcel_id, other_parcel_id, share) "
+                         "FROM STDIN") != MC_OK)
+        return MC_ERR;
+    for (size_t i = 0; i < n && !cp.failed; i++) {
+        char share[32];
+        snprintf(share, sizeof share, "%.17g", ov[i].share);
+        store_copy_text(&cp, set_hash, 0);
+        store_copy_text(&cp, ov[i].parcel_id, 0);
+        store_copy_text(&cp, ov[i].other_parcel_id, 0);
+        store_copy_text(&cp, share, 1);
+    }
+    return store_copy_end(&cp, 0);
+}
+
+int store_parcel_members_put(store *s, const char *set_hash, const char *const *ids,
+                             const char *const *refused, size_t n,
+                             const store_parcel_overlap *overlaps, size_t n_overlaps)
+{
+    char lock[80];
+    snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%d, %d)", STORE_LOCK_CLASS,
+             STORE_LOCK_PARCEL_MEMBERS);
+    int known = 0;
+    if (store_begin(s, "storing the parcel set's members") != MC_OK)
+        return mc_fail_wrap("parcel set %s", set_hash);
+    if (store_exec(s, "locking the parcel set's members", lock, 0, NULL) != MC_OK ||
+        store_parcel_members_known(s, set_hash, &known) != MC_OK)
+        goto fail;
+    if (!known && (copy_members(s, set_hash, ids, refused, n) != MC_OK ||
+                   copy_overlaps(s, set_hash, overlaps, n_overlaps) != MC_OK))
+        goto fail;
+    if (store_commit(s, "storing the parcel set's members") != MC_OK)
+        goto fail;
+    return MC_OK;
+fail:
+    store_rollback(s);
+    return mc_fail_wrap("parcel set %s", set_hash);
+}
+
 int store_tile_put(store *s, const tile_grid *g)
 {
     char epsg[16], w[16], h[16], gt[6 * 32 + 8];

@@ -45,6 +45,21 @@ int store_tiles_get(store *s, tile_grid **grids, size_t *n);
 int store_parcel_tile_put(store *s, const char *set_hash, const char *tile_id,
                           const char *const *parcel_ids, const int64_t *n_pixels, size_t n);
 
+/* Every parcel of a parcel set and the overlaps between them (schemas/030), so that
+ * decide asks about each one, also those no tile holds a pixel of. */
+typedef struct store_parcel_overlap {
+    const char *parcel_id, *other_parcel_id;
+    double share;              /* of parcel_id's area that other_parcel_id covers */
+} store_parcel_overlap;
+/* *known = 1 where the set's members are stored already. */
+int store_parcel_members_known(store *s, const char *set_hash, int *known);
+/* Stores them once per set (one transaction; a set stored meanwhile by another
+ * worker is left as it is). refused[i]: why parcel i's geometry was refused, NULL
+ * where accepted (refused may be NULL: none). */
+int store_parcel_members_put(store *s, const char *set_hash, const char *const *ids,
+                             const char *const *refused, size_t n,
+                             const store_parcel_overlap *overlaps, size_t n_overlaps);
+
 /* ---- scenes ---- */
 /* What the store holds of a scene, for the parcel set being ingested. */
 typedef enum {
@@ -200,6 +215,34 @@ void store_evidence_free(store_evidence *ev, size_t n);
  * in the season (sorted, distinct). Free with store_strings_free. */
 int store_decide_parcel_ids(store *s, int season, char ***ids, size_t *n);
 void store_strings_free(char **v, size_t n);
+
+/* Parcels of the current set whose claims the satellite cannot decide: the geometry
+ * was refused, another parcel covers more than parcel_overlap_share of it, or no
+ * tile measured a pixel of it (after the inner buffer; only once some tile of the
+ * set was measured). Sorted by parcel_id (byte order). */
+typedef enum {
+    STORE_PARCEL_REFUSED = 0,   /* detail: why the geometry was refused */
+    STORE_PARCEL_OVERLAP,       /* detail: the other parcel covering the largest share */
+    STORE_PARCEL_NO_PIXELS      /* detail: "" */
+} store_parcel_problem_kind;
+
+typedef struct store_parcel_problem {
+    char *parcel_id;
+    store_parcel_problem_kind kind;
+    char *detail;
+    double share;               /* STORE_PARCEL_OVERLAP: of this parcel's area */
+} store_parcel_problem;
+
+int store_parcel_problems_load(store *s, store_parcel_problem **out, size_t *n);
+void store_parcel_problems_free(store_parcel_problem *p, size_t n);
+
+/* The nightly invariant, read after the decisions are committed: every claim id
+ * has exactly one current decision in the season, every parcel at least one
+ * (its claims' or its own error). *n_bad: those that do not; `bad` names the
+ * first of them ("" where none). */
+int store_decisions_check(store *s, int season, const char *const *claim_ids, size_t n_claims,
+                          const char *const *parcel_ids, size_t n_parcels, size_t *n_bad,
+                          char *bad, size_t size);
 
 typedef struct store_decision {
     const char *claim_id;      /* NULL: the parcel's claims could not be fetched (error) */

@@ -103,11 +103,16 @@ int main(void)
     char w1[256], w2[256];
     fx_rect(w1, sizeof w1, FX_X0, FX_Y0 - 80, FX_X0 + 80, FX_Y0);
     fx_rect(w2, sizeof w2, FX_X0 + 200, FX_Y0 - 280, FX_X0 + 280, FX_Y0 - 200);
-    const char *ids[] = {"P1", "P2", "BAD1"};
+    /* OVA and OVB: the same square twice (their ground counts for neither); TINY:
+     * 15 m wide, nothing left after the 10 m inner buffer */
+    char wo[256], wt[256];
+    fx_rect(wo, sizeof wo, FX_X0 + 100, FX_Y0 - 280, FX_X0 + 180, FX_Y0 - 200);
+    fx_rect(wt, sizeof wt, FX_X0, FX_Y0 - 200, FX_X0 + 15, FX_Y0 - 185);
+    const char *ids[] = {"P1", "P2", "BAD1", "OVA", "OVB", "TINY"};
     const char *wkt[] = {w1, w2,
                          "POLYGON ((500100 6499900, 500160 6499840, 500160 6499900, 500100 "
-                         "6499840, 500100 6499900))"};
-    REQUIRE(fx_write_parcels(parcels, 32635, ids, wkt, 3) == 0);
+                         "6499840, 500100 6499900))", wo, wo, wt};
+    REQUIRE(fx_write_parcels(parcels, 32635, ids, wkt, 6) == 0);
 
     db_create("mowcheck_ingest_bad", dsn, sizeof dsn);
     store *s = db_open(dsn);
@@ -118,7 +123,17 @@ int main(void)
     CHECK_INT(ingest_capture(&o, s, &sum, &log), MC_OK);
     CHECK_INT(sum.scenes_ingested, 1);
     CHECK_MSG(strstr(log, "BAD1") != NULL, "the invalid polygon is not reported by id:\n%s", log);
+    CHECK_MSG(strstr(log, "parcels OVA and OVB overlap: the shared area is 100% of OVA and "
+                          "100% of OVB") != NULL, "the overlap is not reported:\n%s", log);
     free(log);
+    /* every parcel is a member of the set, so that decide asks about each */
+    char members[256];
+    db_value(dsn, "SELECT string_agg(parcel_id || ':' || coalesce(left(refused, 25), '-'), ','"
+                  " ORDER BY parcel_id) FROM parcel_set_members", members, sizeof members);
+    CHECK_STR(members, "BAD1:has an invalid geometry (,OVA:-,OVB:-,P1:-,P2:-,TINY:-");
+    db_value(dsn, "SELECT string_agg(parcel_id || '/' || other_parcel_id || '/' || share, ','"
+                  " ORDER BY parcel_id) FROM parcel_overlaps", members, sizeof members);
+    CHECK_STR(members, "OVA/OVB/1,OVB/OVA/1");
     char *before = db_export(s);
     db_row row;
     CHECK(db_find_row(before, "P1", "2026-06-15", &row) && strcmp(row.f[5], "36") == 0);

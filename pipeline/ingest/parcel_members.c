@@ -1,0 +1,61 @@
+/* A parcel set's members and overlaps into the store (parcel_members.h). */
+#include "parcel_members.h"
+
+#include <stdlib.h>
+
+#include "error.h"
+#include "log.h"
+
+/* Both directions of each pair that go over the share: the parcel, whose ground
+ * the other covers. */
+static size_t overlap_rows(const parcel_set *set, const parcel_overlap *ov, size_t n,
+                           double min_share, store_parcel_overlap *rows)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *a = set->ids[ov[i].a], *b = set->ids[ov[i].b];
+        log_warn("parcels %s: parcels %s and %s overlap: the shared area is %.0f%% of %s and "
+                 "%.0f%% of %s; it counts for neither, and the claims of the parcel that loses "
+                 "more than %.0f%% go to an inspector",
+                 set->source_path, a, b, 100 * ov[i].share_a, a, 100 * ov[i].share_b, b,
+                 100 * min_share);
+        if (ov[i].share_a > min_share)
+            rows[k++] = (store_parcel_overlap){a, b, ov[i].share_a};
+        if (ov[i].share_b > min_share)
+            rows[k++] = (store_parcel_overlap){b, a, ov[i].share_b};
+    }
+    return k;
+}
+
+int parcel_members_record(store *s, const parcel_set *set, double min_share,
+                          size_t *n_overlaps)
+{
+    int known = 0;
+    if (n_overlaps)
+        *n_overlaps = 0;
+    if (min_share <= 0)
+        min_share = PARCEL_OVERLAP_SHARE_DEFAULT;
+    if (store_parcel_members_known(s, set->hash, &known) != MC_OK)
+        return MC_ERR;
+    if (known)
+        return MC_OK;
+    parcel_overlap *ov = NULL;
+    size_t n_ov = 0;
+    if (parcels_find_overlaps(set, min_share, &ov, &n_ov) != MC_OK)
+        return MC_ERR;
+    store_parcel_overlap *rows = calloc(2 * n_ov + 1, sizeof *rows);
+    if (!rows) {
+        free(ov);
+        return mc_fail("parcels %s: out of memory", set->source_path);
+    }
+    size_t n_rows = overlap_rows(set, ov, n_ov, min_share, rows);
+    int rc = store_parcel_members_put(s, set->hash, (const char *const *)set->ids,
+                                      (const char *const *)set->refused, set->n, rows, n_rows);
+    free(rows);
+    free(ov);
+    if (rc != MC_OK)
+        return mc_fail_wrap("parcels %s", set->source_path);
+    if (n_overlaps)
+        *n_overlaps = n_ov;
+    return MC_OK;
+}
