@@ -101,6 +101,7 @@ static void registry_from_settings(const mc_settings *set, const char *url, regi
     c->max_attempts = set->registry_max_attempts;
     c->backoff_ms = set->registry_backoff_ms;
     c->max_url_bytes = (size_t)set->registry_max_url_bytes;
+    c->breaker_failures = set->registry_breaker_failures;
 }
 
 static char *summary_json(const decide_stage_summary *sum)

@@ -328,6 +328,57 @@ static void test_invalid_claims(void)
     capture_stop(&cp);
 }
 
+/* The circuit breaker: with the registry down, after breaker_failures failed
+ * attempts in a row nothing more is asked; every parcel is failed, the rest
+ * without a request. An isolated failure (every second request) never opens it. */
+static void test_circuit_breaker(void)
+{
+    srv s;
+    with_fault(&s, "server-error", NULL, NULL);
+    registry_config c = client_config(s.base);
+    c.max_parcels = 1;      /* three batches */
+    c.max_attempts = 2;
+    c.breaker_failures = 3; /* batch 1: 2 attempts; batch 2: 1, then the breaker opens */
+    outcome o = fetch(&c, "breaker", "Server.ServerProxy.InternalError");
+    CHECK_INT(o.rc, MC_OK);
+    CHECK_INT(o.n_failed, 3);
+    CHECK_INT(o.rows, 3); /* without the breaker: 3 batches x 2 attempts = 6 */
+    CHECK_MSG(strstr(o.failure, "circuit breaker") && strstr(o.failure, "3 registry requests"),
+              "%s", o.failure);
+    CHECK_INT(srv_log_count(&s, "/claims?", 3), 3);
+    srv_cleanup(&s);
+
+    with_fault(&s, "server-error", "2", NULL);
+    c = client_config(s.base);
+    c.max_parcels = 1;
+    c.breaker_failures = 2;
+    o = fetch(&c, "breaker-isolated", "Server.ServerProxy.InternalError");
+    CHECK_INT(o.n_failed, 0);
+    CHECK_INT(o.rows_typed, 2); /* requests 2 and 4 failed, each retried at once */
+    CHECK(!strstr(o.failure, "circuit breaker"));
+    srv_cleanup(&s);
+}
+
+/* A password in the registry URL appears nowhere: not in the failure (which becomes
+ * the decisions' reason) and not in the audit log. */
+static void test_credentials_redacted(void)
+{
+    srv s;
+    with_fault(&s, "delay", NULL, "0");
+    char url[200];
+    snprintf(url, sizeof url, "http://mowcheck:s3cr3t-pw@%s", s.base + strlen("http://"));
+    srv_cleanup(&s); /* nobody listens: a connection failure names the URL */
+    registry_config c = client_config(url);
+    c.max_attempts = 1;
+    outcome o = fetch(&c, "redacted", "connection");
+    CHECK_INT(o.n_failed, 3);
+    CHECK_MSG(!strstr(o.failure, "s3cr3t") && strstr(o.failure, "http://***@127.0.0.1"), "%s",
+              o.failure);
+    CHECK_INT(db_count(pg, "SELECT count(*) FROM audit_log WHERE issue = 'redacted'"), 1);
+    CHECK_INT(db_count(pg, "SELECT count(*) FROM audit_log WHERE audit_log::text LIKE '%s3cr3t%'"),
+              0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -346,6 +397,8 @@ int main(int argc, char **argv)
     test_client_error();
     test_connection_refused();
     test_invalid_claims();
+    test_circuit_breaker();
+    test_credentials_redacted();
     PQfinish(pg);
     store_close(st);
     db_drop();
