@@ -16,6 +16,7 @@
 #include "progress.h"
 #include "scene.h"
 #include "stage_counts.h"
+#include "text_check.h"
 
 /* A scene of a tile and date that is stored (before or by this run). */
 typedef struct stored_scene {
@@ -89,12 +90,19 @@ static const char *stored_scene_of(const ingest_ctx *c, const char *tile, const 
 }
 
 /* Reports and records a refused scene; the run goes on. MC_ERR only when the store fails. */
+/* Names come from the folder as delivered: escaped (text_escape) before they reach
+ * the log or the database, so that a newline cannot forge a log line and bytes that
+ * are not UTF-8 cannot stop the night with an encoding error. */
 static int reject(ingest_ctx *c, const char *scene_id, const char *path, const char *reason)
 {
-    log_warn("scene %s: %s", path, reason);
+    char id[SCENE_PATH_MAX], where[SCENE_PATH_MAX], why[2 * SCENE_PATH_MAX];
+    text_escape(scene_id, id, sizeof id);
+    text_escape(path, where, sizeof where);
+    text_escape(reason, why, sizeof why);
+    log_warn("scene %s: %s", where, why);
     c->sum->scenes_rejected++;
-    if (store_scene_reject(c->s, c->run_id, scene_id, path, reason) != MC_OK)
-        return mc_fail_wrap("recording the rejection of scene %s", scene_id);
+    if (store_scene_reject(c->s, c->run_id, id, where, why) != MC_OK)
+        return mc_fail_wrap("recording the rejection of scene %s", id);
     return MC_OK;
 }
 

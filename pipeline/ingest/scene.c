@@ -300,6 +300,8 @@ int scene_load(const char *scenes_dir, const char *scene_id, scene_info *out)
                   out->path, (int)out->reflectance_offset_dn);
         return MC_OK;
     }
+    if (!S_ISREG(st.st_mode))
+        return mc_fail("%s: not a regular file", file);
     json_error_t jerr;
     json_t *root = json_load_file(file, 0, &jerr);
     if (!root)
@@ -403,6 +405,8 @@ static int open_band(const scene_info *scene, const char *band, band_file *bf)
         return MC_ERR;
     if (stat(bf->path, &st) != 0)
         return mc_fail("band %s missing: %s: %s", band, bf->path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) /* a FIFO or a device would block the read for good */
+        return mc_fail("band %s: %s is not a regular file", band, bf->path);
     CPLErrorReset();
     bf->ds = GDALOpenEx(bf->path, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
     if (!bf->ds)

@@ -2,6 +2,7 @@
  * and leaves what was stored before exactly as it was; the run goes on. An invalid
  * parcel polygon is reported by parcel id and the other parcels are still observed. */
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include "fixture.h"
 
@@ -71,6 +72,13 @@ static void write_bad_scenes(const char *scenes)
     REQUIRE(fx_write_scene(scenes, "S2B_35VLF_2026070_0_L2A", &sc, NULL) == 0);
     /* a second delivery of the stored tile-date */
     REQUIRE(fx_write_scene(scenes, "S2A_35VLF_20260615_0_L2A", &sc, NULL) == 0);
+    /* B08 a named pipe: opening it would block ingest for good */
+    REQUIRE(fx_write_scene(scenes, "S2B_35VLF_20260706_0_L2A", &sc, NULL) == 0);
+    snprintf(path, sizeof path, "%s/S2B_35VLF_20260706_0_L2A/B08.tif", scenes);
+    REQUIRE(unlink(path) == 0 && mkfifo(path, 0644) == 0);
+    /* folder names that are not UTF-8, and that would forge a log line */
+    REQUIRE(fx_write_scene(scenes, "S2B_35VLF_\xff\xfe_0_L2A", &sc, NULL) == 0);
+    REQUIRE(fx_write_scene(scenes, "S2B_35VLF_20260707\nmowcheck: forged_0_L2A", &sc, NULL) == 0);
 }
 
 static void expect_rejected(const char *log, const char *dsn, const char *scenes, const char *id,
@@ -142,10 +150,15 @@ int main(void)
 
     write_bad_scenes(scenes);
     CHECK_INT(ingest_capture(&o, s, &sum, &log), MC_OK);
-    CHECK_INT(sum.scenes_found, 8);
+    CHECK_INT(sum.scenes_found, 11);
     CHECK_INT(sum.scenes_skipped, 1);
     CHECK_INT(sum.scenes_ingested, 0);
-    CHECK_INT(sum.scenes_rejected, 6);
+    CHECK_INT(sum.scenes_rejected, 9);
+    expect_rejected(log, dsn, scenes, "S2B_35VLF_20260706_0_L2A", "B08.tif",
+                    "is not a regular file");
+    expect_rejected(log, dsn, scenes, "S2B_35VLF_\\xff\\xfe_0_L2A", "", "S2B_35VLF_\\xff");
+    expect_rejected(log, dsn, scenes, "S2B_35VLF_20260707\\nmowcheck: forged_0_L2A", "", "");
+    CHECK_MSG(!strstr(log, "\nmowcheck: forged"), "a folder name forged a log line:\n%s", log);
     CHECK_INT(sum.scenes_duplicate, 1);
     expect_rejected(log, dsn, scenes, "S2B_35VLF_20260701_0_L2A", "B08.tif", "B08.tif");
     expect_rejected(log, dsn, scenes, "S2B_35VLF_20260702_0_L2A", "SCL.tif", "SCL");
