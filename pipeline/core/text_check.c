@@ -86,8 +86,6 @@ char *text_escape(const char *s, char *out, size_t size)
         } else if (len == 0) {
             plen = (size_t)snprintf(piece, sizeof piece, "\\x%02x", c);
             len = 1;
-        } else if (c == '\\') {
-            plen = (size_t)snprintf(piece, sizeof piece, "\\\\");
         } else {
             memcpy(piece, p + i, len);
             plen = len;

@@ -19,7 +19,8 @@ const char *text_id_problem(const char *id);
 
 /* Writes s to out[size] with control characters and bytes that are not UTF-8
  * shown as \n, \r, \t, \e or \xNN, so that one name cannot forge a log line or
- * a terminal escape. Truncates (with "...") where out is too small. Returns out. */
+ * a terminal escape (a backslash stays as it is: the text is for reading, not for
+ * reversing). Truncates (with "...") where out is too small. Returns out. */
 char *text_escape(const char *s, char *out, size_t size);
 
 /* 1 where a spreadsheet would read the field as a formula: it starts with '=',
