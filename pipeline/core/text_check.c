@@ -113,3 +113,20 @@ int text_csv_formula(const char *s)
 {
     return s && (*s == '=' || *s == '+' || *s == '-' || *s == '@' || *s == '\t' || *s == '\r');
 }
+
+void text_csv_cell(FILE *out, const char *v, int last)
+{
+    const char *guard = text_csv_formula(v) && *v != '\t' && *v != '\r' ? "'" : "";
+    int quote = strpbrk(v, ",\"") != NULL;
+    if (quote)
+        fputc('"', out);
+    fputs(guard, out);
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        if (*p == '"')
+            fputc('"', out);
+        fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, out);
+    }
+    if (quote)
+        fputc('"', out);
+    fputc(last ? '\n' : ',', out);
+}

@@ -4,6 +4,7 @@
 #define MOWCHECK_TEXT_CHECK_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* The longest parcel id and claim id, in bytes, everywhere: ingest refuses a
  * longer parcel id, the registry client a longer claim or parcel id. */
@@ -26,5 +27,11 @@ char *text_escape(const char *s, char *out, size_t size);
 /* 1 where a spreadsheet would read the field as a formula: it starts with '=',
  * '+', '-', '@', TAB or CR. */
 int text_csv_formula(const char *s);
+
+/* Writes one CSV cell for files people open in spreadsheets (then ',' or, with
+ * last, '\n'): control characters become '?', a cell that would be a formula gets
+ * a leading apostrophe, and a cell with a comma or quote is quoted. The decision
+ * feed applies the same rule in SQL (mowcheck_csv_cell, schemas/031_csv_cell.sql). */
+void text_csv_cell(FILE *out, const char *v, int last);
 
 #endif

@@ -584,6 +584,8 @@ static int claim_text(json_t *obj, const char *field, char *out, size_t cap)
         return mc_fail("field %s is empty or holds a NUL character", field);
     if (n >= cap)
         return mc_fail("field %s is longer than %zu bytes", field, cap - 1);
+    if (has_control(text)) /* it would reach the feed, notices and the report */
+        return mc_fail("field %s holds a control character", field);
     memcpy(out, text, n + 1);
     return MC_OK;
 }

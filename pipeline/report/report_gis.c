@@ -17,6 +17,7 @@
 #include "output_file.h"
 #include "error.h"
 #include "log.h"
+#include "text_check.h"
 
 int report_gis_format_parse(const char *text, report_gis_format *format)
 {
@@ -240,22 +241,6 @@ static int write_geojson(const gis_rows *g, const char *path)
 }
 
 /* ---- CSV ---- */
-static void csv_field(FILE *out, const char *v, int last)
-{
-    if (strpbrk(v, ",\"\r\n")) {
-        fputc('"', out);
-        for (const char *p = v; *p; p++) {
-            if (*p == '"')
-                fputc('"', out);
-            fputc(*p, out);
-        }
-        fputc('"', out);
-    } else {
-        fputs(v, out);
-    }
-    fputc(last ? '\n' : ',', out);
-}
-
 static int write_csv(const gis_rows *g, FILE *out)
 {
     fputs("claim_id,parcel_id,season,outcome,case_number,reviewed,reason,wkt\n", out);
@@ -268,7 +253,7 @@ static int write_csv(const gis_rows *g, FILE *out)
         const char *cols[] = {r->claim_id, r->parcel_id, season, r->outcome,
                               r->case_number, r->reviewed, r->reason, wkt ? wkt : ""};
         for (size_t c = 0; c < 8; c++)
-            csv_field(out, cols[c], c == 7);
+            text_csv_cell(out, cols[c], c == 7);
         CPLFree(wkt);
     }
     return ferror(out) ? mc_fail("write failed: %s", strerror(errno)) : MC_OK;

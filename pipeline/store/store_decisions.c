@@ -724,14 +724,17 @@ int store_review_add(store *s, const char *case_number, const char *verdict,
 
 /* ---- the decision feed ---- */
 
-/* COPY writes the CSV (quoting exact for any text). season is an integer we format. */
+/* COPY writes the CSV (quoting exact for any text); text cells go through
+ * mowcheck_csv_cell (schemas/031): no control characters, no formulas. season is an
+ * integer we format. */
 static const char feed_sql[] =
-    "COPY (SELECT d.claim_id, d.parcel_id, d.season, d.outcome, c.case_number,"
+    "COPY (SELECT mowcheck_csv_cell(d.claim_id) AS claim_id,"
+    "  mowcheck_csv_cell(d.parcel_id) AS parcel_id, d.season, d.outcome, c.case_number,"
     "  lr.verdict AS reviewed,"
-    "  CASE WHEN lr.verdict IS NULL THEN d.reason_text"
+    "  mowcheck_csv_cell(CASE WHEN lr.verdict IS NULL THEN d.reason_text"
     "       ELSE format('Reviewed by inspector %%s on %%s: %%s. %%s (Automatic: %%s)',"
     "                   lr.inspector, to_char(lr.reviewed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'),"
-    "                   replace(lr.verdict, '_', ' '), lr.note, d.reason_text) END AS reason"
+    "                   replace(lr.verdict, '_', ' '), lr.note, d.reason_text) END) AS reason"
     " FROM decisions d"
     " LEFT JOIN cases c ON c.claim_id = d.claim_id AND c.season = d.season"
     " LEFT JOIN LATERAL (SELECT verdict, inspector, note, reviewed_at FROM reviews r"

@@ -2,6 +2,7 @@
  * logs, the database and CSV files: UTF-8 and id checks, escaping, the CSV formula
  * test, and a log line that cannot be split by what it prints. */
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -56,6 +57,24 @@ static void test_formula(void)
     CHECK(!text_csv_formula(NULL));
 }
 
+/* The cells of flagged.csv (report_gis.c): formulas guarded, control characters
+ * gone, commas and quotes quoted. */
+static void test_csv_cell(void)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    REQUIRE(f != NULL);
+    text_csv_cell(f, "=HYPERLINK(\"http://x\",\"y\")", 0);
+    text_csv_cell(f, "-P-1", 0);
+    text_csv_cell(f, "a\nb\x1b[0m\x07", 0);
+    text_csv_cell(f, "\r=1", 0);
+    text_csv_cell(f, "EE-0001", 1);
+    fclose(f);
+    CHECK_STR(buf, "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",'-P-1,a?b?[0m?,?=1,EE-0001\n");
+    free(buf);
+}
+
 /* A message with a newline, an escape sequence and bytes that are not UTF-8 is one
  * line on stderr, with none of them raw. */
 static void test_log_line(void)
@@ -84,6 +103,7 @@ int main(void)
     test_ids();
     test_escape();
     test_formula();
+    test_csv_cell();
     test_log_line();
     return test_summary();
 }

@@ -260,6 +260,7 @@ static void test_invalid_claims(void)
         {", \"season\": 2025", "season"},
         {", \"declared_area_ha\": \"big\"", "declared_area_ha"},
         {", \"applicant\": 17", "applicant"},
+        {", \"scheme\": \"GRASS\\u001b[2J\\r\\n\"", "scheme"},
         {", \"parcel_id\": \"EE-0999\"", "parcel_id"},
     };
     enum { N_CASES = sizeof cases / sizeof cases[0] };
