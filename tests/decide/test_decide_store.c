@@ -363,13 +363,38 @@ static void test_roles(PGconn *c)
     CHECK(refused(c, "UPDATE audit_log SET user_id = 'x'", "permission denied"));
     CHECK(refused(c, "DELETE FROM audit_log", "permission denied"));
     CHECK(refused(c, "DELETE FROM cases", "permission denied"));
+    /* audit rows only through audit_log_append, which fills who and when itself */
+    CHECK(refused(c, "INSERT INTO audit_log (attempt, client, service, user_id, parcel_ids,"
+                     " x_road_id, duration_ms, logged_at) VALUES (1, 'a', 'b', 'c', '{}', 'forged',"
+                     " 1, '2020-01-01')", "permission denied"));
     sql(c, "BEGIN");
-    sql(c, "INSERT INTO audit_log (attempt, client, service, user_id, parcel_ids, x_road_id,"
-           " duration_ms) VALUES (1, 'EE/GOV/1/x', 'EE/GOV/2/r/claims', 'EE1', '{P-1}', 'id2', 1)");
+    sql(c, "SELECT audit_log_append(NULL, 1, 'EE/GOV/1/x', 'EE/GOV/2/r/claims', 'EE1', NULL,"
+           " NULL, 2026, '[\"P-1\"]', '[]', '[]', '[]', 'id2', NULL, NULL, NULL, 200, NULL, NULL,"
+           " 1, NULL)");
+    CHECK_INT(db_count(c, "SELECT count(*) FROM audit_log WHERE x_road_id = 'id2'"
+                          " AND logged_by = session_user AND logged_at > now() - interval '1 hour'"), 1);
     sql(c, "UPDATE decisions SET is_current = is_current WHERE claim_id = 'C-1'");
     sql(c, "ROLLBACK");
+    /* a case number whose check digits do not match its season and serial */
+    CHECK(refused(c, "INSERT INTO cases (case_number, claim_id, parcel_id, season, serial)"
+                     " VALUES ('MC-2026-000099-00', 'C-X', 'P-X', 2026, 99)", "check_digits"));
     sql(c, "RESET ROLE");
     CHECK(refused(c, "UPDATE audit_log SET user_id = 'x'", "append-only")); /* even the owner */
+    CHECK(refused(c, "INSERT INTO cases (case_number, claim_id, parcel_id, season, serial)"
+                     " VALUES ('MC-2026-000005-00', 'C-X', 'P-X', 2026, 5)", "check_digits"));
+    /* even the owner's direct insert gets the database's who and when */
+    sql(c, "BEGIN");
+    sql(c, "INSERT INTO audit_log (attempt, client, service, user_id, parcel_ids, x_road_id,"
+           " duration_ms, logged_at, logged_by) VALUES (1, 'a', 'b', 'c', '{}', 'id3', 1,"
+           " '2020-01-01', 'somebody else')");
+    CHECK_INT(db_count(c, "SELECT count(*) FROM audit_log WHERE x_road_id = 'id3'"
+                          " AND logged_by = session_user AND logged_at > '2021-01-01'"), 1);
+    sql(c, "ROLLBACK");
+    sql(c, "SET ROLE mowcheck_inspector");
+    CHECK(refused(c, "SELECT audit_log_append(NULL, 1, 'a', 'b', 'c', NULL, NULL, 2026, '[]',"
+                     " '[]', '[]', '[]', 'id4', NULL, NULL, NULL, 200, NULL, NULL, 1, NULL)",
+                  "permission denied"));
+    sql(c, "RESET ROLE");
 }
 
 /* mowcheck decide through the CLI (the shipped model's thresholds): the summary
