@@ -29,6 +29,14 @@ int store_open(const store_options *opt, store **out);
 /* Closes the connection and stops the private cluster if this process started it. */
 void store_close(store *s);
 
+/* ---- one batch at a time ---- */
+/* A session-level advisory lock named after a command or stage ("run"): with wait
+ * 0, *acquired = 0 where another session holds it; with wait 1, blocks until it is
+ * free. Released by store_stage_unlock or when the connection ends, so a killed
+ * run never leaves it held. */
+int store_stage_lock(store *s, const char *name, int wait, int *acquired);
+void store_stage_unlock(store *s, const char *name);
+
 /* ---- runs ---- */
 int store_run_begin(store *s, const char *command, int64_t *run_id);
 /* status: "ok", "failed", "partial"; summary_json may be NULL. */
