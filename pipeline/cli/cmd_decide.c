@@ -102,6 +102,7 @@ static void registry_from_settings(const mc_settings *set, const char *url, regi
     c->backoff_ms = set->registry_backoff_ms;
     c->max_url_bytes = (size_t)set->registry_max_url_bytes;
     c->breaker_failures = set->registry_breaker_failures;
+    c->allow_plain_http = set->registry_allow_plain_http;
 }
 
 static char *summary_json(const decide_stage_summary *sum)
@@ -232,7 +233,7 @@ int cmd_decide(int argc, char **argv)
     decide_stage_options o;
     registry_config reg;
     registry_from_settings(&set, a.registry, &reg);
-    if (decide_options(&set, &a, &o) != MC_OK) {
+    if (decide_options(&set, &a, &o) != MC_OK || registry_check_config(&reg) != MC_OK) {
         log_error("%s", mc_error_message());
         goto done;
     }

@@ -46,6 +46,7 @@ static const setting_def setting_defs[] = {
     {"registry_backoff_ms", SETTING_INT, FIELD(registry_backoff_ms), "500", 0, 600000},
     {"registry_max_url_bytes", SETTING_INT, FIELD(registry_max_url_bytes), "4000", 256, 1000000},
     {"registry_breaker_failures", SETTING_INT, FIELD(registry_breaker_failures), "8", 1, 1000},
+    {"registry_allow_plain_http", SETTING_INT, FIELD(registry_allow_plain_http), "0", 0, 1},
 };
 #undef FIELD
 enum { N_SETTINGS = sizeof setting_defs / sizeof setting_defs[0] };

@@ -37,6 +37,7 @@ typedef struct mc_settings {
     int registry_backoff_ms;
     int registry_max_url_bytes;
     int registry_breaker_failures; /* consecutive exchange failures that stop the asking */
+    int registry_allow_plain_http; /* 1: http:// with client-certificate settings (development) */
 } mc_settings;
 
 /* Defaults, then the file named by config_path (may be NULL), then the environment. */

@@ -228,7 +228,7 @@ static void url_shown(const char *url, char *out, size_t size)
 
 /* ---- configuration ------------------------------------------------------------------ */
 
-static int check_config(const registry_config *c)
+int registry_check_config(const registry_config *c)
 {
     if (!c->base_url || !*c->base_url)
         return mc_fail("registry: no URL configured (registry_url or --registry)");
@@ -248,6 +248,11 @@ static int check_config(const registry_config *c)
                        HEADER_VALUE_MAX);
     if (c->tls_key && *c->tls_key && !(c->tls_cert && *c->tls_cert))
         return mc_fail("registry: a TLS key without a certificate (registry_tls_cert)");
+    int has_tls_settings = (c->tls_cert && *c->tls_cert) || (c->tls_ca && *c->tls_ca);
+    if (strncmp(c->base_url, "http://", 7) == 0 && has_tls_settings && !c->allow_plain_http)
+        return mc_fail("registry URL '%s' is plain http:// but client-certificate settings are "
+                       "given (registry_tls_*): the claims would travel in cleartext; use "
+                       "https://, or set registry_allow_plain_http = 1 for development", escaped);
     if (c->timeout_ms <= 0 || c->max_attempts < 1 || c->backoff_ms < 0)
         return mc_fail("registry: timeout_ms must be > 0, max_attempts >= 1, backoff_ms >= 0");
     return MC_OK;
@@ -439,8 +444,8 @@ static int setup_handle(session *ss)
         return mc_fail("registry: this libcurl lacks an option the client needs (TLS, "
                        "protocol restriction)");
     if (strncmp(c->base_url, "http://", 7) == 0 && c->tls_cert && *c->tls_cert)
-        log_warn("registry %s: plain HTTP, the configured client certificate is not used",
-                 ss->base_shown);
+        log_warn("registry %s: plain HTTP allowed by registry_allow_plain_http: the client "
+                 "certificate is not used and the claims travel in cleartext", ss->base_shown);
     return MC_OK;
 }
 
@@ -1049,7 +1054,7 @@ int registry_fetch_claims(const registry_config *cfg, store *s, int64_t run_id,
     memset(answer, 0, sizeof *answer);
     if (!s)
         return mc_fail("registry: no store: every registry request is written to the audit log");
-    if (check_config(cfg) || check_request_text(issue, purpose, season))
+    if (registry_check_config(cfg) || check_request_text(issue, purpose, season))
         return MC_ERR;
     if (n_parcels == 0)
         return MC_OK;

@@ -41,7 +41,13 @@ typedef struct registry_config {
     size_t max_parcels;     /* and at most this many per request; 0: 1000 (the service's limit) */
     int breaker_failures;   /* after this many failed attempts in a row, nothing more is
                              * asked this run: the rest is `error` (0: 8) */
+    int allow_plain_http;   /* 1: http:// although a client certificate is configured
+                             * (development only); 0: that is refused */
 } registry_config;
+
+/* Checks the configuration before anything is asked (registry_fetch_claims does
+ * too): URL, identity, TLS settings. MC_ERR with a message saying what to fix. */
+int registry_check_config(const registry_config *cfg);
 
 typedef struct registry_answer {
     registry_claim *claims;

@@ -416,6 +416,18 @@ static void test_decide_cli(const char *base)
     CHECK_INT(run_cli("decide --registry http://127.0.0.1:9 --as-of 2026-13-01", &out), 2);
     CHECK(strstr(out, "--as-of: '2026-13-01' is not a date") != NULL);
     free(out);
+    /* plain http:// with client-certificate settings: refused, unless allowed outright */
+    snprintf(args, sizeof args, "decide --registry %s --season 2026 --as-of 2026-10-05"
+                                " --registry-user-id EE38001010000 --registry-tls-cert /no/cert.pem",
+             base);
+    CHECK_INT(run_cli(args, &out), 2);
+    CHECK_MSG(strstr(out, "is plain http:// but client-certificate settings are given") != NULL,
+              "output: %s", out);
+    free(out);
+    strncat(args, " --registry-allow-plain-http 1", sizeof args - strlen(args) - 1);
+    CHECK_INT(run_cli(args, &out), 0);
+    CHECK_MSG(strstr(out, "claims travel in cleartext") != NULL, "output: %s", out);
+    free(out);
 }
 
 /* A login role that has mowcheck_inspector only: reads cases and decisions, records
