@@ -138,7 +138,10 @@ static int discover(ingest_ctx *c)
         memset(&sc, 0, sizeof sc);
         snprintf(path, sizeof path, "%s/%s", c->opt->scenes_dir, names[i]);
         if (scene_parse_id(names[i], &sc) != MC_OK) {
+            /* never stored, so new: each found scene is counted once, as skipped or new,
+             * and every rejected one among the new */
             c->sum->scenes_found++;
+            c->sum->scenes_new++;
             rc = reject(c, names[i], path, mc_error_message());
             continue;
         }

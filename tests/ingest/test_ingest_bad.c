@@ -151,6 +151,7 @@ int main(void)
     write_bad_scenes(scenes);
     CHECK_INT(ingest_capture(&o, s, &sum, &log), MC_OK);
     CHECK_INT(sum.scenes_found, 11);
+    CHECK_INT(sum.scenes_new, 10); /* each scene once: found = skipped + new */
     CHECK_INT(sum.scenes_skipped, 1);
     CHECK_INT(sum.scenes_ingested, 0);
     CHECK_INT(sum.scenes_rejected, 9);
