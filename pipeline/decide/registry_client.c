@@ -701,7 +701,12 @@ static int answer_parse(session *ss, const char *xroad_id, const char *const *ba
     }
     size_t n = json_array_size(list), k = 0;
     registry_claim *claims = calloc(n ? n : 1, sizeof *claims);
-    char **orphans = calloc(n ? n : 1, sizeof *orphans);
+    /* parcels of claims without a usable id, failed once the whole answer is read (a
+     * batch that fails after all fails its parcels once, not these twice) */
+    struct orphan {
+        char parcel[MC_ID_MAX + 1];
+        char why[512];
+    } *orphans = calloc(n ? n : 1, sizeof *orphans);
     size_t n_orphans = 0;
     int rc = claims && orphans ? MC_OK : mc_fail("out of memory");
     for (size_t i = 0; rc == MC_OK && i < n; i++) {
@@ -710,15 +715,10 @@ static int answer_parse(session *ss, const char *xroad_id, const char *const *ba
         if (kind == CLAIM_UNKNOWN) {
             rc = mc_fail_wrap("request %s: claim %zu", xroad_id, i + 1);
         } else if (kind == CLAIM_PARCEL_ONLY) {
-            char why[512];
-            snprintf(why, sizeof why, "registry: request %s: claim %zu of parcel %s: %s",
-                     xroad_id, i + 1, claims[k].parcel_id, mc_error_message());
-            log_warn("%s", why);
-            orphans[n_orphans] = strdup(claims[k].parcel_id);
-            if (!orphans[n_orphans] ||
-                answer_fail_parcels(ss, (const char *const *)&orphans[n_orphans], 1, why))
-                rc = mc_fail("out of memory");
-            n_orphans++;
+            struct orphan *o = &orphans[n_orphans++];
+            snprintf(o->parcel, sizeof o->parcel, "%s", claims[k].parcel_id);
+            snprintf(o->why, sizeof o->why, "registry: request %s: claim %zu of parcel %s: %s",
+                     xroad_id, i + 1, o->parcel, mc_error_message());
         } else {
             if (kind == CLAIM_INVALID)
                 log_warn("%s (request %s; the claim gets error, the rest of the batch is "
@@ -727,8 +727,11 @@ static int answer_parse(session *ss, const char *xroad_id, const char *const *ba
         }
     }
     json_decref(root);
-    for (size_t i = 0; orphans && i < n_orphans; i++)
-        free(orphans[i]);
+    for (size_t i = 0; rc == MC_OK && i < n_orphans; i++) {
+        const char *parcel = orphans[i].parcel;
+        log_warn("%s", orphans[i].why);
+        rc = answer_fail_parcels(ss, &parcel, 1, orphans[i].why);
+    }
     free(orphans);
     if (rc != MC_OK) {
         free(claims);
