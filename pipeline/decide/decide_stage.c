@@ -3,6 +3,7 @@
 #include "decide_stage.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,37 +25,25 @@ static int cmp_claim(const void *a, const void *b)
     return c ? c : strcmp(x->parcel_id, y->parcel_id);
 }
 
+/* Both store_evidence and store_parcel_problem start with their parcel_id, and both
+ * lists are sorted by it (byte order): one lookup serves both. */
+_Static_assert(offsetof(store_evidence, parcel_id) == 0, "parcel_id first");
+_Static_assert(offsetof(store_parcel_problem, parcel_id) == 0, "parcel_id first");
+
+static int cmp_parcel_key(const void *key, const void *elem)
+{
+    return strcmp(key, *(char *const *)elem);
+}
+
 static const store_evidence *evidence_of(const store_evidence *ev, size_t n, const char *parcel)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(ev[mid].parcel_id, parcel);
-        if (c == 0)
-            return &ev[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
+    return n ? bsearch(parcel, ev, n, sizeof *ev, cmp_parcel_key) : NULL;
 }
 
 static const store_parcel_problem *problem_of(const store_parcel_problem *pp, size_t n,
                                               const char *parcel)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(pp[mid].parcel_id, parcel);
-        if (c == 0)
-            return &pp[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
+    return n ? bsearch(parcel, pp, n, sizeof *pp, cmp_parcel_key) : NULL;
 }
 
 static void count_effect(decide_stage_summary *sum, store_decision_effect e)
