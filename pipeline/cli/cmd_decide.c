@@ -233,11 +233,15 @@ int cmd_decide(int argc, char **argv)
     decide_stage_options o;
     registry_config reg;
     registry_from_settings(&set, a.registry, &reg);
-    if (decide_options(&set, &a, &o) != MC_OK || registry_check_config(&reg) != MC_OK) {
+    if (decide_options(&set, &a, &o) != MC_OK) {
         log_error("%s", mc_error_message());
         goto done;
     }
     o.registry = &reg;
+    if (registry_check_config(&reg) != MC_OK) { /* e.g. http:// with a client certificate */
+        log_error("%s", mc_error_message());
+        goto done;
+    }
     store *st;
     if ((code = open_store(&set, &st)) != EXIT_OK)
         goto done;

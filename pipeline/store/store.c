@@ -412,3 +412,38 @@ fail:
     store_rollback(s);
     return mc_fail_wrap("parcel set %s, tile %s", set_hash, tile_id);
 }
+
+/* ---- stage locks (store.h) ---- */
+
+static void stage_key(const char *name, char key[32])
+{
+    char text[128];
+    snprintf(text, sizeof text, "mowcheck stage %s", name);
+    snprintf(key, 32, "%" PRId64, store_lock_key(text));
+}
+
+int store_stage_lock(store *s, const char *name, int wait, int *acquired)
+{
+    char key[32];
+    stage_key(name, key);
+    const char *p[1] = {key};
+    PGresult *r = store_query(s, "taking the stage lock",
+                              wait ? "SELECT pg_advisory_lock($1::bigint), true"
+                                   : "SELECT 1, pg_try_advisory_lock($1::bigint)",
+                              1, p);
+    if (!r)
+        return mc_fail_wrap("lock of %s", name);
+    *acquired = PQgetvalue(r, 0, 1)[0] == 't';
+    PQclear(r);
+    return MC_OK;
+}
+
+void store_stage_unlock(store *s, const char *name)
+{
+    char key[32];
+    stage_key(name, key);
+    const char *p[1] = {key};
+    PGresult *r = store_query(s, "releasing the stage lock",
+                              "SELECT pg_advisory_unlock($1::bigint)", 1, p);
+    PQclear(r);
+}
