@@ -241,6 +241,9 @@ static int write_geojson(const gis_rows *g, const char *path)
 }
 
 /* ---- CSV ---- */
+/* For spreadsheets: no control characters, no formulas (text_check.h). */
+static void csv_field(FILE *out, const char *v, int last) { text_csv_cell(out, v, last); }
+
 static int write_csv(const gis_rows *g, FILE *out)
 {
     fputs("claim_id,parcel_id,season,outcome,case_number,reviewed,reason,wkt\n", out);
@@ -253,7 +256,7 @@ static int write_csv(const gis_rows *g, FILE *out)
         const char *cols[] = {r->claim_id, r->parcel_id, season, r->outcome,
                               r->case_number, r->reviewed, r->reason, wkt ? wkt : ""};
         for (size_t c = 0; c < 8; c++)
-            text_csv_cell(out, cols[c], c == 7);
+            csv_field(out, cols[c], c == 7);
         CPLFree(wkt);
     }
     return ferror(out) ? mc_fail("write failed: %s", strerror(errno)) : MC_OK;
