@@ -42,13 +42,13 @@ static const char usage[] =
     "                       signed by the client CA (mutual TLS)\n"
     "  --fault KIND         delay, timeout, server-error, access-denied, malformed-json,\n"
     "                       registry-404, registry-500 (applies to the claims service)\n"
+    "  --unchecked-data     serve the claims as the file has them: dates that are no\n"
+    "                       dates, windows ending before they start, one claim_id for\n"
+    "                       two parcels (a registry with bad data, for tests)\n"
     "  --fault-rate N       fault only every Nth claims request (default 1: all)\n"
     "  --delay-ms N         delay of the delay fault (default 1000); how long the\n"
     "                       timeout fault holds a request (default 1 hour)\n"
-    "  --max-parcels N      parcels accepted in one claims request (default 1000)\n"
-    "  --unchecked-data     serve the claims as the file has them: dates that are no\n"
-    "                       dates, windows ending before they start, one claim_id for\n"
-    "                       two parcels (a registry with bad data, for tests)\n";
+    "  --max-parcels N      parcels accepted in one claims request (default 1000)\n";
 
 static void fail_usage(const char *fmt, const char *arg)
 {
