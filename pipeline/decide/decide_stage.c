@@ -105,9 +105,15 @@ static void problem_result(const store_parcel_problem *p, decide_result *r)
                  "cannot observe it; a person needs to check it.", p->detail);
         break;
     case STORE_PARCEL_OVERLAP:
-        snprintf(r->text, sizeof r->text, "The parcel overlaps parcel %s: %.0f%% of its area "
-                 "is also in that parcel, and ground claimed twice counts for neither; a person "
-                 "needs to check it.", p->detail, 100 * p->share);
+        if (p->n_overlaps > 1)
+            snprintf(r->text, sizeof r->text, "The parcel overlaps parcel %s and %zu other%s: "
+                     "%.0f%% of its area is also in other parcels, and ground claimed twice "
+                     "counts for neither; a person needs to check it.", p->detail,
+                     p->n_overlaps - 1, p->n_overlaps > 2 ? "s" : "", 100 * p->share);
+        else
+            snprintf(r->text, sizeof r->text, "The parcel overlaps parcel %s: %.0f%% of its "
+                     "area is also in that parcel, and ground claimed twice counts for neither; "
+                     "a person needs to check it.", p->detail, 100 * p->share);
         break;
     default:
         snprintf(r->text, sizeof r->text, "Too small to observe: no 10 m pixel of the parcel "
@@ -129,8 +135,10 @@ static int add_problem_json(char **json, const store_parcel_problem *p)
     json_object_set_new(u, "kind", json_string(problem_kinds[p->kind]));
     if (p->detail[0])
         json_object_set_new(u, "detail", json_string(p->detail));
-    if (p->kind == STORE_PARCEL_OVERLAP)
+    if (p->kind == STORE_PARCEL_OVERLAP) {
         json_object_set_new(u, "share", json_real((double)(int64_t)(p->share * 1e4 + 0.5) / 1e4));
+        json_object_set_new(u, "parcels", json_integer((json_int_t)p->n_overlaps));
+    }
     json_object_set_new(o, "unobservable", u);
     char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);

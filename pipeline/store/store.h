@@ -225,12 +225,13 @@ int store_decide_parcel_ids(store *s, int season, char ***ids, size_t *n);
 void store_strings_free(char **v, size_t n);
 
 /* Parcels of the current set whose claims the satellite cannot decide: the geometry
- * was refused, another parcel covers more than parcel_overlap_share of it, or no
+ * was refused, other parcels cover more than parcel_overlap_share of it, or no
  * tile measured a pixel of it (after the inner buffer; only once some tile of the
  * set was measured). Sorted by parcel_id (byte order). */
 typedef enum {
     STORE_PARCEL_REFUSED = 0,   /* detail: why the geometry was refused */
-    STORE_PARCEL_OVERLAP,       /* detail: the other parcel covering the largest share */
+    STORE_PARCEL_OVERLAP,       /* detail: the other parcel covering the largest share
+                                 * (n_overlaps: how many overlap it; share: all of them) */
     STORE_PARCEL_NO_PIXELS      /* detail: "" */
 } store_parcel_problem_kind;
 
@@ -238,7 +239,8 @@ typedef struct store_parcel_problem {
     char *parcel_id;
     store_parcel_problem_kind kind;
     char *detail;
-    double share;               /* STORE_PARCEL_OVERLAP: of this parcel's area */
+    double share;               /* STORE_PARCEL_OVERLAP: of this parcel's area, in all */
+    size_t n_overlaps;          /* STORE_PARCEL_OVERLAP: parcels that overlap it */
 } store_parcel_problem;
 
 int store_parcel_problems_load(store *s, store_parcel_problem **out, size_t *n);

@@ -236,12 +236,16 @@ static const char parcel_problems_sql[] =
     "WITH cur AS (SELECT set_hash FROM parcel_sets WHERE is_current),"
     " px AS (SELECT parcel_id, sum(n_pixels) AS n FROM parcel_tiles"
     "        WHERE set_hash = (SELECT set_hash FROM cur) GROUP BY parcel_id),"
-    " ov AS (SELECT DISTINCT ON (parcel_id) parcel_id, other_parcel_id, share"
+    " ov AS (SELECT parcel_id,"
+    "               (array_agg(other_parcel_id ORDER BY share DESC,"
+    "                          other_parcel_id COLLATE \"C\"))[1] AS other_parcel_id,"
+    "               least(1, sum(share)) AS share, count(*) AS n"
     "        FROM parcel_overlaps WHERE set_hash = (SELECT set_hash FROM cur)"
-    "        ORDER BY parcel_id, share DESC, other_parcel_id COLLATE \"C\")"
+    "        GROUP BY parcel_id)"
     " SELECT m.parcel_id,"
     "        CASE WHEN m.refused IS NOT NULL THEN 0 WHEN ov.parcel_id IS NOT NULL THEN 1 ELSE 2 END,"
-    "        coalesce(m.refused, ov.other_parcel_id, ''), coalesce(ov.share, 0)"
+    "        coalesce(m.refused, ov.other_parcel_id, ''), coalesce(ov.share, 0),"
+    "        coalesce(ov.n, 0)"
     " FROM parcel_set_members m"
     " LEFT JOIN px ON px.parcel_id = m.parcel_id LEFT JOIN ov ON ov.parcel_id = m.parcel_id"
     " WHERE m.set_hash = (SELECT set_hash FROM cur)"
@@ -269,6 +273,7 @@ int store_parcel_problems_load(store *s, store_parcel_problem **out, size_t *n_o
         p[i].kind = (store_parcel_problem_kind)atoi(PQgetvalue(r, (int)i, 1));
         p[i].detail = dup_text(r, (int)i, 2);
         p[i].share = atof(PQgetvalue(r, (int)i, 3));
+        p[i].n_overlaps = (size_t)atoll(PQgetvalue(r, (int)i, 4));
     }
     PQclear(r);
     *out = p;

@@ -657,11 +657,13 @@ static void test_faults(void)
 static void load_bad_night(PGconn *c)
 {
     seed_observations(c, "('P-OK'), ('P-OVER'), ('P-DUPA'), ('P-DUPB'), ('P-BADWIN'),"
-                         " ('P-YEAR'), ('" LONG_PARCEL "'), ('-P-FORMULA'), ('P-NOCLAIM')");
+                         " ('P-YEAR'), ('" LONG_PARCEL "'), ('-P-FORMULA'), ('P-BIG'), ('P-NOCLAIM')");
     sql(c, "INSERT INTO parcel_set_members SELECT 'h1', p, NULL FROM tp");
     sql(c, "INSERT INTO parcel_set_members VALUES ('h1', 'P-SMALL', NULL),"
            " ('h1', 'P-GEOM', 'has an invalid geometry (Self-intersection[500150 6499870])')");
-    sql(c, "INSERT INTO parcel_overlaps VALUES ('h1', 'P-OVER', 'P-OK', 0.8)");
+    sql(c, "INSERT INTO parcel_overlaps VALUES ('h1', 'P-OVER', 'P-OK', 0.8),"
+           " ('h1', 'P-BIG', 'P-DUPA', 0.06), ('h1', 'P-BIG', 'P-DUPB', 0.07),"
+           " ('h1', 'P-YEAR', 'P-DUPA', 0.06), ('h1', 'P-YEAR', 'P-DUPB', 0.07)");
     sql(c, "INSERT INTO parcel_seasons SELECT p, 2026, 38, true,"
            " CASE WHEN p = 'P-OK' THEN 0.98 ELSE 0.01 END,"
            " CASE WHEN p = 'P-OK' THEN 'confident_event' ELSE 'no_event_covered' END,"
@@ -741,7 +743,7 @@ static void test_bad_night(void)
     reg.max_parcels = 1; /* one parcel a batch: C-DUP comes in two batches */
     decide_stage_summary sum = run_decide(st, &reg);
     /* item 1: asked about every parcel of the set, also those without a pixel */
-    CHECK_INT(sum.n_parcels, 11);
+    CHECK_INT(sum.n_parcels, 12);
     check_outcome(c, "C-OK", "approved/enough_mowings");
     check_outcome(c, "C-SMALL", "inconclusive/no_observations");
     check_reason(c, "C-SMALL", "Too small to observe");
@@ -767,7 +769,11 @@ static void test_bad_night(void)
     check_outcome(c, "C-BADWIN", "error/failure");
     check_reason(c, "C-BADWIN", "window_end '2026-02-30' is not a date");
     check_outcome(c, "C-BADWIN-OK", "not_mowed/too_few_mowings");
-    /* item 10: a window in another year than the season */
+    /* a parcel that loses a little to each of several parcels, more in all */
+    check_outcome(c, "C-BIG", "inconclusive/no_observations");
+    check_reason(c, "C-BIG", "overlaps parcel P-DUPB and 1 other: 13% of its area is also in "
+                             "other parcels");
+    /* item 10: a window in another year than the season (an error before any overlap) */
     check_outcome(c, "C-YEAR", "error/bad_claim");
     CHECK_INT(db_count(c, "SELECT count(*) FROM cases WHERE claim_id = 'C-YEAR'"), 0);
     /* item 9: a 200-byte parcel id is asked about and decided */

@@ -116,11 +116,18 @@ int main(void)
     char wo[256], wt[256];
     fx_rect(wo, sizeof wo, FX_X0 + 100, FX_Y0 - 280, FX_X0 + 180, FX_Y0 - 200);
     fx_rect(wt, sizeof wt, FX_X0, FX_Y0 - 200, FX_X0 + 15, FX_Y0 - 185);
-    const char *ids[] = {"P1", "P2", "BAD1", "OVA", "OVB", "TINY"};
+    /* HUGE (400 m x 400 m, off the scene) wholly covers S1..S3 (100 m x 100 m each):
+     * each takes 6% of HUGE, 19% in all */
+    char wh[256], ws[3][256];
+    fx_rect(wh, sizeof wh, FX_X0 + 5000, FX_Y0 - 400, FX_X0 + 5400, FX_Y0);
+    for (int k = 0; k < 3; k++)
+        fx_rect(ws[k], sizeof ws[k], FX_X0 + 5000 + 120 * k, FX_Y0 - 100, FX_X0 + 5100 + 120 * k,
+                FX_Y0);
+    const char *ids[] = {"P1", "P2", "BAD1", "OVA", "OVB", "TINY", "HUGE", "S1", "S2", "S3"};
     const char *wkt[] = {w1, w2,
                          "POLYGON ((500100 6499900, 500160 6499840, 500160 6499900, 500100 "
-                         "6499840, 500100 6499900))", wo, wo, wt};
-    REQUIRE(fx_write_parcels(parcels, 32635, ids, wkt, 6) == 0);
+                         "6499840, 500100 6499900))", wo, wo, wt, wh, ws[0], ws[1], ws[2]};
+    REQUIRE(fx_write_parcels(parcels, 32635, ids, wkt, 10) == 0);
 
     db_create("mowcheck_ingest_bad", dsn, sizeof dsn);
     store *s = db_open(dsn);
@@ -133,15 +140,20 @@ int main(void)
     CHECK_MSG(strstr(log, "BAD1") != NULL, "the invalid polygon is not reported by id:\n%s", log);
     CHECK_MSG(strstr(log, "parcels OVA and OVB overlap: the shared area is 100% of OVA and "
                           "100% of OVB") != NULL, "the overlap is not reported:\n%s", log);
+    CHECK_MSG(strstr(log, "parcel HUGE overlaps 3 other parcels: 19% of its area in all") != NULL,
+              "the huge parcel is not reported:\n%s", log);
     free(log);
     /* every parcel is a member of the set, so that decide asks about each */
     char members[256];
     db_value(dsn, "SELECT string_agg(parcel_id || ':' || coalesce(left(refused, 25), '-'), ','"
                   " ORDER BY parcel_id) FROM parcel_set_members", members, sizeof members);
-    CHECK_STR(members, "BAD1:has an invalid geometry (,OVA:-,OVB:-,P1:-,P2:-,TINY:-");
+    CHECK_STR(members, "BAD1:has an invalid geometry (,HUGE:-,OVA:-,OVB:-,P1:-,P2:-,S1:-,S2:-,"
+                       "S3:-,TINY:-");
     db_value(dsn, "SELECT string_agg(parcel_id || '/' || other_parcel_id || '/' || share, ','"
-                  " ORDER BY parcel_id) FROM parcel_overlaps", members, sizeof members);
-    CHECK_STR(members, "OVA/OVB/1,OVB/OVA/1");
+                  " ORDER BY parcel_id, other_parcel_id) FROM parcel_overlaps", members,
+             sizeof members);
+    CHECK_STR(members, "HUGE/S1/0.0625,HUGE/S2/0.0625,HUGE/S3/0.0625,OVA/OVB/1,OVB/OVA/1,"
+                       "S1/HUGE/1,S2/HUGE/1,S3/HUGE/1");
     char *before = db_export(s);
     db_row row;
     CHECK(db_find_row(before, "P1", "2026-06-15", &row) && strcmp(row.f[5], "36") == 0);
