@@ -8,10 +8,11 @@
 -- parcel_set_members: one row per parcel of the file, written once per set (the
 --   set's hash covers ids and geometries). refused: why the geometry was refused
 --   (NULL: accepted). decide asks the registry about every member.
--- parcel_overlaps: pairs of parcels of the set whose areas overlap by more than the
---   setting parcel_overlap_share of either one; share is the part of parcel_id's
---   own area that other_parcel_id covers (both directions are stored). Such ground
---   counts for neither parcel, so the claim is for a person to check.
+-- parcel_overlaps: for each parcel of the set that loses more than the setting
+--   parcel_overlap_share of its area to other parcels (to one, or to several
+--   together), a row per parcel overlapping it; share is the part of parcel_id's own
+--   area that other_parcel_id covers. Such ground counts for neither parcel, so the
+--   parcel's claims are for a person to check.
 CREATE TABLE parcel_set_members (
     set_hash  text NOT NULL REFERENCES parcel_sets (set_hash) ON DELETE CASCADE,
     parcel_id text NOT NULL,
