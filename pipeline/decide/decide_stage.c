@@ -164,7 +164,11 @@ static int decide_one(store *s, const registry_claim *c, const store_evidence *e
         in.failure = failure ? failure : c->invalid;
     decide_result r;
     decide_claim(&in, &o->params, &r);
-    int unobservable = problem && r.outcome != DECIDE_ERROR;
+    /* A parcel without a pixel may lie in a tile not measured yet (early in the season,
+     * or its tile's scenes were refused): while the rule still waits (pending) it waits
+     * too, so that no farmer gets a flag for a tile that simply has not arrived. */
+    int unobservable = problem && r.outcome != DECIDE_ERROR &&
+                       !(problem->kind == STORE_PARCEL_NO_PIXELS && r.outcome == DECIDE_PENDING);
     if (unobservable)
         problem_result(problem, &r);
     const char *model = ev && ev->model_version[0] ? ev->model_version : NULL;

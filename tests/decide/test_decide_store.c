@@ -747,6 +747,8 @@ static void test_bad_night(void)
     check_outcome(c, "C-OK", "approved/enough_mowings");
     check_outcome(c, "C-SMALL", "inconclusive/no_observations");
     check_reason(c, "C-SMALL", "Too small to observe");
+    /* ... but while its window is open it waits like any claim: its tile may come later */
+    check_outcome(c, "C-SMALL-LATE", "pending/window_open");
     check_outcome(c, "C-GEOM", "inconclusive/no_observations");
     check_reason(c, "C-GEOM", "Geometry refused: the parcel has an invalid geometry "
                               "(Self-intersection");
