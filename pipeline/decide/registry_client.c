@@ -611,8 +611,9 @@ static int claim_identity(json_t *obj, const char *const *batch, size_t n_batch,
         return MC_ERR;
     const char *key = c->parcel_id;
     if (!bsearch(&key, batch, n_batch, sizeof *batch, cmp_str_ptr)) {
-        c->parcel_id[0] = '\0';
-        return mc_fail("field parcel_id: parcel %s was not asked for", key);
+        mc_fail("field parcel_id: parcel %s was not asked for", key);
+        c->parcel_id[0] = '\0'; /* not ours: the claim cannot be attributed */
+        return MC_ERR;
     }
     if (claim_text(obj, "claim_id", c->claim_id, sizeof c->claim_id))
         return MC_ERR;

@@ -291,7 +291,8 @@ static void test_invalid_claims(void)
             CHECK_INT(o.n_claims, 0);
             CHECK_INT(o.n_failed, 3);
             CHECK_INT(o.rows_typed, 1);
-            CHECK_MSG(strstr(o.failure, "parcel_id") && strstr(o.failure, "request "),
+            CHECK_MSG(strstr(o.failure, "parcel EE-0999 was not asked for") &&
+                          strstr(o.failure, "request "),
                       "case %zu: %s", i, o.failure);
         } else {
             CHECK_INT(o.n_claims, 2);
