@@ -98,6 +98,8 @@ static void registry_from_settings(const mc_settings *set, const char *url, regi
     c->max_attempts = set->registry_max_attempts;
     c->backoff_ms = set->registry_backoff_ms;
     c->max_url_bytes = (size_t)set->registry_max_url_bytes;
+    c->breaker_failures = set->registry_breaker_failures;
+    c->allow_plain_http = set->registry_allow_plain_http;
 }
 
 static char *summary_json(const decide_stage_summary *sum)
@@ -328,6 +330,10 @@ int cmd_decide(int argc, char **argv)
         goto done;
     }
     o.registry = &reg;
+    if (registry_check_config(&reg) != MC_OK) { /* e.g. http:// with a client certificate */
+        log_error("%s", mc_error_message());
+        goto done;
+    }
     store *st;
     if ((code = open_store(&set, &st)) != EXIT_OK)
         goto done;

@@ -118,6 +118,7 @@ static int run_ingest(const mc_settings *set, const ingest_args *a, char **tiles
         .scenes_dir = scenes, .parcels_path = parcels,
         .id_field = set->id_field,
         .inner_buffer_m = set->inner_buffer_m, .n_threads = set->threads,
+        .overlap_share = set->parcel_overlap_share,
         .tiles = (const char *const *)tiles, .n_tiles = (size_t)n_tiles,
     };
     char state_dir[4096];

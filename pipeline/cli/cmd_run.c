@@ -417,6 +417,15 @@ int cmd_run(int argc, char **argv)
         settings_free(&set);
         return EXIT_FAILURE_RUN;
     }
+    /* One run at a time per database (and so per state directory): a second one
+     * says so and waits; the lock ends with the connection, also when killed. */
+    int got_lock = 0;
+    if (store_stage_lock(held, "run", 0, &got_lock) == MC_OK && !got_lock) {
+        log_warn("run: another mowcheck run is working on this database; waiting for it to "
+                 "finish");
+        if (store_stage_lock(held, "run", 1, &got_lock) != MC_OK)
+            log_warn("run: %s", mc_error_message());
+    }
     int64_t run_id = 0;
     if (store_run_begin(held, "run", &run_id) != MC_OK)
         log_warn("run: %s (the run is not recorded)", mc_error_message());

@@ -9,6 +9,7 @@
 #include "error.h"
 #include "output_file.h"
 #include "series.h"
+#include "text_check.h"
 
 typedef struct offline_ctx {
     const decide_offline_options *o;
@@ -104,22 +105,6 @@ static void evidence_free(evidence *ev)
     free(ev->clear);
 }
 
-/* A CSV field: quoted where it holds a comma, quote or line break. */
-static void put_field(FILE *out, const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, out);
-        return;
-    }
-    fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', out);
-        fputc(*s, out);
-    }
-    fputc('"', out);
-}
-
 static int decide_row(const offline_ctx *c, const claims_csv_row *row, FILE *out)
 {
     const registry_claim *cl = &row->claim;
@@ -144,14 +129,16 @@ static int decide_row(const offline_ctx *c, const claims_csv_row *row, FILE *out
     decide_claim(&in, &c->o->params, &r);
     c->sum->n_claims++;
     c->sum->n_outcome[r.outcome]++;
-    put_field(out, cl->claim_id);
-    fputc(',', out);
-    put_field(out, cl->parcel_id);
-    fprintf(out, ",%d,%s,%s,%d,%s,%s,%.4f,", cl->season, cl->window_start, cl->window_end,
-            cl->min_mowings, decide_outcome_name(r.outcome), decide_why_code(r.why),
-            ev.top_confidence);
-    put_field(out, r.text);
-    fputc('\n', out);
+    /* ids and texts from the claims file: guarded as in the decision feed (a cell that
+     * would be a spreadsheet formula gets an apostrophe) */
+    text_csv_cell(out, cl->claim_id, 0);
+    text_csv_cell(out, cl->parcel_id, 0);
+    fprintf(out, "%d,", cl->season);
+    text_csv_cell(out, cl->window_start, 0);
+    text_csv_cell(out, cl->window_end, 0);
+    fprintf(out, "%d,%s,%s,%.4f,", cl->min_mowings, decide_outcome_name(r.outcome),
+            decide_why_code(r.why), ev.top_confidence);
+    text_csv_cell(out, r.text, 1);
     evidence_free(&ev);
     return MC_OK;
 }

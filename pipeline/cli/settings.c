@@ -33,6 +33,7 @@ static const setting_def setting_defs[] = {
     {"threads", SETTING_INT, FIELD(threads), "0", 0, 4096},
     {"id_field", SETTING_STRING, FIELD(id_field), "parcel_id", 0, 0},
     {"inner_buffer_m", SETTING_DOUBLE, FIELD(inner_buffer_m), "10", 0, 1000},
+    {"parcel_overlap_share", SETTING_DOUBLE, FIELD(parcel_overlap_share), "0.1", 0.001, 1},
     {"min_valid_pixels", SETTING_INT64, FIELD(min_valid_pixels), "5", 1, 1e12},
     {"min_valid_share", SETTING_DOUBLE, FIELD(min_valid_share), "0.5", 0, 1},
     {"scl_valid_classes", SETTING_STRING, FIELD(scl_valid_classes), "4,5", 0, 0},
@@ -49,6 +50,8 @@ static const setting_def setting_defs[] = {
     {"registry_max_attempts", SETTING_INT, FIELD(registry_max_attempts), "4", 1, 20},
     {"registry_backoff_ms", SETTING_INT, FIELD(registry_backoff_ms), "500", 0, 600000},
     {"registry_max_url_bytes", SETTING_INT, FIELD(registry_max_url_bytes), "4000", 256, 1000000},
+    {"registry_breaker_failures", SETTING_INT, FIELD(registry_breaker_failures), "8", 1, 1000},
+    {"registry_allow_plain_http", SETTING_INT, FIELD(registry_allow_plain_http), "0", 0, 1},
 };
 #undef FIELD
 enum { N_SETTINGS = sizeof setting_defs / sizeof setting_defs[0] };

@@ -20,6 +20,7 @@ typedef struct mc_settings {
     /* ingest */
     char *id_field;
     double inner_buffer_m;
+    double parcel_overlap_share; /* overlaps above this share of a parcel: warned, flagged */
     int64_t min_valid_pixels;
     double min_valid_share;
     char *scl_valid_classes; /* comma-separated SCL classes counted as clear, e.g. "4,5" */
@@ -38,6 +39,8 @@ typedef struct mc_settings {
     int registry_max_attempts;
     int registry_backoff_ms;
     int registry_max_url_bytes;
+    int registry_breaker_failures; /* consecutive exchange failures that stop the asking */
+    int registry_allow_plain_http; /* 1: http:// with client-certificate settings (development) */
 } mc_settings;
 
 /* Defaults, then the file named by config_path (may be NULL), then the environment. */

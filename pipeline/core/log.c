@@ -4,6 +4,8 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+#include "text_check.h"
+
 static log_level current_level = LOG_INFO;
 /* Set by whoever draws on stderr between log lines (the progress bar); log.c knows
  * nothing of them, so the dependency points one way (progress -> log). */
@@ -24,11 +26,14 @@ void log_msg(log_level level, const char *fmt, ...)
     static const char *const prefix[] = {"debug: ", "", "warning: ", "error: "};
     if (level < current_level)
         return;
-    char line[4096];
+    char raw[4096], line[4096];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    /* One message, one line: names and ids from outside (folder names, parcel ids,
+     * registry fields) cannot forge a line or send a terminal escape. */
+    text_escape(raw, line, sizeof line);
     /* One fprintf per line so lines from threads do not interleave; a progress bar
      * on the terminal is wiped first (before) and drawn again below the message (after). */
     log_line_hook before = atomic_load(&hook_before), after = atomic_load(&hook_after);

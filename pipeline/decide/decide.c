@@ -308,7 +308,8 @@ static void apply_rule(const decide_claim_input *in, const decide_params *p, dec
     int m = in->min_mowings;
     if (in->failure && in->failure[0])
         return finish(r, DECIDE_ERROR, DECIDE_WHY_FAILURE);
-    if (m < 1 || in->window_start > in->window_end)
+    if (m < 1 || in->window_start > in->window_end || date_year(in->window_start) != in->season ||
+        date_year(in->window_end) != in->season)
         return finish(r, DECIDE_ERROR, DECIDE_WHY_BAD_CLAIM);
     count_events(in, p, r);
     coverage(in, r);

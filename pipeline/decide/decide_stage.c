@@ -3,10 +3,13 @@
 #include "decide_stage.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <jansson.h>
 
 #include "casenum.h"
 #include "error.h"
@@ -22,20 +25,25 @@ static int cmp_claim(const void *a, const void *b)
     return c ? c : strcmp(x->parcel_id, y->parcel_id);
 }
 
+/* Both store_evidence and store_parcel_problem start with their parcel_id, and both
+ * lists are sorted by it (byte order): one lookup serves both. */
+_Static_assert(offsetof(store_evidence, parcel_id) == 0, "parcel_id first");
+_Static_assert(offsetof(store_parcel_problem, parcel_id) == 0, "parcel_id first");
+
+static int cmp_parcel_key(const void *key, const void *elem)
+{
+    return strcmp(key, *(char *const *)elem);
+}
+
 static const store_evidence *evidence_of(const store_evidence *ev, size_t n, const char *parcel)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(ev[mid].parcel_id, parcel);
-        if (c == 0)
-            return &ev[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
+    return n ? bsearch(parcel, ev, n, sizeof *ev, cmp_parcel_key) : NULL;
+}
+
+static const store_parcel_problem *problem_of(const store_parcel_problem *pp, size_t n,
+                                              const char *parcel)
+{
+    return n ? bsearch(parcel, pp, n, sizeof *pp, cmp_parcel_key) : NULL;
 }
 
 static void count_effect(decide_stage_summary *sum, store_decision_effect e)
@@ -80,7 +88,71 @@ static void claim_input(const registry_claim *c, const store_evidence *ev, const
     in->n_clear_days = ev->n_clear_days;
 }
 
+static const char *const problem_kinds[] = {"geometry_refused", "overlap", "too_small"};
+
+/* A parcel the satellite cannot decide (store_parcel_problem): inconclusive, for a
+ * person, whatever the evidence says. */
+static void problem_result(const store_parcel_problem *p, decide_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->outcome = DECIDE_INCONCLUSIVE;
+    r->why = DECIDE_WHY_NO_OBSERVATIONS;
+    r->longest_gap_days = -1;
+    r->last_clear_day = INT32_MIN;
+    switch (p->kind) {
+    case STORE_PARCEL_REFUSED:
+        snprintf(r->text, sizeof r->text, "Geometry refused: the parcel %s, so the satellite "
+                 "cannot observe it; a person needs to check it.", p->detail);
+        break;
+    case STORE_PARCEL_OVERLAP:
+        if (p->n_overlaps > 1)
+            snprintf(r->text, sizeof r->text, "The parcel overlaps parcel %s and %zu other%s: "
+                     "%.0f%% of its area is also in other parcels, and ground claimed twice "
+                     "counts for neither; a person needs to check it.", p->detail,
+                     p->n_overlaps - 1, p->n_overlaps > 2 ? "s" : "", 100 * p->share);
+        else
+            snprintf(r->text, sizeof r->text, "The parcel overlaps parcel %s: %.0f%% of its "
+                     "area is also in that parcel, and ground claimed twice counts for neither; "
+                     "a person needs to check it.", p->detail, 100 * p->share);
+        break;
+    default:
+        snprintf(r->text, sizeof r->text, "Too small to observe: no 10 m pixel of the parcel "
+                 "is left after the inner buffer (or it lies outside every tile measured so "
+                 "far); a person needs to check it.");
+    }
+}
+
+/* The reason's JSON with the parcel's problem added (replaces *json). */
+static int add_problem_json(char **json, const store_parcel_problem *p)
+{
+    json_t *o = json_loads(*json, 0, NULL);
+    json_t *u = json_object();
+    if (!o || !u) {
+        json_decref(o);
+        json_decref(u);
+        return MC_ERR;
+    }
+    json_object_set_new(u, "kind", json_string(problem_kinds[p->kind]));
+    if (p->detail[0])
+        json_object_set_new(u, "detail", json_string(p->detail));
+    if (p->kind == STORE_PARCEL_OVERLAP) {
+        json_object_set_new(u, "share", json_real((double)(int64_t)(p->share * 1e4 + 0.5) / 1e4));
+        json_object_set_new(u, "parcels", json_integer((json_int_t)p->n_overlaps));
+    }
+    json_object_set_new(o, "unobservable", u);
+    char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    if (!text)
+        return MC_ERR;
+    free(*json);
+    *json = text;
+    return MC_OK;
+}
+
+/* One claim. failure: a registry failure of this claim (NULL: none); problem: its
+ * parcel cannot be observed (NULL: it can). */
 static int decide_one(store *s, const registry_claim *c, const store_evidence *ev,
+                      const store_parcel_problem *problem, const char *failure,
                       const decide_stage_options *o, const char *as_of, decide_stage_summary *sum)
 {
     decide_event *events = calloc(ev && ev->n_events ? ev->n_events : 1, sizeof *events);
@@ -88,15 +160,27 @@ static int decide_one(store *s, const registry_claim *c, const store_evidence *e
         return mc_fail("claim %s: out of memory", c->claim_id);
     decide_claim_input in;
     claim_input(c, ev, o, events, &in);
+    if (failure || c->invalid[0])
+        in.failure = failure ? failure : c->invalid;
     decide_result r;
     decide_claim(&in, &o->params, &r);
+    /* A parcel without a pixel may lie in a tile not measured yet (early in the season,
+     * or its tile's scenes were refused): while the rule still waits (pending) it waits
+     * too, so that no farmer gets a flag for a tile that simply has not arrived. */
+    int unobservable = problem && r.outcome != DECIDE_ERROR &&
+                       !(problem->kind == STORE_PARCEL_NO_PIXELS && r.outcome == DECIDE_PENDING);
+    if (unobservable)
+        problem_result(problem, &r);
     const char *model = ev && ev->model_version[0] ? ev->model_version : NULL;
     char *json = decide_reason_json(&in, &o->params, &r, model, ev ? ev->scenes_used : 0);
     free(events);
-    if (!json)
+    if (!json || (unobservable && add_problem_json(&json, problem) != MC_OK)) {
+        free(json);
         return mc_fail("claim %s: out of memory", c->claim_id);
+    }
     store_decision d = {.claim_id = c->claim_id, .parcel_id = c->parcel_id, .season = c->season,
-                        .applicant = c->applicant, .scheme = c->scheme,
+                        .applicant = c->applicant[0] ? c->applicant : NULL,
+                        .scheme = c->scheme[0] ? c->scheme : NULL,
                         .window_start = in.failure ? NULL : c->window_start,
                         .window_end = in.failure ? NULL : c->window_end,
                         .min_mowings = c->min_mowings, .outcome = decide_outcome_name(r.outcome),
@@ -145,9 +229,79 @@ static int decide_failed_parcel(store *s, const char *parcel, const decide_stage
     return MC_OK;
 }
 
-static int write_decisions(store *s, registry_answer *a, const store_evidence *ev, size_t n_ev,
-                           const decide_stage_options *o, decide_stage_summary *sum)
+/* Records a registry failure that touches some claims (the night goes on). */
+static void note_failure(decide_stage_summary *sum, size_t n_parcels, const char *why)
 {
+    sum->n_failed_parcels += n_parcels;
+    snprintf(sum->failure, sizeof sum->failure, "%.*s", (int)sizeof sum->failure - 1, why);
+}
+
+/* Claims [first, end) share one claim id (sorted by claim, parcel): the registry
+ * gave one claim for several parcels. Which parcel it belongs to is for the registry
+ * to correct: the claim gets `error`, and so does each of its parcels. */
+static int decide_duplicate(store *s, const registry_claim *claims, size_t first, size_t end,
+                            const decide_stage_options *o, const char *as_of,
+                            decide_stage_summary *sum)
+{
+    char why[900], shown[MC_ID_MAX * 4 + 8];
+    int len = snprintf(why, sizeof why, "registry: claim %s came for more than one parcel in "
+                       "one night (", text_escape(claims[first].claim_id, shown, sizeof shown));
+    for (size_t i = first; i < end && len > 0 && (size_t)len < sizeof why; i++)
+        len += snprintf(why + len, sizeof why - (size_t)len, "%s%s", i > first ? ", " : "",
+                        text_escape(claims[i].parcel_id, shown, sizeof shown));
+    if (len > 0 && (size_t)len < sizeof why)
+        snprintf(why + len, sizeof why - (size_t)len, "); the registry's data needs correcting");
+    log_warn("decide: %s: error for the claim and its parcels", why);
+    note_failure(sum, end - first, why);
+    if (decide_one(s, &claims[first], NULL, NULL, why, o, as_of, sum) != MC_OK)
+        return MC_ERR;
+    for (size_t i = first + 1; i < end; i++)
+        if (strcmp(claims[i].parcel_id, claims[i - 1].parcel_id) != 0 &&
+            strcmp(claims[i].parcel_id, claims[first].parcel_id) != 0 &&
+            decide_failed_parcel(s, claims[i].parcel_id, o, why, as_of, sum) != MC_OK)
+            return MC_ERR;
+    return MC_OK;
+}
+
+typedef struct decide_inputs {
+    registry_answer *answer;
+    const store_evidence *ev;
+    size_t n_ev;
+    const store_parcel_problem *problems;
+    size_t n_problems;
+} decide_inputs;
+
+static int write_claims(store *s, const decide_inputs *in, const decide_stage_options *o,
+                        const char *as_of, progress *bar, decide_stage_summary *sum)
+{
+    const registry_answer *a = in->answer;
+    for (size_t i = 0; i < a->n_claims;) {
+        size_t end = i + 1;
+        while (end < a->n_claims && strcmp(a->claims[end].claim_id, a->claims[i].claim_id) == 0)
+            end++;
+        const registry_claim *c = &a->claims[i];
+        int rc;
+        if (end - i > 1) {
+            rc = decide_duplicate(s, a->claims, i, end, o, as_of, sum);
+        } else {
+            if (c->invalid[0])
+                note_failure(sum, 1, c->invalid);
+            rc = decide_one(s, c, evidence_of(in->ev, in->n_ev, c->parcel_id),
+                            problem_of(in->problems, in->n_problems, c->parcel_id), NULL, o,
+                            as_of, sum);
+        }
+        if (rc != MC_OK)
+            return MC_ERR;
+        progress_step(bar, (int64_t)(end - i));
+        i = end;
+    }
+    return MC_OK;
+}
+
+static int write_decisions(store *s, const decide_inputs *in, const decide_stage_options *o,
+                           decide_stage_summary *sum)
+{
+    registry_answer *a = in->answer;
     char as_of[11], failure[600];
     date_format(o->as_of_day, as_of);
     snprintf(failure, sizeof failure, "registry: %s",
@@ -158,11 +312,8 @@ static int write_decisions(store *s, registry_answer *a, const store_evidence *e
         return MC_ERR;
     progress bar;
     progress_begin(&bar, "claims", (int64_t)(a->n_claims + a->n_failed));
-    for (size_t i = 0; i < a->n_claims; i++, progress_step(&bar, 1)) {
-        const registry_claim *c = &a->claims[i];
-        if (decide_one(s, c, evidence_of(ev, n_ev, c->parcel_id), o, as_of, sum) != MC_OK)
-            goto fail;
-    }
+    if (write_claims(s, in, o, as_of, &bar, sum) != MC_OK)
+        goto fail;
     for (size_t i = 0; i < a->n_failed; i++, progress_step(&bar, 1))
         if (decide_failed_parcel(s, a->failed_parcels[i], o, failure, as_of, sum) != MC_OK)
             goto fail;
@@ -175,6 +326,30 @@ fail:
 fail_committing:
     store_decide_abort(s);
     return MC_ERR;
+}
+
+/* The nightly invariant: every claim the registry returned has exactly one current
+ * decision, every parcel whose claims failed at least one. A miss is a defect of
+ * mowcheck, never to be left silent: the run fails naming it. */
+static int check_feed(store *s, const registry_answer *a, int season)
+{
+    const char **claims = malloc((a->n_claims + 1) * sizeof *claims);
+    if (!claims)
+        return mc_fail("checking the decisions: out of memory");
+    for (size_t i = 0; i < a->n_claims; i++)
+        claims[i] = a->claims[i].claim_id;
+    size_t n_bad = 0;
+    char bad[600];
+    int rc = store_decisions_check(s, season, claims, a->n_claims,
+                                   (const char *const *)a->failed_parcels, a->n_failed, &n_bad,
+                                   bad, sizeof bad);
+    free(claims);
+    if (rc != MC_OK)
+        return MC_ERR;
+    if (n_bad > 0)
+        return mc_fail("the decision feed does not hold one decision per claim: %zu claims or "
+                       "parcels wrong, e.g. %s", n_bad, bad);
+    return MC_OK;
 }
 
 static double seconds_now(void)
@@ -222,17 +397,25 @@ int decide_stage_run(store *s, const decide_stage_options *o, decide_stage_summa
     double t1 = seconds_now();
     store_evidence *ev = NULL;
     size_t n_ev = 0;
+    store_parcel_problem *pp = NULL;
+    size_t n_pp = 0;
     if (rc == MC_OK)
         rc = store_evidence_load(s, o->season, o->as_of_day, &o->observed, &ev, &n_ev);
+    if (rc == MC_OK)
+        rc = store_parcel_problems_load(s, &pp, &n_pp);
     double t2 = seconds_now();
     if (rc == MC_OK) {
         sum->n_claims = a.n_claims;
         sum->n_failed_parcels = a.n_failed;
         snprintf(sum->failure, sizeof sum->failure, "%s", a.failure);
-        rc = write_decisions(s, &a, ev, n_ev, o, sum);
+        decide_inputs in = {&a, ev, n_ev, pp, n_pp};
+        rc = write_decisions(s, &in, o, sum);
+        if (rc == MC_OK)
+            rc = check_feed(s, &a, o->season);
         log_info("decide: registry %.1f s, evidence of %zu parcels %.1f s, %zu decisions %.1f s",
                  t1 - t0, n_ev, t2 - t1, a.n_claims + a.n_failed, seconds_now() - t2);
     }
+    store_parcel_problems_free(pp, n_pp);
     store_evidence_free(ev, n_ev);
     registry_answer_free(&a);
     store_strings_free(owned, owned ? n_parcels : 0);

@@ -39,6 +39,7 @@ enum {
     DEFAULT_MAX_PARCELS = 1000,           /* the bundled service's default limit */
     BACKOFF_MAX_MS = 60000,
     REGISTRY_5XX_MAX_ATTEMPTS = 2,        /* the registry's own 5xx: one retry at most */
+    DEFAULT_BREAKER_FAILURES = 8,         /* failed attempts in a row that stop the asking */
     HEADER_VALUE_MAX = 255                /* X-Road-UserId, X-Road-Issue */
 };
 
@@ -81,6 +82,7 @@ typedef struct session {
     int season;
     CURL *curl;
     char *base;          /* base_url without trailing '/' */
+    char base_shown[600];/* base for messages: without user and password */
     char *service_path;  /* INSTANCE/CLASS/MEMBER/SUBSYSTEM/claims, each part encoded */
     char *client_id;     /* X-Road-Client value, each part encoded */
     char *url_prefix;    /* base/r1/<service_path>?season=YYYY&fields=... */
@@ -88,6 +90,9 @@ typedef struct session {
     registry_answer *answer;
     size_t claims_cap, failed_cap;
     size_t max_parcels;
+    int failures_in_a_row;   /* failed attempts since the last good answer */
+    int breaker_failures;    /* where the circuit breaker opens */
+    char breaker_why[700];   /* why it opened ("" while closed) */
 } session;
 
 /* ---- small helpers ---------------------------------------------------------------- */
@@ -203,17 +208,38 @@ static int id_encode(CURL *curl, const char *text, int min_parts, int max_parts,
     return MC_OK;
 }
 
+/* The URL as messages, the audit log and decision reasons show it: a user and
+ * password in it (https://user:secret@host/) become "***". */
+static void url_shown(const char *url, char *out, size_t size)
+{
+    const char *auth = strstr(url, "://");
+    auth = auth ? auth + 3 : url;
+    size_t host_len = strcspn(auth, "/");
+    const char *at = memchr(auth, '@', host_len);
+    const char *last_at = at;
+    while (last_at && (at = memchr(last_at + 1, '@', host_len - (size_t)(last_at + 1 - auth))))
+        last_at = at;
+    if (!last_at) {
+        snprintf(out, size, "%s", url);
+        return;
+    }
+    snprintf(out, size, "%.*s***%s", (int)(auth - url), url, last_at);
+}
+
 /* ---- configuration ------------------------------------------------------------------ */
 
-static int check_config(const registry_config *c)
+int registry_check_config(const registry_config *c)
 {
     if (!c->base_url || !*c->base_url)
         return mc_fail("registry: no URL configured (registry_url or --registry)");
+    char shown[600], escaped[700];
+    url_shown(c->base_url, shown, sizeof shown);
+    text_escape(shown, escaped, sizeof escaped);
     if (strncmp(c->base_url, "http://", 7) != 0 && strncmp(c->base_url, "https://", 8) != 0)
-        return mc_fail("registry URL '%s': expected http:// or https://", c->base_url);
+        return mc_fail("registry URL '%s': expected http:// or https://", escaped);
     if (has_control(c->base_url) || strchr(c->base_url, '?') || strchr(c->base_url, '#'))
         return mc_fail("registry URL '%s': no query, fragment or control characters",
-                       c->base_url);
+                       escaped);
     if (!c->user_id || !*c->user_id)
         return mc_fail("registry: registry_user_id is not set (X-Road-UserId: every registry "
                        "query names the responsible official)");
@@ -222,6 +248,11 @@ static int check_config(const registry_config *c)
                        HEADER_VALUE_MAX);
     if (c->tls_key && *c->tls_key && !(c->tls_cert && *c->tls_cert))
         return mc_fail("registry: a TLS key without a certificate (registry_tls_cert)");
+    int has_tls_settings = (c->tls_cert && *c->tls_cert) || (c->tls_ca && *c->tls_ca);
+    if (strncmp(c->base_url, "http://", 7) == 0 && has_tls_settings && !c->allow_plain_http)
+        return mc_fail("registry URL '%s' is plain http:// but client-certificate settings are "
+                       "given (registry_tls_*): the claims would travel in cleartext; use "
+                       "https://, or set registry_allow_plain_http = 1 for development", escaped);
     if (c->timeout_ms <= 0 || c->max_attempts < 1 || c->backoff_ms < 0)
         return mc_fail("registry: timeout_ms must be > 0, max_attempts >= 1, backoff_ms >= 0");
     return MC_OK;
@@ -413,8 +444,8 @@ static int setup_handle(session *ss)
         return mc_fail("registry: this libcurl lacks an option the client needs (TLS, "
                        "protocol restriction)");
     if (strncmp(c->base_url, "http://", 7) == 0 && c->tls_cert && *c->tls_cert)
-        log_warn("registry %s: plain HTTP, the configured client certificate is not used",
-                 c->base_url);
+        log_warn("registry %s: plain HTTP allowed by registry_allow_plain_http: the client "
+                 "certificate is not used and the claims travel in cleartext", ss->base_shown);
     return MC_OK;
 }
 
@@ -428,12 +459,15 @@ static int session_open(session *ss)
     if (!ss->curl)
         return mc_fail("libcurl: cannot create a handle");
     ss->max_parcels = c->max_parcels ? c->max_parcels : DEFAULT_MAX_PARCELS;
+    ss->breaker_failures = c->breaker_failures > 0 ? c->breaker_failures
+                                                   : DEFAULT_BREAKER_FAILURES;
     ss->base = strdup(c->base_url);
     if (!ss->base)
         return mc_fail("out of memory");
     size_t n = strlen(ss->base);
     while (n > 0 && ss->base[n - 1] == '/')
         ss->base[--n] = '\0';
+    url_shown(ss->base, ss->base_shown, sizeof ss->base_shown);
     char *service_id = NULL;
     if (id_encode(ss->curl, c->service, 4, 4, "registry service", &service_id) ||
         id_encode(ss->curl, c->client, 3, 4, "registry client (X-Road-Client)", &ss->client_id))
@@ -555,6 +589,8 @@ static int claim_text(json_t *obj, const char *field, char *out, size_t cap)
         return mc_fail("field %s is empty or holds a NUL character", field);
     if (n >= cap)
         return mc_fail("field %s is longer than %zu bytes", field, cap - 1);
+    if (has_control(text)) /* it would reach the feed, notices and the report */
+        return mc_fail("field %s holds a control character", field);
     memcpy(out, text, n + 1);
     return MC_OK;
 }
@@ -564,23 +600,39 @@ static int cmp_str_ptr(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* One claim of the answer: every field a decision uses, checked. `batch` is sorted. */
-static int claim_parse(json_t *obj, int season, const char *const *batch, size_t n_batch,
-                       registry_claim *c)
+/* The claim's identity: its id, and its parcel, which must be one asked for.
+ * `batch` is sorted. */
+static int claim_identity(json_t *obj, const char *const *batch, size_t n_batch,
+                          registry_claim *c)
 {
-    memset(c, 0, sizeof *c);
     if (!json_is_object(obj))
         return mc_fail("not a JSON object");
-    if (claim_text(obj, "claim_id", c->claim_id, sizeof c->claim_id) ||
-        claim_text(obj, "parcel_id", c->parcel_id, sizeof c->parcel_id) ||
-        claim_text(obj, "applicant", c->applicant, sizeof c->applicant) ||
+    if (claim_text(obj, "parcel_id", c->parcel_id, sizeof c->parcel_id))
+        return MC_ERR;
+    const char *key = c->parcel_id;
+    if (!bsearch(&key, batch, n_batch, sizeof *batch, cmp_str_ptr)) {
+        mc_fail("field parcel_id: parcel %s was not asked for", key);
+        c->parcel_id[0] = '\0'; /* not ours: the claim cannot be attributed */
+        return MC_ERR;
+    }
+    if (claim_text(obj, "claim_id", c->claim_id, sizeof c->claim_id))
+        return MC_ERR;
+    const char *bad = text_id_problem(c->claim_id);
+    if (bad) {
+        c->claim_id[0] = '\0';
+        return mc_fail("field claim_id %s", bad);
+    }
+    return MC_OK;
+}
+
+/* The rest of the claim: every field a decision uses, checked. */
+static int claim_fields(json_t *obj, int season, registry_claim *c)
+{
+    if (claim_text(obj, "applicant", c->applicant, sizeof c->applicant) ||
         claim_text(obj, "scheme", c->scheme, sizeof c->scheme) ||
         claim_text(obj, "window_start", c->window_start, sizeof c->window_start) ||
         claim_text(obj, "window_end", c->window_end, sizeof c->window_end))
         return MC_ERR;
-    const char *key = c->parcel_id;
-    if (!bsearch(&key, batch, n_batch, sizeof *batch, cmp_str_ptr))
-        return mc_fail("field parcel_id: parcel %s was not asked for", c->parcel_id);
     json_t *v = json_object_get(obj, "season");
     if (!json_is_integer(v) || json_integer_value(v) != season)
         return mc_fail("field season is not %d", season);
@@ -603,14 +655,36 @@ static int claim_parse(json_t *obj, int season, const char *const *batch, size_t
     return MC_OK;
 }
 
-static int cmp_claim_id(const void *a, const void *b)
+/* How one element of the answer's claims array turned out. */
+typedef enum { CLAIM_VALID, CLAIM_INVALID, CLAIM_PARCEL_ONLY, CLAIM_UNKNOWN } claim_kind;
+
+/* One claim of the answer. A claim whose id and parcel are known but whose other
+ * fields fail keeps its identity and the reason (CLAIM_INVALID: `error` for it
+ * alone); one whose parcel is known but not its id fails that parcel
+ * (CLAIM_PARCEL_ONLY); one that names no parcel asked for cannot be attributed
+ * (CLAIM_UNKNOWN: the batch fails). The reason is in mc_error_message(). */
+static claim_kind claim_parse(json_t *obj, int season, const char *const *batch,
+                              size_t n_batch, registry_claim *c)
 {
-    return strcmp(((const registry_claim *)a)->claim_id, ((const registry_claim *)b)->claim_id);
+    memset(c, 0, sizeof *c);
+    if (claim_identity(obj, batch, n_batch, c))
+        return c->parcel_id[0] ? CLAIM_PARCEL_ONLY : CLAIM_UNKNOWN;
+    if (claim_fields(obj, season, c) == MC_OK)
+        return CLAIM_VALID;
+    char shown[MC_ID_MAX * 4 + 8];
+    snprintf(c->invalid, sizeof c->invalid, "registry: claim %s: %s",
+             text_escape(c->claim_id, shown, sizeof shown), mc_error_message());
+    c->season = season;
+    c->min_mowings = 1;
+    c->window_start[0] = c->window_end[0] = '\0';
+    return CLAIM_INVALID;
 }
 
-/* The body of a 200 answer → claims (malloc'd, *n). On failure: MC_ERR, message
- * naming the request and the field. */
-static int answer_parse(const session *ss, const char *xroad_id, const char *const *batch,
+/* The body of a 200 answer → claims (malloc'd, *n), invalid ones with their reason;
+ * the parcels of claims without a usable id go to the answer's failed parcels. On
+ * failure (not JSON, no claims array, a claim of no parcel asked for): MC_ERR,
+ * message naming the request and the field. */
+static int answer_parse(session *ss, const char *xroad_id, const char *const *batch,
                         size_t n_batch, registry_claim **out, size_t *n_out)
 {
     json_error_t jerr;
@@ -626,32 +700,46 @@ static int answer_parse(const session *ss, const char *xroad_id, const char *con
         json_decref(root);
         return mc_fail("request %s: the answer has no \"claims\" array", xroad_id);
     }
-    size_t n = json_array_size(list);
+    size_t n = json_array_size(list), k = 0;
     registry_claim *claims = calloc(n ? n : 1, sizeof *claims);
-    if (!claims) {
-        json_decref(root);
-        return mc_fail("out of memory");
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (claim_parse(json_array_get(list, i), ss->season, batch, n_batch, &claims[i])) {
-            mc_fail_wrap("request %s: claim %zu", xroad_id, i + 1);
-            json_decref(root);
-            free(claims);
-            return MC_ERR;
+    /* parcels of claims without a usable id, failed once the whole answer is read (a
+     * batch that fails after all fails its parcels once, not these twice) */
+    struct orphan {
+        char parcel[MC_ID_MAX + 1];
+        char why[512];
+    } *orphans = calloc(n ? n : 1, sizeof *orphans);
+    size_t n_orphans = 0;
+    int rc = claims && orphans ? MC_OK : mc_fail("out of memory");
+    for (size_t i = 0; rc == MC_OK && i < n; i++) {
+        claim_kind kind = claim_parse(json_array_get(list, i), ss->season, batch, n_batch,
+                                      &claims[k]);
+        if (kind == CLAIM_UNKNOWN) {
+            rc = mc_fail_wrap("request %s: claim %zu", xroad_id, i + 1);
+        } else if (kind == CLAIM_PARCEL_ONLY) {
+            struct orphan *o = &orphans[n_orphans++];
+            snprintf(o->parcel, sizeof o->parcel, "%s", claims[k].parcel_id);
+            snprintf(o->why, sizeof o->why, "registry: request %s: claim %zu of parcel %s: %s",
+                     xroad_id, i + 1, o->parcel, mc_error_message());
+        } else {
+            if (kind == CLAIM_INVALID)
+                log_warn("%s (request %s; the claim gets error, the rest of the batch is "
+                         "decided)", claims[k].invalid, xroad_id);
+            k++;
         }
     }
     json_decref(root);
-    qsort(claims, n, sizeof *claims, cmp_claim_id);
-    for (size_t i = 1; i < n; i++) {
-        if (strcmp(claims[i - 1].claim_id, claims[i].claim_id) == 0) {
-            mc_fail("request %s: field claim_id: claim %s comes twice", xroad_id,
-                    claims[i].claim_id);
-            free(claims);
-            return MC_ERR;
-        }
+    for (size_t i = 0; rc == MC_OK && i < n_orphans; i++) {
+        const char *parcel = orphans[i].parcel;
+        log_warn("%s", orphans[i].why);
+        rc = answer_fail_parcels(ss, &parcel, 1, orphans[i].why);
+    }
+    free(orphans);
+    if (rc != MC_OK) {
+        free(claims);
+        return MC_ERR;
     }
     *out = claims;
-    *n_out = n;
+    *n_out = k;
     return MC_OK;
 }
 
@@ -742,7 +830,7 @@ static void classify_failure(const session *ss, const char *xroad_id, attempt_re
             r->verdict = ATTEMPT_RETRY;
         }
         snprintf(r->message, sizeof r->message, "request %s to %.200s: %s: %.300s", xroad_id,
-                 ss->base, r->error_type, what);
+                 ss->base_shown, r->error_type, what);
         return;
     }
     error_body_message(ex, detail, sizeof detail);
@@ -816,6 +904,25 @@ static int audit_attempt(session *ss, int attempt, const char *xroad_id,
 
 /* ---- one batch ----------------------------------------------------------------------------- */
 
+/* The circuit breaker: after breaker_failures failed attempts in a row (whatever
+ * the batches), the registry or the exchange is down. Retrying every batch on its
+ * own would take the whole night (4 attempts of 10 s each, per batch); instead
+ * nothing more is asked: this batch and every later one fail at once (`error`,
+ * retried next night), and the night goes on to its end in minutes. */
+static int breaker_open(session *ss, const char *const *batch, size_t n_batch,
+                        const char *last)
+{
+    snprintf(ss->breaker_why, sizeof ss->breaker_why,
+             "not asked: the last %d registry requests failed in a row (circuit breaker, "
+             "setting registry_breaker_failures); the last: %.500s",
+             ss->failures_in_a_row, last);
+    log_error("registry: %d requests failed in a row: asking no more this run; the parcels "
+              "left get error and are asked again next run (last failure: %s)",
+              ss->failures_in_a_row, last);
+    ss->answer->breaker_open = 1;
+    return answer_fail_parcels(ss, batch, n_batch, ss->breaker_why);
+}
+
 /* Asks for one batch (sorted ids, URL ready) with retries. MC_ERR only for our own failures. */
 static int fetch_batch(session *ss, const char *url, const char *const *batch, size_t n_batch)
 {
@@ -849,8 +956,12 @@ static int fetch_batch(session *ss, const char *url, const char *const *batch, s
             rc = answer_add_claims(ss, claims, n_claims);
         }
         free(claims);
-        if (rc || r.verdict == ATTEMPT_OK)
+        if (rc || r.verdict == ATTEMPT_OK) {
+            ss->failures_in_a_row = 0;
             return rc;
+        }
+        if (++ss->failures_in_a_row >= ss->breaker_failures)
+            return breaker_open(ss, batch, n_batch, r.message);
         int last = r.verdict == ATTEMPT_FAIL || attempt >= r.max_attempts;
         if (r.verdict == ATTEMPT_FAIL)
             log_warn("registry: %s (attempt %d; not retried, the batch fails)", r.message,
@@ -904,7 +1015,8 @@ static int fetch_all(session *ss, const char **ids, size_t n)
         size_t add = esc ? strlen("&parcel=") + strlen(esc) : 0;
         int flush = n_batch > 0 && (i == n || url_len + add > limit || n_batch == ss->max_parcels);
         if (flush) {
-            rc = fetch_batch(ss, url, batch, n_batch);
+            rc = ss->breaker_why[0] ? answer_fail_parcels(ss, batch, n_batch, ss->breaker_why)
+                                    : fetch_batch(ss, url, batch, n_batch);
             n_batch = 0;
         }
         if (rc == MC_OK && esc && (!*ids[i] || has_control(ids[i]))) {
@@ -946,7 +1058,7 @@ int registry_fetch_claims(const registry_config *cfg, store *s, int64_t run_id,
     memset(answer, 0, sizeof *answer);
     if (!s)
         return mc_fail("registry: no store: every registry request is written to the audit log");
-    if (check_config(cfg) || check_request_text(issue, purpose, season))
+    if (registry_check_config(cfg) || check_request_text(issue, purpose, season))
         return MC_ERR;
     if (n_parcels == 0)
         return MC_OK;

@@ -12,10 +12,11 @@
 #include <stdint.h>
 
 #include "store.h"
+#include "text_check.h"
 
 typedef struct registry_claim {
-    char claim_id[64];
-    char parcel_id[64];
+    char claim_id[MC_ID_MAX + 1];
+    char parcel_id[MC_ID_MAX + 1];
     int season;
     char applicant[64];      /* pseudonymous code: no names, no addresses */
     char scheme[64];
@@ -23,6 +24,8 @@ typedef struct registry_claim {
     char window_end[11];
     int min_mowings;
     double declared_area_ha;
+    char invalid[300];       /* why the claim fails validation ("" where valid): the
+                              * claim alone gets `error`, the rest of its batch is decided */
 } registry_claim;
 
 typedef struct registry_config {
@@ -36,7 +39,15 @@ typedef struct registry_config {
     long backoff_ms;        /* first backoff; doubles per attempt */
     size_t max_url_bytes;   /* parcel ids are batched so each URL stays within this */
     size_t max_parcels;     /* and at most this many per request; 0: 1000 (the service's limit) */
+    int breaker_failures;   /* after this many failed attempts in a row, nothing more is
+                             * asked this run: the rest is `error` (0: 8) */
+    int allow_plain_http;   /* 1: http:// although a client certificate is configured
+                             * (development only); 0: that is refused */
 } registry_config;
+
+/* Checks the configuration before anything is asked (registry_fetch_claims does
+ * too): URL, identity, TLS settings. MC_ERR with a message saying what to fix. */
+int registry_check_config(const registry_config *cfg);
 
 typedef struct registry_answer {
     registry_claim *claims;
@@ -44,13 +55,16 @@ typedef struct registry_answer {
     char **failed_parcels;   /* parcels whose batch failed after all retries */
     size_t n_failed;
     char failure[512];       /* the last failure, for the operator ("" if none) */
+    int breaker_open;        /* the circuit breaker stopped the asking */
 } registry_answer;
 
 /* Asks for the claims of the given parcels in one season. `issue` is the run id or
  * case number that caused the request (X-Road-Issue); `purpose` says why, for the
  * audit log and the farmer's access log. Returns MC_ERR only for failures of our own
  * (bad configuration, database); registry and exchange failures end up in
- * answer->failed_parcels with MC_OK. */
+ * answer->failed_parcels with MC_OK, a claim that fails validation in
+ * answer->claims with its `invalid` reason. A claim id may come more than once
+ * (in two batches): the caller decides what that means. */
 int registry_fetch_claims(const registry_config *cfg, store *s, int64_t run_id,
                           const char *issue, const char *purpose, int season,
                           const char *const *parcel_ids, size_t n_parcels,

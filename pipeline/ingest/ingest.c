@@ -11,10 +11,12 @@
 #include "bands.h"
 #include "error.h"
 #include "log.h"
+#include "parcel_members.h"
 #include "parcels.h"
 #include "progress.h"
 #include "scene.h"
 #include "stage_counts.h"
+#include "text_check.h"
 
 /* A scene of a tile and date that is stored (before or by this run). */
 typedef struct stored_scene {
@@ -103,17 +105,24 @@ static int acknowledged(ingest_ctx *c, const char *scene_id, const char *path,
 }
 
 /* Reports and records a refused scene; the run goes on. MC_ERR only when the store fails. */
+/* Names come from the folder as delivered: escaped (text_escape) before they reach
+ * the log or the database, so that a newline cannot forge a log line and bytes that
+ * are not UTF-8 cannot stop the night with an encoding error. */
 static int reject(ingest_ctx *c, const char *scene_id, const char *path, const char *reason)
 {
+    char id[SCENE_PATH_MAX], where[SCENE_PATH_MAX], why[2 * SCENE_PATH_MAX];
+    text_escape(scene_id, id, sizeof id);
+    text_escape(path, where, sizeof where);
+    text_escape(reason, why, sizeof why);
     int ignored;
-    if (acknowledged(c, scene_id, path, reason, &ignored) != MC_OK)
+    if (acknowledged(c, id, where, why, &ignored) != MC_OK)
         return MC_ERR;
     if (ignored)
         return MC_OK;
-    log_warn("scene %s: %s", path, reason);
+    log_warn("scene %s: %s", where, why);
     c->sum->scenes_rejected++;
-    if (store_scene_reject(c->s, c->run_id, scene_id, path, reason) != MC_OK)
-        return mc_fail_wrap("recording the rejection of scene %s", scene_id);
+    if (store_scene_reject(c->s, c->run_id, id, where, why) != MC_OK)
+        return mc_fail_wrap("recording the rejection of scene %s", id);
     return MC_OK;
 }
 
@@ -233,7 +242,10 @@ static int discover(ingest_ctx *c)
         char path[SCENE_PATH_MAX];
         snprintf(path, sizeof path, "%s/%s", c->opt->scenes_dir, names[i]);
         if (scene_identify(c->opt->scenes_dir, names[i], &sc) != MC_OK) {
+            /* never stored, so new: each found scene is counted once, as skipped or new,
+             * and every rejected one among the new */
             c->sum->scenes_found++;
+            c->sum->scenes_new++;
             rc = reject_unrecognised(c, names[i], path);
             continue;
         }
@@ -545,6 +557,8 @@ static int load_parcels(ingest_ctx *c)
         return mc_fail("parcels %s: out of memory", c->opt->parcels_path);
     if (store_parcel_set_put(c->s, c->set->hash, c->set->source_path, id_field, c->set->n) != MC_OK)
         return mc_fail_wrap("storing parcel set %s", c->opt->parcels_path);
+    if (parcel_members_record(c->s, c->set, c->opt->overlap_share, NULL) != MC_OK)
+        return MC_ERR;
     log_info("parcels %s: %zu parcels (%zu refused)", c->opt->parcels_path, c->set->n,
              c->set->n_refused);
     return MC_OK;

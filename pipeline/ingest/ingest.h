@@ -21,6 +21,8 @@ typedef struct ingest_options {
     const char *id_field;       /* parcel id field; NULL: "parcel_id" */
     const char *state_dir;      /* label cache in <state_dir>/labels */
     double inner_buffer_m;
+    double overlap_share;       /* parcels sharing more of their area: warned about and
+                                 * flagged (0: PARCEL_OVERLAP_SHARE_DEFAULT) */
     uint16_t scl_valid_mask;    /* 0: KERNEL_SCL_DEFAULT_VALID_MASK */
     kernel_device device;       /* CUDA without a GPU is an error; AUTO falls back to CPU */
     int n_threads;              /* <= 0: all cores */

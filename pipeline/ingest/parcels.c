@@ -17,6 +17,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "text_check.h"
 
 /* What is being read, and the growing arrays. */
 typedef struct parcels_reader {
@@ -38,10 +39,12 @@ void parcels_free(parcel_set *set)
         return;
     for (size_t i = 0; i < set->n; i++) {
         free(set->ids ? set->ids[i] : NULL);
+        free(set->refused ? set->refused[i] : NULL);
         if (set->geometries && set->geometries[i])
             OGR_G_DestroyGeometry(set->geometries[i]);
     }
     free(set->ids);
+    free(set->refused);
     free(set->geometries);
     if (set->srs)
         OSRDestroySpatialReference(set->srs);
@@ -179,13 +182,12 @@ static int check_geometries(parcels_reader *r)
         if (!why[p])
             continue;
         log_warn("parcels %s: parcel %s %s; refused", r->path, set->ids[p], why[p]);
-        free(why[p]);
         if (set->geometries[p])
             OGR_G_DestroyGeometry(set->geometries[p]);
         set->geometries[p] = NULL;
         set->n_refused++;
     }
-    free(why);
+    set->refused = why; /* kept: decide gives the parcel's claims this reason */
     return MC_OK;
 }
 
@@ -197,6 +199,17 @@ static int read_feature(parcels_reader *r, OGRFeatureH f)
     char *id = NULL;
     if (read_id(r, f, &id))
         return MC_ERR;
+    const char *bad = text_id_problem(id);
+    if (bad) {
+        /* It cannot be stored, exported or asked of the registry: left out, named. */
+        char shown[160];
+        log_warn("parcels %s: feature %" PRId64 ": the id \"%s\" (field \"%s\") %s; parcel left "
+                 "out", r->path, (int64_t)OGR_F_GetFID(f), text_escape(id, shown, sizeof shown),
+                 r->id_field, bad);
+        free(id);
+        set->n_dropped++;
+        return MC_OK;
+    }
     OGRGeometryH g = OGR_F_StealGeometry(f);
     if (hash_str(r, id) || hash_geometry(r, g)) {
         free(id);
@@ -381,5 +394,117 @@ int parcels_load(const char *path, const char *id_field, double inner_buffer_m,
     log_debug("parcels %s: %zu parcels (%zu refused), hash %.12s", path, r.set->n,
               r.set->n_refused, r.set->hash);
     *out = r.set;
+    return MC_OK;
+}
+
+/* ---- overlaps ---- */
+
+typedef struct parcel_box {
+    size_t p;
+    OGREnvelope env;
+    double area;
+} parcel_box;
+
+static int cmp_box_west(const void *a, const void *b)
+{
+    const parcel_box *x = a, *y = b;
+    if (x->env.MinX != y->env.MinX)
+        return x->env.MinX < y->env.MinX ? -1 : 1;
+    return x->p < y->p ? -1 : x->p > y->p;
+}
+
+static int cmp_overlap(const void *a, const void *b)
+{
+    const parcel_overlap *x = a, *y = b;
+    if (x->a != y->a)
+        return x->a < y->a ? -1 : 1;
+    return x->b < y->b ? -1 : x->b > y->b;
+}
+
+/* The area the two envelopes share: never less than the parcels share. */
+static double envelope_overlap_area(const OGREnvelope *a, const OGREnvelope *b)
+{
+    double w = fmin(a->MaxX, b->MaxX) - fmax(a->MinX, b->MinX);
+    double h = fmin(a->MaxY, b->MaxY) - fmax(a->MinY, b->MinY);
+    return w > 0 && h > 0 ? w * h : 0;
+}
+
+/* The shared area of two parcels (0 where GEOS cannot say). */
+static double shared_area(OGRGeometryH a, OGRGeometryH b)
+{
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    OGRGeometryH x = OGR_G_Intersection(a, b);
+    CPLPopErrorHandler();
+    double area = x ? OGR_G_Area(x) : 0;
+    if (x)
+        OGR_G_DestroyGeometry(x);
+    return area;
+}
+
+static int overlap_add(parcel_overlap **v, size_t *n, size_t *cap, const parcel_overlap *o)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 16;
+        parcel_overlap *g = realloc(*v, c * sizeof *g);
+        if (!g)
+            return MC_ERR;
+        *v = g;
+        *cap = c;
+    }
+    (*v)[(*n)++] = *o;
+    return MC_OK;
+}
+
+/* A sweep over the parcels sorted by west edge: only pairs whose envelopes share
+ * at least min_share of the smaller parcel's area are intersected (neighbours that
+ * merely touch share no area and are never intersected past that test). */
+int parcels_find_overlaps(const parcel_set *set, double min_share, parcel_overlap **out,
+                          size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    parcel_box *box = malloc((set->n ? set->n : 1) * sizeof *box);
+    if (!box)
+        return mc_fail("parcels %s: out of memory", set->source_path);
+    size_t nb = 0;
+    for (size_t p = 0; p < set->n; p++) {
+        if (!set->geometries[p])
+            continue;
+        box[nb].p = p;
+        OGR_G_GetEnvelope(set->geometries[p], &box[nb].env);
+        box[nb].area = OGR_G_Area(set->geometries[p]);
+        if (box[nb].area > 0)
+            nb++;
+    }
+    qsort(box, nb, sizeof *box, cmp_box_west);
+    parcel_overlap *v = NULL;
+    size_t n = 0, cap = 0;
+    int oom = 0;
+#pragma omp parallel for schedule(dynamic, 64)
+    for (size_t i = 0; i < nb; i++) {
+        for (size_t j = i + 1; j < nb && box[j].env.MinX < box[i].env.MaxX; j++) {
+            double smaller = fmin(box[i].area, box[j].area);
+            if (envelope_overlap_area(&box[i].env, &box[j].env) <= min_share * smaller)
+                continue;
+            double shared = shared_area(set->geometries[box[i].p], set->geometries[box[j].p]);
+            if (shared <= min_share * smaller)
+                continue;
+            int first = box[i].p < box[j].p;
+            parcel_overlap o = {first ? box[i].p : box[j].p, first ? box[j].p : box[i].p, 0, 0};
+            o.share_a = fmin(1.0, shared / (first ? box[i].area : box[j].area));
+            o.share_b = fmin(1.0, shared / (first ? box[j].area : box[i].area));
+#pragma omp critical(parcels_overlaps)
+            oom |= overlap_add(&v, &n, &cap, &o) != MC_OK;
+        }
+    }
+    free(box);
+    if (oom) {
+        free(v);
+        return mc_fail("parcels %s: out of memory", set->source_path);
+    }
+    if (n > 1)
+        qsort(v, n, sizeof *v, cmp_overlap);
+    *out = v;
+    *n_out = n;
     return MC_OK;
 }

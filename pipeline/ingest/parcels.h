@@ -28,13 +28,29 @@ typedef struct parcel_set {
     char hash[65];          /* hex content hash: id field, ids, geometries (WKB), buffer */
     char *source_path;
     size_t n_refused;       /* invalid or empty geometries, reported by id, never labelled */
+    char **refused;         /* per parcel: why its geometry was refused; NULL where accepted */
+    size_t n_dropped;       /* features left out: an id that is not usable (text_id_problem) */
 } parcel_set;
 
+/* Two parcels of a set whose areas overlap: the shared area is share_a of parcel
+ * a's own area and share_b of b's. */
+typedef struct parcel_overlap {
+    size_t a, b;            /* indices into ids, a < b */
+    double share_a, share_b;
+} parcel_overlap;
+
 /* Reads the parcels. Duplicate or missing ids are errors (naming the feature);
- * invalid polygons are reported by parcel id (log warning) and refused. */
+ * invalid polygons are reported by parcel id (log warning) and refused; a feature
+ * whose id is empty, longer than MC_ID_MAX bytes, not UTF-8 or holds a control
+ * character is reported by feature number and left out (n_dropped). */
 int parcels_load(const char *path, const char *id_field, double inner_buffer_m,
                  parcel_set **out);
 void parcels_free(parcel_set *set);
+
+/* The pairs of accepted parcels whose overlap is more than min_share (0..1) of
+ * either parcel's area, sorted by (a, b). *out is malloc'd (NULL where none). */
+int parcels_find_overlaps(const parcel_set *set, double min_share, parcel_overlap **out,
+                          size_t *n);
 
 /* labels_free frees rasters made by labels_build / labels_get_cached (their pixel
  * array may be a memory mapping, not malloc'd). A raster made by hand (say in a

@@ -422,6 +422,8 @@ static int load_item(scene_info *out)
                   out->path, (int)out->reflectance_offset_dn);
         return MC_OK;
     }
+    if (!S_ISREG(st.st_mode))
+        return mc_fail("%s: not a regular file", file);
     json_error_t jerr;
     json_t *root = json_load_file(file, 0, &jerr);
     if (!root)
@@ -494,6 +496,8 @@ static int open_band(const scene_info *scene, const char *band, band_file *bf)
     if (scene->in_zip ? VSIStatL(bf->path, &vst) != 0 : stat(bf->path, &st) != 0)
         return mc_fail("band %s missing: %s: %s", band, bf->path,
                        scene->in_zip ? "not in the zip" : strerror(errno));
+    if (!scene->in_zip && !S_ISREG(st.st_mode)) /* a FIFO or a device would block the read */
+        return mc_fail("band %s: %s is not a regular file", band, bf->path);
     CPLErrorReset();
     bf->ds = GDALOpenEx(bf->path, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
     if (!bf->ds)

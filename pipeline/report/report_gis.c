@@ -20,6 +20,7 @@
 #include "error.h"
 #include "log.h"
 #include "output_file.h"
+#include "text_check.h"
 
 int report_gis_format_parse(const char *text, report_gis_format *format)
 {
@@ -348,21 +349,8 @@ static int write_ogr(const gis_job *job, const char *path)
 }
 
 /* ---- CSV ---- */
-static void csv_field(FILE *out, const char *v, int last)
-{
-    if (strpbrk(v, ",\"\r\n")) {
-        fputc('"', out);
-        for (const char *p = v; *p; p++) {
-            if (*p == '"')
-                fputc('"', out);
-            fputc(*p, out);
-        }
-        fputc('"', out);
-    } else {
-        fputs(v, out);
-    }
-    fputc(last ? '\n' : ',', out);
-}
+/* For spreadsheets: no control characters, no formulas (text_check.h). */
+static void csv_field(FILE *out, const char *v, int last) { text_csv_cell(out, v, last); }
 
 /* The columns, and their OGR types for the .csvt beside a CSV file. */
 static const char csv_header[] =

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -213,6 +214,17 @@ static off_t file_size(const char *path)
 /* Runs argv[0] (a full path) with its output appended to commands.log, as the
  * cluster's user where we are root. Returns MC_OK on exit status 0; otherwise
  * fails with the command's output quoted. *status gets the exit status (or -1). */
+/* initdb and pg_ctl die with mowcheck: a mowcheck killed during the first initdb
+ * would otherwise leave an initdb writing on into data.initdb while the next run
+ * clears that folder and runs its own. (The server that pg_ctl starts is its own
+ * process and lives on; the started-by-mowcheck marker says who stops it.) */
+static void die_with_parent(pid_t parent)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* after setuid, which clears it */
+    if (getppid() != parent)
+        _exit(125); /* the parent died before the line above */
+}
+
 static int run_command(const pgcluster *c, char *const argv[], const char *what, int *status)
 {
     *status = -1;
@@ -231,6 +243,7 @@ static int run_command(const pgcluster *c, char *const argv[], const char *what,
     if (c->run_as[0] && getgrouplist(c->run_as, c->run_gid, groups, &n_groups) < 0)
         n_groups = 0;
 
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         close(log_fd);
@@ -249,6 +262,7 @@ static int run_command(const pgcluster *c, char *const argv[], const char *what,
                 _exit(126);
             }
         }
+        die_with_parent(parent);
         if (chdir(c->pg_dir) != 0)
             (void)chdir("/");
         execv(argv[0], argv);
@@ -377,18 +391,9 @@ static int start_server(pgcluster *c)
     if (chown_to_runner(c, c->server_log) != MC_OK)
         return MC_ERR;
     off_t server_log_start = file_size(c->server_log);
-    log_info("private database: starting PostgreSQL (socket %s)", c->socket_dir);
-    char *argv[] = {pg_ctl, "start", "-D", c->data_dir, "-l", c->server_log, "-w", "-t", "120",
-                    NULL};
-    int status;
-    if (run_command(c, argv, "pg_ctl start", &status) != MC_OK) {
-        char tail[LOG_QUOTE_BYTES + 1];
-        read_log_tail(c->server_log, server_log_start, tail, sizeof tail);
-        return mc_fail_wrap("starting the private database in %s (server log %s:\n%s\n)",
-                            c->data_dir, c->server_log, tail);
-    }
-    c->started_here = 1;
-    /* The marker says a mowcheck started this server, so the last user may stop it. */
+    /* The marker says a mowcheck started this server, so the last user may stop it.
+     * It is written before the start: a mowcheck killed just after pg_ctl start
+     * returned still leaves a server that the next run stops when it is done. */
     char marker[PGCLUSTER_PATH_MAX];
     if (path_join(marker, sizeof marker, c->pg_dir, "started-by-mowcheck") != MC_OK)
         return MC_ERR;
@@ -397,6 +402,19 @@ static int start_server(pgcluster *c)
         return mc_fail("cannot create %s: %s", marker, strerror(errno));
     dprintf(fd, "%ld\n", (long)getpid());
     close(fd);
+    log_info("private database: starting PostgreSQL (socket %s)", c->socket_dir);
+    char *argv[] = {pg_ctl, "start", "-D", c->data_dir, "-l", c->server_log, "-w", "-t", "120",
+                    NULL};
+    int status;
+    if (run_command(c, argv, "pg_ctl start", &status) != MC_OK) {
+        char tail[LOG_QUOTE_BYTES + 1];
+        read_log_tail(c->server_log, server_log_start, tail, sizeof tail);
+        if (!server_answers(c))
+            unlink(marker);
+        return mc_fail_wrap("starting the private database in %s (server log %s:\n%s\n)",
+                            c->data_dir, c->server_log, tail);
+    }
+    c->started_here = 1;
     return MC_OK;
 }
 
@@ -568,7 +586,7 @@ int pgcluster_close(pgcluster *c)
         if (flock(c->users_fd, LOCK_EX | LOCK_NB) == 0)
             rc = stop_server(c);
         else
-            log_info("private database: still in use by another mowcheck, left running");
+            log_debug("private database: still in use by another mowcheck, left running");
         close(ctl_fd);
     }
     close(c->users_fd);

@@ -176,6 +176,78 @@ int store_parcel_set_put(store *s, const char *set_hash, const char *source_path
     return MC_OK;
 }
 
+int store_parcel_members_known(store *s, const char *set_hash, int *known)
+{
+    const char *params[] = {set_hash};
+    PGresult *r = store_query(s, "reading the parcel set's members",
+                              "SELECT 1 FROM parcel_set_members WHERE set_hash = $1 LIMIT 1", 1,
+                              params);
+    if (!r)
+        return mc_fail_wrap("parcel set %s", set_hash);
+    *known = PQntuples(r) > 0;
+    PQclear(r);
+    return MC_OK;
+}
+
+static int copy_members(store *s, const char *set_hash, const char *const *ids,
+                        const char *const *refused, size_t n)
+{
+    store_copy cp;
+    if (store_copy_begin(s, &cp, "storing the parcel set's members",
+                         "COPY parcel_set_members (set_hash, parcel_id, refused) FROM STDIN") !=
+        MC_OK)
+        return MC_ERR;
+    for (size_t i = 0; i < n && !cp.failed; i++) {
+        store_copy_text(&cp, set_hash, 0);
+        store_copy_text(&cp, ids[i], 0);
+        store_copy_text(&cp, refused ? refused[i] : NULL, 1);
+    }
+    return store_copy_end(&cp, 0);
+}
+
+static int copy_overlaps(store *s, const char *set_hash, const store_parcel_overlap *ov,
+                         size_t n)
+{
+    store_copy cp;
+    if (store_copy_begin(s, &cp, "storing the parcel overlaps",
+                         "COPY parcel_overlaps (set_hash, parcel_id, other_parcel_id, share) "
+                         "FROM STDIN") != MC_OK)
+        return MC_ERR;
+    for (size_t i = 0; i < n && !cp.failed; i++) {
+        char share[32];
+        snprintf(share, sizeof share, "%.17g", ov[i].share);
+        store_copy_text(&cp, set_hash, 0);
+        store_copy_text(&cp, ov[i].parcel_id, 0);
+        store_copy_text(&cp, ov[i].other_parcel_id, 0);
+        store_copy_text(&cp, share, 1);
+    }
+    return store_copy_end(&cp, 0);
+}
+
+int store_parcel_members_put(store *s, const char *set_hash, const char *const *ids,
+                             const char *const *refused, size_t n,
+                             const store_parcel_overlap *overlaps, size_t n_overlaps)
+{
+    char lock[80];
+    snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%d, %d)", STORE_LOCK_CLASS,
+             STORE_LOCK_PARCEL_MEMBERS);
+    int known = 0;
+    if (store_begin(s, "storing the parcel set's members") != MC_OK)
+        return mc_fail_wrap("parcel set %s", set_hash);
+    if (store_exec(s, "locking the parcel set's members", lock, 0, NULL) != MC_OK ||
+        store_parcel_members_known(s, set_hash, &known) != MC_OK)
+        goto fail;
+    if (!known && (copy_members(s, set_hash, ids, refused, n) != MC_OK ||
+                   copy_overlaps(s, set_hash, overlaps, n_overlaps) != MC_OK))
+        goto fail;
+    if (store_commit(s, "storing the parcel set's members") != MC_OK)
+        goto fail;
+    return MC_OK;
+fail:
+    store_rollback(s);
+    return mc_fail_wrap("parcel set %s", set_hash);
+}
+
 int store_tile_put(store *s, const tile_grid *g)
 {
     char epsg[16], w[16], h[16], gt[6 * 32 + 8];
@@ -339,4 +411,39 @@ int store_parcel_tile_put(store *s, const char *set_hash, const char *tile_id,
 fail:
     store_rollback(s);
     return mc_fail_wrap("parcel set %s, tile %s", set_hash, tile_id);
+}
+
+/* ---- stage locks (store.h) ---- */
+
+static void stage_key(const char *name, char key[32])
+{
+    char text[128];
+    snprintf(text, sizeof text, "mowcheck stage %s", name);
+    snprintf(key, 32, "%" PRId64, store_lock_key(text));
+}
+
+int store_stage_lock(store *s, const char *name, int wait, int *acquired)
+{
+    char key[32];
+    stage_key(name, key);
+    const char *p[1] = {key};
+    PGresult *r = store_query(s, "taking the stage lock",
+                              wait ? "SELECT pg_advisory_lock($1::bigint), true"
+                                   : "SELECT 1, pg_try_advisory_lock($1::bigint)",
+                              1, p);
+    if (!r)
+        return mc_fail_wrap("lock of %s", name);
+    *acquired = PQgetvalue(r, 0, 1)[0] == 't';
+    PQclear(r);
+    return MC_OK;
+}
+
+void store_stage_unlock(store *s, const char *name)
+{
+    char key[32];
+    stage_key(name, key);
+    const char *p[1] = {key};
+    PGresult *r = store_query(s, "releasing the stage lock",
+                              "SELECT pg_advisory_unlock($1::bigint)", 1, p);
+    PQclear(r);
 }

@@ -29,6 +29,14 @@ int store_open(const store_options *opt, store **out);
 /* Closes the connection and stops the private cluster if this process started it. */
 void store_close(store *s);
 
+/* ---- one batch at a time ---- */
+/* A session-level advisory lock named after a command or stage ("run"): with wait
+ * 0, *acquired = 0 where another session holds it; with wait 1, blocks until it is
+ * free. Released by store_stage_unlock or when the connection ends, so a killed
+ * run never leaves it held. */
+int store_stage_lock(store *s, const char *name, int wait, int *acquired);
+void store_stage_unlock(store *s, const char *name);
+
 /* ---- runs ---- */
 int store_run_begin(store *s, const char *command, int64_t *run_id);
 /* status: "ok", "failed", "partial"; summary_json may be NULL. */
@@ -44,6 +52,21 @@ int store_tiles_get(store *s, tile_grid **grids, size_t *n);
 /* Replaces the pixel counts of the set's parcels in this tile (pixels the tile owns). */
 int store_parcel_tile_put(store *s, const char *set_hash, const char *tile_id,
                           const char *const *parcel_ids, const int64_t *n_pixels, size_t n);
+
+/* Every parcel of a parcel set and the overlaps between them (schemas/030), so that
+ * decide asks about each one, also those no tile holds a pixel of. */
+typedef struct store_parcel_overlap {
+    const char *parcel_id, *other_parcel_id;
+    double share;              /* of parcel_id's area that other_parcel_id covers */
+} store_parcel_overlap;
+/* *known = 1 where the set's members are stored already. */
+int store_parcel_members_known(store *s, const char *set_hash, int *known);
+/* Stores them once per set (one transaction; a set stored meanwhile by another
+ * worker is left as it is). refused[i]: why parcel i's geometry was refused, NULL
+ * where accepted (refused may be NULL: none). */
+int store_parcel_members_put(store *s, const char *set_hash, const char *const *ids,
+                             const char *const *refused, size_t n,
+                             const store_parcel_overlap *overlaps, size_t n_overlaps);
 
 /* ---- scenes ---- */
 /* What the store holds of a scene, for the parcel set being ingested. */
@@ -210,6 +233,36 @@ void store_evidence_free(store_evidence *ev, size_t n);
  * in the season (sorted, distinct). Free with store_strings_free. */
 int store_decide_parcel_ids(store *s, int season, char ***ids, size_t *n);
 void store_strings_free(char **v, size_t n);
+
+/* Parcels of the current set whose claims the satellite cannot decide: the geometry
+ * was refused, other parcels cover more than parcel_overlap_share of it, or no
+ * tile measured a pixel of it (after the inner buffer; only once some tile of the
+ * set was measured). Sorted by parcel_id (byte order). */
+typedef enum {
+    STORE_PARCEL_REFUSED = 0,   /* detail: why the geometry was refused */
+    STORE_PARCEL_OVERLAP,       /* detail: the other parcel covering the largest share
+                                 * (n_overlaps: how many overlap it; share: all of them) */
+    STORE_PARCEL_NO_PIXELS      /* detail: "" */
+} store_parcel_problem_kind;
+
+typedef struct store_parcel_problem {
+    char *parcel_id;
+    store_parcel_problem_kind kind;
+    char *detail;
+    double share;               /* STORE_PARCEL_OVERLAP: of this parcel's area, in all */
+    size_t n_overlaps;          /* STORE_PARCEL_OVERLAP: parcels that overlap it */
+} store_parcel_problem;
+
+int store_parcel_problems_load(store *s, store_parcel_problem **out, size_t *n);
+void store_parcel_problems_free(store_parcel_problem *p, size_t n);
+
+/* The nightly invariant, read after the decisions are committed: every claim id
+ * has exactly one current decision in the season, every parcel at least one
+ * (its claims' or its own error). *n_bad: those that do not; `bad` names the
+ * first of them ("" where none). */
+int store_decisions_check(store *s, int season, const char *const *claim_ids, size_t n_claims,
+                          const char *const *parcel_ids, size_t n_parcels, size_t *n_bad,
+                          char *bad, size_t size);
 
 typedef struct store_decision {
     const char *claim_id;      /* NULL: the parcel's claims could not be fetched (error) */

@@ -62,17 +62,12 @@ static char *json_list(const char *const *items, size_t n)
     return text;
 }
 
+/* Through audit_log_append (schemas/032): the batch role may not INSERT into the
+ * table; the database fills who (the login) and when itself. */
 static const char insert_sql[] =
-    "INSERT INTO audit_log (run_id, attempt, client, service, user_id, issue, purpose, season,"
-    " parcel_ids, claim_ids, claim_parcels, applicants, x_road_id, response_x_road_id,"
-    " request_id, request_hash, http_status, error_type, error_message, duration_ms,"
-    " request_hash_ok) "
-    "VALUES ($1::bigint, $2::int, $3, $4, $5, $6, $7, $8::int,"
-    " ARRAY(SELECT e FROM json_array_elements_text($9::json) WITH ORDINALITY t(e, i) ORDER BY i),"
-    " ARRAY(SELECT e FROM json_array_elements_text($10::json) WITH ORDINALITY t(e, i) ORDER BY i),"
-    " ARRAY(SELECT e FROM json_array_elements_text($11::json) WITH ORDINALITY t(e, i) ORDER BY i),"
-    " ARRAY(SELECT e FROM json_array_elements_text($12::json) WITH ORDINALITY t(e, i) ORDER BY i),"
-    " $13, $14, $15, $16, $17::int, $18, $19, $20::bigint, $21::boolean)";
+    "SELECT audit_log_append($1::bigint, $2::int, $3, $4, $5, $6, $7, $8::int, $9::json,"
+    " $10::json, $11::json, $12::json, $13, $14, $15, $16, $17::int, $18, $19, $20::bigint,"
+    " $21::boolean)";
 
 enum { N_TEXTS = 11 };
 

@@ -129,9 +129,18 @@ int store_copy_begin(store *s, store_copy *cp, const char *what, const char *cop
     return MC_OK;
 }
 
-/* Text format: backslash, tab, newline and carriage return are escaped. */
+/* Text format: backslash, tab, newline and carriage return are escaped; NULL is \N. */
 void store_copy_text(store_copy *cp, const char *text, int end_row)
 {
+    if (!text) {
+        copy_reserve(cp, 3);
+        if (cp->failed)
+            return;
+        cp->buf[cp->len++] = '\\';
+        cp->buf[cp->len++] = 'N';
+        copy_end_field(cp, end_row);
+        return;
+    }
     size_t n = strlen(text);
     copy_reserve(cp, 2 * n + 1);
     if (cp->failed)

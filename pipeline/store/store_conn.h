@@ -26,7 +26,8 @@ struct store {
 enum {
     STORE_LOCK_CLASS = 0x6d6f77, /* "mow" */
     STORE_LOCK_MIGRATIONS = 1,
-    STORE_LOCK_PARCEL_SET = 2
+    STORE_LOCK_PARCEL_SET = 2,
+    STORE_LOCK_PARCEL_MEMBERS = 3
 };
 
 /* Runs a statement with text parameters (may be 0). Returns the result when its
@@ -60,7 +61,7 @@ typedef struct store_copy {
 } store_copy;
 
 int store_copy_begin(store *s, store_copy *cp, const char *what, const char *copy_sql);
-/* Adds a text field (escaped) or an int64; the last one of a row with end_row = 1. */
+/* Adds a text field (escaped; NULL for SQL NULL) or an int64; the last one of a row with end_row = 1. */
 void store_copy_text(store_copy *cp, const char *text, int end_row);
 void store_copy_int64(store_copy *cp, int64_t v, int end_row);
 /* Sends the rest and finishes the COPY; on failure (or abort = 1) the COPY is aborted. */

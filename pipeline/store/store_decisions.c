@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "casenum.h"
 #include "error.h"
 #include "store.h"
@@ -204,10 +206,127 @@ int store_decide_parcel_ids(store *s, int season, char ***ids, size_t *n)
         s, "listing the parcels to decide",
         "SELECT parcel_id FROM (SELECT parcel_id FROM parcel_tiles WHERE set_hash ="
         "   (SELECT set_hash FROM parcel_sets WHERE is_current)"
+        " UNION SELECT parcel_id FROM parcel_set_members WHERE set_hash ="
+        "   (SELECT set_hash FROM parcel_sets WHERE is_current)"
         " UNION SELECT parcel_id FROM parcel_seasons WHERE season = $1"
         " UNION SELECT parcel_id FROM events WHERE season = $1) u"
         " ORDER BY parcel_id COLLATE \"C\"",
         1, p, ids, n);
+}
+
+/* ---- parcels the satellite cannot decide ---- */
+
+static const char parcel_problems_sql[] =
+    "WITH cur AS (SELECT set_hash FROM parcel_sets WHERE is_current),"
+    " px AS (SELECT parcel_id, sum(n_pixels) AS n FROM parcel_tiles"
+    "        WHERE set_hash = (SELECT set_hash FROM cur) GROUP BY parcel_id),"
+    " ov AS (SELECT parcel_id,"
+    "               (array_agg(other_parcel_id ORDER BY share DESC,"
+    "                          other_parcel_id COLLATE \"C\"))[1] AS other_parcel_id,"
+    "               least(1, sum(share)) AS share, count(*) AS n"
+    "        FROM parcel_overlaps WHERE set_hash = (SELECT set_hash FROM cur)"
+    "        GROUP BY parcel_id)"
+    " SELECT m.parcel_id,"
+    "        CASE WHEN m.refused IS NOT NULL THEN 0 WHEN ov.parcel_id IS NOT NULL THEN 1 ELSE 2 END,"
+    "        coalesce(m.refused, ov.other_parcel_id, ''), coalesce(ov.share, 0),"
+    "        coalesce(ov.n, 0)"
+    " FROM parcel_set_members m"
+    " LEFT JOIN px ON px.parcel_id = m.parcel_id LEFT JOIN ov ON ov.parcel_id = m.parcel_id"
+    " WHERE m.set_hash = (SELECT set_hash FROM cur)"
+    "   AND (m.refused IS NOT NULL OR ov.parcel_id IS NOT NULL"
+    "        OR (coalesce(px.n, 0) = 0 AND EXISTS (SELECT 1 FROM parcel_tiles t"
+    "            WHERE t.set_hash = (SELECT set_hash FROM cur))))"
+    " ORDER BY m.parcel_id COLLATE \"C\"";
+
+int store_parcel_problems_load(store *s, store_parcel_problem **out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    PGresult *r = store_query(s, "reading the parcels that cannot be observed",
+                              parcel_problems_sql, 0, NULL);
+    if (!r)
+        return MC_ERR;
+    size_t n = (size_t)PQntuples(r);
+    store_parcel_problem *p = calloc(n ? n : 1, sizeof *p);
+    if (!p) {
+        PQclear(r);
+        return mc_fail("reading the parcels that cannot be observed: out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        p[i].parcel_id = dup_text(r, (int)i, 0);
+        p[i].kind = (store_parcel_problem_kind)atoi(PQgetvalue(r, (int)i, 1));
+        p[i].detail = dup_text(r, (int)i, 2);
+        p[i].share = atof(PQgetvalue(r, (int)i, 3));
+        p[i].n_overlaps = (size_t)atoll(PQgetvalue(r, (int)i, 4));
+    }
+    PQclear(r);
+    *out = p;
+    *n_out = n;
+    return MC_OK;
+}
+
+void store_parcel_problems_free(store_parcel_problem *p, size_t n)
+{
+    for (size_t i = 0; p && i < n; i++) {
+        free(p[i].parcel_id);
+        free(p[i].detail);
+    }
+    free(p);
+}
+
+/* ---- the nightly invariant ---- */
+
+static char *json_list_text(const char *const *items, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        if (json_array_append_new(a, json_string(items[i])) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    char *text = a ? json_dumps(a, JSON_COMPACT) : NULL;
+    json_decref(a);
+    return text;
+}
+
+static const char check_sql[] =
+    "WITH c AS (SELECT DISTINCT e AS claim_id FROM json_array_elements_text($2::json) e),"
+    " p AS (SELECT DISTINCT e AS parcel_id FROM json_array_elements_text($3::json) e),"
+    " bad AS ("
+    "  SELECT 'claim ' || c.claim_id || ' has ' || count(d.decision_id) || ' current decisions' AS what"
+    "  FROM c LEFT JOIN decisions d ON d.claim_id = c.claim_id AND d.season = $1 AND d.is_current"
+    "  GROUP BY c.claim_id HAVING count(d.decision_id) <> 1"
+    "  UNION ALL"
+    "  SELECT 'parcel ' || p.parcel_id || ' has no current decision' FROM p"
+    "  WHERE NOT EXISTS (SELECT 1 FROM decisions d WHERE d.parcel_id = p.parcel_id"
+    "                    AND d.season = $1 AND d.is_current))"
+    " SELECT count(*), min(what COLLATE \"C\") FROM bad";
+
+int store_decisions_check(store *s, int season, const char *const *claim_ids, size_t n_claims,
+                          const char *const *parcel_ids, size_t n_parcels, size_t *n_bad,
+                          char *bad, size_t size)
+{
+    char season_s[16];
+    char *claims = json_list_text(claim_ids, n_claims);
+    char *parcels = json_list_text(parcel_ids, n_parcels);
+    *n_bad = 0;
+    bad[0] = '\0';
+    if (!claims || !parcels) {
+        free(claims);
+        free(parcels);
+        return mc_fail("checking the decisions: out of memory");
+    }
+    snprintf(season_s, sizeof season_s, "%d", season);
+    const char *p[3] = {season_s, claims, parcels};
+    PGresult *r = store_query(s, "checking that every claim has one decision", check_sql, 3, p);
+    free(claims);
+    free(parcels);
+    if (!r)
+        return MC_ERR;
+    *n_bad = (size_t)atoll(PQgetvalue(r, 0, 0));
+    snprintf(bad, size, "%s", PQgetvalue(r, 0, 1));
+    PQclear(r);
+    return MC_OK;
 }
 
 /* ---- writing decisions ---- */
@@ -608,14 +727,17 @@ int store_review_supersede(store *s, const char *case_number, const char *verdic
 
 /* ---- the decision feed ---- */
 
-/* COPY writes the CSV (quoting exact for any text). season is an integer we format. */
+/* COPY writes the CSV (quoting exact for any text); text cells go through
+ * mowcheck_csv_cell (schemas/031): no control characters, no formulas. season is an
+ * integer we format. */
 static const char feed_sql[] =
-    "COPY (SELECT d.claim_id, d.parcel_id, d.season, d.outcome, c.case_number,"
+    "COPY (SELECT mowcheck_csv_cell(d.claim_id) AS claim_id,"
+    "  mowcheck_csv_cell(d.parcel_id) AS parcel_id, d.season, d.outcome, c.case_number,"
     "  lr.verdict AS reviewed,"
-    "  CASE WHEN lr.verdict IS NULL THEN d.reason_text"
+    "  mowcheck_csv_cell(CASE WHEN lr.verdict IS NULL THEN d.reason_text"
     "       ELSE format('Reviewed by inspector %%s on %%s: %%s. %%s (Automatic: %%s)',"
     "                   lr.inspector, to_char(lr.reviewed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'),"
-    "                   replace(lr.verdict, '_', ' '), lr.note, d.reason_text) END AS reason"
+    "                   replace(lr.verdict, '_', ' '), lr.note, d.reason_text) END) AS reason"
     " FROM decisions d"
     " LEFT JOIN cases c ON c.claim_id = d.claim_id AND c.season = d.season"
     " LEFT JOIN LATERAL (SELECT verdict, inspector, note, reviewed_at FROM reviews r"

@@ -86,7 +86,14 @@ int store_detection_replace(store *s, int64_t run_id, const char *model_version,
     snprintf(run_text, sizeof run_text, "%" PRId64, run_id);
     if (store_begin(s, "storing detections") != MC_OK)
         return MC_ERR;
-    if (store_exec(s, "storing detections", staging_sql, 0, NULL) != MC_OK ||
+    /* Two detect runs at once (two `mowcheck run` on one database) take turns here
+     * instead of one dying on a duplicate key. */
+    char key[32];
+    snprintf(key, sizeof key, "%" PRId64, store_lock_key("mowcheck stage detect"));
+    const char *lock[1] = {key};
+    if (store_exec(s, "waiting for another detect run", "SELECT pg_advisory_xact_lock($1::bigint)",
+                   1, lock) != MC_OK ||
+        store_exec(s, "storing detections", staging_sql, 0, NULL) != MC_OK ||
         load_seasons(s, run_text, model_version, seasons, n_seasons) != MC_OK ||
         load_events(s, run_text, model_version, events, n_events) != MC_OK ||
         store_exec(s, "storing detections", replace_sql, 0, NULL) != MC_OK) {

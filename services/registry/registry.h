@@ -34,6 +34,10 @@ typedef struct registry_claims {
     size_t count;
 } registry_claims;
 
+/* 1: load claims without checking the windows' dates and order or that claim ids are
+ * unique (--unchecked-data: a registry with bad data, for tests of the client). */
+extern int registry_claims_unchecked;
+
 /* Loads and validates a claims CSV (header required, columns by name; unknown
  * columns ignored; min_mowings optional, default 1). Any bad row refuses the
  * whole file with a message naming the file, line and column. */

@@ -23,6 +23,7 @@ static const char usage[] =
     "                         [--tls-cert FILE --tls-key FILE --client-ca FILE]\n"
     "                         [--fault KIND [--fault-rate N] [--delay-ms N]]\n"
     "                         [--openapi FILE] [--port-file FILE] [--max-parcels N]\n"
+    "                         [--unchecked-data]\n"
     "\n"
     "A claims registry behind the X-Road message protocol for REST (r1), for\n"
     "development, tests and demos. Services: claims, listMethods, allowedMethods,\n"
@@ -41,6 +42,9 @@ static const char usage[] =
     "                       signed by the client CA (mutual TLS)\n"
     "  --fault KIND         delay, timeout, server-error, access-denied, malformed-json,\n"
     "                       registry-404, registry-500 (applies to the claims service)\n"
+    "  --unchecked-data     serve the claims as the file has them: dates that are no\n"
+    "                       dates, windows ending before they start, one claim_id for\n"
+    "                       two parcels (a registry with bad data, for tests)\n"
     "  --fault-rate N       fault only every Nth claims request (default 1: all)\n"
     "  --delay-ms N         delay of the delay fault (default 1000); how long the\n"
     "                       timeout fault holds a request (default 1 hour)\n"
@@ -96,7 +100,8 @@ static void parse_args(int argc, char **argv, registry_config *c, options *o)
         {"fault", required_argument, 0, 'f'},    {"fault-rate", required_argument, 0, 'r'},
         {"delay-ms", required_argument, 0, 'd'}, {"openapi", required_argument, 0, 'o'},
         {"port-file", required_argument, 0, 'p'}, {"max-parcels", required_argument, 0, 'n'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
+        {"unchecked-data", no_argument, 0, 'U'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     long delay_ms = -1;
     int opt;
@@ -119,6 +124,7 @@ static void parse_args(int argc, char **argv, registry_config *c, options *o)
         case 'o': c->openapi_path = optarg; break;
         case 'p': c->port_file = optarg; break;
         case 'n': c->max_parcels = number_arg("--max-parcels", optarg, 1, 100000); break;
+        case 'U': registry_claims_unchecked = 1; break;
         case 'h': fputs(usage, stdout); exit(0);
         default: fail_usage("%s", "bad option");
         }

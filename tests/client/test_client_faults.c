@@ -15,6 +15,8 @@ static const char *const parcels[] = {"EE-0001", "EE-0002", "EE-0003"};
 typedef struct outcome {
     int rc;
     size_t n_claims, n_failed;
+    size_t n_valid;     /* claims without an `invalid` reason */
+    char invalid[300];  /* the first invalid claim's reason */
     long rows;          /* audit rows of this issue */
     long rows_typed;    /* ... with the expected error type */
     double elapsed_ms;
@@ -31,6 +33,13 @@ static outcome fetch(const registry_config *c, const char *issue, const char *er
     o.elapsed_ms = now_ms() - t0;
     o.n_claims = a.n_claims;
     o.n_failed = a.n_failed;
+    o.n_valid = 0;
+    o.invalid[0] = '\0';
+    for (size_t i = 0; i < a.n_claims; i++) {
+        o.n_valid += a.claims[i].invalid[0] == '\0';
+        if (a.claims[i].invalid[0] && !o.invalid[0])
+            snprintf(o.invalid, sizeof o.invalid, "%s", a.claims[i].invalid);
+    }
     snprintf(o.failure, sizeof o.failure, "%s", a.failure);
     if (a.n_failed == 3)
         CHECK(has_parcel(&a, "EE-0001") && has_parcel(&a, "EE-0002") &&
@@ -227,14 +236,20 @@ static void test_connection_refused(void)
     CHECK_INT(o.rows_typed, 3);
 }
 
-/* Claims that fail validation (capture server): the batch fails, the message names
- * the request and the field, nothing is kept. */
+/* Claims that fail validation (capture server), beside a valid claim of another
+ * parcel: the bad claim alone is marked invalid, its reason naming the field, and
+ * the valid one is kept; the attempt is a success in the audit log. A claim of a
+ * parcel nobody asked about cannot be attributed: the batch fails. */
 static void test_invalid_claims(void)
 {
     static const char good[] =
         "{\"claim_id\": \"C-1\", \"parcel_id\": \"EE-0001\", \"season\": 2026, "
         "\"applicant\": \"APP-1\", \"scheme\": \"basic\", \"window_start\": \"2026-06-01\", "
         "\"window_end\": \"2026-08-31\", \"min_mowings\": 1, \"declared_area_ha\": 1.5";
+    static const char other[] =
+        "{\"claim_id\": \"C-2\", \"parcel_id\": \"EE-0002\", \"season\": 2026, "
+        "\"applicant\": \"APP-2\", \"scheme\": \"basic\", \"window_start\": \"2026-06-01\", "
+        "\"window_end\": \"2026-08-31\", \"min_mowings\": 1, \"declared_area_ha\": 2.5}";
     static const struct {
         const char *extra, *field;
     } cases[] = {
@@ -242,18 +257,20 @@ static void test_invalid_claims(void)
         {", \"window_start\": \"2026-02-30\"", "window_start"},
         {", \"window_end\": \"31.08.2026\"", "window_end"},
         {", \"min_mowings\": 0", "min_mowings"},
-        {", \"parcel_id\": \"EE-0999\"", "parcel_id"},
         {", \"season\": 2025", "season"},
         {", \"declared_area_ha\": \"big\"", "declared_area_ha"},
         {", \"applicant\": 17", "applicant"},
+        {", \"scheme\": \"GRASS\\u001b[2J\\r\\n\"", "scheme"},
+        {", \"parcel_id\": \"EE-0999\"", "parcel_id"},
     };
+    enum { N_CASES = sizeof cases / sizeof cases[0] };
     capture cp;
     capture_start(&cp);
     registry_config c = client_config(cp.base);
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    for (size_t i = 0; i < N_CASES; i++) {
         /* The bad field comes after the good one: later keys would be duplicates,
          * so the good object is cut before that key instead. */
-        char body[2048], obj[1024];
+        char body[4096], obj[1024];
         snprintf(obj, sizeof obj, "%s", good);
         char key[64];
         snprintf(key, sizeof key, ", \"%s\"", cases[i].field);
@@ -262,18 +279,28 @@ static void test_invalid_claims(void)
             char *next = strstr(at + 2, ", \"");
             memmove(at, next ? next : at + strlen(at), strlen(next ? next : at + strlen(at)) + 1);
         }
-        snprintf(body, sizeof body, "{\"claims\": [%s%s}]}", obj, cases[i].extra);
+        snprintf(body, sizeof body, "{\"claims\": [%s%s}, %s]}", obj, cases[i].extra, other);
         char *answer = capture_json_answer(&cp, body);
         char issue[64];
         snprintf(issue, sizeof issue, "invalid-%zu", i);
-        outcome o = fetch(&c, issue, "malformed");
+        int unattributable = strcmp(cases[i].field, "parcel_id") == 0;
+        outcome o = fetch(&c, issue, unattributable ? "malformed" : "");
         CHECK_INT(o.rc, MC_OK);
-        CHECK_INT(o.n_claims, 0);
-        CHECK_INT(o.n_failed, 3);
         CHECK_INT(o.rows, 1);
-        CHECK_INT(o.rows_typed, 1);
-        CHECK_MSG(strstr(o.failure, cases[i].field) && strstr(o.failure, "request "),
-                  "case %zu: %s", i, o.failure);
+        if (unattributable) {
+            CHECK_INT(o.n_claims, 0);
+            CHECK_INT(o.n_failed, 3);
+            CHECK_INT(o.rows_typed, 1);
+            CHECK_MSG(strstr(o.failure, "parcel EE-0999 was not asked for") &&
+                          strstr(o.failure, "request "),
+                      "case %zu: %s", i, o.failure);
+        } else {
+            CHECK_INT(o.n_claims, 2);
+            CHECK_INT(o.n_valid, 1);
+            CHECK_INT(o.n_failed, 0);
+            CHECK_MSG(strstr(o.invalid, cases[i].field) && strstr(o.invalid, "claim C-1"),
+                      "case %zu: %s", i, o.invalid);
+        }
         free(answer);
     }
     /* The same object, valid: accepted (so the cases above fail for their field). */
@@ -282,16 +309,76 @@ static void test_invalid_claims(void)
     char *answer = capture_json_answer(&cp, body);
     outcome o = fetch(&c, "valid", "");
     CHECK_INT(o.n_claims, 1);
+    CHECK_INT(o.n_valid, 1);
     CHECK_INT(o.n_failed, 0);
     free(answer);
-    /* The same claim twice in one answer. */
+    /* A claim without an id: its parcel fails alone, the other parcel's claim stays. */
+    snprintf(body, sizeof body, "{\"claims\": [{\"parcel_id\": \"EE-0001\"}, %s]}", other);
+    answer = capture_json_answer(&cp, body);
+    o = fetch(&c, "no-id", "");
+    CHECK_INT(o.n_claims, 1);
+    CHECK_INT(o.n_failed, 1);
+    CHECK_MSG(strstr(o.failure, "claim_id") != NULL, "%s", o.failure);
+    free(answer);
+    /* The same claim twice in one answer: both are handed on (decide makes the claim
+     * an error, see tests/decide). */
     snprintf(body, sizeof body, "{\"claims\": [%s}, %s}]}", good, good);
     answer = capture_json_answer(&cp, body);
-    o = fetch(&c, "twice", "malformed");
-    CHECK_INT(o.n_claims, 0);
-    CHECK_INT(o.rows_typed, 1);
+    o = fetch(&c, "twice", "");
+    CHECK_INT(o.n_claims, 2);
     free(answer);
     capture_stop(&cp);
+}
+
+/* The circuit breaker: with the registry down, after breaker_failures failed
+ * attempts in a row nothing more is asked; every parcel is failed, the rest
+ * without a request. An isolated failure (every second request) never opens it. */
+static void test_circuit_breaker(void)
+{
+    srv s;
+    with_fault(&s, "server-error", NULL, NULL);
+    registry_config c = client_config(s.base);
+    c.max_parcels = 1;      /* three batches */
+    c.max_attempts = 2;
+    c.breaker_failures = 3; /* batch 1: 2 attempts; batch 2: 1, then the breaker opens */
+    outcome o = fetch(&c, "breaker", "Server.ServerProxy.InternalError");
+    CHECK_INT(o.rc, MC_OK);
+    CHECK_INT(o.n_failed, 3);
+    CHECK_INT(o.rows, 3); /* without the breaker: 3 batches x 2 attempts = 6 */
+    CHECK_MSG(strstr(o.failure, "circuit breaker") && strstr(o.failure, "3 registry requests"),
+              "%s", o.failure);
+    CHECK_INT(srv_log_count(&s, "/claims?", 3), 3);
+    srv_cleanup(&s);
+
+    with_fault(&s, "server-error", "2", NULL);
+    c = client_config(s.base);
+    c.max_parcels = 1;
+    c.breaker_failures = 2;
+    o = fetch(&c, "breaker-isolated", "Server.ServerProxy.InternalError");
+    CHECK_INT(o.n_failed, 0);
+    CHECK_INT(o.rows_typed, 2); /* requests 2 and 4 failed, each retried at once */
+    CHECK(!strstr(o.failure, "circuit breaker"));
+    srv_cleanup(&s);
+}
+
+/* A password in the registry URL appears nowhere: not in the failure (which becomes
+ * the decisions' reason) and not in the audit log. */
+static void test_credentials_redacted(void)
+{
+    srv s;
+    with_fault(&s, "delay", NULL, "0");
+    char url[200];
+    snprintf(url, sizeof url, "http://mowcheck:s3cr3t-pw@%s", s.base + strlen("http://"));
+    srv_cleanup(&s); /* nobody listens: a connection failure names the URL */
+    registry_config c = client_config(url);
+    c.max_attempts = 1;
+    outcome o = fetch(&c, "redacted", "connection");
+    CHECK_INT(o.n_failed, 3);
+    CHECK_MSG(!strstr(o.failure, "s3cr3t") && strstr(o.failure, "http://***@127.0.0.1"), "%s",
+              o.failure);
+    CHECK_INT(db_count(pg, "SELECT count(*) FROM audit_log WHERE issue = 'redacted'"), 1);
+    CHECK_INT(db_count(pg, "SELECT count(*) FROM audit_log WHERE audit_log::text LIKE '%s3cr3t%'"),
+              0);
 }
 
 int main(int argc, char **argv)
@@ -312,6 +399,8 @@ int main(int argc, char **argv)
     test_client_error();
     test_connection_refused();
     test_invalid_claims();
+    test_circuit_breaker();
+    test_credentials_redacted();
     PQfinish(pg);
     store_close(st);
     db_drop();

@@ -58,27 +58,36 @@ static char *value(PGconn *c, const char *q)
     return v;
 }
 
-static void load_evidence(PGconn *c)
+/* The tile, the current parcel set h1, scenes every 5 days 04-01..10-03, and every
+ * parcel of `values` (an SQL VALUES list) in h1 with 100 pixels, fully clear on every
+ * date, except P-CLOUDY: never a valid pixel. */
+static void seed_observations(PGconn *c, const char *values)
 {
+    char q[1024];
     sql(c, "INSERT INTO tiles VALUES ('35VLF', 32635, '{500000,10,0,6500000,0,-10}', 10980, 10980)");
     sql(c, "INSERT INTO parcel_sets (set_hash, source_path, id_field, n_parcels, is_current)"
            " VALUES ('h1', 'parcels.gpkg', 'parcel_id', 7, true)");
     sql(c, "CREATE TEMP TABLE tp (p text)");
-    sql(c, "INSERT INTO tp VALUES ('P-APPROVED'), ('P-NOTMOWED'), ('P-EDGE'), ('P-CLOUDY'),"
-           " ('P-PENDING'), ('P-''; DROP TABLE decisions; --'), ('P-NOCLAIM')");
+    snprintf(q, sizeof q, "INSERT INTO tp VALUES %s", values);
+    sql(c, q);
     sql(c, "INSERT INTO parcel_tiles SELECT 'h1', '35VLF', p, 100 FROM tp");
     sql(c, "INSERT INTO scenes (scene_id, tile_id, acquired_on, satellite, reflectance_offset_dn,"
            " path, set_hash)"
            " SELECT 'S2A_35VLF_' || to_char(d, 'YYYYMMDD') || '_0_L2A', '35VLF', d, 'S2A', -1000,"
            " '/scenes', 'h1' FROM generate_series(date '2026-04-01', date '2026-10-03',"
            " interval '5 days') d");
-    /* every parcel fully clear on every date, except P-CLOUDY: never a valid pixel */
     sql(c, "SELECT observation_parts_partition(acquired_on, tile_id) FROM scenes");
     sql(c, "INSERT INTO observation_parts SELECT scene_id, p, 100,"
            " CASE WHEN p = 'P-CLOUDY' THEN 0 ELSE 100 END, 100,"
            " CASE WHEN p = 'P-CLOUDY' THEN 0 ELSE 600000 END,"
            " CASE WHEN p = 'P-CLOUDY' THEN 0 ELSE 3600000000 END, tile_id, acquired_on"
            " FROM scenes, tp");
+}
+
+static void load_evidence(PGconn *c)
+{
+    seed_observations(c, "('P-APPROVED'), ('P-NOTMOWED'), ('P-EDGE'), ('P-CLOUDY'),"
+                         " ('P-PENDING'), ('P-''; DROP TABLE decisions; --'), ('P-NOCLAIM')");
     sql(c, "INSERT INTO parcel_seasons SELECT p, 2026, CASE WHEN p = 'P-CLOUDY' THEN 0 ELSE 38 END,"
            " p <> 'P-CLOUDY', CASE WHEN p IN ('P-APPROVED', 'P-EDGE') THEN 0.98 ELSE 0.01 END,"
            " CASE WHEN p IN ('P-APPROVED', 'P-EDGE') THEN 'confident_event'"
@@ -356,13 +365,38 @@ static void test_roles(PGconn *c)
     CHECK(refused(c, "UPDATE audit_log SET user_id = 'x'", "permission denied"));
     CHECK(refused(c, "DELETE FROM audit_log", "permission denied"));
     CHECK(refused(c, "DELETE FROM cases", "permission denied"));
+    /* audit rows only through audit_log_append, which fills who and when itself */
+    CHECK(refused(c, "INSERT INTO audit_log (attempt, client, service, user_id, parcel_ids,"
+                     " x_road_id, duration_ms, logged_at) VALUES (1, 'a', 'b', 'c', '{}', 'forged',"
+                     " 1, '2020-01-01')", "permission denied"));
     sql(c, "BEGIN");
-    sql(c, "INSERT INTO audit_log (attempt, client, service, user_id, parcel_ids, x_road_id,"
-           " duration_ms) VALUES (1, 'EE/GOV/1/x', 'EE/GOV/2/r/claims', 'EE1', '{P-1}', 'id2', 1)");
+    sql(c, "SELECT audit_log_append(NULL, 1, 'EE/GOV/1/x', 'EE/GOV/2/r/claims', 'EE1', NULL,"
+           " NULL, 2026, '[\"P-1\"]', '[]', '[]', '[]', 'id2', NULL, NULL, NULL, 200, NULL, NULL,"
+           " 1, NULL)");
+    CHECK_INT(db_count(c, "SELECT count(*) FROM audit_log WHERE x_road_id = 'id2'"
+                          " AND logged_by = session_user AND logged_at > now() - interval '1 hour'"), 1);
     sql(c, "UPDATE decisions SET is_current = is_current WHERE claim_id = 'C-1'");
     sql(c, "ROLLBACK");
+    /* a case number whose check digits do not match its season and serial */
+    CHECK(refused(c, "INSERT INTO cases (case_number, claim_id, parcel_id, season, serial)"
+                     " VALUES ('MC-2026-000099-00', 'C-X', 'P-X', 2026, 99)", "check_digits"));
     sql(c, "RESET ROLE");
     CHECK(refused(c, "UPDATE audit_log SET user_id = 'x'", "append-only")); /* even the owner */
+    CHECK(refused(c, "INSERT INTO cases (case_number, claim_id, parcel_id, season, serial)"
+                     " VALUES ('MC-2026-000005-00', 'C-X', 'P-X', 2026, 5)", "check_digits"));
+    /* even the owner's direct insert gets the database's who and when */
+    sql(c, "BEGIN");
+    sql(c, "INSERT INTO audit_log (attempt, client, service, user_id, parcel_ids, x_road_id,"
+           " duration_ms, logged_at, logged_by) VALUES (1, 'a', 'b', 'c', '{}', 'id3', 1,"
+           " '2020-01-01', 'somebody else')");
+    CHECK_INT(db_count(c, "SELECT count(*) FROM audit_log WHERE x_road_id = 'id3'"
+                          " AND logged_by = session_user AND logged_at > '2021-01-01'"), 1);
+    sql(c, "ROLLBACK");
+    sql(c, "SET ROLE mowcheck_inspector");
+    CHECK(refused(c, "SELECT audit_log_append(NULL, 1, 'a', 'b', 'c', NULL, NULL, 2026, '[]',"
+                     " '[]', '[]', '[]', 'id4', NULL, NULL, NULL, 200, NULL, NULL, 1, NULL)",
+                  "permission denied"));
+    sql(c, "RESET ROLE");
 }
 
 /* The stored detections as if `mowcheck detect` had made them with the shipped model:
@@ -398,6 +432,18 @@ static void test_decide_cli(PGconn *c, const char *base)
     free(out);
     CHECK_INT(run_cli("decide --registry http://127.0.0.1:9 --as-of 2026-13-01", &out), 2);
     CHECK(strstr(out, "--as-of: '2026-13-01' is not a date") != NULL);
+    free(out);
+    /* plain http:// with client-certificate settings: refused, unless allowed outright */
+    snprintf(args, sizeof args, "decide --registry %s --season 2026 --as-of 2026-10-05"
+                                " --registry-user-id EE38001010000 --registry-tls-cert /no/cert.pem",
+             base);
+    CHECK_INT(run_cli(args, &out), 2);
+    CHECK_MSG(strstr(out, "is plain http:// but client-certificate settings are given") != NULL,
+              "output: %s", out);
+    free(out);
+    strncat(args, " --registry-allow-plain-http 1", sizeof args - strlen(args) - 1);
+    CHECK_INT(run_cli(args, &out), 0);
+    CHECK_MSG(strstr(out, "claims travel in cleartext") != NULL, "output: %s", out);
     free(out);
 }
 
@@ -463,7 +509,9 @@ static void test_hostile_review(store *st)
     free(out);
     char *csv = export_text(st);
     CHECK(strstr(csv, ",needs_visit,\"Reviewed by inspector INSP-'11 on ") != NULL);
-    CHECK(strstr(csv, "x'); DROP TABLE reviews; --, \"\"quoted\"\"\n\x1b[31mred") != NULL);
+    /* control characters of the note become '?' in the feed: one line per decision */
+    CHECK(strstr(csv, "x'); DROP TABLE reviews; --, \"\"quoted\"\"??[31mred?[0m?nnn") != NULL);
+    CHECK(strchr(csv, '\x1b') == NULL);
     free(csv);
     free(note);
 }
@@ -615,6 +663,160 @@ static void test_faults(void)
     db_drop();
 }
 
+/* ---- a night with bad data: no claim lost, no night stopped ---- */
+
+#define LONG_PARCEL "P-LONG-" \
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+
+/* The parcel set holds every kind of trouble (see claims-bad-night.csv): a parcel
+ * too small to observe (a member without a pixel), a refused geometry, one that
+ * another covers, a claim id given for two parcels, a claim with a window date that
+ * is no date beside a good claim of the same parcel, a window in another year, a
+ * 200-byte parcel id. */
+static void load_bad_night(PGconn *c)
+{
+    seed_observations(c, "('P-OK'), ('P-OVER'), ('P-DUPA'), ('P-DUPB'), ('P-BADWIN'),"
+                         " ('P-YEAR'), ('" LONG_PARCEL "'), ('-P-FORMULA'), ('P-BIG'), ('P-NOCLAIM')");
+    sql(c, "INSERT INTO parcel_set_members SELECT 'h1', p, NULL FROM tp");
+    sql(c, "INSERT INTO parcel_set_members VALUES ('h1', 'P-SMALL', NULL),"
+           " ('h1', 'P-GEOM', 'has an invalid geometry (Self-intersection[500150 6499870])')");
+    sql(c, "INSERT INTO parcel_overlaps VALUES ('h1', 'P-OVER', 'P-OK', 0.8),"
+           " ('h1', 'P-BIG', 'P-DUPA', 0.06), ('h1', 'P-BIG', 'P-DUPB', 0.07),"
+           " ('h1', 'P-YEAR', 'P-DUPA', 0.06), ('h1', 'P-YEAR', 'P-DUPB', 0.07)");
+    sql(c, "INSERT INTO parcel_seasons SELECT p, 2026, 38, true,"
+           " CASE WHEN p = 'P-OK' THEN 0.98 ELSE 0.01 END,"
+           " CASE WHEN p = 'P-OK' THEN 'confident_event' ELSE 'no_event_covered' END,"
+           " 'model-test@1', NULL FROM tp");
+    sql(c, "INSERT INTO events VALUES"
+           " ('P-OK', 2026, '2026-06-15', '2026-06-25', '2026-06-20', 0.98, 'model-test@1', NULL),"
+           " ('P-OVER', 2026, '2026-06-15', '2026-06-25', '2026-06-20', 0.98, 'model-test@1', NULL)");
+}
+
+/* The nightly invariant, from the registry's side: every claim it holds for a
+ * parcel of the set has exactly one current decision, and the feed has one row per
+ * claim plus one per parcel whose claims failed as a whole. */
+static void check_invariant(PGconn *c, store *st, const char *claims_csv)
+{
+    FILE *f = fopen(claims_csv, "r");
+    REQUIRE(f != NULL);
+    char line[1024];
+    int n_claims = 0;
+    REQUIRE(fgets(line, sizeof line, f) != NULL); /* header */
+    const char *seen[64];
+    while (fgets(line, sizeof line, f) && n_claims < 64) {
+        char *comma = strchr(line, ','), *parcel = comma + 1, *end = strchr(parcel, ',');
+        *comma = *end = '\0';
+        if (strcmp(parcel, "P-NOTINSET") == 0)
+            continue; /* not a parcel of ours: never asked, never answered */
+        int dup = 0;
+        for (int i = 0; i < n_claims; i++)
+            dup |= strcmp(seen[i], line) == 0;
+        if (dup)
+            continue;
+        seen[n_claims++] = strdup(line);
+        char q[1200];
+        snprintf(q, sizeof q, "SELECT count(*) FROM decisions WHERE claim_id = '%s'"
+                              " AND season = 2026 AND is_current", line);
+        CHECK_MSG(db_count(c, q) == 1, "claim %s: %ld current decisions", line, db_count(c, q));
+    }
+    fclose(f);
+    char *csv = export_text(st);
+    int rows = -1; /* the header */
+    for (const char *p = csv; *p; p++)
+        rows += *p == '\n';
+    long parcel_errors = db_count(c, "SELECT count(*) FROM decisions WHERE is_current"
+                                     " AND claim_id IS NULL AND season = 2026");
+    CHECK_INT(rows, n_claims + parcel_errors);
+    for (int i = 0; i < n_claims; i++)
+        free((char *)seen[i]);
+    free(csv);
+}
+
+static char *reason_of(PGconn *c, const char *claim)
+{
+    char q[300];
+    snprintf(q, sizeof q, "SELECT reason_text FROM decisions WHERE claim_id = '%s' AND is_current",
+             claim);
+    return value(c, q);
+}
+
+static void check_reason(PGconn *c, const char *claim, const char *needle)
+{
+    char *r = reason_of(c, claim);
+    CHECK_MSG(strstr(r, needle) != NULL, "claim %s: reason '%s' lacks '%s'", claim, r, needle);
+    free(r);
+}
+
+static void test_bad_night(void)
+{
+    db_create("decide_night");
+    store *st = db_store();
+    PGconn *c = db_connect();
+    load_bad_night(c);
+    char claims[600];
+    snprintf(claims, sizeof claims, "%s/claims-bad-night.csv", data_dir);
+    const char *args[] = {"--claims", claims, "--unchecked-data", NULL};
+    srv s;
+    REQUIRE(srv_spawn(&s, registry_bin, args, 0) == 0);
+    registry_config reg = client_config(s.base);
+    reg.max_parcels = 1; /* one parcel a batch: C-DUP comes in two batches */
+    decide_stage_summary sum = run_decide(st, &reg);
+    /* item 1: asked about every parcel of the set, also those without a pixel */
+    CHECK_INT(sum.n_parcels, 12);
+    check_outcome(c, "C-OK", "approved/enough_mowings");
+    check_outcome(c, "C-SMALL", "inconclusive/no_observations");
+    check_reason(c, "C-SMALL", "Too small to observe");
+    /* ... but while its window is open it waits like any claim: its tile may come later */
+    check_outcome(c, "C-SMALL-LATE", "pending/window_open");
+    check_outcome(c, "C-GEOM", "inconclusive/no_observations");
+    check_reason(c, "C-GEOM", "Geometry refused: the parcel has an invalid geometry "
+                              "(Self-intersection");
+    CHECK_INT(db_count(c, "SELECT count(*) FROM cases WHERE claim_id IN ('C-SMALL', 'C-GEOM')"), 2);
+    /* item 2: the parcel another covers is for a person, whatever its events say */
+    check_outcome(c, "C-OVER", "inconclusive/no_observations");
+    check_reason(c, "C-OVER", "overlaps parcel P-OK: 80% of its area");
+    char *kind = value(c, "SELECT reason_json->'unobservable'->>'kind' FROM decisions"
+                          " WHERE claim_id = 'C-OVER'");
+    CHECK_STR(kind, "overlap");
+    free(kind);
+    /* item 3: one claim id for two parcels is an error for the claim and both parcels */
+    check_outcome(c, "C-DUP", "error/failure");
+    check_reason(c, "C-DUP", "claim C-DUP came for more than one parcel in one night "
+                             "(P-DUPA, P-DUPB)");
+    CHECK_INT(db_count(c, "SELECT count(*) FROM decisions WHERE is_current AND claim_id IS NULL"
+                          " AND parcel_id = 'P-DUPB' AND outcome = 'error'"), 1);
+    CHECK_INT(db_count(c, "SELECT count(*) FROM cases WHERE claim_id = 'C-DUP'"), 0);
+    /* item 8: the bad claim alone is an error naming the field; its neighbour is decided */
+    check_outcome(c, "C-BADWIN", "error/failure");
+    check_reason(c, "C-BADWIN", "window_end '2026-02-30' is not a date");
+    check_outcome(c, "C-BADWIN-OK", "not_mowed/too_few_mowings");
+    /* a parcel that loses a little to each of several parcels, more in all */
+    check_outcome(c, "C-BIG", "inconclusive/no_observations");
+    check_reason(c, "C-BIG", "overlaps parcel P-DUPB and 1 other: 13% of its area is also in "
+                             "other parcels");
+    /* item 10: a window in another year than the season (an error before any overlap) */
+    check_outcome(c, "C-YEAR", "error/bad_claim");
+    CHECK_INT(db_count(c, "SELECT count(*) FROM cases WHERE claim_id = 'C-YEAR'"), 0);
+    /* item 9: a 200-byte parcel id is asked about and decided */
+    check_outcome(c, "C-LONG", "not_mowed/too_few_mowings");
+    /* item 16: ids a spreadsheet would take for formulas are guarded in the feed */
+    check_outcome(c, "@C-FORMULA", "not_mowed/too_few_mowings");
+    char *feed = export_text(st);
+    CHECK_MSG(strstr(feed, "\n'@C-FORMULA,'-P-FORMULA,2026,not_mowed,") != NULL, "%s", feed);
+    CHECK(strstr(feed, "\n@C-FORMULA") == NULL);
+    free(feed);
+    CHECK(sum.n_failed_parcels >= 3); /* the run says it needs attention */
+    check_invariant(c, st, claims);
+    /* a second night on the same data changes nothing */
+    sum = run_decide(st, &reg);
+    CHECK_INT(sum.n_new + sum.n_changed, 0);
+    check_invariant(c, st, claims);
+    srv_cleanup(&s);
+    PQfinish(c);
+    store_close(st);
+    db_drop();
+}
+
 int main(int argc, char **argv)
 {
     REQUIRE(argc == 4);
@@ -649,5 +851,6 @@ int main(int argc, char **argv)
     store_close(st);
     db_drop();
     test_faults();
+    test_bad_night();
     return test_summary();
 }

@@ -2,6 +2,7 @@
  * and leaves what was stored before exactly as it was; the run goes on. An invalid
  * parcel polygon is reported by parcel id and the other parcels are still observed. */
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include "fixture.h"
 
@@ -71,6 +72,13 @@ static void write_bad_scenes(const char *scenes)
     REQUIRE(fx_write_scene(scenes, "S2B_35VLF_2026070_0_L2A", &sc, NULL) == 0);
     /* a second delivery of the stored tile-date */
     REQUIRE(fx_write_scene(scenes, "S2A_35VLF_20260615_0_L2A", &sc, NULL) == 0);
+    /* B08 a named pipe: opening it would block ingest for good */
+    REQUIRE(fx_write_scene(scenes, "S2B_35VLF_20260706_0_L2A", &sc, NULL) == 0);
+    snprintf(path, sizeof path, "%s/S2B_35VLF_20260706_0_L2A/B08.tif", scenes);
+    REQUIRE(unlink(path) == 0 && mkfifo(path, 0644) == 0);
+    /* folder names that are not UTF-8, and that would forge a log line */
+    REQUIRE(fx_write_scene(scenes, "S2B_35VLF_\xff\xfe_0_L2A", &sc, NULL) == 0);
+    REQUIRE(fx_write_scene(scenes, "S2B_35VLF_20260707\nmowcheck: forged_0_L2A", &sc, NULL) == 0);
 }
 
 static void expect_rejected(const char *log, const char *dsn, const char *scenes, const char *id,
@@ -103,11 +111,23 @@ int main(void)
     char w1[256], w2[256];
     fx_rect(w1, sizeof w1, FX_X0, FX_Y0 - 80, FX_X0 + 80, FX_Y0);
     fx_rect(w2, sizeof w2, FX_X0 + 200, FX_Y0 - 280, FX_X0 + 280, FX_Y0 - 200);
-    const char *ids[] = {"P1", "P2", "BAD1"};
+    /* OVA and OVB: the same square twice (their ground counts for neither); TINY:
+     * 15 m wide, nothing left after the 10 m inner buffer */
+    char wo[256], wt[256];
+    fx_rect(wo, sizeof wo, FX_X0 + 100, FX_Y0 - 280, FX_X0 + 180, FX_Y0 - 200);
+    fx_rect(wt, sizeof wt, FX_X0, FX_Y0 - 200, FX_X0 + 15, FX_Y0 - 185);
+    /* HUGE (400 m x 400 m, off the scene) wholly covers S1..S3 (100 m x 100 m each):
+     * each takes 6% of HUGE, 19% in all */
+    char wh[256], ws[3][256];
+    fx_rect(wh, sizeof wh, FX_X0 + 5000, FX_Y0 - 400, FX_X0 + 5400, FX_Y0);
+    for (int k = 0; k < 3; k++)
+        fx_rect(ws[k], sizeof ws[k], FX_X0 + 5000 + 120 * k, FX_Y0 - 100, FX_X0 + 5100 + 120 * k,
+                FX_Y0);
+    const char *ids[] = {"P1", "P2", "BAD1", "OVA", "OVB", "TINY", "HUGE", "S1", "S2", "S3"};
     const char *wkt[] = {w1, w2,
                          "POLYGON ((500100 6499900, 500160 6499840, 500160 6499900, 500100 "
-                         "6499840, 500100 6499900))"};
-    REQUIRE(fx_write_parcels(parcels, 32635, ids, wkt, 3) == 0);
+                         "6499840, 500100 6499900))", wo, wo, wt, wh, ws[0], ws[1], ws[2]};
+    REQUIRE(fx_write_parcels(parcels, 32635, ids, wkt, 10) == 0);
 
     db_create("mowcheck_ingest_bad", dsn, sizeof dsn);
     store *s = db_open(dsn);
@@ -118,7 +138,22 @@ int main(void)
     CHECK_INT(ingest_capture(&o, s, &sum, &log), MC_OK);
     CHECK_INT(sum.scenes_ingested, 1);
     CHECK_MSG(strstr(log, "BAD1") != NULL, "the invalid polygon is not reported by id:\n%s", log);
+    CHECK_MSG(strstr(log, "parcels OVA and OVB overlap: the shared area is 100% of OVA and "
+                          "100% of OVB") != NULL, "the overlap is not reported:\n%s", log);
+    CHECK_MSG(strstr(log, "parcel HUGE overlaps 3 other parcels: 19% of its area in all") != NULL,
+              "the huge parcel is not reported:\n%s", log);
     free(log);
+    /* every parcel is a member of the set, so that decide asks about each */
+    char members[256];
+    db_value(dsn, "SELECT string_agg(parcel_id || ':' || coalesce(left(refused, 25), '-'), ','"
+                  " ORDER BY parcel_id) FROM parcel_set_members", members, sizeof members);
+    CHECK_STR(members, "BAD1:has an invalid geometry (,HUGE:-,OVA:-,OVB:-,P1:-,P2:-,S1:-,S2:-,"
+                       "S3:-,TINY:-");
+    db_value(dsn, "SELECT string_agg(parcel_id || '/' || other_parcel_id || '/' || share, ','"
+                  " ORDER BY parcel_id, other_parcel_id) FROM parcel_overlaps", members,
+             sizeof members);
+    CHECK_STR(members, "HUGE/S1/0.0625,HUGE/S2/0.0625,HUGE/S3/0.0625,OVA/OVB/1,OVB/OVA/1,"
+                       "S1/HUGE/1,S2/HUGE/1,S3/HUGE/1");
     char *before = db_export(s);
     db_row row;
     CHECK(db_find_row(before, "P1", "2026-06-15", &row) && strcmp(row.f[5], "36") == 0);
@@ -127,10 +162,16 @@ int main(void)
 
     write_bad_scenes(scenes);
     CHECK_INT(ingest_capture(&o, s, &sum, &log), MC_OK);
-    CHECK_INT(sum.scenes_found, 8);
+    CHECK_INT(sum.scenes_found, 11);
+    CHECK_INT(sum.scenes_new, 10); /* each scene once: found = skipped + new */
     CHECK_INT(sum.scenes_skipped, 1);
     CHECK_INT(sum.scenes_ingested, 0);
-    CHECK_INT(sum.scenes_rejected, 6);
+    CHECK_INT(sum.scenes_rejected, 9);
+    expect_rejected(log, dsn, scenes, "S2B_35VLF_20260706_0_L2A", "B08.tif",
+                    "is not a regular file");
+    expect_rejected(log, dsn, scenes, "S2B_35VLF_\\xff\\xfe_0_L2A", "", "S2B_35VLF_\\xff");
+    expect_rejected(log, dsn, scenes, "S2B_35VLF_20260707\\nmowcheck: forged_0_L2A", "", "");
+    CHECK_MSG(!strstr(log, "\nmowcheck: forged"), "a folder name forged a log line:\n%s", log);
     CHECK_INT(sum.scenes_duplicate, 1);
     expect_rejected(log, dsn, scenes, "S2B_35VLF_20260701_0_L2A", "B08.tif", "B08.tif");
     expect_rejected(log, dsn, scenes, "S2B_35VLF_20260702_0_L2A", "SCL.tif", "SCL");

@@ -4,6 +4,7 @@
  * 10 m pixels; pixel centres are at x = 5 mod 10. Expected counts are worked out
  * in the comments. */
 #include <fcntl.h>
+#include <math.h>
 #include <gdal.h>
 #include <ogr_api.h>
 #include <ogr_srs_api.h>
@@ -258,6 +259,10 @@ static void test_invalid_refused(void)
     CHECK_MSG(strstr(captured, "parcel BOWTIE-7 has an invalid geometry"), "%s", captured);
     CHECK_MSG(strstr(captured, "parcel LINE-8 is a"), "%s", captured);
     CHECK_MSG(strstr(captured, "parcel NOGEOM-9 has no geometry"), "%s", captured);
+    /* the reasons stay with the set: decide gives them to the parcels' claims */
+    CHECK(s->refused && !s->refused[0]);
+    CHECK(s->refused && s->refused[1] && strstr(s->refused[1], "has an invalid geometry"));
+    CHECK(s->refused && s->refused[3] && strcmp(s->refused[3], "has no geometry") == 0);
     tile_grid t = tile("35VLF", 32635, X0, Y0, 100, 100);
     label_raster *lr = build(s, &t, &t, 1, 0);
     REQUIRE(lr);
@@ -306,6 +311,75 @@ static void test_overlap(void)
     REQUIRE(lr);
     CHECK_INT(lr->n_pixels[1], 64);
     labels_free(lr);
+    parcels_free(s);
+}
+
+/* Ids that cannot be stored, exported or asked about (a newline, bytes that are
+ * not UTF-8, more than 255 bytes) leave their feature out, named by number; the
+ * others load, a 200-byte id among them. */
+static void test_bad_ids(void)
+{
+    char long_ok[201], too_long[301];
+    memset(long_ok, 'L', 200);
+    long_ok[200] = '\0';
+    memset(too_long, 'T', 300);
+    too_long[300] = '\0';
+    const char *p = path_in_tmp("bad-ids.gpkg");
+    feat f[] = {
+        {"GOOD", rect_wkt(X0, Y0 - 100, X0 + 100, Y0)},
+        {"EE-1\nforged", rect_wkt(X0, Y0 - 300, X0 + 100, Y0 - 200)},
+        {"EE-\xff\xfe", rect_wkt(X0, Y0 - 500, X0 + 100, Y0 - 400)},
+        {too_long, rect_wkt(X0, Y0 - 700, X0 + 100, Y0 - 600)},
+        {long_ok, rect_wkt(X0, Y0 - 900, X0 + 100, Y0 - 800)},
+    };
+    write_gpkg(p, 32635, "parcel_id", 0, wkbPolygon, f, 5);
+    parcel_set *s = NULL;
+    capture_start();
+    int rc = parcels_load(p, "parcel_id", 10, &s);
+    capture_end();
+    REQUIRE(rc == MC_OK);
+    CHECK_INT(s->n, 2);
+    CHECK_INT(s->n_dropped, 3);
+    CHECK_STR(s->ids[0], "GOOD");
+    CHECK_STR(s->ids[1], long_ok);
+    CHECK_MSG(strstr(captured, "feature 2: the id \"EE-1\\nforged\"") &&
+                  strstr(captured, "control character"), "%s", captured);
+    CHECK_MSG(strstr(captured, "feature 3: the id \"EE-\\xff\\xfe\"") &&
+                  strstr(captured, "not valid UTF-8"), "%s", captured);
+    CHECK_MSG(strstr(captured, "feature 4: ") && strstr(captured, "longer than 255 bytes"), "%s",
+              captured);
+    CHECK_MSG(!strstr(captured, "\nforged"), "a raw newline reached the log: %s", captured);
+    parcels_free(s);
+}
+
+/* Overlaps by area: A and B share a quarter of each; C and D are the same square;
+ * E only touches A. */
+static void test_find_overlaps(void)
+{
+    const char *p = path_in_tmp("overlaps.gpkg");
+    feat f[] = {
+        {"A", rect_wkt(X0, Y0 - 200, X0 + 200, Y0)},
+        {"B", rect_wkt(X0 + 100, Y0 - 300, X0 + 300, Y0 - 100)},
+        {"C", rect_wkt(X0 + 1000, Y0 - 100, X0 + 1100, Y0)},
+        {"D", rect_wkt(X0 + 1000, Y0 - 100, X0 + 1100, Y0)},
+        {"E", rect_wkt(X0 - 200, Y0 - 200, X0, Y0)},
+        {"F", rect_wkt(X0 + 5000, Y0 - 100, X0 + 5010, Y0)},
+    };
+    write_gpkg(p, 32635, "parcel_id", 0, wkbPolygon, f, 6);
+    parcel_set *s = NULL;
+    REQUIRE(parcels_load(p, "parcel_id", 10, &s) == MC_OK);
+    parcel_overlap *ov = NULL;
+    size_t n = 0;
+    REQUIRE(parcels_find_overlaps(s, 0.1, &ov, &n) == MC_OK);
+    REQUIRE(n == 2);
+    CHECK(ov[0].a == 0 && ov[0].b == 1);
+    CHECK(fabs(ov[0].share_a - 0.25) < 1e-9 && fabs(ov[0].share_b - 0.25) < 1e-9);
+    CHECK(ov[1].a == 2 && ov[1].b == 3);
+    CHECK(fabs(ov[1].share_a - 1) < 1e-9 && fabs(ov[1].share_b - 1) < 1e-9);
+    free(ov);
+    REQUIRE(parcels_find_overlaps(s, 0.3, &ov, &n) == MC_OK);
+    CHECK(n == 1 && ov[0].a == 2 && ov[0].b == 3);
+    free(ov);
     parcels_free(s);
 }
 
@@ -750,6 +824,8 @@ int main(void)
     test_load_errors();
     test_invalid_refused();
     test_overlap();
+    test_bad_ids();
+    test_find_overlaps();
     test_reprojection();
     test_ownership();
     test_zone_ownership();

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <ftw.h>
 #include <pwd.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -68,7 +69,23 @@ static void test_lifecycle(const char *state_dir)
     REQUIRE(t != NULL);
     CHECK_INT(t->cluster->started_here, 0);
     CHECK_INT(t->n_migrations_applied, 0);
+    /* ... quietly: each stage of a run closes its store, and "still in use" three
+     * times a night said nothing the operator needs */
+    char log_path[] = "/tmp/mc-store-cluster-log-XXXXXX";
+    int log_fd = mkstemp(log_path);
+    REQUIRE(log_fd >= 0);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(log_fd, 2);
     store_close(t);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char said[512] = {0};
+    CHECK(pread(log_fd, said, sizeof said - 1, 0) >= 0);
+    close(log_fd);
+    unlink(log_path);
+    CHECK_MSG(strstr(said, "still in use") == NULL, "closing said: %s", said);
     CHECK(server_answers(socket_dir));
     CHECK(store_run_end(s, run_id, "ok", NULL) == MC_OK);
 
@@ -139,6 +156,70 @@ static void test_concurrent(const char *state_dir)
     CHECK(!server_answers(socket_dir));
 }
 
+/* A child opens the private cluster of a fresh state directory; the parent kills it
+ * with SIGKILL as soon as `ready` says so. */
+static void kill_during_open(const char *state_dir, int (*ready)(const char *state_dir))
+{
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        store *s = open_private(state_dir);
+        (void)s;
+        pause();
+        _exit(0);
+    }
+    for (int i = 0; i < 60000 && !ready(state_dir); i++) {
+        struct timespec ts = {0, 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGKILL);
+    int st;
+    waitpid(pid, &st, 0);
+}
+
+static int server_up(const char *state_dir)
+{
+    char socket_dir[1024];
+    snprintf(socket_dir, sizeof socket_dir, "%s/pg/socket", state_dir);
+    return server_answers(socket_dir);
+}
+
+static int initdb_writing(const char *state_dir)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/pg/data.initdb/base", state_dir);
+    return access(path, F_OK) == 0;
+}
+
+/* Killed right after the server came up (before pg_ctl start even returned): the
+ * next run on the directory joins the server and, the last one out, stops it. */
+static void test_killed_after_start(const char *state_dir)
+{
+    kill_during_open(state_dir, server_up);
+    REQUIRE(server_up(state_dir));
+    store *s = open_private(state_dir);
+    REQUIRE(s != NULL);
+    store_close(s);
+    CHECK_MSG(!server_up(state_dir), "the server of a killed run is left running for good");
+}
+
+/* Killed during the first initdb: initdb dies too, and the next run creates the
+ * cluster from scratch. */
+static void test_killed_during_initdb(const char *state_dir)
+{
+    kill_during_open(state_dir, initdb_writing);
+    struct timespec ts = {0, 300000000L};
+    nanosleep(&ts, NULL);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "pgrep -f 'initd[b] -D %s/pg/data.initdb' >/dev/null", state_dir);
+    CHECK_MSG(system(cmd) != 0, "an orphaned initdb still runs");
+    store *s = open_private(state_dir);
+    CHECK_MSG(s != NULL, "the run after a killed initdb fails");
+    if (s)
+        store_close(s);
+    CHECK(!server_up(state_dir));
+}
+
 static void test_socket_path_too_long(const char *base)
 {
     char dir[512];
@@ -166,6 +247,10 @@ int main(void)
     test_lifecycle(state_dir);
     snprintf(state_dir, sizeof state_dir, "%s/state2", base);
     test_concurrent(state_dir);
+    snprintf(state_dir, sizeof state_dir, "%s/state3", base);
+    test_killed_after_start(state_dir);
+    snprintf(state_dir, sizeof state_dir, "%s/state4", base);
+    test_killed_during_initdb(state_dir);
     test_socket_path_too_long(base);
     nftw(base, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return test_summary();
