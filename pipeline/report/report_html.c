@@ -35,7 +35,8 @@ void report_html_escape(FILE *out, const char *text)
         case '>': fputs("&gt;", out); break;
         case '"': fputs("&quot;", out); break;
         case '\'': fputs("&#39;", out); break;
-        default: fputc(*p, out);
+        default: /* control characters (from a registry field, say): never raw */
+            fputc((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p, out);
         }
     }
 }

@@ -105,6 +105,14 @@ const char *report_kv_get(const report_kv *kv, const char *key)
     return NULL;
 }
 
+/* A value in a plain-text notice: control characters become '?', so no value can
+ * start a line of its own, move the cursor or ring a terminal. */
+static void put_plain(FILE *out, const char *v)
+{
+    for (const unsigned char *c = (const unsigned char *)v; *c; c++)
+        fputc(*c < 0x20 || *c == 0x7f ? '?' : *c, out);
+}
+
 /* ---- rendering ---- */
 int report_render(FILE *out, const char *tmpl, const char *what, const report_var *vars,
                   size_t n_vars, int html)
@@ -129,7 +137,7 @@ int report_render(FILE *out, const char *tmpl, const char *what, const report_va
         if (html)
             report_html_escape(out, v->value);
         else
-            fputs(v->value, out);
+            put_plain(out, v->value);
         p = end + 2;
     }
     return ferror(out) ? mc_fail("template %s: write failed", what) : MC_OK;
