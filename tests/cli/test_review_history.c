@@ -121,6 +121,28 @@ static void test_needs_visit_and_defaults(PGconn *c, const char *login)
     free(number);
 }
 
+/* A login signs as itself or as a name mapped to it, never as a colleague: refused by
+ * the database, through the command line (exit 1, nothing recorded) and straight in. */
+static void test_signature(PGconn *c, const char *login)
+{
+    char *out, *number = fixture_case("C-7", 2026), q[400];
+    CHECK_INT(review("C-7", "--verdict mowed --inspector mallory --note 'x'", &out), 1);
+    contains(out, "may not sign a review as mallory", "review as a colleague");
+    free(out);
+    snprintf(q, sizeof q, "INSERT INTO reviews (case_number, verdict, inspector, note)"
+                          " VALUES ('%s', 'mowed', 'mallory', 'x')", number);
+    PGresult *r = PQexec(c, q);
+    CHECK(PQresultStatus(r) == PGRES_FATAL_ERROR &&
+          strstr(PQresultErrorMessage(r), "may not sign a review as mallory") != NULL);
+    PQclear(r);
+    CHECK_INT(db_count(c, "SELECT count(*) FROM reviews WHERE inspector = 'mallory'"), 0);
+    snprintf(q, sizeof q, "SELECT count(*) FROM inspector_logins WHERE db_login = '%s'"
+                          " AND inspector IN ('anna', 'bob', 'carl', 'dora', 'eve', 'frida')",
+             login);
+    CHECK_INT(db_count(c, q), 6); /* the mapped names sign (the tests below) */
+    free(number);
+}
+
 /* Straight into the database: the same rule, and the login cannot be forged. */
 static void test_database_rule(PGconn *c, const char *login)
 {
@@ -195,6 +217,8 @@ static void test_inspector_login(PGconn *c)
     snprintf(login, sizeof login, "review_insp_%ld", (long)getpid());
     snprintf(q, sizeof q, "CREATE ROLE %s LOGIN IN ROLE mowcheck_inspector", login);
     sql(c, q);
+    snprintf(q, sizeof q, "INSERT INTO inspector_logins VALUES ('%s', 'frida')", login);
+    sql(c, q);
     char *number = fixture_case("C-5", 2026), cmd[1500], *out;
     snprintf(cmd, sizeof cmd, "'%s' review %s --verdict mowed --inspector frida --note seen"
                               " --db 'host=%s dbname=%s user=%s' 2>&1", bin, number,
@@ -222,7 +246,11 @@ int main(int argc, char **argv)
     char login[64];
     snprintf(login, sizeof login, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
+    /* the test plays several inspectors from one login: the agency's mapping */
+    sql(c, "INSERT INTO inspector_logins SELECT session_user, n FROM unnest(ARRAY['anna', 'bob',"
+           " 'carl', 'dora', 'eve', 'frida']) n");
 
+    test_signature(c, login);
     test_supersede(c, login);
     test_needs_visit_and_defaults(c, login);
     test_database_rule(c, login);

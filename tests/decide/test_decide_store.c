@@ -86,6 +86,9 @@ static void seed_observations(PGconn *c, const char *values)
 
 static void load_evidence(PGconn *c)
 {
+    /* the test's login signs reviews as these inspectors (schemas/060_review_signature.sql) */
+    sql(c, "INSERT INTO inspector_logins SELECT session_user, n FROM unnest(ARRAY['INSP-7',"
+           " 'INSP-8', 'INSP-9', 'INSP-''11']) n");
     seed_observations(c, "('P-APPROVED'), ('P-NOTMOWED'), ('P-EDGE'), ('P-CLOUDY'),"
                          " ('P-PENDING'), ('P-''; DROP TABLE decisions; --'), ('P-NOCLAIM')");
     sql(c, "INSERT INTO parcel_seasons SELECT p, 2026, CASE WHEN p = 'P-CLOUDY' THEN 0 ELSE 38 END,"
@@ -456,6 +459,8 @@ static void test_inspector_login(PGconn *c)
     snprintf(q, sizeof q, "DROP ROLE IF EXISTS %s", login);
     sql(c, q);
     snprintf(q, sizeof q, "CREATE ROLE %s LOGIN IN ROLE mowcheck_inspector", login);
+    sql(c, q);
+    snprintf(q, sizeof q, "INSERT INTO inspector_logins VALUES ('%s', 'INSP-10')", login);
     sql(c, q);
     char dsn[600];
     snprintf(dsn, sizeof dsn, "host=%s dbname=%s user=%s", getenv("MOWCHECK_TEST_PGHOST"),

@@ -105,6 +105,9 @@ REPORT_FN void fixture_store(store *st, const char *parcels_path)
     REQUIRE(store_decide_commit(st) == MC_OK);
     REQUIRE(store_run_end(st, run_id, "ok", NULL) == MC_OK);
     PGconn *c = db_connect();
+    /* the test's login may sign as inspector-1 (schemas/060_review_signature.sql) */
+    PQclear(db_rows(c, "INSERT INTO inspector_logins VALUES (session_user, 'inspector-1')"
+                       " ON CONFLICT DO NOTHING RETURNING 1"));
     PGresult *r = db_rows(c, "SELECT case_number FROM cases WHERE claim_id = 'C-1'");
     REQUIRE(PQntuples(r) == 1);
     REQUIRE(store_review_add(st, PQgetvalue(r, 0, 0), "mowed", "inspector-1", hostile_note) ==
