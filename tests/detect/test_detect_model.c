@@ -231,8 +231,39 @@ static void test_approval_threshold(void)
     CHECK_NEAR(train_approval_threshold(c + 1, N - 2), 1.0, 0);
 }
 
+/* Scoring candidates in batches gives model_raw_score's sums bit for bit, for every
+ * batch size (the four-wide groups and their remainders), with values exactly on a
+ * split threshold and NaN among the features. */
+static void test_batch_scores(void)
+{
+    detect_model *m = malloc(sizeof *m);
+    REQUIRE(m && model_load(src("schemas/models/mowing-default.model"), m) == MC_OK);
+    REQUIRE(m->kind == MODEL_KIND_TREES);
+    enum { N = 23 };
+    float x[N][DETECT_N_FEATURES];
+    unsigned seed = 12345;
+    for (int i = 0; i < N; i++)
+        for (int f = 0; f < DETECT_N_FEATURES; f++) {
+            seed = seed * 1103515245u + 12345u;
+            const model_tree *t = &m->tree[(seed >> 8) % (unsigned)m->n_trees];
+            float on_split = t->threshold[(seed >> 4) % MODEL_TREE_NODES];
+            x[i][f] = (seed >> 16) % 3 == 0 ? on_split
+                      : (seed >> 16) % 7 == 1 ? NAN
+                                               : (float)((seed >> 12) % 1000) / 100.0f - 2.0f;
+        }
+    for (size_t n = 1; n <= N; n++) {
+        double z[N];
+        model_raw_scores(m, x[0], sizeof x[0], n, z);
+        for (size_t i = 0; i < n; i++)
+            CHECK_MSG(z[i] == model_raw_score(m, x[i]), "batch of %zu, candidate %zu: %.17g vs %.17g",
+                      n, i, z[i], model_raw_score(m, x[i]));
+    }
+    free(m);
+}
+
 int main(void)
 {
+    test_batch_scores();
     test_approval_threshold();
     test_file();
     test_determinism();
