@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -82,10 +83,37 @@ typedef struct stage_result {
     const char *name;
     int exit_code;
     double seconds;
+    double cpu_seconds; /* mowcheck's own processor time (user + system) in the stage */
     energy_reading energy;
     int ran, gpu_used;
     char cpu_reason[128], gpu_reason[128]; /* why a counter could not be read */
 } stage_result;
+
+/* cpu_watts_per_core: empty (no estimate) or a power in (0, 1000] W. */
+static int parse_watts(const char *text, double *watts)
+{
+    *watts = 0;
+    if (!text || !*text)
+        return MC_OK;
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text || *end || !(v > 0 && v <= 1000))
+        return mc_fail("setting cpu_watts_per_core: '%s' is not a power in watts (0, 1000]",
+                       text);
+    *watts = v;
+    return MC_OK;
+}
+
+/* Processor time of this process so far (the stages run in it; the database server
+ * is another process and not counted). */
+static double cpu_s(void)
+{
+    struct rusage u;
+    if (getrusage(RUSAGE_SELF, &u) != 0)
+        return 0.0;
+    return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec / 1e6 +
+           (double)u.ru_stime.tv_sec + (double)u.ru_stime.tv_usec / 1e6;
+}
 
 static double now_s(void)
 {
@@ -106,13 +134,14 @@ static void run_stage(const char *name, int (*fn)(int, char **), const stage_arg
     log_info("run: stage %s", name);
     energy_meter meter;
     energy_start(&meter, with_gpu);
-    double t0 = now_s();
+    double t0 = now_s(), c0 = cpu_s();
     r->name = name;
     /* --quiet: the stages' summary lines are not printed (cron mails what a job prints) */
     int saved_stdout = log_get_level() > LOG_INFO ? cli_quiet_stdout_begin() : -1;
     r->exit_code = fn(a.n, a.v);
     cli_quiet_stdout_end(saved_stdout);
     r->seconds = now_s() - t0;
+    r->cpu_seconds = cpu_s() - c0;
     energy_read(&meter, &r->energy);
     r->ran = 1;
     r->gpu_used = with_gpu;
@@ -130,9 +159,34 @@ typedef struct run_energy {
     double seconds, cpu_joules, gpu_joules;
     int cpu_ok, gpu_used, gpu_ok;
     const char *reason; /* of the first counter missing */
+    /* where no counter could be read and cpu_watts_per_core is set: an estimate,
+     * cpu_seconds x watts_per_core, never reported as measured */
+    double cpu_seconds, watts_per_core, estimated_joules;
+    int estimated;
 } run_energy;
 
-static void total_energy(const stage_result *st, int n, run_energy *e)
+static int energy_ok(const run_energy *e) { return e->cpu_ok && (!e->gpu_used || e->gpu_ok); }
+
+/* The estimate where nothing was measured: a CPU run without counters (a GPU run
+ * without its counter gets none: a GPU's power is not per core). */
+static void estimate_energy(run_energy *e, double watts_per_core)
+{
+    if (energy_ok(e) || e->gpu_used || watts_per_core <= 0)
+        return;
+    e->estimated = 1;
+    e->watts_per_core = watts_per_core;
+    e->estimated_joules = e->cpu_seconds * watts_per_core;
+}
+
+/* "61.7 J estimated (30.9 CPU-s x 2 W per core; ...)": the total line's words. */
+static void estimate_text(const run_energy *e, char *buf, size_t size)
+{
+    snprintf(buf, size, "%.1f J estimated (%.1f CPU-s x %g W per core; no counter: %s)",
+             e->estimated_joules, e->cpu_seconds, e->watts_per_core,
+             e->reason ? e->reason : "none");
+}
+
+static void total_energy(const stage_result *st, int n, double watts_per_core, run_energy *e)
 {
     memset(e, 0, sizeof *e);
     e->cpu_ok = e->gpu_ok = 1;
@@ -140,6 +194,7 @@ static void total_energy(const stage_result *st, int n, run_energy *e)
         if (!st[i].ran)
             continue;
         e->seconds += st[i].seconds;
+        e->cpu_seconds += st[i].cpu_seconds;
         e->cpu_joules += st[i].energy.cpu_joules;
         if (!st[i].energy.cpu_available && e->cpu_ok) {
             e->cpu_ok = 0;
@@ -155,9 +210,9 @@ static void total_energy(const stage_result *st, int n, run_energy *e)
                 e->reason = st[i].gpu_reason;
         }
     }
+    estimate_energy(e, watts_per_core);
 }
 
-static int energy_ok(const run_energy *e) { return e->cpu_ok && (!e->gpu_used || e->gpu_ok); }
 
 static int64_t count_of(const char *name)
 {
@@ -275,6 +330,19 @@ static char *summary_json(const stage_result *st, int n, const run_energy *e, co
         snprintf(text, sizeof text, "not available (%s)", e->reason ? e->reason : "no counter");
         json_object_set_new(o, "energy", json_string(text));
     }
+    json_object_set_new(o, "cpu_seconds", json_rounded(e->cpu_seconds));
+    if (e->estimated) {
+        int64_t written = count_of("parcel_observations");
+        json_t *est = json_pack("{s:s, s:o, s:o, s:o}", "basis",
+                                "estimated from CPU time, not measured", "joules",
+                                json_rounded(e->estimated_joules), "cpu_seconds",
+                                json_rounded(e->cpu_seconds), "watts_per_core",
+                                json_real(e->watts_per_core));
+        if (est && written > 0)
+            json_object_set_new(est, "joules_per_parcel_date",
+                                json_real(e->estimated_joules / (double)written));
+        json_object_set_new(o, "energy_estimate", est);
+    }
     json_object_update_new(o, counts_json());
     char *out = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     json_decref(o);
@@ -322,8 +390,12 @@ static void print_summary(const stage_result *st, int n, const run_energy *e)
         printf("  %-8s %6d %10.1f  CPU %s%s\n", st[i].name, st[i].exit_code, st[i].seconds, cpu,
                gpu);
     }
-    char total[200];
-    energy_format(energy_ok(e), e->cpu_joules + e->gpu_joules, e->reason, total, sizeof total);
+    char total[300];
+    if (e->estimated)
+        estimate_text(e, total, sizeof total);
+    else
+        energy_format(energy_ok(e), e->cpu_joules + e->gpu_joules, e->reason, total,
+                      sizeof total);
     printf("  %-8s %6s %10.1f  %s\n", "total", "", e->seconds, total);
     static const char *const scenes[] = {"scenes_found",     "scenes_new",
                                          "scenes_ingested",  "scenes_rejected",
@@ -383,6 +455,7 @@ int cmd_run(int argc, char **argv)
          "FILE: also write the run summary as JSON (counts, time, energy)"},
         {NULL, NULL, NULL, NULL},
     };
+    double watts_per_core = 0;
     mc_settings set;
     const char *pos[argc + 1];
     int n_pos;
@@ -398,7 +471,8 @@ int cmd_run(int argc, char **argv)
      * not a failure after hours of ingest. */
     if (settings_device(&set, &device) != MC_OK || settings_check_common(&set) != MC_OK ||
         settings_check_registry(&set, a.registry) != MC_OK ||
-        (a.season && check_season(a.season) != MC_OK)) {
+        (a.season && check_season(a.season) != MC_OK) ||
+        parse_watts(set.cpu_watts_per_core, &watts_per_core) != MC_OK) {
         log_error("run: %s", mc_error_message());
         settings_free(&set);
         return EXIT_USAGE;
@@ -464,7 +538,7 @@ int cmd_run(int argc, char **argv)
     /* The summary as JSON: in the runs table (the report's footer reads it) and,
      * if asked, in a file; as text on stdout unless --quiet. */
     run_energy energy;
-    total_energy(st, 3, &energy);
+    total_energy(st, 3, watts_per_core, &energy);
     run_meta meta = {.exit_code = code, .season = run_season(&a), .started = started,
                      .ended = time(NULL)};
     char *json = summary_json(st, 3, &energy, &meta);

@@ -39,6 +39,7 @@ static const setting_def setting_defs[] = {
     {"scl_valid_classes", SETTING_STRING, FIELD(scl_valid_classes), "4,5", 0, 0},
     {"model", SETTING_STRING, FIELD(model), "", 0, 0},
     {"approval_min_confidence", SETTING_STRING, FIELD(approval_min_confidence), "", 0, 0},
+    {"cpu_watts_per_core", SETTING_STRING, FIELD(cpu_watts_per_core), "", 0, 0},
     {"registry_url", SETTING_STRING, FIELD(registry_url), "", 0, 0},
     {"registry_service", SETTING_STRING, FIELD(registry_service), "EE/GOV/70000000/registry", 0, 0},
     {"registry_client", SETTING_STRING, FIELD(registry_client), "EE/GOV/70000001/mowcheck", 0, 0},

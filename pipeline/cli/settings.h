@@ -26,6 +26,9 @@ typedef struct mc_settings {
     char *scl_valid_classes; /* comma-separated SCL classes counted as clear, e.g. "4,5" */
     /* detect */
     char *model;       /* model file; empty: the shipped default */
+    /* run: where no energy counter can be read, an estimate from CPU time at this
+     * many watts per busy core (empty: no estimate) */
+    char *cpu_watts_per_core;
     /* decide */
     char *approval_min_confidence; /* an event's confidence for an automatic approval, in
                                     * (0, 1]; empty: the model's approval_threshold */

@@ -63,7 +63,8 @@ static const char *const required_words[] = {
     "chip.clear", "images.none", "obs.summary", "timeline.aria", "timeline.cloud",
     "timeline.ndvi", "timeline.window", "timeline.event", "months", "footer.written",
     "footer.runs", "footer.no_runs", "footer.started", "footer.time_na", "footer.energy_na",
-    "footer.cpu_energy", "footer.per_parcel_date", "footer.energy_per_parcel_date"};
+    "footer.cpu_energy", "footer.per_parcel_date", "footer.energy_per_parcel_date",
+    "footer.energy_estimated"};
 
 static void words_free(report_words *w)
 {
@@ -756,7 +757,15 @@ static void footer_per_parcel_date(FILE *out, const report_words *w, const char 
     json_t *j = summary ? json_loads(summary, 0, NULL) : NULL;
     json_t *per = json_object_get(j, "joules_per_parcel_date");
     const char *text = json_string_value(json_object_get(j, "joules_per_parcel_date_text"));
-    if (json_is_number(per)) {
+    json_t *est = json_object_get(j, "energy_estimate");
+    json_t *est_per = json_object_get(est, "joules_per_parcel_date");
+    if (!json_is_number(per) && json_is_number(est_per)) { /* never shown as measured */
+        fprintf(out, ", ~%.3g ", json_number_value(est_per));
+        put_word(out, w, "footer.per_parcel_date");
+        fputs(" (", out);
+        put_word(out, w, "footer.energy_estimated");
+        fputc(')', out);
+    } else if (json_is_number(per)) {
         fprintf(out, ", %.3g ", json_number_value(per));
         put_word(out, w, "footer.per_parcel_date");
     } else if (text) {
@@ -766,6 +775,17 @@ static void footer_per_parcel_date(FILE *out, const report_words *w, const char 
         report_html_escape(out, text);
     }
     json_decref(j);
+}
+
+/* The estimated joules of a `mowcheck run` summary (cpu_watts_per_core, where no
+ * counter could be read), or NAN. */
+static double run_energy_estimate(const char *summary)
+{
+    json_t *j = summary ? json_loads(summary, 0, NULL) : NULL;
+    json_t *v = json_object_get(json_object_get(j, "energy_estimate"), "joules");
+    double joules = json_is_number(v) ? json_number_value(v) : NAN;
+    json_decref(j);
+    return joules;
 }
 
 static void page_footer(FILE *out, const report_words *w, const store_run_info *runs,
@@ -803,7 +823,13 @@ static void page_footer(FILE *out, const report_words *w, const store_run_info *
         else
             fprintf(out, "%.1f s", r->seconds);
         fputs(", ", out);
-        if (isnan(r->cpu_joules)) {
+        double estimate = run_energy_estimate(r->summary);
+        if (isnan(r->cpu_joules) && !isnan(estimate)) {
+            put_word(out, w, "footer.cpu_energy");
+            fprintf(out, " ~%.1f J (", estimate);
+            put_word(out, w, "footer.energy_estimated");
+            fputc(')', out);
+        } else if (isnan(r->cpu_joules)) {
             put_word(out, w, "footer.energy_na");
         } else {
             put_word(out, w, "footer.cpu_energy");

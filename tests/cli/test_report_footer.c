@@ -84,6 +84,18 @@ int main(void)
                     " 3.5 J, energy per parcel-date: none: no parcel observations written</li>");
     free(line);
 
+    /* no counter, an estimate from CPU time: shown, and always labelled estimated */
+    add_run(c, "run", 4, "{\"cpu_joules\": null, \"joules\": null, \"joules_per_parcel_date\": null,"
+                         " \"joules_per_parcel_date_text\": \"not available (no RAPL)\","
+                         " \"energy_estimate\": {\"basis\": \"estimated from CPU time, not measured\","
+                         " \"joules\": 61.75, \"cpu_seconds\": 24.7, \"watts_per_core\": 2.5,"
+                         " \"joules_per_parcel_date\": 0.0309}}");
+    line = footer_line(st, "run");
+    CHECK_STR(line, "<li class=\"run\">run started 2026-11-04 02:00:00 UTC (ok): 90.0 s, CPU energy"
+                    " ~61.8 J (estimated from processor time, not measured), ~0.0309 J per"
+                    " parcel-date (estimated from processor time, not measured)</li>");
+    free(line);
+
     PQfinish(c);
     store_close(st);
     char cmd[128];

@@ -8,7 +8,9 @@
  *     RAPL (never a made-up number);
  *   night 2, stderr a file and a fake RAPL tree that reads 0 J: no bar and no '\r',
  *     nothing new, and per parcel-date "none: no parcel observations written";
- *   night 3, --quiet on the terminal: no bar and no text summary.
+ *   night 3, --quiet on the terminal: no bar and no text summary; no RAPL but
+ *     cpu_watts_per_core 2.5: the JSON carries an estimate, labelled estimated, of
+ *     2.5 W x the run's processor seconds, and still no measured joules.
  *
  * usage: test_run_summary MOWCHECK REGISTRY MAKE_SAMPLE */
 #define _GNU_SOURCE
@@ -365,6 +367,17 @@ static void check_night3(const night *n3)
     CHECK(strchr(n3->err, '\r') == NULL);
     CHECK(strstr(n3->out, "run summary") == NULL);
     CHECK(strstr(n3->err, "mowcheck: run: stage") == NULL); /* info lines are off */
+    json_t *j = load_summary("night3");
+    CHECK(json_is_null(json_object_get(j, "cpu_joules"))); /* nothing measured */
+    CHECK(json_is_null(json_object_get(j, "joules_per_parcel_date")));
+    double cpu = json_number_value(json_object_get(j, "cpu_seconds"));
+    json_t *est = json_object_get(j, "energy_estimate");
+    CHECK(cpu > 0);
+    CHECK_STR(json_string_value(json_object_get(est, "basis")),
+              "estimated from CPU time, not measured");
+    CHECK_NEAR(json_number_value(json_object_get(est, "watts_per_core")), 2.5, 1e-12);
+    CHECK_NEAR(json_number_value(json_object_get(est, "joules")), 2.5 * cpu, 0.01);
+    json_decref(j);
 }
 
 /* Runs argv to its end with stdout and stderr to log (bounded: 300 s); 0 on exit 0. */
@@ -467,7 +480,10 @@ int main(int argc, char **argv)
     run_night("night2", 0, NULL, &n2);
     check_night2(&n2);
     const char *quiet[] = {"--quiet", NULL};
+    setenv("MOWCHECK_POWERCAP_ROOT", "/nonexistent/powercap", 1);
+    setenv("MOWCHECK_CPU_WATTS_PER_CORE", "2.5", 1);
     run_night("night3", 1, quiet, &n3);
+    unsetenv("MOWCHECK_CPU_WATTS_PER_CORE");
     check_night3(&n3);
     if (test_failed) {
         fprintf(stderr, "---- night 1 stdout\n%s\n---- night 2 stderr\n%s\n", n1.out, n2.err);
