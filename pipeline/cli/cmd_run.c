@@ -428,6 +428,12 @@ static void print_summary(const stage_result *st, int n, const run_energy *e)
                                                   count_of("parcel_observations"), &per);
     char text[200];
     energy_per_format(ps, per, e->reason, text, sizeof text);
+    int64_t written = count_of("parcel_observations");
+    if (e->estimated && written > 0)
+        snprintf(text, sizeof text, "%.3g J estimated (from processor time, not measured)",
+                 e->estimated_joules / (double)written);
+    else if (e->estimated) /* an estimate, but no observation to share it */
+        energy_per_format(ENERGY_PER_NOTHING_WRITTEN, 0, NULL, text, sizeof text);
     printf("  energy per parcel-date: %s\n", text);
 }
 
