@@ -206,6 +206,180 @@ static int detail_events(store *s, const store_flagged *f, const char *season,
     return d->events ? MC_OK : mc_fail("parcel %s: out of memory", f->parcel_id);
 }
 
+/* ---- the season's points of every flagged claim at once (store_report_points_load) ---- */
+
+/* One row per flagged (parcel, season): its points as "day observed ndvi" triples by date,
+ * separated by spaces ("" where none), with points_sql's observed test and numbers. One
+ * row per parcel keeps the result a fraction of one row per date. The flagged claims are
+ * flagged_sql's; the constant season range lets the planner skip other seasons' tables. */
+static const char all_points_sql[] =
+    "WITH flagged AS ("
+    "  SELECT DISTINCT parcel_id, season FROM decisions"
+    "  WHERE is_current AND claim_id IS NOT NULL AND outcome IN ('not_mowed', 'inconclusive')"
+    "    AND ($1::integer = 0 OR season = $1::integer))"
+    " SELECT f.parcel_id, f.season,"
+    "   coalesce(string_agg(concat_ws(' ', o.acquired_on - date '1970-01-01',"
+    "       CASE WHEN o.n_valid > 0 AND o.n_valid >= $2::bigint AND o.n_total > 0"
+    "            AND o.n_valid >= o.n_total * $3::numeric THEN 1 ELSE 0 END,"
+    "       coalesce(o.ndvi, 0)), ' ' ORDER BY o.acquired_on)"
+    "     FILTER (WHERE o.acquired_on IS NOT NULL), '')"
+    " FROM flagged f"
+    " LEFT JOIN observations o ON o.parcel_id = f.parcel_id"
+    "   AND (o.set_hash = (SELECT set_hash FROM parcel_sets WHERE is_current)"
+    "        OR NOT EXISTS (SELECT 1 FROM parcel_sets WHERE is_current))"
+    "   AND o.acquired_on >= make_date(f.season, 1, 1)"
+    "   AND o.acquired_on < make_date(f.season + 1, 1, 1)"
+    "   AND ($1::integer = 0 OR (o.acquired_on >= make_date($1::integer, 1, 1)"
+    "                        AND o.acquired_on < make_date($1::integer + 1, 1, 1)))"
+    " GROUP BY f.parcel_id, f.season"
+    " ORDER BY f.parcel_id COLLATE \"C\", f.season";
+
+typedef struct points_entry {
+    char *parcel_id;
+    int season;
+    size_t first, n; /* in store_report_points.points */
+} points_entry;
+
+struct store_report_points {
+    store_series_filter observed;
+    points_entry *entries; /* by parcel_id (byte order), season */
+    size_t n_entries;
+    store_report_point *points;
+    size_t n_points, cap;
+};
+
+static int points_push(store_report_points *p, const store_report_point *pt)
+{
+    if (p->n_points == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 1024;
+        store_report_point *v = realloc(p->points, cap * sizeof *v);
+        if (!v)
+            return MC_ERR;
+        p->points = v;
+        p->cap = cap;
+    }
+    p->points[p->n_points++] = *pt;
+    return MC_OK;
+}
+
+/* Appends the triples of one row (all_points_sql) to p->points. */
+static int points_parse(store_report_points *p, const char *text, const char *parcel_id)
+{
+    const char *c = text;
+    while (*c) {
+        char *end;
+        store_report_point pt;
+        pt.day = (int32_t)strtol(c, &end, 10);
+        int ok = end != c;
+        c = end;
+        pt.observed = (int)strtol(c, &end, 10) == 1;
+        ok = ok && end != c;
+        c = end;
+        pt.ndvi = strtod(c, &end); /* as atof, the per-claim reading */
+        ok = ok && end != c;
+        c = end;
+        if (!ok)
+            return mc_fail("parcel %s: unreadable observations '%s'", parcel_id, text);
+        if (points_push(p, &pt) != MC_OK)
+            return mc_fail("parcel %s: out of memory", parcel_id);
+    }
+    return MC_OK;
+}
+
+static int points_fill(store_report_points *p, PGresult *r)
+{
+    size_t n = (size_t)PQntuples(r);
+    p->entries = calloc(n ? n : 1, sizeof *p->entries);
+    if (!p->entries)
+        return mc_fail("reading the flagged parcels' observations: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        points_entry *e = &p->entries[i];
+        e->parcel_id = strdup(PQgetvalue(r, (int)i, 0));
+        if (!e->parcel_id)
+            return mc_fail("reading the flagged parcels' observations: out of memory");
+        p->n_entries = i + 1;
+        e->season = atoi(PQgetvalue(r, (int)i, 1));
+        e->first = p->n_points;
+        if (points_parse(p, PQgetvalue(r, (int)i, 2), e->parcel_id) != MC_OK)
+            return MC_ERR;
+        e->n = p->n_points - e->first;
+    }
+    return MC_OK;
+}
+
+int store_report_points_load(store *s, int season, const store_series_filter *observed,
+                             store_report_points **points)
+{
+    *points = NULL;
+    char season_text[16], min_px[32], share[40];
+    snprintf(season_text, sizeof season_text, "%d", season);
+    snprintf(min_px, sizeof min_px, "%lld", (long long)observed->min_valid_pixels);
+    snprintf(share, sizeof share, "%.17g", observed->min_valid_share);
+    const char *params[] = {season_text, min_px, share};
+    store_report_points *p = calloc(1, sizeof *p);
+    if (!p)
+        return mc_fail("reading the flagged parcels' observations: out of memory");
+    p->observed = *observed;
+    PGresult *r = store_query(s, "reading the flagged parcels' observations", all_points_sql,
+                              3, params);
+    int rc = r ? points_fill(p, r) : MC_ERR;
+    PQclear(r);
+    if (rc != MC_OK) {
+        store_report_points_free(p);
+        return rc;
+    }
+    *points = p;
+    return MC_OK;
+}
+
+void store_report_points_free(store_report_points *points)
+{
+    if (!points)
+        return;
+    for (size_t i = 0; i < points->n_entries; i++)
+        free(points->entries[i].parcel_id);
+    free(points->entries);
+    free(points->points);
+    free(points);
+}
+
+static int same_filter(const store_series_filter *a, const store_series_filter *b)
+{
+    return a->min_valid_pixels == b->min_valid_pixels &&
+           !(a->min_valid_share < b->min_valid_share) &&
+           !(a->min_valid_share > b->min_valid_share);
+}
+
+static int entry_cmp(const void *key, const void *elem)
+{
+    const points_entry *k = key, *e = elem;
+    int c = strcmp(k->parcel_id, e->parcel_id);
+    return c ? c : (k->season > e->season) - (k->season < e->season);
+}
+
+/* The parcel's points held in points; NULL where it holds none for them. */
+static const points_entry *points_find(const store_report_points *points,
+                                       const store_series_filter *observed,
+                                       const store_flagged *f)
+{
+    if (!points || !same_filter(&points->observed, observed))
+        return NULL;
+    points_entry key = {.parcel_id = f->parcel_id, .season = f->season};
+    return bsearch(&key, points->entries, points->n_entries, sizeof key, entry_cmp);
+}
+
+static int detail_points_held(const store_report_points *points, const points_entry *e,
+                              const store_flagged *f, store_report_detail *d)
+{
+    d->points = calloc(e->n ? e->n : 1, sizeof *d->points);
+    if (!d->points)
+        return mc_fail("parcel %s: out of memory", f->parcel_id);
+    if (e->n)
+        memcpy(d->points, points->points + e->first, e->n * sizeof *d->points);
+    d->n_points = e->n;
+    return MC_OK;
+}
+
 static int detail_points(store *s, const store_flagged *f, const char *season,
                          const store_series_filter *observed, store_report_detail *d)
 {
@@ -229,7 +403,8 @@ static int detail_points(store *s, const store_flagged *f, const char *season,
 }
 
 int store_report_detail_load(store *s, const store_flagged *f,
-                             const store_series_filter *observed, store_report_detail *d)
+                             const store_series_filter *observed,
+                             const store_report_points *points, store_report_detail *d)
 {
     memset(d, 0, sizeof *d);
     char season[16];
@@ -237,8 +412,10 @@ int store_report_detail_load(store *s, const store_flagged *f,
     int rc = detail_head(s, f, season, d);
     if (rc == MC_OK)
         rc = detail_events(s, f, season, d);
+    const points_entry *held = points_find(points, observed, f);
     if (rc == MC_OK)
-        rc = detail_points(s, f, season, observed, d);
+        rc = held ? detail_points_held(points, held, f, d)
+                  : detail_points(s, f, season, observed, d);
     if (rc != MC_OK)
         store_report_detail_free(d);
     return rc;
