@@ -1,9 +1,10 @@
-/* The flagged claims' points read at once (store_report_points_load) are the points
- * read claim by claim: for every flagged claim of the fixture (report_test.h, with
+/* The flagged claims' details read at once (store_report_prefetch_load) are those read
+ * claim by claim: for every flagged claim of the fixture (report_test.h, with
  * fixture_series and a 2025 date of P-2), with one season and with all seasons, the
- * detail served from memory equals the detail read from the database date by date, bit
- * for bit (clear and clouded dates, a parcel without observations, a parcel id with
- * markup). Once loaded they are served from memory (observations deleted afterwards do
+ * detail served from memory (window, tile, P(mowed), detector reason, events, points)
+ * equals the detail read from the database, bit for bit (clear and clouded dates, a
+ * parcel without observations, a parcel id with markup, a claim without a summary).
+ * Once loaded they are served from memory (observations and events deleted afterwards do
  * not change them), and a claim they do not hold, or another filter, is read from the
  * database. */
 #include "report_test.h"
@@ -23,15 +24,44 @@ static void fixture_2025(void)
     PQfinish(c);
 }
 
+/* Doubles compared bit for bit. */
+static int same_double(double a, double b)
+{
+    return memcmp(&a, &b, sizeof a) == 0;
+}
+
+static int same_events(const store_report_detail *a, const store_report_detail *b)
+{
+    int same = a->n_events == b->n_events;
+    for (size_t k = 0; same && k < a->n_events; k++) {
+        const store_event_row *x = &a->events[k], *y = &b->events[k];
+        same = x->day_start == y->day_start && x->day_end == y->day_end && x->day == y->day &&
+               same_double(x->confidence, y->confidence);
+    }
+    return same;
+}
+
 static int same_points(const store_report_detail *a, const store_report_detail *b)
 {
-    return a->n_points == b->n_points &&
-           (a->n_points == 0 ||
-            memcmp(a->points, b->points, a->n_points * sizeof *a->points) == 0);
+    int same = a->n_points == b->n_points;
+    for (size_t k = 0; same && k < a->n_points; k++) {
+        const store_report_point *x = &a->points[k], *y = &b->points[k];
+        same = x->day == y->day && x->observed == y->observed && same_double(x->ndvi, y->ndvi);
+    }
+    return same;
+}
+
+static int same_detail(const store_report_detail *a, const store_report_detail *b)
+{
+    return a->window_start == b->window_start && a->window_end == b->window_end &&
+           strcmp(a->tile_id, b->tile_id) == 0 && a->has_summary == b->has_summary &&
+           same_double(a->window_confidence, b->window_confidence) &&
+           strcmp(a->detector_reason, b->detector_reason) == 0 && same_events(a, b) &&
+           same_points(a, b);
 }
 
 static void load(store *st, const store_flagged *f, const store_series_filter *filter,
-                 const store_report_points *points, store_report_detail *d)
+                 const store_report_prefetch *points, store_report_detail *d)
 {
     int rc = store_report_detail_load(st, f, filter, points, d);
     if (rc != MC_OK)
@@ -39,32 +69,31 @@ static void load(store *st, const store_flagged *f, const store_series_filter *f
     REQUIRE(rc == MC_OK);
 }
 
-/* Every flagged claim of season (0: all): held points equal the database's. Returns the
- * number of points compared. */
+/* Every flagged claim of season (0: all): the held detail equals the database's. Returns
+ * the number of points and events compared. */
 static size_t check_same(store *st, int season)
 {
     store_flagged *rows;
     size_t n;
     REQUIRE(store_flagged_load(st, season, &rows, &n) == MC_OK);
     CHECK_INT((long)n, fixture_flagged_count(season));
-    store_report_points *points;
-    REQUIRE(store_report_points_load(st, season, &observed, &points) == MC_OK);
+    store_report_prefetch *points;
+    REQUIRE(store_report_prefetch_load(st, season, &observed, &points) == MC_OK);
     size_t compared = 0;
     for (size_t i = 0; i < n; i++) {
         store_report_detail from_db, held;
         load(st, &rows[i], &observed, NULL, &from_db);
         load(st, &rows[i], &observed, points, &held);
-        if (!same_points(&from_db, &held))
-            fprintf(stderr, "claim %s (season %d): %zu points held, %zu in the database\n",
-                    rows[i].claim_id, season, held.n_points, from_db.n_points);
-        CHECK(same_points(&from_db, &held));
-        CHECK_INT(held.n_events, from_db.n_events);
-        CHECK_STR(held.tile_id, from_db.tile_id);
-        compared += from_db.n_points;
+        if (!same_detail(&from_db, &held))
+            fprintf(stderr, "claim %s (season %d): %zu points, %zu events held; %zu, %zu in"
+                    " the database\n", rows[i].claim_id, season, held.n_points, held.n_events,
+                    from_db.n_points, from_db.n_events);
+        CHECK(same_detail(&from_db, &held));
+        compared += from_db.n_points + from_db.n_events;
         store_report_detail_free(&from_db);
         store_report_detail_free(&held);
     }
-    store_report_points_free(points);
+    store_report_prefetch_free(points);
     store_flagged_free(rows, n);
     return compared;
 }
@@ -84,14 +113,27 @@ static void check_held(store *st)
     store_flagged *rows;
     size_t n;
     REQUIRE(store_flagged_load(st, 0, &rows, &n) == MC_OK);
-    store_report_points *points;
-    REQUIRE(store_report_points_load(st, 2026, &observed, &points) == MC_OK);
+    store_report_prefetch *points;
+    REQUIRE(store_report_prefetch_load(st, 2026, &observed, &points) == MC_OK);
     PGconn *c = db_connect();
     sql(c, "DELETE FROM observation_parts WHERE parcel_id = 'P-1' AND acquired_on = '2026-06-01'");
+    sql(c, "DELETE FROM events WHERE parcel_id = 'P-2'");
     PQfinish(c);
 
-    const store_flagged *c1 = flagged_claim(rows, n, "C-1");
     store_report_detail held, from_db;
+    const store_flagged *c2 = flagged_claim(rows, n, "C-2");
+    load(st, c2, &observed, points, &held);
+    load(st, c2, &observed, NULL, &from_db);
+    CHECK_INT((long)held.n_events, 1);
+    CHECK_INT((long)from_db.n_events, 0);
+    CHECK(held.n_events == 1 && held.events[0].confidence > 0.90 &&
+          held.events[0].confidence < 0.92);
+    CHECK(held.has_summary && held.window_confidence > 0.90);
+    CHECK(from_db.has_summary && from_db.window_confidence < 0.01);
+    store_report_detail_free(&held);
+    store_report_detail_free(&from_db);
+
+    const store_flagged *c1 = flagged_claim(rows, n, "C-1");
     load(st, c1, &observed, points, &held);
     load(st, c1, &observed, NULL, &from_db);
     CHECK_INT((long)held.n_points, 6);
@@ -115,14 +157,14 @@ static void check_held(store *st)
     CHECK(held.n_points == 1 && held.points[0].ndvi > 0.74 && held.points[0].ndvi < 0.76);
     store_report_detail_free(&held);
 
-    store_report_points_free(points);
+    store_report_prefetch_free(points);
     store_flagged_free(rows, n);
 }
 
 int main(void)
 {
-    db_create("report_points");
-    char dir[] = "/tmp/mowcheck-report-points-XXXXXX", parcels[100];
+    db_create("report_prefetch");
+    char dir[] = "/tmp/mowcheck-report-prefetch-XXXXXX", parcels[100];
     REQUIRE(mkdtemp(dir) != NULL);
     snprintf(parcels, sizeof parcels, "%s/parcels.gpkg", dir);
     fixture_parcels(parcels);
@@ -131,9 +173,10 @@ int main(void)
     fixture_series();
     fixture_2025();
 
-    /* C-1, C-5 (P-1: 4 clear, 2 clouded dates), C-2 (P-2: 6 clear), C-3 and C-7 none */
-    CHECK_INT((long)check_same(st, 2026), 6 + 6 + 6);
-    CHECK_INT((long)check_same(st, 0), 6 + 6 + 6 + 1);
+    /* C-1, C-5 (P-1: 4 clear, 2 clouded dates), C-2 (P-2: 6 clear, an event), C-3 and C-7
+     * none */
+    CHECK_INT((long)check_same(st, 2026), 6 + 6 + 6 + 1);
+    CHECK_INT((long)check_same(st, 0), 6 + 6 + 6 + 1 + 1);
     check_held(st);
 
     store_close(st);
