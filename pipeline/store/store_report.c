@@ -127,22 +127,26 @@ int store_parcel_source(store *s, char **path, char **id_field, int *found)
 
 /* ---- the inspector report's detail of one claim ---- */
 
-/* A claim's window, tile, summary and detector reason (detail_head reads them). */
-#define HEAD_SELECT                                                                         \
+/* A claim's window, tile, summary and detector reason (head_from_row reads them): the
+ * window, then the tile, then HEAD_SUMMARY, from HEAD_FROM. */
+#define HEAD_WINDOW                                                                         \
     "coalesce(d.window_start - date '1970-01-01', -2147483648),"                            \
-    "       coalesce(d.window_end - date '1970-01-01', -2147483648),"                       \
-    "       coalesce((SELECT t.tile_id FROM parcel_tiles t JOIN parcel_sets ps"             \
-    "                   ON ps.set_hash = t.set_hash AND ps.is_current"                      \
-    "                 WHERE t.parcel_id = d.parcel_id"                                      \
-    "                 ORDER BY t.n_pixels DESC, t.tile_id COLLATE \"C\" LIMIT 1), ''),"     \
-    "       CASE WHEN ps.parcel_id IS NULL THEN NULL ELSE"                                  \
-    "         coalesce((SELECT max(e.confidence) FROM events e"                             \
-    "                    WHERE e.parcel_id = d.parcel_id AND e.season = d.season"           \
-    "                      AND e.date_end >= d.window_start AND e.date_start <= d.window_end)," \
-    "                  0) END,"                                                             \
-    "       coalesce(ps.reason, '')"                                                        \
+    " coalesce(d.window_end - date '1970-01-01', -2147483648)"
+
+#define HEAD_SUMMARY                                                                        \
+    " CASE WHEN ps.parcel_id IS NULL THEN NULL ELSE"                                        \
+    "   coalesce((SELECT max(e.confidence) FROM events e"                                   \
+    "              WHERE e.parcel_id = d.parcel_id AND e.season = d.season"                 \
+    "                AND e.date_end >= d.window_start AND e.date_start <= d.window_end),"   \
+    "            0) END,"                                                                   \
+    " coalesce(ps.reason, '')"
+
+#define HEAD_FROM                                                                           \
     " FROM decisions d"                                                                     \
     " LEFT JOIN parcel_seasons ps ON ps.parcel_id = d.parcel_id AND ps.season = d.season"
+
+/* The order that puts first the tile holding most of a parcel. */
+#define MAIN_TILE_KEYS "t.n_pixels DESC, t.tile_id COLLATE \"C\""
 
 /* The current flagged decisions (flagged_sql's) of season $1 (0: all). */
 #define FLAGGED_WHERE                                                                       \
@@ -151,7 +155,11 @@ int store_parcel_source(store *s, char **path, char **id_field, int *found)
     "   AND ($1::integer = 0 OR d.season = $1::integer)"
 
 static const char window_sql[] =
-    "SELECT " HEAD_SELECT " WHERE d.is_current AND d.claim_id = $1 AND d.season = $2";
+    "SELECT " HEAD_WINDOW ","
+    " coalesce((SELECT t.tile_id FROM parcel_tiles t JOIN parcel_sets ps"
+    "             ON ps.set_hash = t.set_hash AND ps.is_current"
+    "           WHERE t.parcel_id = d.parcel_id ORDER BY " MAIN_TILE_KEYS " LIMIT 1), ''),"
+    HEAD_SUMMARY HEAD_FROM " WHERE d.is_current AND d.claim_id = $1 AND d.season = $2";
 
 static const char events_sql[] =
     "SELECT date_start - date '1970-01-01', date_end - date '1970-01-01',"
@@ -171,7 +179,7 @@ static const char points_sql[] =
     "   AND acquired_on < make_date($2::integer + 1, 1, 1)"
     " ORDER BY acquired_on";
 
-/* Reads HEAD_SELECT's five columns from column col of a row. */
+/* Reads a head's five columns (window_sql's) from column col of a row on. */
 static int head_from_row(const PGresult *r, int row, int col, const char *claim_id,
                          store_report_detail *d)
 {
@@ -245,10 +253,18 @@ static int detail_points(store *s, const store_flagged *f, const char *season,
 
 /* ---- every flagged claim's detail at once (store_report_prefetch_load) ---- */
 
-/* Every flagged claim's head, by claim_id (byte order), season. */
+/* Every flagged claim's head (window_sql's columns), by claim_id (byte order), season.
+ * The main tiles are joined, not looked up per claim: parcel_tiles has no index on
+ * parcel_id alone, and a planner without statistics on it scans it once per claim. */
 static const char all_heads_sql[] =
-    "SELECT d.claim_id, d.season, " HEAD_SELECT FLAGGED_WHERE
-    " ORDER BY d.claim_id COLLATE \"C\", d.season";
+    "SELECT d.claim_id, d.season, " HEAD_WINDOW ", coalesce(mt.tile_id, '')," HEAD_SUMMARY
+    HEAD_FROM
+    " LEFT JOIN (SELECT DISTINCT ON (t.parcel_id) t.parcel_id, t.tile_id"
+    "            FROM parcel_tiles t JOIN parcel_sets cs"
+    "              ON cs.set_hash = t.set_hash AND cs.is_current"
+    "            ORDER BY t.parcel_id, " MAIN_TILE_KEYS ") mt"
+    "   ON mt.parcel_id = d.parcel_id"
+    FLAGGED_WHERE " ORDER BY d.claim_id COLLATE \"C\", d.season";
 
 /* One row per flagged (parcel, season): its points as "day observed ndvi" triples by date
  * (points_sql's observed test and numbers) and its events as "start end date confidence"
@@ -398,35 +414,10 @@ static int claims_fill(store_report_prefetch *pf, const PGresult *r)
     return MC_OK;
 }
 
-/* Runs all_parcels_sql without nested loops: right after decide, before autovacuum has
- * analysed the new decisions, the planner takes them for one row and joins the
- * observations view by a nested loop, aggregating the whole season once per flagged
- * parcel (minutes at 10,000 claims); hash or merge joins read it once. */
-static PGresult *all_parcels_query(store *s, const char *const params[3])
+static int prefetch_fill(store *s, const char *const params[3], store_report_prefetch *pf)
 {
-    const char *what = "reading the flagged parcels' observations";
-    if (store_begin(s, what) != MC_OK)
-        return NULL;
-    PGresult *r = NULL;
-    if (store_exec(s, what, "SET LOCAL enable_nestloop = off", 0, NULL) == MC_OK)
-        r = store_query(s, what, all_parcels_sql, 3, params);
-    if (r && store_commit(s, what) != MC_OK) {
-        PQclear(r);
-        r = NULL;
-    }
-    if (!r)
-        store_rollback(s);
-    return r;
-}
-
-static int prefetch_read(store *s, int season, store_report_prefetch *pf)
-{
-    char season_text[16], min_px[32], share[40];
-    snprintf(season_text, sizeof season_text, "%d", season);
-    snprintf(min_px, sizeof min_px, "%lld", (long long)pf->observed.min_valid_pixels);
-    snprintf(share, sizeof share, "%.17g", pf->observed.min_valid_share);
-    const char *params[] = {season_text, min_px, share};
-    PGresult *r = all_parcels_query(s, params);
+    PGresult *r = store_query(s, "reading the flagged parcels' observations", all_parcels_sql,
+                              3, params);
     int rc = r ? parcels_fill(pf, r) : MC_ERR;
     PQclear(r);
     if (rc != MC_OK)
@@ -434,6 +425,30 @@ static int prefetch_read(store *s, int season, store_report_prefetch *pf)
     r = store_query(s, "reading the flagged claims' windows", all_heads_sql, 1, params);
     rc = r ? claims_fill(pf, r) : MC_ERR;
     PQclear(r);
+    return rc;
+}
+
+/* Both queries run without nested loops: right after decide, before autovacuum has
+ * analysed the new decisions, the planner takes them for one row and joins the
+ * observations view (or the main tiles) by a nested loop, aggregating the whole season
+ * once per flagged parcel (minutes at 10,000 claims); hash or merge joins read it once. */
+static int prefetch_read(store *s, int season, store_report_prefetch *pf)
+{
+    char season_text[16], min_px[32], share[40];
+    snprintf(season_text, sizeof season_text, "%d", season);
+    snprintf(min_px, sizeof min_px, "%lld", (long long)pf->observed.min_valid_pixels);
+    snprintf(share, sizeof share, "%.17g", pf->observed.min_valid_share);
+    const char *params[] = {season_text, min_px, share};
+    const char *what = "reading the flagged claims";
+    if (store_begin(s, what) != MC_OK)
+        return MC_ERR;
+    int rc = store_exec(s, what, "SET LOCAL enable_nestloop = off", 0, NULL);
+    if (rc == MC_OK)
+        rc = prefetch_fill(s, params, pf);
+    if (rc == MC_OK)
+        rc = store_commit(s, what);
+    if (rc != MC_OK)
+        store_rollback(s);
     return rc;
 }
 

@@ -11,10 +11,17 @@
 
 static const store_series_filter observed = {.min_valid_pixels = 1, .min_valid_share = 0.5};
 
-/* A 2025 scene of P-2 (the claim C-6), clear, NDVI 0.75. */
-static void fixture_2025(void)
+/* A 2025 scene of P-2 (the claim C-6), clear, NDVI 0.75; and more tiles: P-1 as much on
+ * 35VLA as on 35VLF (the first by name wins), P-2 mostly on 35VKF, and P-1 mostly on
+ * 35VMF in an older parcel set (which does not count). */
+static void fixture_extra(void)
 {
     PGconn *c = db_connect();
+    sql(c, "INSERT INTO tiles SELECT t, 32635, '{500000,10,0,6600000,0,-10}', 10980, 10980"
+           " FROM unnest(ARRAY['35VLA', '35VKF', '35VMF']) t");
+    sql(c, "INSERT INTO parcel_sets VALUES ('h0', '/old.gpkg', 'parcel_id', 1, false)");
+    sql(c, "INSERT INTO parcel_tiles VALUES ('h1', '35VLA', 'P-1', 100), ('h1', '35VKF', 'P-2',"
+           " 150), ('h0', '35VMF', 'P-1', 500)");
     sql(c, "INSERT INTO scenes (scene_id, tile_id, acquired_on, satellite, reflectance_offset_dn,"
            " path, set_hash) VALUES ('S2A_35VLF_20250605_0_L2A', '35VLF', '2025-06-05', 'S2A',"
            " -1000, '/scenes', 'h1')");
@@ -135,6 +142,12 @@ static void check_held(store *st)
 
     const store_flagged *c1 = flagged_claim(rows, n, "C-1");
     load(st, c1, &observed, points, &held);
+    CHECK_STR(held.tile_id, "35VLA");
+    store_report_detail_free(&held);
+    load(st, c2, &observed, points, &held);
+    CHECK_STR(held.tile_id, "35VKF");
+    store_report_detail_free(&held);
+    load(st, c1, &observed, points, &held);
     load(st, c1, &observed, NULL, &from_db);
     CHECK_INT((long)held.n_points, 6);
     CHECK_INT((long)from_db.n_points, 5);
@@ -171,7 +184,7 @@ int main(void)
     store *st = db_store();
     fixture_store(st, parcels);
     fixture_series();
-    fixture_2025();
+    fixture_extra();
 
     /* C-1, C-5 (P-1: 4 clear, 2 clouded dates), C-2 (P-2: 6 clear, an event), C-3 and C-7
      * none */
