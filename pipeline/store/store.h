@@ -373,7 +373,7 @@ typedef struct store_report_detail {
 } store_report_detail;
 
 /* Every flagged claim of a season (0: all) with its window, events and points (read with
- * the filter given), read in two queries and held in memory for a report run (about 100
+ * the filter given), read in two queries and held in memory for a report run (about 250
  * bytes a claim and 16 a date). Read claim by claim, the points cost a scan of the whole
  * season per claim: observation_parts has no index on parcel_id
  * (schemas/022_observation_parts_brin.sql). Call it outside a transaction. */
