@@ -40,7 +40,12 @@ int cmd_export_flagged(const struct mc_settings *set, const char *output, int se
     }
     signal(SIGPIPE, SIG_IGN); /* a closed pipe is a write error, not a death */
     size_t n = 0;
-    int rc = report_flagged_export(st, &o, &n);
+    store_report_prefetch *prefetch = NULL;
+    int rc = store_report_prefetch_load(st, season, &o.observed, &prefetch);
+    o.prefetch = prefetch;
+    if (rc == MC_OK)
+        rc = report_flagged_export(st, &o, &n);
+    store_report_prefetch_free(prefetch);
     if (rc != MC_OK)
         log_error("export flagged: %s", mc_error_message());
     else
@@ -102,7 +107,7 @@ static int report_exports(store *st, const mc_settings *set, const report_args *
         report_gis_options o = {.season = ro->season, .parcels_path = a->parcels,
                                 .id_field = a->parcels ? set->id_field : NULL,
                                 .format = formats[k], .output = path,
-                                .observed = ro->observed};
+                                .observed = ro->observed, .prefetch = ro->prefetch};
         size_t n;
         if (report_flagged_export(st, &o, &n) != MC_OK) {
             log_error("report: %s: %s", path, mc_error_message());
@@ -116,7 +121,8 @@ static int report_exports(store *st, const mc_settings *set, const report_args *
 
 static int report_notices(store *st, const report_args *a, const report_options *ro)
 {
-    report_notice_options o = {.lang = a->lang, .season = ro->season, .observed = ro->observed};
+    report_notice_options o = {.lang = a->lang, .season = ro->season, .observed = ro->observed,
+                               .prefetch = ro->prefetch};
     char templates[4096], dir[4200];
     if (report_template_dir(a->templates, templates, sizeof templates) != MC_OK) {
         log_error("report: %s", mc_error_message());
@@ -179,6 +185,14 @@ static int report_all(const mc_settings *set, const report_args *a, int season)
                         .chips = 1, .parcels_path = a->parcels,
                         .id_field = a->parcels ? set->id_field : NULL,
                         .template_dir = a->templates, .lang = a->lang};
+    /* The index, the exports and the notices read every claim's detail: read once. */
+    store_report_prefetch *prefetch = NULL;
+    if (store_report_prefetch_load(st, season, &o.observed, &prefetch) != MC_OK) {
+        log_error("report: %s", mc_error_message());
+        store_close(st);
+        return EXIT_FAILURE_RUN;
+    }
+    o.prefetch = prefetch;
     char path[4096];
     snprintf(path, sizeof path, "%s/report.html", a->dir);
     size_t n;
@@ -192,6 +206,7 @@ static int report_all(const mc_settings *set, const report_args *a, int season)
         int c = report_notices(st, a, &o);
         code = c > code ? c : code;
     }
+    store_report_prefetch_free(prefetch);
     store_close(st);
     return code;
 }

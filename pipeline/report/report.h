@@ -15,6 +15,8 @@
 typedef struct report_options {
     int season;                        /* 0: all seasons */
     store_series_filter observed;      /* what counts as a clear observation */
+    const store_report_prefetch *prefetch; /* the claims' details read at once (store.h);
+                                              NULL: read claim by claim */
     int chips;                         /* 1: before/after image chips cut from the scenes */
     const char *parcels_path;          /* for the chips; NULL: the store's parcel file */
     const char *id_field;              /* with parcels_path */

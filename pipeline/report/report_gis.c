@@ -199,7 +199,8 @@ static int extras_load(store *s, const report_gis_options *o, const gis_rows *g,
     int rc = MC_OK;
     for (size_t i = 0; rc == MC_OK && i < g->n; i++) {
         store_report_detail d;
-        if ((rc = store_report_detail_load(s, &g->rows[i], &o->observed, &d)) != MC_OK)
+        rc = store_report_detail_load(s, &g->rows[i], &o->observed, o->prefetch, &d);
+        if (rc != MC_OK)
             break;
         x[i].has_p = d.has_summary;
         x[i].p_mowed = d.window_confidence;

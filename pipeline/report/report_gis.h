@@ -22,6 +22,7 @@ typedef struct report_gis_options {
     const char *output;       /* NULL or "-": stdout; a device or pipe in place; a file whole
                                  or not at all (output_write) */
     store_series_filter observed; /* for the tile and events (store_report_detail_load) */
+    const store_report_prefetch *prefetch; /* as report_options.prefetch */
 } report_gis_options;
 
 /* "geojson", "csv" or "gpkg". */

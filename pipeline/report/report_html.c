@@ -1149,7 +1149,7 @@ static int cases_write(store *s, const report_options *o, const report_words *w,
     for (size_t i = 0; i < set->n; i++) {
         const store_flagged *f = &set->rows[i];
         store_report_detail d;
-        if (store_report_detail_load(s, f, &o->observed, &d) != MC_OK)
+        if (store_report_detail_load(s, f, &o->observed, o->prefetch, &d) != MC_OK)
             return MC_ERR;
         index_row_fill(w, &d, &x[i]);
         int rc = MC_OK;

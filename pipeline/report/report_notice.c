@@ -363,7 +363,7 @@ static int notice_issue(store *s, const notice_templates *t, const report_notice
     if (found)
         return MC_OK;
     store_report_detail d;
-    if (store_report_detail_load(s, f, &o->observed, &d) != MC_OK)
+    if (store_report_detail_load(s, f, &o->observed, o->prefetch, &d) != MC_OK)
         return MC_ERR;
     int days;
     store_farmer_notice fresh = {.state = (char *)notice_state(f), .issued_on = o->notice_day};

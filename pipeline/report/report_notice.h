@@ -28,6 +28,7 @@ typedef struct report_notice_options {
                                      a notice issued before keeps its own */
     int season;                   /* 0: all seasons */
     store_series_filter observed; /* what counts as a clear image */
+    const store_report_prefetch *prefetch; /* as report_options.prefetch */
     const char *out_dir;          /* writes <case_number>.html and .txt here (must exist) */
 } report_notice_options;
 

@@ -372,8 +372,22 @@ typedef struct store_report_detail {
     size_t n_points;
 } store_report_detail;
 
+/* Every flagged claim of a season (0: all) with its window, events and points (read with
+ * the filter given), read in two queries and held in memory for a report run (about 250
+ * bytes a claim and 16 a date). Read claim by claim, the points cost a scan of the whole
+ * season per claim: observation_parts has no index on parcel_id
+ * (schemas/022_observation_parts_brin.sql). Call it outside a transaction. */
+typedef struct store_report_prefetch store_report_prefetch;
+
+int store_report_prefetch_load(store *s, int season, const store_series_filter *observed,
+                               store_report_prefetch **prefetch);
+void store_report_prefetch_free(store_report_prefetch *prefetch);
+
+/* prefetch: NULL, or from store_report_prefetch_load; what it does not hold (a claim
+ * flagged since, points of another filter) is read from the database. */
 int store_report_detail_load(store *s, const store_flagged *f,
-                             const store_series_filter *observed, store_report_detail *d);
+                             const store_series_filter *observed,
+                             const store_report_prefetch *prefetch, store_report_detail *d);
 void store_report_detail_free(store_report_detail *d);
 
 /* ---- farmer notices as issued (store_notices.c; schemas/040_review_history.sql) ---- */
