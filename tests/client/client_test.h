@@ -18,6 +18,8 @@
 #include "registry_client.h"
 #include "store.h"
 
+#include <sys/wait.h>
+
 #define CLIENT_FN static __attribute__((unused))
 
 static char db_dsn[512], db_name[64];
@@ -255,6 +257,25 @@ CLIENT_FN void capture_stop(capture *cp)
     pthread_join(cp->thread, NULL);
     capture_reset(cp);
     pthread_mutex_destroy(&cp->lock);
+}
+
+/* Runs a shell command; returns its exit code and its stdout+stderr (*output, freed by
+ * the caller). */
+CLIENT_FN int run_capture(const char *cmd, char **output)
+{
+    FILE *p = popen(cmd, "r");
+    REQUIRE(p != NULL);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0)
+        fwrite(chunk, 1, n, m);
+    fclose(m);
+    int st = pclose(p);
+    *output = buf;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 #endif

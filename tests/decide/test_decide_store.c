@@ -165,19 +165,7 @@ static int run_cli(const char *args, char **output)
 {
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "'%s' %s --db '%s' 2>&1", mowcheck_bin, args, db_dsn);
-    FILE *p = popen(cmd, "r");
-    REQUIRE(p != NULL);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0)
-        fwrite(chunk, 1, n, m);
-    fclose(m);
-    int st = pclose(p);
-    *output = buf;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return run_capture(cmd, output);
 }
 
 static void test_first_run(store *st, PGconn *c, const registry_config *reg)

@@ -155,24 +155,6 @@ REPORT_FN void sql(PGconn *c, const char *q)
     PQclear(r);
 }
 
-/* Runs a shell command; returns its exit code and its stdout+stderr (*output, freed by
- * the caller). */
-REPORT_FN int run_capture(const char *cmd, char **output)
-{
-    FILE *p = popen(cmd, "r");
-    REQUIRE(p != NULL);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0)
-        fwrite(chunk, 1, n, m);
-    fclose(m);
-    int st = pclose(p);
-    *output = buf;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 /* Observations, summaries and an event (see test_report_html.c), and a run with energy. */
 REPORT_FN void fixture_series(void)
