@@ -118,6 +118,8 @@ int claims_csv_read(const char *path, claims_csv_row **rows, size_t *n)
     size_t line_cap = 0, cap = 0;
     long line_no = 0;
     int col[N_COLS], rc = MC_OK;
+    for (int c = 0; c < N_COLS; c++) /* read_header sets them from line 1 */
+        col[c] = -1;
     while (rc == MC_OK && getline(&line, &line_cap, f) > 0) {
         line_no++;
         if (line_no == 1) {

@@ -24,9 +24,8 @@ static const char *src(const char *rel)
  * in *line_no. */
 static char *replace_line(const char *text, const char *key, const char *line, int *line_no)
 {
-    size_t klen = strlen(key);
-    char *out = malloc(strlen(text) + strlen(line) + 2);
-    out[0] = '\0';
+    size_t klen = strlen(key), line_len = strlen(line), used = 0;
+    char *out = malloc(strlen(text) + line_len + 2);
     int n = 0;
     *line_no = 0;
     const char *p = text;
@@ -35,14 +34,17 @@ static char *replace_line(const char *text, const char *key, const char *line, i
         size_t len = nl ? (size_t)(nl - p + 1) : strlen(p);
         n++;
         if (*line_no == 0 && strncmp(p, key, klen) == 0 && p[klen] == ' ') {
-            strcat(out, line);
-            strcat(out, "\n");
+            memcpy(out + used, line, line_len);
+            used += line_len;
+            out[used++] = '\n';
             *line_no = n;
         } else {
-            strncat(out, p, len);
+            memcpy(out + used, p, len);
+            used += len;
         }
         p += len;
     }
+    out[used] = '\0';
     return out;
 }
 
