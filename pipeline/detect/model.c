@@ -106,18 +106,26 @@ double model_raw_score(const detect_model *m, const float *x)
     return z;
 }
 
-/* Four candidates at once (GCC vector extensions: SSE on x86-64, NEON on Arm, plain
- * code elsewhere). All seven comparisons of a tree are made for the four side by side,
- * the path is picked with masks, and each candidate's leaves are added in tree order,
- * so the sums are model_raw_score's, bit for bit. */
-typedef float v4f __attribute__((vector_size(4 * sizeof(float))));
-typedef int v4i __attribute__((vector_size(4 * sizeof(int))));
-enum { LANES = 4 };
+/* Eight candidates at once (GCC vector extensions: AVX2 where the processor has it,
+ * chosen at load time on x86-64, else SSE or NEON pairs, else plain code). All seven
+ * comparisons of a tree are made for the eight side by side, the path is picked with
+ * masks, and each candidate's leaves are added in tree order, so the sums are
+ * model_raw_score's, bit for bit. */
+typedef float v8f __attribute__((vector_size(8 * sizeof(float))));
+typedef int v8i __attribute__((vector_size(8 * sizeof(int))));
+enum { LANES = 8 };
 
-static void trees_four(const detect_model *m, const char *base, size_t stride, size_t k,
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define TREES_TARGETS __attribute__((target_clones("avx2", "default")))
+#else
+#define TREES_TARGETS
+#endif
+
+TREES_TARGETS
+static void trees_lanes(const detect_model *m, const char *base, size_t stride, size_t k,
                        double *z)
 {
-    v4f xs[DETECT_N_FEATURES]; /* feature f of the k candidates (lanes past k: 0) */
+    v8f xs[DETECT_N_FEATURES]; /* feature f of the k candidates (lanes past k: 0) */
     for (int f = 0; f < DETECT_N_FEATURES; f++)
         for (int j = 0; j < LANES; j++)
             xs[f][j] = (size_t)j < k ? ((const float *)(base + (size_t)j * stride))[f] : 0.0f;
@@ -126,15 +134,15 @@ static void trees_four(const detect_model *m, const char *base, size_t stride, s
         acc[j] = m->tree_base;
     for (int t = 0; t < m->n_trees; t++) {
         const struct model_split *s = &m->split[t];
-        v4i c[MODEL_TREE_NODES];
+        v8i c[MODEL_TREE_NODES];
         for (int n = 0; n < MODEL_TREE_NODES; n++) {
             float th = s->threshold[n];
-            c[n] = xs[s->feature[n]] > (v4f){th, th, th, th};
+            c[n] = xs[s->feature[n]] > (v8f){th, th, th, th, th, th, th, th};
         }
-        v4i l1 = c[0];                               /* -1: right at the root */
-        v4i l2 = (l1 & c[2]) | (~l1 & c[1]);         /* at node 1 + l1 */
-        v4i l3 = (l1 & ((l2 & c[6]) | (~l2 & c[5]))) | (~l1 & ((l2 & c[4]) | (~l2 & c[3])));
-        v4i leaf = (l1 & 4) | (l2 & 2) | (l3 & 1);
+        v8i l1 = c[0];                               /* -1: right at the root */
+        v8i l2 = (l1 & c[2]) | (~l1 & c[1]);         /* at node 1 + l1 */
+        v8i l3 = (l1 & ((l2 & c[6]) | (~l2 & c[5]))) | (~l1 & ((l2 & c[4]) | (~l2 & c[3])));
+        v8i leaf = (l1 & 4) | (l2 & 2) | (l3 & 1);
         const double *values = m->tree[t].leaf;
         for (int j = 0; j < LANES; j++)
             acc[j] += values[leaf[j]];
@@ -152,7 +160,7 @@ void model_raw_scores(const detect_model *m, const float *x, size_t stride, size
         return;
     }
     for (size_t i = 0; i < n; i += LANES)
-        trees_four(m, base + i * stride, stride, n - i < LANES ? n - i : LANES, z + i);
+        trees_lanes(m, base + i * stride, stride, n - i < LANES ? n - i : LANES, z + i);
 }
 
 /* ---- writing ---- */
