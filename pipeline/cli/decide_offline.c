@@ -17,8 +17,7 @@ typedef struct offline_ctx {
     const detect_result *detected;
     const claims_csv_row *rows;
     size_t n_rows;
-    size_t *first_event;   /* per parcel: its first event in detected->events */
-    size_t *first_summary; /* per parcel: its first summary */
+    detect_result_index ix; /* where each parcel's events and summaries start */
     decide_offline_summary *sum;
 } offline_ctx;
 
@@ -32,23 +31,6 @@ static size_t find_parcel(const series_set *s, const char *id)
 {
     const series_parcel *p = bsearch(id, s->parcels, s->n_parcels, sizeof *p, cmp_parcel_id);
     return p ? (size_t)(p - s->parcels) : SIZE_MAX;
-}
-
-/* first[p] .. first[p + 1]: the rows of parcel p (rows sorted by parcel). */
-static size_t *index_rows(size_t n_parcels, size_t n_rows, const void *rows, size_t size,
-                          size_t parcel_offset)
-{
-    size_t *first = calloc(n_parcels + 2, sizeof *first);
-    if (!first)
-        return NULL;
-    for (size_t i = 0; i < n_rows; i++) {
-        size_t parcel;
-        memcpy(&parcel, (const char *)rows + i * size + parcel_offset, sizeof parcel);
-        first[parcel + 1]++;
-    }
-    for (size_t p = 0; p < n_parcels; p++)
-        first[p + 1] += first[p];
-    return first;
 }
 
 /* The detector's evidence on one parcel-season, as the decide stage reads it from the
@@ -68,7 +50,7 @@ static int gather(const offline_ctx *c, size_t parcel, int season, evidence *ev)
     if (parcel == SIZE_MAX)
         return MC_OK;
     const series_parcel *sp = &c->series->parcels[parcel];
-    size_t e0 = c->first_event[parcel], e1 = c->first_event[parcel + 1];
+    size_t e0 = c->ix.ev_first[parcel], e1 = c->ix.ev_first[parcel + 1];
     ev->events = calloc(e1 - e0 + 1, sizeof *ev->events);
     ev->clear = calloc(sp->count + 1, sizeof *ev->clear);
     if (!ev->events || !ev->clear)
@@ -87,7 +69,7 @@ static int gather(const offline_ctx *c, size_t parcel, int season, evidence *ev)
         if (!isnan(ob->ndvi) && date_year(ob->day) == season && ob->day <= c->o->as_of_day)
             ev->clear[ev->n_clear++] = ob->day;
     }
-    for (size_t i = c->first_summary[parcel]; i < c->first_summary[parcel + 1]; i++) {
+    for (size_t i = c->ix.sum_first[parcel]; i < c->ix.sum_first[parcel + 1]; i++) {
         const detect_summary *s = &c->detected->summaries[i];
         if (s->season != season)
             continue;
@@ -171,20 +153,13 @@ int decide_offline_run(const decide_offline_options *o, decide_offline_summary *
         free(rows);
         return MC_ERR;
     }
+    offline_ctx c = {o, &s, &r, rows, n_rows, {NULL, NULL}, sum};
     int rc = detect_run(&s, o->model, &r);
-    offline_ctx c = {o, &s, &r, rows, n_rows, NULL, NULL, sum};
-    if (rc == MC_OK) {
-        c.first_event = index_rows(s.n_parcels, r.n_events, r.events, sizeof *r.events,
-                                   offsetof(detect_event, parcel));
-        c.first_summary = index_rows(s.n_parcels, r.n_summaries, r.summaries,
-                                     sizeof *r.summaries, offsetof(detect_summary, parcel));
-        if (!c.first_event || !c.first_summary)
-            rc = mc_fail("decide: out of memory");
-    }
+    if (rc == MC_OK)
+        rc = detect_result_index_make(&r, s.n_parcels, &c.ix);
     if (rc == MC_OK)
         rc = output_write(o->out_path, write_decisions, &c);
-    free(c.first_event);
-    free(c.first_summary);
+    detect_result_index_free(&c.ix);
     detect_result_free(&r);
     series_free(&s);
     free(rows);

@@ -624,6 +624,32 @@ int detect_run(const series_set *s, const detect_model *m, detect_result *out)
     return detect_run_subset(s, NULL, m, out);
 }
 
+int detect_result_index_make(const detect_result *r, size_t n_parcels, detect_result_index *ix)
+{
+    ix->ev_first = calloc(n_parcels + 1, sizeof *ix->ev_first);
+    ix->sum_first = calloc(n_parcels + 1, sizeof *ix->sum_first);
+    if (!ix->ev_first || !ix->sum_first) {
+        detect_result_index_free(ix);
+        return mc_fail("detect: out of memory indexing %zu parcels", n_parcels);
+    }
+    for (size_t i = 0; i < r->n_events; i++)
+        ix->ev_first[r->events[i].parcel + 1]++;
+    for (size_t i = 0; i < r->n_summaries; i++)
+        ix->sum_first[r->summaries[i].parcel + 1]++;
+    for (size_t p = 0; p < n_parcels; p++) {
+        ix->ev_first[p + 1] += ix->ev_first[p];
+        ix->sum_first[p + 1] += ix->sum_first[p];
+    }
+    return MC_OK;
+}
+
+void detect_result_index_free(detect_result_index *ix)
+{
+    free(ix->ev_first);
+    free(ix->sum_first);
+    ix->ev_first = ix->sum_first = NULL;
+}
+
 void detect_result_free(detect_result *r)
 {
     free(r->events);

@@ -150,6 +150,17 @@ int detect_run_subset(const series_set *s, const unsigned char *keep, const dete
                       detect_result *out);
 void detect_result_free(detect_result *r);
 
+/* Where each parcel's rows start in a result (both arrays are sorted by parcel):
+ * parcel p's events are events[ev_first[p] .. ev_first[p + 1]), its summaries
+ * summaries[sum_first[p] .. sum_first[p + 1]). n_parcels + 1 entries each. */
+typedef struct detect_result_index {
+    size_t *ev_first;
+    size_t *sum_first;
+} detect_result_index;
+
+int detect_result_index_make(const detect_result *r, size_t n_parcels, detect_result_index *ix);
+void detect_result_index_free(detect_result_index *ix);
+
 /* Parses a series CSV from `in` (name for messages) into *s and detects into *out.
  * On failure both are empty. */
 int detect_stream(FILE *in, const char *name, const detect_model *m, series_set *s,

@@ -273,30 +273,8 @@ static int excluded_year(const eval_year *y)
     return 0;
 }
 
-typedef struct result_index {
-    size_t *ev_first;  /* per parcel: first event index (n_parcels + 1 entries) */
-    size_t *sum_first; /* per parcel: first summary index */
-} result_index;
-
-static int index_result(const detect_result *r, size_t n_parcels, result_index *ix)
-{
-    ix->ev_first = calloc(n_parcels + 1, sizeof *ix->ev_first);
-    ix->sum_first = calloc(n_parcels + 1, sizeof *ix->sum_first);
-    if (!ix->ev_first || !ix->sum_first)
-        return mc_fail("eval: out of memory");
-    for (size_t i = 0; i < r->n_events; i++)
-        ix->ev_first[r->events[i].parcel + 1]++;
-    for (size_t i = 0; i < r->n_summaries; i++)
-        ix->sum_first[r->summaries[i].parcel + 1]++;
-    for (size_t p = 0; p < n_parcels; p++) {
-        ix->ev_first[p + 1] += ix->ev_first[p];
-        ix->sum_first[p + 1] += ix->sum_first[p];
-    }
-    return MC_OK;
-}
-
 static void score_year(const eval_labels *l, size_t yi, const detect_result *r,
-                       const result_index *ix, eval_outcome *o)
+                       const detect_result_index *ix, eval_outcome *o)
 {
     const eval_year *y = &l->years[yi];
     memset(o, 0, sizeof *o);
@@ -342,16 +320,12 @@ int eval_outcomes(const eval_labels *l, const series_set *s, const detect_result
 {
     *out = NULL;
     *n_out = 0;
-    result_index ix;
-    if (index_result(r, s->n_parcels, &ix) != MC_OK) {
-        free(ix.ev_first);
-        free(ix.sum_first);
+    detect_result_index ix;
+    if (detect_result_index_make(r, s->n_parcels, &ix) != MC_OK)
         return MC_ERR;
-    }
     eval_outcome *o = malloc((l->n_years ? l->n_years : 1) * sizeof *o);
     if (!o) {
-        free(ix.ev_first);
-        free(ix.sum_first);
+        detect_result_index_free(&ix);
         return mc_fail("eval: out of memory");
     }
     size_t n = 0;
@@ -361,8 +335,7 @@ int eval_outcomes(const eval_labels *l, const series_set *s, const detect_result
             continue;
         score_year(l, i, r, &ix, &o[n++]);
     }
-    free(ix.ev_first);
-    free(ix.sum_first);
+    detect_result_index_free(&ix);
     *out = o;
     *n_out = n;
     return MC_OK;
