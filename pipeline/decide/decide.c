@@ -77,15 +77,31 @@ static event_position position_of(const decide_event *e, int32_t ws, int32_t we)
     return e->day_start < ws ? POS_STRADDLES_START : POS_STRADDLES_END;
 }
 
+/* The two ways an event counts against the window: towards an approval (confident,
+ * wholly inside), and as possibly affecting it (its interval touches the window). */
+static int counted_for_approval(const decide_claim_input *in, const decide_params *p,
+                                const decide_event *e)
+{
+    return e->confidence >= p->min_confidence &&
+           position_of(e, in->window_start, in->window_end) == POS_INSIDE;
+}
+
+static int overlapping_window(const decide_claim_input *in, const decide_params *p,
+                              const decide_event *e)
+{
+    (void)p;
+    event_position pos = position_of(e, in->window_start, in->window_end);
+    return pos != POS_BEFORE && pos != POS_AFTER;
+}
+
 static void count_events(const decide_claim_input *in, const decide_params *p, decide_result *r)
 {
     for (size_t i = 0; i < in->n_events; i++) {
         const decide_event *e = &in->events[i];
-        event_position pos = position_of(e, in->window_start, in->window_end);
-        int overlaps = pos != POS_BEFORE && pos != POS_AFTER;
+        int overlaps = overlapping_window(in, p, e);
         if (e->confidence >= p->min_confidence) {
             r->n_in_window += e->day >= in->window_start && e->day <= in->window_end;
-            r->n_certain += pos == POS_INSIDE;
+            r->n_certain += counted_for_approval(in, p, e);
             r->n_possible += overlaps;
         } else {
             r->n_unsure += overlaps;
@@ -187,21 +203,6 @@ static int list_events(const decide_claim_input *in, const decide_params *p,
         len += (size_t)w;
     }
     return n;
-}
-
-static int counted_for_approval(const decide_claim_input *in, const decide_params *p,
-                                const decide_event *e)
-{
-    return e->confidence >= p->min_confidence &&
-           position_of(e, in->window_start, in->window_end) == POS_INSIDE;
-}
-
-static int overlapping_window(const decide_claim_input *in, const decide_params *p,
-                              const decide_event *e)
-{
-    (void)p;
-    event_position pos = position_of(e, in->window_start, in->window_end);
-    return pos != POS_BEFORE && pos != POS_AFTER;
 }
 
 static void explain_unsure(const decide_claim_input *in, const decide_params *p, decide_result *r,
