@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,24 +145,6 @@ typedef struct decide_args {
     const char *series, *claims, *output;
 } decide_args;
 
-/* The confidence an event needs to count towards an automatic approval: the agency's
- * approval_min_confidence where set, else the threshold the model was trained with. */
-static int approval_threshold(const mc_settings *set, const detect_model *m, double *out)
-{
-    const char *text = set->approval_min_confidence;
-    if (!text || !text[0]) {
-        *out = m->approval_threshold;
-        return MC_OK;
-    }
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (errno || end == text || *end || !(v > 0.0 && v <= 1.0))
-        return mc_fail("setting approval_min_confidence: '%s' is not a confidence in (0, 1]", text);
-    *out = v;
-    return MC_OK;
-}
-
 /* The options from the settings and arguments; *m gets the detector's model. */
 static int decide_options(const mc_settings *set, const decide_args *a, decide_stage_options *o,
                           detect_model *m)
@@ -170,8 +153,10 @@ static int decide_options(const mc_settings *set, const decide_args *a, decide_s
     decide_params_default(&o->params);
     if (detect_load_model(set->model, m) != MC_OK)
         return mc_fail_wrap("decide: the detector's model");
-    if (approval_threshold(set, m, &o->params.min_confidence) != MC_OK)
-        return MC_ERR;
+    /* an event counts towards an approval at the agency's approval_min_confidence,
+     * else at the threshold the model was trained with */
+    o->params.min_confidence = isnan(set->approval_min_confidence) ? m->approval_threshold
+                                                                   : set->approval_min_confidence;
     o->params.max_gap_days = m->max_gap_days;
     long v = 0;
     if (a->min_clear) {

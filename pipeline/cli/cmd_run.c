@@ -89,21 +89,6 @@ typedef struct stage_result {
     char cpu_reason[128], gpu_reason[128]; /* why a counter could not be read */
 } stage_result;
 
-/* cpu_watts_per_core: empty (no estimate) or a power in (0, 1000] W. */
-static int parse_watts(const char *text, double *watts)
-{
-    *watts = 0;
-    if (!text || !*text)
-        return MC_OK;
-    char *end;
-    double v = strtod(text, &end);
-    if (end == text || *end || !(v > 0 && v <= 1000))
-        return mc_fail("setting cpu_watts_per_core: '%s' is not a power in watts (0, 1000]",
-                       text);
-    *watts = v;
-    return MC_OK;
-}
-
 /* Processor time of this process so far (the stages run in it; the database server
  * is another process and not counted). */
 static double cpu_s(void)
@@ -461,7 +446,6 @@ int cmd_run(int argc, char **argv)
          "FILE: also write the run summary as JSON (counts, time, energy)"},
         {NULL, NULL, NULL, NULL},
     };
-    double watts_per_core = 0;
     mc_settings set;
     const char *pos[argc + 1];
     int n_pos;
@@ -477,8 +461,7 @@ int cmd_run(int argc, char **argv)
      * not a failure after hours of ingest. */
     if (settings_device(&set, &device) != MC_OK || settings_check_common(&set) != MC_OK ||
         settings_check_registry(&set, a.registry) != MC_OK ||
-        (a.season && check_season(a.season) != MC_OK) ||
-        parse_watts(set.cpu_watts_per_core, &watts_per_core) != MC_OK) {
+        (a.season && check_season(a.season) != MC_OK)) {
         log_error("run: %s", mc_error_message());
         settings_free(&set);
         return EXIT_USAGE;
@@ -544,7 +527,7 @@ int cmd_run(int argc, char **argv)
     /* The summary as JSON: in the runs table (the report's footer reads it) and,
      * if asked, in a file; as text on stdout unless --quiet. */
     run_energy energy;
-    total_energy(st, 3, watts_per_core, &energy);
+    total_energy(st, 3, isnan(set.cpu_watts_per_core) ? 0 : set.cpu_watts_per_core, &energy);
     run_meta meta = {.exit_code = code, .season = run_season(&a), .started = started,
                      .ended = time(NULL)};
     char *json = summary_json(st, 3, &energy, &meta);

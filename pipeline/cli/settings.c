@@ -14,7 +14,16 @@
 
 #include "error.h"
 
-typedef enum { SETTING_STRING, SETTING_INT, SETTING_INT64, SETTING_DOUBLE } setting_type;
+/* SETTING_DOUBLE_OR_UNSET: a number in its bounds, or empty (the default here): NAN,
+ * "not set", for settings whose absence means something (the model's own value, no
+ * estimate). */
+typedef enum {
+    SETTING_STRING,
+    SETTING_INT,
+    SETTING_INT64,
+    SETTING_DOUBLE,
+    SETTING_DOUBLE_OR_UNSET
+} setting_type;
 
 typedef struct setting_def {
     const char *name;
@@ -38,8 +47,9 @@ static const setting_def setting_defs[] = {
     {"min_valid_share", SETTING_DOUBLE, FIELD(min_valid_share), "0.5", 0, 1},
     {"scl_valid_classes", SETTING_STRING, FIELD(scl_valid_classes), "4,5", 0, 0},
     {"model", SETTING_STRING, FIELD(model), "", 0, 0},
-    {"approval_min_confidence", SETTING_STRING, FIELD(approval_min_confidence), "", 0, 0},
-    {"cpu_watts_per_core", SETTING_STRING, FIELD(cpu_watts_per_core), "", 0, 0},
+    {"approval_min_confidence", SETTING_DOUBLE_OR_UNSET, FIELD(approval_min_confidence), "",
+     1e-6, 1},
+    {"cpu_watts_per_core", SETTING_DOUBLE_OR_UNSET, FIELD(cpu_watts_per_core), "", 0.001, 1000},
     {"registry_url", SETTING_STRING, FIELD(registry_url), "", 0, 0},
     {"registry_service", SETTING_STRING, FIELD(registry_service), "EE/GOV/70000000/registry", 0, 0},
     {"registry_client", SETTING_STRING, FIELD(registry_client), "EE/GOV/70000001/mowcheck", 0, 0},
@@ -154,6 +164,12 @@ static int apply(mc_settings *s, const setting_def *d, const char *value)
             return MC_ERR;
         *(int64_t *)field = (int64_t)v;
         return MC_OK;
+    case SETTING_DOUBLE_OR_UNSET:
+        if (!*value) {
+            *(double *)field = NAN;
+            return MC_OK;
+        }
+        __attribute__((fallthrough)); /* a number like any other */
     case SETTING_DOUBLE:
         if (parse_number(d, value, &v) != MC_OK)
             return MC_ERR;

@@ -27,11 +27,11 @@ typedef struct mc_settings {
     /* detect */
     char *model;       /* model file; empty: the shipped default */
     /* run: where no energy counter can be read, an estimate from CPU time at this
-     * many watts per busy core (empty: no estimate) */
-    char *cpu_watts_per_core;
+     * many watts per busy core (NAN, unset: no estimate) */
+    double cpu_watts_per_core;
     /* decide */
-    char *approval_min_confidence; /* an event's confidence for an automatic approval, in
-                                    * (0, 1]; empty: the model's approval_threshold */
+    double approval_min_confidence; /* an event's confidence for an automatic approval;
+                                     * NAN (unset): the model's approval_threshold */
     /* registry (the exchange API; registry_client.h) */
     char *registry_url;      /* security server base URL */
     char *registry_service;  /* INSTANCE/CLASS/MEMBER/SUBSYSTEM of the registry */

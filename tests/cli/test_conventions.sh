@@ -61,6 +61,12 @@ if command -v openssl >/dev/null; then
     --registry-tls-key "$work/two.key" --registry-tls-ca "$work/one.crt"
   has "$work/stderr" "two.key does not match the certificate" "mismatched key"
 fi
+expect "run with an approval confidence above 1" 2 runbad --registry http://127.0.0.1:9 \
+  --registry-user-id EE38001010000 --approval-min-confidence 1.5
+has "$work/stderr" "approval_min_confidence: 1.5 is outside" "approval confidence"
+expect "run with no power per core" 2 runbad --registry http://127.0.0.1:9 \
+  --registry-user-id EE38001010000 --cpu-watts-per-core 0
+has "$work/stderr" "cpu_watts_per_core: 0 is outside" "watts per core"
 if [ ! -e "$state" ]; then ok; else fail "run with bad settings made $state (a stage started)"; fi
 
 # --- --help points at the installed manual, never at a README
