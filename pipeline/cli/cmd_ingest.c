@@ -87,8 +87,8 @@ static void print_summary(const ingest_summary *s)
     if (stored && s->scenes_with_swir == stored)
         printf("ingest: every scene stored has B11 (SWIR): NDMI stored beside NDVI\n");
     else if (stored && s->scenes_with_swir == 0)
-        printf("ingest: no scene stored has B11 (SWIR): NDVI only, and the shipped model "
-               "approves no season without NDMI automatically\n");
+        printf("ingest: no scene stored has B11 (SWIR): NDVI only; approvals rest on the NDVI "
+               "events, the season figure goes without NDMI\n");
     else if (stored)
         printf("ingest: %zu of %zu scenes stored have B11 (SWIR); the dates of the others have "
                "NDVI only\n",
