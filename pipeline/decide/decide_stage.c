@@ -149,21 +149,83 @@ static int add_problem_json(char **json, const store_parcel_problem *p)
     return MC_OK;
 }
 
+/* Where the night's decisions go. Claims wait in a batch and are recorded together
+ * (store_decisions_put_claims: one round trip for many; at 200,000 claims a night the
+ * round trips were most of decide's time). A parcel-level error is written on its own,
+ * after the batch before it: whether it is kept depends on its parcel's claims being
+ * stored. */
+enum { WRITER_BATCH = 256 };
+typedef struct decision_writer {
+    store *s;
+    const decide_stage_options *o;
+    const char *as_of;
+    decide_stage_summary *sum;
+    size_t n; /* claims waiting */
+    store_decision d[WRITER_BATCH];
+    char *json[WRITER_BATCH];
+    decide_result r[WRITER_BATCH];
+    store_decision_effect effect[WRITER_BATCH];
+    char case_number[WRITER_BATCH][CASENUM_MAX];
+} decision_writer;
+
+static void writer_drop(decision_writer *w)
+{
+    for (size_t k = 0; k < w->n; k++)
+        free(w->json[k]);
+    w->n = 0;
+}
+
+/* Records the waiting claims, then counts and logs each. */
+static int writer_flush(decision_writer *w)
+{
+    int rc = store_decisions_put_claims(w->s, w->d, w->n, w->effect, w->case_number);
+    for (size_t k = 0; k < w->n && rc == MC_OK; k++) {
+        const decide_result *r = &w->r[k];
+        const store_decision *d = &w->d[k];
+        w->sum->n_outcome[r->outcome]++;
+        count_effect(w->sum, w->effect[k]);
+        w->sum->n_cases += decide_outcome_is_flag(r->outcome) && w->case_number[k][0];
+        log_debug("decide: claim %s (parcel %s): %s (%s)%s%s", d->claim_id, d->parcel_id,
+                  d->outcome, d->rule, w->case_number[k][0] ? ", case " : "",
+                  w->case_number[k]);
+    }
+    writer_drop(w);
+    return rc;
+}
+
+/* Queues claim c's decision r (its reason json is the writer's from now on). */
+static int writer_add_claim(decision_writer *w, const registry_claim *c, const decide_result *r,
+                            char *json, const char *model, int failed)
+{
+    size_t k = w->n++;
+    w->r[k] = *r;
+    w->json[k] = json;
+    w->d[k] = (store_decision){
+        .claim_id = c->claim_id, .parcel_id = c->parcel_id, .season = c->season,
+        .applicant = c->applicant[0] ? c->applicant : NULL,
+        .scheme = c->scheme[0] ? c->scheme : NULL,
+        .window_start = failed ? NULL : c->window_start,
+        .window_end = failed ? NULL : c->window_end, .min_mowings = c->min_mowings,
+        .outcome = decide_outcome_name(r->outcome), .rule = decide_why_code(r->why),
+        .reason_json = json, .reason_text = w->r[k].text, .model_version = model,
+        .run_id = w->o->run_id, .as_of = w->as_of};
+    return w->n == WRITER_BATCH ? writer_flush(w) : MC_OK;
+}
+
 /* One claim. failure: a registry failure of this claim (NULL: none); problem: its
  * parcel cannot be observed (NULL: it can). */
-static int decide_one(store *s, const registry_claim *c, const store_evidence *ev,
-                      const store_parcel_problem *problem, const char *failure,
-                      const decide_stage_options *o, const char *as_of, decide_stage_summary *sum)
+static int decide_one(decision_writer *w, const registry_claim *c, const store_evidence *ev,
+                      const store_parcel_problem *problem, const char *failure)
 {
     decide_event *events = calloc(ev && ev->n_events ? ev->n_events : 1, sizeof *events);
     if (!events)
         return mc_fail("claim %s: out of memory", c->claim_id);
     decide_claim_input in;
-    claim_input(c, ev, o, events, &in);
+    claim_input(c, ev, w->o, events, &in);
     if (failure || c->invalid[0])
         in.failure = failure ? failure : c->invalid;
     decide_result r;
-    decide_claim(&in, &o->params, &r);
+    decide_claim(&in, &w->o->params, &r);
     /* A parcel without a pixel may lie in a tile not measured yet (early in the season,
      * or its tile's scenes were refused): while the rule still waits (pending) it waits
      * too, so that no farmer gets a flag for a tile that simply has not arrived. */
@@ -172,40 +234,21 @@ static int decide_one(store *s, const registry_claim *c, const store_evidence *e
     if (unobservable)
         problem_result(problem, &r);
     const char *model = ev && ev->model_version[0] ? ev->model_version : NULL;
-    char *json = decide_reason_json(&in, &o->params, &r, model, ev ? ev->scenes_used : 0);
+    char *json = decide_reason_json(&in, &w->o->params, &r, model, ev ? ev->scenes_used : 0);
     free(events);
     if (!json || (unobservable && add_problem_json(&json, problem) != MC_OK)) {
         free(json);
         return mc_fail("claim %s: out of memory", c->claim_id);
     }
-    store_decision d = {.claim_id = c->claim_id, .parcel_id = c->parcel_id, .season = c->season,
-                        .applicant = c->applicant[0] ? c->applicant : NULL,
-                        .scheme = c->scheme[0] ? c->scheme : NULL,
-                        .window_start = in.failure ? NULL : c->window_start,
-                        .window_end = in.failure ? NULL : c->window_end,
-                        .min_mowings = c->min_mowings, .outcome = decide_outcome_name(r.outcome),
-                        .rule = decide_why_code(r.why), .reason_json = json,
-                        .reason_text = r.text, .model_version = model, .run_id = o->run_id,
-                        .as_of = as_of};
-    store_decision_effect effect;
-    char case_number[CASENUM_MAX];
-    int rc = store_decision_put(s, &d, &effect, case_number, sizeof case_number);
-    free(json);
-    if (rc != MC_OK)
-        return MC_ERR;
-    sum->n_outcome[r.outcome]++;
-    count_effect(sum, effect);
-    sum->n_cases += decide_outcome_is_flag(r.outcome) && case_number[0];
-    log_debug("decide: claim %s (parcel %s): %s (%s)%s%s", c->claim_id, c->parcel_id,
-              decide_outcome_name(r.outcome), decide_why_code(r.why), case_number[0] ? ", case " : "",
-              case_number);
-    return MC_OK;
+    return writer_add_claim(w, c, &r, json, model, in.failure != NULL);
 }
 
 /* A parcel whose claims could not be fetched: `error`, never a flag. */
-static int decide_failed_parcel(store *s, const char *parcel, const decide_stage_options *o,
-                                const char *failure, const char *as_of, decide_stage_summary *sum)
+static int decide_failed_parcel(decision_writer *w, const char *parcel, const char *failure)
 {
+    if (writer_flush(w) != MC_OK)
+        return MC_ERR;
+    const decide_stage_options *o = w->o;
     decide_claim_input in = {.parcel_id = parcel, .season = o->season, .min_mowings = 1,
                              .failure = failure, .as_of = o->as_of_day};
     decide_result r;
@@ -216,16 +259,16 @@ static int decide_failed_parcel(store *s, const char *parcel, const decide_stage
     store_decision d = {.claim_id = NULL, .parcel_id = parcel, .season = o->season,
                         .outcome = decide_outcome_name(r.outcome), .rule = decide_why_code(r.why),
                         .reason_json = json, .reason_text = r.text, .run_id = o->run_id,
-                        .as_of = as_of};
+                        .as_of = w->as_of};
     store_decision_effect effect;
     char case_number[CASENUM_MAX];
-    int rc = store_decision_put(s, &d, &effect, case_number, sizeof case_number);
+    int rc = store_decision_put(w->s, &d, &effect, case_number, sizeof case_number);
     free(json);
     if (rc != MC_OK)
         return MC_ERR;
     if (effect != STORE_DECISION_KEPT)
-        sum->n_outcome[DECIDE_ERROR]++;
-    count_effect(sum, effect);
+        w->sum->n_outcome[DECIDE_ERROR]++;
+    count_effect(w->sum, effect);
     return MC_OK;
 }
 
@@ -239,9 +282,8 @@ static void note_failure(decide_stage_summary *sum, size_t n_parcels, const char
 /* Claims [first, end) share one claim id (sorted by claim, parcel): the registry
  * gave one claim for several parcels. Which parcel it belongs to is for the registry
  * to correct: the claim gets `error`, and so does each of its parcels. */
-static int decide_duplicate(store *s, const registry_claim *claims, size_t first, size_t end,
-                            const decide_stage_options *o, const char *as_of,
-                            decide_stage_summary *sum)
+static int decide_duplicate(decision_writer *w, const registry_claim *claims, size_t first,
+                            size_t end)
 {
     char why[900], shown[MC_ID_MAX * 4 + 8];
     int len = snprintf(why, sizeof why, "registry: claim %s came for more than one parcel in "
@@ -252,13 +294,13 @@ static int decide_duplicate(store *s, const registry_claim *claims, size_t first
     if (len > 0 && (size_t)len < sizeof why)
         snprintf(why + len, sizeof why - (size_t)len, "); the registry's data needs correcting");
     log_warn("decide: %s: error for the claim and its parcels", why);
-    note_failure(sum, end - first, why);
-    if (decide_one(s, &claims[first], NULL, NULL, why, o, as_of, sum) != MC_OK)
+    note_failure(w->sum, end - first, why);
+    if (decide_one(w, &claims[first], NULL, NULL, why) != MC_OK)
         return MC_ERR;
     for (size_t i = first + 1; i < end; i++)
         if (strcmp(claims[i].parcel_id, claims[i - 1].parcel_id) != 0 &&
             strcmp(claims[i].parcel_id, claims[first].parcel_id) != 0 &&
-            decide_failed_parcel(s, claims[i].parcel_id, o, why, as_of, sum) != MC_OK)
+            decide_failed_parcel(w, claims[i].parcel_id, why) != MC_OK)
             return MC_ERR;
     return MC_OK;
 }
@@ -271,8 +313,7 @@ typedef struct decide_inputs {
     size_t n_problems;
 } decide_inputs;
 
-static int write_claims(store *s, const decide_inputs *in, const decide_stage_options *o,
-                        const char *as_of, progress *bar, decide_stage_summary *sum)
+static int write_claims(decision_writer *w, const decide_inputs *in, progress *bar)
 {
     const registry_answer *a = in->answer;
     for (size_t i = 0; i < a->n_claims;) {
@@ -282,20 +323,32 @@ static int write_claims(store *s, const decide_inputs *in, const decide_stage_op
         const registry_claim *c = &a->claims[i];
         int rc;
         if (end - i > 1) {
-            rc = decide_duplicate(s, a->claims, i, end, o, as_of, sum);
+            rc = decide_duplicate(w, a->claims, i, end);
         } else {
             if (c->invalid[0])
-                note_failure(sum, 1, c->invalid);
-            rc = decide_one(s, c, evidence_of(in->ev, in->n_ev, c->parcel_id),
-                            problem_of(in->problems, in->n_problems, c->parcel_id), NULL, o,
-                            as_of, sum);
+                note_failure(w->sum, 1, c->invalid);
+            rc = decide_one(w, c, evidence_of(in->ev, in->n_ev, c->parcel_id),
+                            problem_of(in->problems, in->n_problems, c->parcel_id), NULL);
         }
         if (rc != MC_OK)
             return MC_ERR;
         progress_step(bar, (int64_t)(end - i));
         i = end;
     }
-    return MC_OK;
+    return writer_flush(w);
+}
+
+static int write_all(decision_writer *w, const decide_inputs *in, const char *failure)
+{
+    const registry_answer *a = in->answer;
+    progress bar;
+    progress_begin(&bar, "claims", (int64_t)(a->n_claims + a->n_failed));
+    int rc = write_claims(w, in, &bar);
+    for (size_t i = 0; i < a->n_failed && rc == MC_OK; i++, progress_step(&bar, 1))
+        rc = decide_failed_parcel(w, a->failed_parcels[i], failure);
+    progress_end(&bar);
+    writer_drop(w); /* what a failure left waiting */
+    return rc;
 }
 
 static int write_decisions(store *s, const decide_inputs *in, const decide_stage_options *o,
@@ -308,24 +361,22 @@ static int write_decisions(store *s, const decide_inputs *in, const decide_stage
              a->failure[0] ? a->failure : "no answer for this parcel");
     if (a->n_claims > 1)
         qsort(a->claims, a->n_claims, sizeof *a->claims, cmp_claim);
-    if (store_decide_begin(s) != MC_OK)
-        return MC_ERR;
-    progress bar;
-    progress_begin(&bar, "claims", (int64_t)(a->n_claims + a->n_failed));
-    if (write_claims(s, in, o, as_of, &bar, sum) != MC_OK)
-        goto fail;
-    for (size_t i = 0; i < a->n_failed; i++, progress_step(&bar, 1))
-        if (decide_failed_parcel(s, a->failed_parcels[i], o, failure, as_of, sum) != MC_OK)
-            goto fail;
-    progress_end(&bar);
-    if (store_decide_commit(s) != MC_OK)
-        goto fail_committing;
-    return MC_OK;
-fail:
-    progress_end(&bar);
-fail_committing:
-    store_decide_abort(s);
-    return MC_ERR;
+    decision_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return mc_fail("decide: out of memory");
+    w->s = s;
+    w->o = o;
+    w->as_of = as_of;
+    w->sum = sum;
+    int rc = store_decide_begin(s);
+    if (rc == MC_OK) {
+        rc = write_all(w, in, failure);
+        rc = rc == MC_OK ? store_decide_commit(s) : rc;
+        if (rc != MC_OK)
+            store_decide_abort(s);
+    }
+    free(w);
+    return rc;
 }
 
 /* The nightly invariant: every claim the registry returned has exactly one current

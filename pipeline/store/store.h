@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "casenum.h"
 #include "kernel.h"
 #include "scene_types.h"
 
@@ -294,6 +295,13 @@ void store_decide_abort(store *s); /* rolls back, keeping the error message */
  * number, "" where it has none. */
 int store_decision_put(store *s, const store_decision *d, store_decision_effect *effect,
                        char *case_number, size_t size);
+/* The same for n claims' decisions (every claim_id set), sent together so that the
+ * server answers them without a round trip each (libpq pipeline mode); effects[i] and
+ * case_numbers[i] as for store_decision_put. A failure names the first claim that
+ * failed; the transaction is then aborted like any failed statement. Up to a few
+ * hundred at a time: the answers wait in the socket until all are sent. */
+int store_decisions_put_claims(store *s, const store_decision *d, size_t n,
+                               store_decision_effect *effects, char (*case_numbers)[CASENUM_MAX]);
 
 /* One case as `mowcheck case` shows it. */
 typedef struct store_review_row {

@@ -345,7 +345,13 @@ int store_decide_begin(store *s)
     return MC_OK;
 }
 
-int store_decide_commit(store *s) { return store_commit(s, "committing the decisions"); }
+int store_decide_commit(store *s)
+{
+    if (store_exec(s, "updating the case counters", "SELECT case_serials_catch_up()", 0, NULL) !=
+        MC_OK)
+        return MC_ERR;
+    return store_commit(s, "committing the decisions");
+}
 
 void store_decide_abort(store *s) { store_rollback(s); }
 
@@ -355,77 +361,31 @@ static const char *season_text(int season, char buf[16])
     return buf;
 }
 
-/* The claim-season's case, made once (the serial from the season's counter). */
-static int ensure_case(store *s, const store_decision *d, char *case_number, size_t size)
-{
-    char season[16], run[32];
-    const char *p[3] = {d->claim_id, season_text(d->season, season), NULL};
-    PGresult *r = store_query(s, "looking up the case",
-                              "SELECT case_number FROM cases WHERE claim_id = $1 AND season = $2",
-                              2, p);
-    if (!r)
-        return MC_ERR;
-    if (PQntuples(r) == 1) {
-        snprintf(case_number, size, "%s", PQgetvalue(r, 0, 0));
-        PQclear(r);
-        return MC_OK;
-    }
-    PQclear(r);
-    r = store_query(s, "taking a case serial",
-                    "INSERT INTO case_serials (season, last_serial) VALUES ($1, 1)"
-                    " ON CONFLICT (season) DO UPDATE SET last_serial = case_serials.last_serial + 1"
-                    " RETURNING last_serial",
-                    1, p + 1);
-    if (!r)
-        return MC_ERR;
-    int64_t serial = atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    char number[CASENUM_MAX];
-    if (casenum_format(d->season, serial, number, sizeof number) != MC_OK)
-        return mc_fail_wrap("claim %s", d->claim_id);
-    char serial_s[32];
-    snprintf(serial_s, sizeof serial_s, "%" PRId64, serial);
-    snprintf(run, sizeof run, "%" PRId64, d->run_id);
-    const char *q[6] = {number, d->claim_id, d->parcel_id, season, serial_s,
-                        d->run_id > 0 ? run : NULL};
-    if (store_exec(s, "recording the case",
-                   "INSERT INTO cases (case_number, claim_id, parcel_id, season, serial, run_id)"
-                   " VALUES ($1, $2, $3, $4, $5, $6)",
-                   6, q) != MC_OK)
-        return MC_ERR;
-    snprintf(case_number, size, "%s", number);
-    return MC_OK;
-}
-
 enum { CUR_NONE, CUR_SAME, CUR_DIFFERENT };
 
-/* The current decision of the claim-season (or of the parcel-season for claim NULL):
- * whether it is the same as d, its id, and whether it was reviewed. */
-static int current_decision(store *s, const store_decision *d, int *state, char *id,
-                            size_t id_size, int *reviewed)
+/* The current parcel-level error decision of the parcel-season: whether it is the same
+ * as d, and its id. (A claim's decision is compared on the server: decision_put_claim,
+ * schemas/090.) */
+static int current_parcel_error(store *s, const store_decision *d, int *state, char *id,
+                                size_t id_size)
 {
     char season[16];
-    const char *p[6] = {d->claim_id ? d->claim_id : d->parcel_id, season_text(d->season, season),
-                        d->outcome, d->rule, d->reason_json, d->model_version};
-    const char *sql =
-        d->claim_id
-            ? "SELECT decision_id, (outcome = $3 AND rule = $4 AND reason_json - 'failure' = $5::jsonb - 'failure'"
-              "        AND model_version IS NOT DISTINCT FROM $6),"
-              "       decision_is_reviewed(claim_id, season)"
-              " FROM decisions WHERE claim_id = $1 AND season = $2 AND is_current"
-            : "SELECT decision_id, (outcome = $3 AND rule = $4 AND reason_json - 'failure' = $5::jsonb - 'failure'"
-              "        AND model_version IS NOT DISTINCT FROM $6), false"
-              " FROM decisions WHERE claim_id IS NULL AND parcel_id = $1 AND season = $2"
-              "   AND is_current";
-    PGresult *r = store_query(s, "reading the current decision", sql, 6, p);
+    const char *p[6] = {d->parcel_id, season_text(d->season, season), d->outcome, d->rule,
+                        d->reason_json, d->model_version};
+    PGresult *r = store_query(
+        s, "reading the current decision",
+        "SELECT decision_id, (outcome = $3 AND rule = $4"
+        "        AND reason_json - 'failure' = $5::jsonb - 'failure'"
+        "        AND model_version IS NOT DISTINCT FROM $6)"
+        " FROM decisions WHERE claim_id IS NULL AND parcel_id = $1 AND season = $2"
+        "   AND is_current",
+        6, p);
     if (!r)
         return MC_ERR;
     *state = CUR_NONE;
-    *reviewed = 0;
     if (PQntuples(r) == 1) {
         snprintf(id, id_size, "%s", PQgetvalue(r, 0, 0));
         *state = PQgetvalue(r, 0, 1)[0] == 't' ? CUR_SAME : CUR_DIFFERENT;
-        *reviewed = PQgetvalue(r, 0, 2)[0] == 't';
     }
     PQclear(r);
     return MC_OK;
@@ -459,48 +419,6 @@ static int supersede(store *s, const char *decision_id)
                       1, p);
 }
 
-/* A reviewed decision stays; what this run would decide is recorded beside it,
- * unless the latest proposal already says the same. */
-static int propose(store *s, const store_decision *d, const char *decision_id, int *written)
-{
-    char season[16], run[32];
-    snprintf(run, sizeof run, "%" PRId64, d->run_id);
-    const char *p[11] = {decision_id, d->claim_id, season_text(d->season, season), d->outcome,
-                         d->rule, d->reason_json, d->reason_text, d->model_version,
-                         d->run_id > 0 ? run : NULL, d->as_of};
-    PGresult *r = store_query(
-        s, "recording the proposal",
-        "INSERT INTO decision_proposals (decision_id, claim_id, season, outcome, rule,"
-        " reason_json, reason_text, model_version, run_id, as_of)"
-        " SELECT $1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10"
-        " WHERE NOT EXISTS (SELECT 1 FROM (SELECT outcome, rule, reason_json, model_version"
-        "   FROM decision_proposals WHERE claim_id = $2 AND season = $3"
-        "   ORDER BY proposal_id DESC LIMIT 1) l"
-        "   WHERE l.outcome = $4 AND l.rule = $5 AND l.reason_json = $6::jsonb"
-        "     AND l.model_version IS NOT DISTINCT FROM $8)",
-        10, p);
-    if (!r)
-        return MC_ERR;
-    *written = atoi(PQcmdTuples(r)) > 0;
-    PQclear(r);
-    return MC_OK;
-}
-
-static int case_of(store *s, const store_decision *d, char *case_number, size_t size)
-{
-    char season[16];
-    const char *p[2] = {d->claim_id, season_text(d->season, season)};
-    PGresult *r = store_query(s, "looking up the case",
-                              "SELECT case_number FROM cases WHERE claim_id = $1 AND season = $2",
-                              2, p);
-    if (!r)
-        return MC_ERR;
-    if (PQntuples(r) == 1)
-        snprintf(case_number, size, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return MC_OK;
-}
-
 static int put_parcel_error(store *s, const store_decision *d, store_decision_effect *effect)
 {
     char season[16];
@@ -517,9 +435,9 @@ static int put_parcel_error(store *s, const store_decision *d, store_decision_ef
         *effect = STORE_DECISION_KEPT; /* its claims keep their decisions until the next run */
         return MC_OK;
     }
-    int state, reviewed;
+    int state;
     char id[32];
-    if (current_decision(s, d, &state, id, sizeof id, &reviewed) != MC_OK)
+    if (current_parcel_error(s, d, &state, id, sizeof id) != MC_OK)
         return MC_ERR;
     if (state == CUR_SAME) {
         *effect = STORE_DECISION_UNCHANGED;
@@ -531,45 +449,61 @@ static int put_parcel_error(store *s, const store_decision *d, store_decision_ef
     return insert_decision(s, d);
 }
 
-static int is_flag(const char *outcome)
+/* decision_put_claim's parameters for d (schemas/090); the numbers are written into
+ * text. */
+typedef struct claim_params {
+    char season[16], min_mowings[16], run[32];
+    const char *values[15];
+} claim_params;
+
+static void claim_params_make(const store_decision *d, claim_params *cp)
 {
-    return strcmp(outcome, "not_mowed") == 0 || strcmp(outcome, "inconclusive") == 0;
+    snprintf(cp->min_mowings, sizeof cp->min_mowings, "%d", d->min_mowings);
+    snprintf(cp->run, sizeof cp->run, "%" PRId64, d->run_id);
+    const char *v[15] = {d->claim_id,  d->parcel_id,   season_text(d->season, cp->season),
+                         d->applicant, d->scheme,      d->window_start,
+                         d->window_end, cp->min_mowings, d->outcome,
+                         d->rule,      d->reason_json, d->reason_text,
+                         d->model_version, d->run_id > 0 ? cp->run : NULL, d->as_of};
+    memcpy(cp->values, v, sizeof v);
+}
+
+static const char put_claim_sql[] =
+    "SELECT o_effect, o_case_number FROM decision_put_claim($1, $2, $3::integer, $4, $5,"
+    " $6::date, $7::date, $8::integer, $9, $10, $11::jsonb, $12, $13, $14::bigint, $15::date)";
+
+/* The effect and case number of one decision_put_claim answer. */
+static int claim_answer(const PGresult *r, store_decision_effect *effect, char *case_number,
+                        size_t size)
+{
+    static const char *const names[] = {"new", "unchanged", "changed", "proposed"};
+    if (PQntuples(r) != 1)
+        return mc_fail("decision_put_claim returned %d rows", PQntuples(r));
+    const char *e = PQgetvalue(r, 0, 0);
+    size_t k = 0;
+    while (k < sizeof names / sizeof *names && strcmp(e, names[k]) != 0)
+        k++;
+    if (k == sizeof names / sizeof *names)
+        return mc_fail("decision_put_claim: unknown effect '%s'", e);
+    *effect = k == 0 ? STORE_DECISION_NEW
+              : k == 1 ? STORE_DECISION_UNCHANGED
+              : k == 2 ? STORE_DECISION_CHANGED
+                       : STORE_DECISION_PROPOSED;
+    snprintf(case_number, size, "%s", PQgetvalue(r, 0, 1));
+    return MC_OK;
 }
 
 static int put_claim(store *s, const store_decision *d, store_decision_effect *effect,
                      char *case_number, size_t size)
 {
-    int state, reviewed;
-    char id[32];
-    if (current_decision(s, d, &state, id, sizeof id, &reviewed) != MC_OK)
+    claim_params cp;
+    claim_params_make(d, &cp);
+    PGresult *r = store_query(s, "recording the decision", put_claim_sql, 15, cp.values);
+    if (!r)
         return MC_ERR;
-    if (reviewed) {
-        int written = 0;
-        if (state == CUR_DIFFERENT && propose(s, d, id, &written) != MC_OK)
-            return MC_ERR;
-        *effect = written ? STORE_DECISION_PROPOSED : STORE_DECISION_UNCHANGED;
-        return case_of(s, d, case_number, size);
-    }
-    if (state == CUR_SAME) {
-        *effect = STORE_DECISION_UNCHANGED;
-    } else {
-        if (state == CUR_DIFFERENT && supersede(s, id) != MC_OK)
-            return MC_ERR;
-        if (insert_decision(s, d) != MC_OK)
-            return MC_ERR;
-        *effect = state == CUR_NONE ? STORE_DECISION_NEW : STORE_DECISION_CHANGED;
-    }
-    /* the parcel's claims are known now: a parcel-level error of earlier is history */
-    char season[16];
-    const char *p[2] = {d->parcel_id, season_text(d->season, season)};
-    if (store_exec(s, "closing the parcel's earlier error",
-                   "UPDATE decisions SET is_current = false, superseded_at = now()"
-                   " WHERE claim_id IS NULL AND parcel_id = $1 AND season = $2 AND is_current",
-                   2, p) != MC_OK)
-        return MC_ERR;
-    if (is_flag(d->outcome))
-        return ensure_case(s, d, case_number, size);
-    return case_of(s, d, case_number, size);
+    int rc = claim_answer(r, effect, case_number, size);
+    PQclear(r);
+    return rc;
 }
 
 int store_decision_put(store *s, const store_decision *d, store_decision_effect *effect,
@@ -582,6 +516,63 @@ int store_decision_put(store *s, const store_decision *d, store_decision_effect 
         return mc_fail_wrap("claim %s, parcel %s, season %d", d->claim_id ? d->claim_id : "-",
                             d->parcel_id, d->season);
     return MC_OK;
+}
+
+/* Reads what is left of a pipeline up to its sync (which must have been sent). */
+static void pipeline_drain(store *s)
+{
+    while (PQstatus(s->conn) == CONNECTION_OK) {
+        PGresult *r = PQgetResult(s->conn);
+        if (!r)
+            continue; /* the end of one query's results */
+        int sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+        PQclear(r);
+        if (sync)
+            break;
+    }
+}
+
+/* The answer to query i of a pipeline: its result, then the NULL that ends it. */
+static int pipeline_answer(store *s, const store_decision *d, store_decision_effect *effect,
+                           char *case_number, size_t size)
+{
+    PGresult *r = PQgetResult(s->conn);
+    int rc = PQresultStatus(r) == PGRES_TUPLES_OK
+                 ? claim_answer(r, effect, case_number, size)
+                 : store_fail_result(s, "recording the decision", r);
+    PQclear(r);
+    PGresult *end = PQgetResult(s->conn);
+    PQclear(end);
+    if (rc != MC_OK)
+        return mc_fail_wrap("claim %s, parcel %s, season %d", d->claim_id, d->parcel_id,
+                            d->season);
+    return MC_OK;
+}
+
+int store_decisions_put_claims(store *s, const store_decision *d, size_t n,
+                               store_decision_effect *effects, char (*case_numbers)[CASENUM_MAX])
+{
+    if (n == 0)
+        return MC_OK;
+    if (!PQenterPipelineMode(s->conn))
+        return store_fail_result(s, "recording the decisions (pipeline mode)", NULL);
+    size_t sent = 0;
+    for (; sent < n; sent++) {
+        claim_params cp;
+        claim_params_make(&d[sent], &cp);
+        if (!PQsendQueryParams(s->conn, put_claim_sql, 15, NULL, cp.values, NULL, NULL, 0))
+            break;
+    }
+    int rc = MC_OK;
+    int synced = PQpipelineSync(s->conn) == 1;
+    if (sent < n || !synced)
+        rc = store_fail_result(s, "recording the decisions (sending)", NULL);
+    for (size_t i = 0; i < sent && rc == MC_OK; i++)
+        rc = pipeline_answer(s, &d[i], &effects[i], case_numbers[i], CASENUM_MAX);
+    if (synced)
+        pipeline_drain(s);
+    PQexitPipelineMode(s->conn);
+    return rc;
 }
 
 /* ---- cases and reviews ---- */

@@ -13,6 +13,7 @@
  *   C-5 P-PENDING   window 09-01..10-31, still open          -> pending
  *   C-6'...  P-'... hostile ids, no event, covered           -> not_mowed, case 4
  *   P-NOCLAIM has no claim: no decision. */
+#define _GNU_SOURCE /* asprintf */
 #include <sys/wait.h>
 
 #include "../client/client_test.h"
@@ -63,13 +64,14 @@ static char *value(PGconn *c, const char *q)
  * date, except P-CLOUDY: never a valid pixel. */
 static void seed_observations(PGconn *c, const char *values)
 {
-    char q[1024];
+    char *q;
     sql(c, "INSERT INTO tiles VALUES ('35VLF', 32635, '{500000,10,0,6500000,0,-10}', 10980, 10980)");
     sql(c, "INSERT INTO parcel_sets (set_hash, source_path, id_field, n_parcels, is_current)"
            " VALUES ('h1', 'parcels.gpkg', 'parcel_id', 7, true)");
     sql(c, "CREATE TEMP TABLE tp (p text)");
-    snprintf(q, sizeof q, "INSERT INTO tp VALUES %s", values);
+    REQUIRE(asprintf(&q, "INSERT INTO tp VALUES %s", values) > 0);
     sql(c, q);
+    free(q);
     sql(c, "INSERT INTO parcel_tiles SELECT 'h1', '35VLF', p, 100 FROM tp");
     sql(c, "INSERT INTO scenes (scene_id, tile_id, acquired_on, satellite, reflectance_offset_dn,"
            " path, set_hash)"
@@ -810,6 +812,79 @@ static void test_bad_night(void)
     db_drop();
 }
 
+/* A night of more claims than decide records at a time (store_decisions_put_claims
+ * takes them in batches of 256): every claim gets its decision and every flag its own
+ * case; a claim the server refuses in the middle of a batch fails the night naming
+ * that claim, leaves nothing half-written, and the next night records them all. */
+static void test_many_claims(void)
+{
+    enum { N = 600 };
+    db_create("decide_many");
+    store *st = db_store();
+    PGconn *c = db_connect();
+    char values[N * 12], *v = values;
+    for (int i = 1; i <= N; i++)
+        v += sprintf(v, "%s('P-%04d')", i > 1 ? ", " : "", i);
+    seed_observations(c, values);
+    /* every parcel mowed on 06-20 with confidence 0.98, except every third: nothing seen */
+    sql(c, "INSERT INTO parcel_seasons SELECT p, 2026, 38, true, 0.98, 'confident_event',"
+           " 'model-test@1', NULL FROM tp");
+    sql(c, "INSERT INTO events SELECT p, 2026, '2026-06-15', '2026-06-25', '2026-06-20', 0.98,"
+           " 'model-test@1', NULL FROM tp WHERE substr(p, 3)::int % 3 <> 0");
+    char claims[] = "/tmp/mowcheck-many-claims-XXXXXX";
+    int fd = mkstemp(claims);
+    REQUIRE(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    REQUIRE(f != NULL);
+    fprintf(f, "claim_id,parcel_id,season,applicant,scheme,window_start,window_end,min_mowings,"
+               "declared_area_ha\n");
+    for (int i = 1; i <= N; i++)
+        fprintf(f, "C-%04d,P-%04d,2026,AP-%04d,GRASS-1CUT,2026-06-01,2026-08-31,1,1.0\n", i, i, i);
+    REQUIRE(fclose(f) == 0);
+    const char *args[] = {"--claims", claims, NULL};
+    srv s;
+    REQUIRE(srv_spawn(&s, registry_bin, args, 0) == 0);
+    registry_config reg = client_config(s.base);
+
+    sql(c, "CREATE FUNCTION refuse_c0450() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+           " IF NEW.claim_id = 'C-0450' THEN RAISE EXCEPTION 'refused for the test'; END IF;"
+           " RETURN NEW; END $$");
+    sql(c, "CREATE TRIGGER refuse_c0450 BEFORE INSERT ON decisions FOR EACH ROW"
+           " EXECUTE FUNCTION refuse_c0450()");
+    decide_stage_options o = options(&reg);
+    REQUIRE(store_run_begin(st, "decide", &o.run_id) == MC_OK);
+    decide_stage_summary sum;
+    CHECK_INT(decide_stage_run(st, &o, &sum), MC_ERR);
+    CHECK_MSG(strstr(mc_error_message(), "claim C-0450") != NULL, "%s", mc_error_message());
+    CHECK_MSG(strstr(mc_error_message(), "refused for the test") != NULL, "%s",
+              mc_error_message());
+    REQUIRE(store_run_end(st, o.run_id, "failed", NULL) == MC_OK);
+    CHECK_INT(db_count(c, "SELECT count(*) FROM decisions"), 0);
+    CHECK_INT(db_count(c, "SELECT count(*) FROM cases"), 0);
+
+    sql(c, "DROP TRIGGER refuse_c0450 ON decisions");
+    sum = run_decide(st, &reg);
+    CHECK_INT(sum.n_new, N);
+    CHECK_INT(sum.n_outcome[DECIDE_APPROVED], N - N / 3);
+    CHECK_INT(sum.n_outcome[DECIDE_NOT_MOWED], N / 3);
+    CHECK_INT(db_count(c, "SELECT count(*) FROM decisions WHERE is_current"), N);
+    CHECK_INT(db_count(c, "SELECT count(*) FROM decisions d JOIN cases k USING (claim_id, season)"
+                          " WHERE d.is_current AND d.outcome = 'not_mowed'"
+                          " AND substr(d.claim_id, 3)::int % 3 = 0"), N / 3);
+    CHECK_INT(db_count(c, "SELECT max(serial) FROM cases"), N / 3);
+    CHECK_INT(db_count(c, "SELECT count(DISTINCT serial) FROM cases"), N / 3);
+    CHECK_INT(db_count(c, "SELECT last_serial FROM case_serials WHERE season = 2026"), N / 3);
+    /* the same night again writes nothing */
+    sum = run_decide(st, &reg);
+    CHECK_INT(sum.n_unchanged, N);
+    CHECK_INT(sum.n_cases, N / 3);
+    srv_cleanup(&s);
+    unlink(claims);
+    PQfinish(c);
+    store_close(st);
+    db_drop();
+}
+
 int main(int argc, char **argv)
 {
     REQUIRE(argc == 4);
@@ -845,5 +920,6 @@ int main(int argc, char **argv)
     db_drop();
     test_faults();
     test_bad_night();
+    test_many_claims();
     return test_summary();
 }
