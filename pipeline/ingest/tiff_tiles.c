@@ -37,6 +37,7 @@ void tiff_tiles_close(tiff_tiles *t) { (void)t; }
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <libdeflate.h>
 #include <tiffio.h>
@@ -249,6 +250,22 @@ static int tile_fail(const tiff_tiles *t, uint32_t tile, const char *what)
                    t->tile_h, what);
 }
 
+/* A tile that could not be read: a file cut short says so, else libtiff's reason. */
+static int read_failed(tiff_tiles *t, uint32_t tile, uint64_t bytes)
+{
+    struct stat st;
+    uint64_t offset = TIFFGetStrileOffset(t->tif, tile);
+    char what[sizeof t->message + 64];
+    if (fstat(TIFFFileno(t->tif), &st) == 0 && offset + bytes > (uint64_t)st.st_size)
+        snprintf(what, sizeof what,
+                 "the file ends at byte %lld, inside the tile's %llu bytes at offset %llu "
+                 "(truncated)",
+                 (long long)st.st_size, (unsigned long long)bytes, (unsigned long long)offset);
+    else
+        snprintf(what, sizeof what, "%s", t->message[0] ? t->message : "read error");
+    return tile_fail(t, tile, what);
+}
+
 /* The tile's compressed bytes into t->raw; *n their count. */
 static int read_raw(tiff_tiles *t, uint32_t tile, size_t *n)
 {
@@ -267,7 +284,7 @@ static int read_raw(tiff_tiles *t, uint32_t tile, size_t *n)
     t->message[0] = '\0';
     tmsize_t got = TIFFReadRawTile(t->tif, tile, t->raw, (tmsize_t)bytes);
     if (got != (tmsize_t)bytes)
-        return tile_fail(t, tile, t->message[0] ? t->message : "file ends inside the tile");
+        return read_failed(t, tile, bytes);
     *n = (size_t)bytes;
     return MC_OK;
 }
