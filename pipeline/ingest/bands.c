@@ -35,6 +35,9 @@ typedef struct layout {
     int width, height;    /* the tile at 10 m */
     int win_w, win_h;     /* window size: even, a whole number of B04 blocks */
     int nx, ny;           /* windows across and down */
+    /* Threads take groups of group_w x group_h windows: those under one 20 m tile, so
+     * that its reader decodes that tile once (see layout_group). */
+    int group_w, group_h, groups_x, groups_y;
 } layout;
 
 static void layout_make(int width, int height, int block_w, int block_h, layout *l)
@@ -53,6 +56,33 @@ static void layout_make(int width, int height, int block_w, int block_h, layout 
         l->win_h *= 2; /* a multiple of the block height, still even */
     l->nx = (width + l->win_w - 1) / l->win_w;
     l->ny = (height + l->win_h - 1) / l->win_h;
+    l->group_w = l->group_h = 1;
+    l->groups_x = l->nx;
+    l->groups_y = l->ny;
+}
+
+/* How many windows side by side one 20 m block of block_20m px spans (1 where it does
+ * not line up with whole windows); at most 4. */
+static int windows_per_block(int block_20m, int win)
+{
+    int n = 2 * block_20m % win == 0 ? 2 * block_20m / win : 1;
+    return n < 1 ? 1 : n > 4 ? 4 : n;
+}
+
+/* A 20 m block (SCL, B11) under several windows is decoded once per thread that reads
+ * it (each keeps its last block): windows grouped by block keep that to once. Where
+ * the groups would be too few to share among the threads, every window is its own. */
+static void layout_group(layout *l, int block_20m_w, int block_20m_h, int threads)
+{
+    int gw = windows_per_block(block_20m_w, l->win_w);
+    int gh = windows_per_block(block_20m_h, l->win_h);
+    int gx = (l->nx + gw - 1) / gw, gy = (l->ny + gh - 1) / gh;
+    if ((int64_t)gx * gy < 4 * (int64_t)threads)
+        return;
+    l->group_w = gw;
+    l->group_h = gh;
+    l->groups_x = gx;
+    l->groups_y = gy;
 }
 
 /* One thread's handles and buffers: per band either a raw tile reader (raw[b]) or GDAL. */
@@ -234,6 +264,7 @@ typedef struct job {
     const kernel_params *params;
     layout l;
     int raw_band[N_BANDS]; /* 1: read with tiff_tiles, 0: GDAL */
+    int scl_block_w, scl_block_h;
     /* full-tile buffers (CUDA path); NULL on the CPU path */
     uint16_t *tile_red, *tile_nir, *tile_swir; /* tile_swir: NULL without B11 */
     uint8_t *tile_scl;
@@ -325,13 +356,30 @@ static void record_failure(int *failed, char *message, size_t size)
     }
 }
 
+/* Window (wx, wy): skipped without a parcel, else read and accumulated into stats
+ * (CPU path) or the tile buffers (stats NULL, full-tile path). */
+static int window_run(const job *j, reader *r, int wx, int wy, kernel_stats *stats,
+                      bands_counts *c)
+{
+    const layout *l = &j->l;
+    int x0 = wx * l->win_w, y0 = wy * l->win_h;
+    int w = l->width - x0 < l->win_w ? l->width - x0 : l->win_w;
+    int h = l->height - y0 < l->win_h ? l->height - y0 : l->win_h;
+    if (!labels_window_has_parcel(j->lr, x0, y0, w, h)) {
+        c->windows_no_parcel++;
+        c->pixels_skipped += (int64_t)w * h;
+        return MC_OK;
+    }
+    return stats ? window_cpu(j, r, x0, y0, w, h, stats, c) : window_tile(j, r, x0, y0, w, h, c);
+}
+
 /* Runs every window on `threads` threads. stats_partial: threads * per_thread entries
  * (CPU path) or NULL (full-tile path). The first failure's message is kept. */
 static int run_windows(const job *j, int threads, kernel_stats *stats_partial, size_t per_thread,
                        bands_counts *counts)
 {
     const layout *l = &j->l;
-    int64_t n_windows = (int64_t)l->nx * l->ny;
+    int64_t n_groups = (int64_t)l->groups_x * l->groups_y;
     int failed = 0;
     char message[2048] = "";
     bands_counts *tc = calloc((size_t)threads, sizeof *tc);
@@ -346,27 +394,20 @@ static int run_windows(const job *j, int threads, kernel_stats *stats_partial, s
         int ok = reader_open(&r, j->scene, l, stats_partial != NULL, j->raw_band) == MC_OK;
         if (!ok)
             record_failure(&failed, message, sizeof message);
+        kernel_stats *mine = stats_partial ? stats_partial + (size_t)t * per_thread : NULL;
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t i = 0; i < n_windows; i++) {
-            int stop;
+        for (int64_t g = 0; g < n_groups; g++) {
+            int gx0 = (int)(g % l->groups_x) * l->group_w, gy0 = (int)(g / l->groups_x) * l->group_h;
+            for (int wy = gy0; wy < gy0 + l->group_h && wy < l->ny; wy++)
+                for (int wx = gx0; wx < gx0 + l->group_w && wx < l->nx; wx++) {
+                    int stop;
 #pragma omp atomic read
-            stop = failed;
-            if (stop || !ok)
-                continue;
-            int x0 = (int)(i % l->nx) * l->win_w, y0 = (int)(i / l->nx) * l->win_h;
-            int w = l->width - x0 < l->win_w ? l->width - x0 : l->win_w;
-            int h = l->height - y0 < l->win_h ? l->height - y0 : l->win_h;
-            if (!labels_window_has_parcel(j->lr, x0, y0, w, h)) {
-                tc[t].windows_no_parcel++;
-                tc[t].pixels_skipped += (int64_t)w * h;
-                continue;
-            }
-            int rc = stats_partial
-                         ? window_cpu(j, &r, x0, y0, w, h, stats_partial + (size_t)t * per_thread,
-                                      &tc[t])
-                         : window_tile(j, &r, x0, y0, w, h, &tc[t]);
-            if (rc != MC_OK)
-                record_failure(&failed, message, sizeof message);
+                    stop = failed;
+                    if (stop || !ok)
+                        continue;
+                    if (window_run(j, &r, wx, wy, mine, &tc[t]) != MC_OK)
+                        record_failure(&failed, message, sizeof message);
+                }
         }
         reader_close(&r);
         CPLPopErrorHandler();
@@ -474,6 +515,8 @@ static int probe_scene(const scene_info *scene, const tile_grid *grid, job *j)
     if (rc == MC_OK) {
         layout_make(grid->width, grid->height, probe.block_w[BAND_RED], probe.block_h[BAND_RED],
                     &j->l);
+        j->scl_block_w = probe.block_w[BAND_SCL];
+        j->scl_block_h = probe.block_h[BAND_SCL];
         int wanted = raw_decode_wanted(scene);
         for (int b = 0; b < probe.n_bands; b++)
             j->raw_band[b] = wanted && band_reads_raw(&probe, b);
@@ -500,10 +543,12 @@ int bands_accumulate(const scene_info *scene, const tile_grid *grid, const label
     int64_t n_windows = (int64_t)j.l.nx * j.l.ny;
     if (threads > n_windows)
         threads = (int)n_windows > 0 ? (int)n_windows : 1;
+    layout_group(&j.l, j.scl_block_w, j.scl_block_h, threads);
     if (device == KERNEL_DEVICE_AUTO)
         device = kernel_cuda_available() ? KERNEL_DEVICE_CUDA : KERNEL_DEVICE_CPU;
-    log_debug("scene %s: %dx%d windows of %dx%d px on %d threads, kernel on %s", scene->scene_id,
-              j.l.nx, j.l.ny, j.l.win_w, j.l.win_h, threads, kernel_device_name(device));
+    log_debug("scene %s: %dx%d windows of %dx%d px in groups of %dx%d on %d threads, kernel on %s",
+              scene->scene_id, j.l.nx, j.l.ny, j.l.win_w, j.l.win_h, j.l.group_w, j.l.group_h,
+              threads, kernel_device_name(device));
     bands_counts mine = {0};
     for (int b = 0; b < N_BANDS; b++)
         mine.bands_raw += j.raw_band[b];

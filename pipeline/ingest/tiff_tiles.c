@@ -136,6 +136,10 @@ static const char *layout_refusal(tiff_tiles *t, int width, int height, int byte
         return "not one unsigned sample of the band's size";
     if (fill != FILLORDER_MSB2LSB)
         return "reversed bit fill order";
+    uint16_t photometric = PHOTOMETRIC_MINISBLACK;
+    TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &photometric);
+    if (photometric != PHOTOMETRIC_MINISBLACK && photometric != PHOTOMETRIC_PALETTE)
+        return "photometric interpretation other than grey or palette";
     if (tw == 0 || th == 0 || tw > 16384 || th > 16384)
         return "implausible tile size";
     t->width = width;
