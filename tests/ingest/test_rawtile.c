@@ -6,8 +6,9 @@
  * (not multiples of each other), with and without B11. Each must give, read raw, the
  * statistics that MOWCHECK_DECODE=gdal gives, and all must give the same statistics as
  * each other (the pixels are the same). Bands that do not qualify (LZW, PackBits,
- * strips) fall back to GDAL with the same result. A corrupt or truncated tile fails
- * naming the file and the tile. */
+ * strips) fall back to GDAL with the same result. Garbage in tiles under skipped
+ * windows (no parcel, all cloud) changes nothing, as they are never read; a corrupt or
+ * truncated tile that is read fails naming the file and the tile. */
 #include "fixture.h"
 
 #include "bands.h"
@@ -204,6 +205,57 @@ static void run_case(const char *root, int i, const label_raster *lr)
            (long long)cr.windows_no_parcel, (long long)cr.windows_cloudy);
 }
 
+/* Overwrites the bytes of tile (tx, ty) of a GeoTIFF with garbage (GDAL says where
+ * the tile is). */
+static void corrupt_tile(const char *path, int tx, int ty)
+{
+    GDALDatasetH ds = GDALOpen(path, GA_ReadOnly);
+    REQUIRE(ds != NULL);
+    char key[64];
+    snprintf(key, sizeof key, "BLOCK_OFFSET_%d_%d", tx, ty);
+    const char *off = GDALGetMetadataItem(GDALGetRasterBand(ds, 1), key, "TIFF");
+    snprintf(key, sizeof key, "BLOCK_SIZE_%d_%d", tx, ty);
+    const char *size = GDALGetMetadataItem(GDALGetRasterBand(ds, 1), key, "TIFF");
+    REQUIRE(off != NULL && size != NULL);
+    long offset = atol(off), n = atol(size);
+    GDALClose(ds);
+    FILE *f = fopen(path, "r+b");
+    REQUIRE(f != NULL && n > 8);
+    fseek(f, offset + 2, SEEK_SET); /* past the zlib header: the data itself */
+    for (long i = 0; i < n - 6; i++)
+        fputc(0x5a, f);
+    fclose(f);
+}
+
+/* Tiles under windows that are skipped are never decoded: garbage there changes
+ * nothing. B04 tile (0, 2) has no parcel pixel, B08 tile (2, 1) lies under the all-cloud
+ * SCL block (case 0: 64 px tiles). */
+static void test_skipped_never_read(const char *root, const label_raster *lr)
+{
+    char dir[512], path[1024];
+    snprintf(dir, sizeof dir, "%s/skipped", root);
+    REQUIRE(write_case(dir, &cases[0]) == 0);
+    snprintf(path, sizeof path, "%s/%s/B04.tif", dir, scene_id);
+    corrupt_tile(path, 0, 2);
+    snprintf(path, sizeof path, "%s/%s/B08.tif", dir, scene_id);
+    corrupt_tile(path, 2, 1);
+    scene_info sc;
+    tile_grid g;
+    bands_counts c;
+    REQUIRE(scene_load(dir, scene_id, &sc) == MC_OK);
+    REQUIRE(scene_validate(&sc, &g) == MC_OK);
+    CHECK_MSG(accumulate(&sc, &g, lr, 2, 0, st_raw, &c) == MC_OK, "skipped tiles were read: %s",
+              mc_error_message());
+    CHECK_INT(c.bands_raw, 4);
+    CHECK(memcmp(st_raw, st_ref[1], sizeof st_raw) == 0);
+    /* the same garbage in a tile that is read refuses the scene */
+    snprintf(path, sizeof path, "%s/%s/B04.tif", dir, scene_id);
+    corrupt_tile(path, 3, 3);
+    CHECK_INT(accumulate(&sc, &g, lr, 2, 0, st_raw, &c), MC_ERR);
+    CHECK_MSG(strstr(mc_error_message(), "tile 18 (column 3, row 3") != NULL, "message '%s'",
+              mc_error_message());
+}
+
 /* Overwrites 32 bytes at each of a few places in the second half of the file. */
 static void corrupt(const char *path)
 {
@@ -270,6 +322,7 @@ int main(void)
         valid += st_ref[1][l].n_valid + st_ref[1][l].n_moist;
     CHECK_MSG(valid > 10000, "only %lld valid pixels: the cases compare too little",
               (long long)valid);
+    test_skipped_never_read(root, &lr);
     test_damaged(root, &lr, 0);
     test_damaged(root, &lr, 1);
     fx_rmtree(root);
