@@ -296,31 +296,31 @@ static int read_raw(tiff_tiles *t, uint32_t tile, size_t *n)
     return MC_OK;
 }
 
-static int inflate_raw(tiff_tiles *t, uint32_t tile, size_t n, uint8_t *out)
+/* The n compressed bytes in t->raw into out (tile_bytes): NULL, or why they do not
+ * make exactly one tile. */
+static const char *inflate_raw(tiff_tiles *t, size_t n, uint8_t *out)
 {
     if (t->compression == COMPRESSION_NONE) {
         if (n < t->tile_bytes)
-            return tile_fail(t, tile, "uncompressed tile shorter than a tile");
+            return "uncompressed tile shorter than a tile";
         memcpy(out, t->raw, t->tile_bytes);
-        return MC_OK;
+        return NULL;
     }
 #ifdef MOWCHECK_HAVE_ZSTD
     if (t->compression == COMPRESSION_ZSTD) {
         size_t got = ZSTD_decompressDCtx(t->zstd, out, t->tile_bytes, t->raw, n);
         if (ZSTD_isError(got))
-            return tile_fail(t, tile, ZSTD_getErrorName(got));
-        return got == t->tile_bytes ? MC_OK : tile_fail(t, tile, "ZSTD data shorter than a tile");
+            return ZSTD_getErrorName(got);
+        return got == t->tile_bytes ? NULL : "ZSTD data shorter than a tile";
     }
 #endif
     /* NULL for the actual size: the data must fill the tile exactly. */
     enum libdeflate_result r =
         libdeflate_zlib_decompress(t->inflater, t->raw, n, out, t->tile_bytes, NULL);
-    if (r == LIBDEFLATE_SUCCESS)
-        return MC_OK;
-    return tile_fail(t, tile,
-                     r == LIBDEFLATE_SHORT_OUTPUT ? "DEFLATE data shorter than a tile"
-                     : r == LIBDEFLATE_INSUFFICIENT_SPACE ? "DEFLATE data longer than a tile"
-                                                          : "corrupt DEFLATE data");
+    return r == LIBDEFLATE_SUCCESS             ? NULL
+           : r == LIBDEFLATE_SHORT_OUTPUT      ? "DEFLATE data shorter than a tile"
+           : r == LIBDEFLATE_INSUFFICIENT_SPACE ? "DEFLATE data longer than a tile"
+                                                : "corrupt DEFLATE data";
 }
 
 /* One row of 16-bit samples stored as differences to the left neighbour, back to
@@ -371,14 +371,23 @@ static void undo_predictor(const tiff_tiles *t, uint8_t *out)
         }
 }
 
-/* One whole tile into out (tile_bytes, rows of tile_w samples). */
+/* One whole tile into out (tile_bytes, rows of tile_w samples). A tile whose data do
+ * not inflate to exactly one tile is handed to libtiff, which GDAL reads it with: it
+ * takes some odd ones (a stream longer than the tile) and refuses the corrupt ones. */
 static int decode_tile(tiff_tiles *t, uint32_t tile, uint8_t *out)
 {
     size_t n = 0;
-    if (read_raw(t, tile, &n) != MC_OK || inflate_raw(t, tile, n, out) != MC_OK)
+    if (read_raw(t, tile, &n) != MC_OK)
         return MC_ERR;
-    undo_predictor(t, out);
-    return MC_OK;
+    const char *why = inflate_raw(t, n, out);
+    if (!why) {
+        undo_predictor(t, out);
+        return MC_OK;
+    }
+    if (TIFFReadEncodedTile(t->tif, tile, out, (tmsize_t)t->tile_bytes) ==
+        (tmsize_t)t->tile_bytes)
+        return MC_OK; /* byte order and predictor undone by libtiff */
+    return tile_fail(t, tile, why);
 }
 
 /* The part of tile (tx, ty) inside the window: straight into buf where the window

@@ -8,8 +8,12 @@
  * each other (the pixels are the same). Bands that do not qualify (LZW, PackBits,
  * strips) fall back to GDAL with the same result. Garbage in tiles under skipped
  * windows (no parcel, all cloud) changes nothing, as they are never read; a corrupt or
- * truncated tile that is read fails naming the file and the tile. */
+ * truncated tile that is read fails naming the file and the tile. A hand-made file
+ * whose tile holds more than a tile of DEFLATE data (libtiff ignores the excess) reads
+ * as GDAL reads it. */
 #include "fixture.h"
+
+#include <cpl_conv.h>
 
 #include "bands.h"
 #include "error.h"
@@ -256,6 +260,108 @@ static void test_skipped_never_read(const char *root, const label_raster *lr)
               mc_error_message());
 }
 
+/* ---- a hand-made TIFF: 32 x 16 uint16, two 16 x 16 DEFLATE tiles, predictor 2, the
+ * second tile's stream holding a 17th row (libtiff, and so GDAL, ignores the excess) ---- */
+enum { ODD_W = 32, ODD_H = 16, ODD_T = 16 };
+
+static void put_le(uint8_t *p, uint32_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* One IFD entry of type SHORT (3) or LONG (4), one value or a pointer to several. */
+static uint8_t *ifd_entry(uint8_t *p, uint16_t tag, uint16_t type, uint32_t count, uint32_t value)
+{
+    put_le(p, tag, 2);
+    put_le(p + 2, type, 2);
+    put_le(p + 4, count, 4);
+    put_le(p + 8, value, type == 3 && count == 1 ? 2 : 4);
+    return p + 12;
+}
+
+/* Tile tx's rows (rows of them) as predictor-2 differences, deflated (CPLFree it). */
+static void *odd_tile_stream(int tx, int rows, size_t *n)
+{
+    static uint16_t diff[ODD_T * (ODD_T + 1)];
+    for (int y = 0; y < rows; y++)
+        for (int x = 0; x < ODD_T; x++) {
+            int gx = tx * ODD_T + x;
+            uint16_t v = (uint16_t)(1000 + 37 * gx + 101 * y + (gx * y) % 7);
+            uint16_t left = (uint16_t)(1000 + 37 * (gx - 1) + 101 * y + ((gx - 1) * y) % 7);
+            diff[y * ODD_T + x] = x == 0 ? v : (uint16_t)(v - left);
+        }
+    return CPLZLibDeflate(diff, (size_t)rows * ODD_T * 2, -1, NULL, 0, n);
+}
+
+static void write_odd_tiff(const char *path)
+{
+    size_t n[2];
+    void *stream[2] = {odd_tile_stream(0, ODD_T, &n[0]), odd_tile_stream(1, ODD_T + 1, &n[1])};
+    REQUIRE(stream[0] && stream[1]);
+    enum { N_TAGS = 13, ARRAYS = 8 + 2 + N_TAGS * 12 + 4, DATA = ARRAYS + 16 };
+    uint8_t head[DATA];
+    memset(head, 0, sizeof head);
+    memcpy(head, "II*\0", 4);
+    put_le(head + 4, 8, 4);
+    put_le(head + 8, N_TAGS, 2);
+    uint8_t *e = head + 10;
+    e = ifd_entry(e, 256, 3, 1, ODD_W);
+    e = ifd_entry(e, 257, 3, 1, ODD_H);
+    e = ifd_entry(e, 258, 3, 1, 16);
+    e = ifd_entry(e, 259, 3, 1, 8);  /* Adobe DEFLATE */
+    e = ifd_entry(e, 262, 3, 1, 1);  /* grey */
+    e = ifd_entry(e, 277, 3, 1, 1);
+    e = ifd_entry(e, 284, 3, 1, 1);
+    e = ifd_entry(e, 317, 3, 1, 2);  /* horizontal predictor */
+    e = ifd_entry(e, 322, 3, 1, ODD_T);
+    e = ifd_entry(e, 323, 3, 1, ODD_T);
+    e = ifd_entry(e, 324, 4, 2, ARRAYS);
+    e = ifd_entry(e, 325, 4, 2, ARRAYS + 8);
+    ifd_entry(e, 339, 3, 1, 1);      /* unsigned */
+    put_le(head + ARRAYS, DATA, 4);
+    put_le(head + ARRAYS + 4, (uint32_t)(DATA + n[0]), 4);
+    put_le(head + ARRAYS + 8, (uint32_t)n[0], 4);
+    put_le(head + ARRAYS + 12, (uint32_t)n[1], 4);
+    FILE *f = fopen(path, "wb");
+    REQUIRE(f != NULL);
+    REQUIRE(fwrite(head, 1, sizeof head, f) == sizeof head);
+    REQUIRE(fwrite(stream[0], 1, n[0], f) == n[0] && fwrite(stream[1], 1, n[1], f) == n[1]);
+    fclose(f);
+    CPLFree(stream[0]);
+    CPLFree(stream[1]);
+}
+
+/* The odd tile reads as GDAL reads it, whole and through a window across both tiles. */
+static void test_odd_stream(const char *root)
+{
+    char path[512], why[256];
+    snprintf(path, sizeof path, "%s/odd.tif", root);
+    write_odd_tiff(path);
+    static uint16_t ref[ODD_H][ODD_W], got[ODD_H][ODD_W];
+    GDALDatasetH ds = GDALOpen(path, GA_ReadOnly);
+    REQUIRE(ds != NULL);
+    CHECK(GDALRasterIO(GDALGetRasterBand(ds, 1), GF_Read, 0, 0, ODD_W, ODD_H, ref, ODD_W, ODD_H,
+                       GDT_UInt16, 0, 0) == CE_None);
+    GDALClose(ds);
+    CHECK_INT(ref[15][31], (uint16_t)(1000 + 37 * 31 + 101 * 15 + (31 * 15) % 7));
+    tiff_tiles *t = tiff_tiles_open(path, ODD_W, ODD_H, 2, why, sizeof why);
+    CHECK_MSG(t != NULL, "%s: %s", path, why);
+    if (!t)
+        return;
+    CHECK_MSG(tiff_tiles_read(t, 0, 0, ODD_W, ODD_H, got, ODD_W) == MC_OK, "%s",
+              mc_error_message());
+    CHECK(memcmp(got, ref, sizeof got) == 0);
+    memset(got, 0, sizeof got);
+    CHECK(tiff_tiles_read(t, 6, 3, 20, 9, got, ODD_W) == MC_OK);
+    int same = 1;
+    for (int y = 0; y < 9; y++)
+        for (int x = 0; x < 20; x++)
+            same &= got[y][x] == ref[3 + y][6 + x];
+    CHECK_MSG(same, "a window across the two tiles differs from GDAL's pixels");
+    tiff_tiles_close(t);
+}
+
 /* Overwrites 32 bytes at each of a few places in the second half of the file. */
 static void corrupt(const char *path)
 {
@@ -323,6 +429,7 @@ int main(void)
     CHECK_MSG(valid > 10000, "only %lld valid pixels: the cases compare too little",
               (long long)valid);
     test_skipped_never_read(root, &lr);
+    test_odd_stream(root);
     test_damaged(root, &lr, 0);
     test_damaged(root, &lr, 1);
     fx_rmtree(root);
