@@ -373,6 +373,24 @@ static int window_run(const job *j, reader *r, int wx, int wy, kernel_stats *sta
     return stats ? window_cpu(j, r, x0, y0, w, h, stats, c) : window_tile(j, r, x0, y0, w, h, c);
 }
 
+/* The windows of group g, row by row; stops once any thread has failed (*failed). */
+static void group_run(const job *j, reader *r, int64_t g, kernel_stats *stats, bands_counts *c,
+                      int *failed, char *message, size_t size)
+{
+    const layout *l = &j->l;
+    int gx0 = (int)(g % l->groups_x) * l->group_w, gy0 = (int)(g / l->groups_x) * l->group_h;
+    for (int wy = gy0; wy < gy0 + l->group_h && wy < l->ny; wy++)
+        for (int wx = gx0; wx < gx0 + l->group_w && wx < l->nx; wx++) {
+            int stop;
+#pragma omp atomic read
+            stop = *failed;
+            if (stop)
+                return;
+            if (window_run(j, r, wx, wy, stats, c) != MC_OK)
+                record_failure(failed, message, size);
+        }
+}
+
 /* Runs every window on `threads` threads. stats_partial: threads * per_thread entries
  * (CPU path) or NULL (full-tile path). The first failure's message is kept. */
 static int run_windows(const job *j, int threads, kernel_stats *stats_partial, size_t per_thread,
@@ -396,19 +414,9 @@ static int run_windows(const job *j, int threads, kernel_stats *stats_partial, s
             record_failure(&failed, message, sizeof message);
         kernel_stats *mine = stats_partial ? stats_partial + (size_t)t * per_thread : NULL;
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t g = 0; g < n_groups; g++) {
-            int gx0 = (int)(g % l->groups_x) * l->group_w, gy0 = (int)(g / l->groups_x) * l->group_h;
-            for (int wy = gy0; wy < gy0 + l->group_h && wy < l->ny; wy++)
-                for (int wx = gx0; wx < gx0 + l->group_w && wx < l->nx; wx++) {
-                    int stop;
-#pragma omp atomic read
-                    stop = failed;
-                    if (stop || !ok)
-                        continue;
-                    if (window_run(j, &r, wx, wy, mine, &tc[t]) != MC_OK)
-                        record_failure(&failed, message, sizeof message);
-                }
-        }
+        for (int64_t g = 0; g < n_groups; g++)
+            if (ok)
+                group_run(j, &r, g, mine, &tc[t], &failed, message, sizeof message);
         reader_close(&r);
         CPLPopErrorHandler();
     }
