@@ -12,6 +12,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "tiff_tiles.h"
 
 /* B11 last: it is optional (scene->has_swir), the others are always opened. */
 enum { BAND_RED = 0, BAND_NIR = 1, BAND_SCL = 2, BAND_SWIR = 3, N_BANDS = 4 };
@@ -34,6 +35,9 @@ typedef struct layout {
     int width, height;    /* the tile at 10 m */
     int win_w, win_h;     /* window size: even, a whole number of B04 blocks */
     int nx, ny;           /* windows across and down */
+    /* Threads take groups of group_w x group_h windows: those under one 20 m tile, so
+     * that its reader decodes that tile once (see layout_group). */
+    int group_w, group_h, groups_x, groups_y;
 } layout;
 
 static void layout_make(int width, int height, int block_w, int block_h, layout *l)
@@ -52,11 +56,39 @@ static void layout_make(int width, int height, int block_w, int block_h, layout 
         l->win_h *= 2; /* a multiple of the block height, still even */
     l->nx = (width + l->win_w - 1) / l->win_w;
     l->ny = (height + l->win_h - 1) / l->win_h;
+    l->group_w = l->group_h = 1;
+    l->groups_x = l->nx;
+    l->groups_y = l->ny;
 }
 
-/* One thread's GDAL handles and buffers. */
+/* How many windows side by side one 20 m block of block_20m px spans (1 where it does
+ * not line up with whole windows); at most 4. */
+static int windows_per_block(int block_20m, int win)
+{
+    int n = 2 * block_20m % win == 0 ? 2 * block_20m / win : 1;
+    return n < 1 ? 1 : n > 4 ? 4 : n;
+}
+
+/* A 20 m block (SCL, B11) under several windows is decoded once per thread that reads
+ * it (each keeps its last block): windows grouped by block keep that to once. Where
+ * the groups would be too few to share among the threads, every window is its own. */
+static void layout_group(layout *l, int block_20m_w, int block_20m_h, int threads)
+{
+    int gw = windows_per_block(block_20m_w, l->win_w);
+    int gh = windows_per_block(block_20m_h, l->win_h);
+    int gx = (l->nx + gw - 1) / gw, gy = (l->ny + gh - 1) / gh;
+    if ((int64_t)gx * gy < 4 * (int64_t)threads)
+        return;
+    l->group_w = gw;
+    l->group_h = gh;
+    l->groups_x = gx;
+    l->groups_y = gy;
+}
+
+/* One thread's handles and buffers: per band either a raw tile reader (raw[b]) or GDAL. */
 typedef struct reader {
     char path[N_BANDS][SCENE_BAND_PATH_MAX];
+    tiff_tiles *raw[N_BANDS];
     GDALDatasetH ds[N_BANDS];
     GDALRasterBandH band[N_BANDS];
     int block_w[N_BANDS], block_h[N_BANDS];
@@ -68,9 +100,11 @@ typedef struct reader {
 
 static void reader_close(reader *r)
 {
-    for (int b = 0; b < N_BANDS; b++)
+    for (int b = 0; b < N_BANDS; b++) {
         if (r->ds[b])
             GDALClose(r->ds[b]);
+        tiff_tiles_close(r->raw[b]);
+    }
     free(r->red);
     free(r->nir);
     free(r->scl);
@@ -78,13 +112,34 @@ static void reader_close(reader *r)
     memset(r, 0, sizeof *r);
 }
 
-static int reader_open(reader *r, const scene_info *scene, const layout *l, int with_buffers)
+/* The raw reader of band b, which bands_accumulate's probe found to qualify: that it
+ * no longer does means the file changed under us. */
+static int reader_open_raw(reader *r, int b, const layout *l)
+{
+    int w = b < BAND_SCL ? l->width : (l->width + 1) / 2;
+    int h = b < BAND_SCL ? l->height : (l->height + 1) / 2;
+    char why[256];
+    r->raw[b] = tiff_tiles_open(r->path[b], w, h, b == BAND_SCL ? 1 : 2, why, sizeof why);
+    if (!r->raw[b])
+        return mc_fail("%s: cannot read its tiles any more: %s", r->path[b], why);
+    tiff_tiles_tile_size(r->raw[b], &r->block_w[b], &r->block_h[b]);
+    return MC_OK;
+}
+
+/* raw_band: the bands to read with tiff_tiles (NULL: all through GDAL). */
+static int reader_open(reader *r, const scene_info *scene, const layout *l, int with_buffers,
+                       const int *raw_band)
 {
     memset(r, 0, sizeof *r);
     r->n_bands = scene->has_swir ? N_BANDS : N_BANDS - 1;
     for (int b = 0; b < r->n_bands; b++) {
         if (scene_band_path(scene, band_names[b], r->path[b], sizeof r->path[b]) != MC_OK)
             return MC_ERR;
+        if (raw_band && raw_band[b]) {
+            if (reader_open_raw(r, b, l) != MC_OK)
+                return MC_ERR;
+            continue;
+        }
         CPLErrorReset();
         r->ds[b] = GDALOpenEx(r->path[b], GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
         if (!r->ds[b])
@@ -119,6 +174,8 @@ static int read_failed(const reader *r, int b, CPLErr err, int x0, int y0)
 static int read_u16(reader *r, int b, const layout *l, int x0, int y0, int w, int h,
                     uint16_t *buf, ptrdiff_t stride)
 {
+    if (r->raw[b])
+        return tiff_tiles_read(r->raw[b], x0, y0, w, h, buf, stride);
     CPLErrorReset();
     CPLErr err;
     if (r->block_w[b] == l->win_w && r->block_h[b] == l->win_h && stride == l->win_w &&
@@ -135,8 +192,10 @@ static int read_u16(reader *r, int b, const layout *l, int x0, int y0, int w, in
 static int read_20m(reader *r, int b, GDALDataType type, int x0, int y0, int w, int h, void *buf,
                     ptrdiff_t stride)
 {
-    CPLErrorReset();
     int sw = (w + 1) / 2, sh = (h + 1) / 2;
+    if (r->raw[b])
+        return tiff_tiles_read(r->raw[b], x0 / 2, y0 / 2, sw, sh, buf, stride);
+    CPLErrorReset();
     CPLErr err = GDALRasterIO(r->band[b], GF_Read, x0 / 2, y0 / 2, sw, sh, buf, sw, sh, type, 0,
                               (GSpacing)(stride * GDALGetDataTypeSizeBytes(type)));
     return read_failed(r, b, err, x0 / 2, y0 / 2);
@@ -204,6 +263,8 @@ typedef struct job {
     const label_raster *lr;
     const kernel_params *params;
     layout l;
+    int raw_band[N_BANDS]; /* 1: read with tiff_tiles, 0: GDAL */
+    int scl_block_w, scl_block_h;
     /* full-tile buffers (CUDA path); NULL on the CPU path */
     uint16_t *tile_red, *tile_nir, *tile_swir; /* tile_swir: NULL without B11 */
     uint8_t *tile_scl;
@@ -276,6 +337,7 @@ static void counts_add(bands_counts *into, const bands_counts *from)
     into->veg_sampled += from->veg_sampled;
     into->veg_below_zero += from->veg_below_zero;
     into->veg_ndvi_not_positive += from->veg_ndvi_not_positive;
+    into->bands_raw += from->bands_raw;
 }
 
 /* Keeps the first failure's message (this thread's mc_error_message()). */
@@ -294,13 +356,48 @@ static void record_failure(int *failed, char *message, size_t size)
     }
 }
 
+/* Window (wx, wy): skipped without a parcel, else read and accumulated into stats
+ * (CPU path) or the tile buffers (stats NULL, full-tile path). */
+static int window_run(const job *j, reader *r, int wx, int wy, kernel_stats *stats,
+                      bands_counts *c)
+{
+    const layout *l = &j->l;
+    int x0 = wx * l->win_w, y0 = wy * l->win_h;
+    int w = l->width - x0 < l->win_w ? l->width - x0 : l->win_w;
+    int h = l->height - y0 < l->win_h ? l->height - y0 : l->win_h;
+    if (!labels_window_has_parcel(j->lr, x0, y0, w, h)) {
+        c->windows_no_parcel++;
+        c->pixels_skipped += (int64_t)w * h;
+        return MC_OK;
+    }
+    return stats ? window_cpu(j, r, x0, y0, w, h, stats, c) : window_tile(j, r, x0, y0, w, h, c);
+}
+
+/* The windows of group g, row by row; stops once any thread has failed (*failed). */
+static void group_run(const job *j, reader *r, int64_t g, kernel_stats *stats, bands_counts *c,
+                      int *failed, char *message, size_t size)
+{
+    const layout *l = &j->l;
+    int gx0 = (int)(g % l->groups_x) * l->group_w, gy0 = (int)(g / l->groups_x) * l->group_h;
+    for (int wy = gy0; wy < gy0 + l->group_h && wy < l->ny; wy++)
+        for (int wx = gx0; wx < gx0 + l->group_w && wx < l->nx; wx++) {
+            int stop;
+#pragma omp atomic read
+            stop = *failed;
+            if (stop)
+                return;
+            if (window_run(j, r, wx, wy, stats, c) != MC_OK)
+                record_failure(failed, message, size);
+        }
+}
+
 /* Runs every window on `threads` threads. stats_partial: threads * per_thread entries
  * (CPU path) or NULL (full-tile path). The first failure's message is kept. */
 static int run_windows(const job *j, int threads, kernel_stats *stats_partial, size_t per_thread,
                        bands_counts *counts)
 {
     const layout *l = &j->l;
-    int64_t n_windows = (int64_t)l->nx * l->ny;
+    int64_t n_groups = (int64_t)l->groups_x * l->groups_y;
     int failed = 0;
     char message[2048] = "";
     bands_counts *tc = calloc((size_t)threads, sizeof *tc);
@@ -312,31 +409,14 @@ static int run_windows(const job *j, int threads, kernel_stats *stats_partial, s
         reader r;
         /* GDAL's error handler stack is per thread: keep its messages for ours. */
         CPLPushErrorHandler(CPLQuietErrorHandler);
-        int ok = reader_open(&r, j->scene, l, stats_partial != NULL) == MC_OK;
+        int ok = reader_open(&r, j->scene, l, stats_partial != NULL, j->raw_band) == MC_OK;
         if (!ok)
             record_failure(&failed, message, sizeof message);
+        kernel_stats *mine = stats_partial ? stats_partial + (size_t)t * per_thread : NULL;
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t i = 0; i < n_windows; i++) {
-            int stop;
-#pragma omp atomic read
-            stop = failed;
-            if (stop || !ok)
-                continue;
-            int x0 = (int)(i % l->nx) * l->win_w, y0 = (int)(i / l->nx) * l->win_h;
-            int w = l->width - x0 < l->win_w ? l->width - x0 : l->win_w;
-            int h = l->height - y0 < l->win_h ? l->height - y0 : l->win_h;
-            if (!labels_window_has_parcel(j->lr, x0, y0, w, h)) {
-                tc[t].windows_no_parcel++;
-                tc[t].pixels_skipped += (int64_t)w * h;
-                continue;
-            }
-            int rc = stats_partial
-                         ? window_cpu(j, &r, x0, y0, w, h, stats_partial + (size_t)t * per_thread,
-                                      &tc[t])
-                         : window_tile(j, &r, x0, y0, w, h, &tc[t]);
-            if (rc != MC_OK)
-                record_failure(&failed, message, sizeof message);
-        }
+        for (int64_t g = 0; g < n_groups; g++)
+            if (ok)
+                group_run(j, &r, g, mine, &tc[t], &failed, message, sizeof message);
         reader_close(&r);
         CPLPopErrorHandler();
     }
@@ -397,6 +477,63 @@ static int accumulate_tile(job *j, kernel_device device, int threads, kernel_sta
     return rc;
 }
 
+/* MOWCHECK_DECODE=gdal sends every band through GDAL: the reference the raw path is
+ * tested against, and a way out should a file read raw ever differ. */
+static int raw_decode_wanted(const scene_info *scene)
+{
+    const char *mode = getenv("MOWCHECK_DECODE");
+    const char *why = mode && !strcmp(mode, "gdal") ? "MOWCHECK_DECODE=gdal"
+                      : scene->in_zip               ? "the bands are inside a zip"
+                      : !tiff_tiles_built_in()      ? "built without raw tile reading"
+                                                    : NULL;
+    if (why)
+        log_debug("scene %s: every band decoded by GDAL: %s", scene->scene_id, why);
+    return why == NULL;
+}
+
+/* 1 where band b (open in the probe) is a GeoTIFF that tiff_tiles reads. */
+static int band_reads_raw(const reader *probe, int b)
+{
+    GDALDriverH driver = GDALGetDatasetDriver(probe->ds[b]);
+    const char *format = driver ? GDALGetDriverShortName(driver) : "unknown";
+    char why[256];
+    tiff_tiles *t = NULL;
+    if (strcmp(format, "GTiff") != 0)
+        snprintf(why, sizeof why, "a %s file, not a GeoTIFF", format);
+    else
+        t = tiff_tiles_open(probe->path[b], GDALGetRasterXSize(probe->ds[b]),
+                            GDALGetRasterYSize(probe->ds[b]),
+                            GDALGetDataTypeSizeBytes(GDALGetRasterDataType(probe->band[b])), why,
+                            sizeof why);
+    if (!t) {
+        log_debug("%s: decoded by GDAL: %s", probe->path[b], why);
+        return 0;
+    }
+    tiff_tiles_close(t);
+    return 1;
+}
+
+/* Opens every band once with GDAL: B04's block size decides the windows, and each band
+ * that qualifies is read raw. */
+static int probe_scene(const scene_info *scene, const tile_grid *grid, job *j)
+{
+    reader probe;
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    int rc = reader_open(&probe, scene, NULL, 0, NULL);
+    if (rc == MC_OK) {
+        layout_make(grid->width, grid->height, probe.block_w[BAND_RED], probe.block_h[BAND_RED],
+                    &j->l);
+        j->scl_block_w = probe.block_w[BAND_SCL];
+        j->scl_block_h = probe.block_h[BAND_SCL];
+        int wanted = raw_decode_wanted(scene);
+        for (int b = 0; b < probe.n_bands; b++)
+            j->raw_band[b] = wanted && band_reads_raw(&probe, b);
+    }
+    reader_close(&probe);
+    CPLPopErrorHandler();
+    return rc;
+}
+
 int bands_accumulate(const scene_info *scene, const tile_grid *grid, const label_raster *lr,
                      const kernel_params *params, kernel_device device, int n_threads,
                      kernel_stats *stats, bands_counts *counts)
@@ -407,27 +544,23 @@ int bands_accumulate(const scene_info *scene, const tile_grid *grid, const label
     if (lr->width != grid->width || lr->height != grid->height)
         return mc_fail("scene %s: label raster %dx%d does not fit the tile grid %dx%d",
                        scene->path, lr->width, lr->height, grid->width, grid->height);
-    /* Block size of B04 decides the windows. */
-    reader probe;
-    CPLPushErrorHandler(CPLQuietErrorHandler);
-    int rc = reader_open(&probe, scene, NULL, 0);
-    int bw = probe.block_w[BAND_RED], bh = probe.block_h[BAND_RED];
-    reader_close(&probe);
-    CPLPopErrorHandler();
-    if (rc != MC_OK)
-        return MC_ERR;
     job j = {.scene = scene, .lr = lr, .params = params};
-    layout_make(grid->width, grid->height, bw, bh, &j.l);
+    if (probe_scene(scene, grid, &j) != MC_OK)
+        return MC_ERR;
     int threads = n_threads > 0 ? n_threads : omp_get_max_threads();
     int64_t n_windows = (int64_t)j.l.nx * j.l.ny;
     if (threads > n_windows)
         threads = (int)n_windows > 0 ? (int)n_windows : 1;
+    layout_group(&j.l, j.scl_block_w, j.scl_block_h, threads);
     if (device == KERNEL_DEVICE_AUTO)
         device = kernel_cuda_available() ? KERNEL_DEVICE_CUDA : KERNEL_DEVICE_CPU;
-    log_debug("scene %s: %dx%d windows of %dx%d px on %d threads, kernel on %s", scene->scene_id,
-              j.l.nx, j.l.ny, j.l.win_w, j.l.win_h, threads, kernel_device_name(device));
+    log_debug("scene %s: %dx%d windows of %dx%d px in groups of %dx%d on %d threads, kernel on %s",
+              scene->scene_id, j.l.nx, j.l.ny, j.l.win_w, j.l.win_h, j.l.group_w, j.l.group_h,
+              threads, kernel_device_name(device));
     bands_counts mine = {0};
-    rc = device == KERNEL_DEVICE_CUDA ? accumulate_tile(&j, device, threads, stats, &mine)
+    for (int b = 0; b < N_BANDS; b++)
+        mine.bands_raw += j.raw_band[b];
+    int rc = device == KERNEL_DEVICE_CUDA ? accumulate_tile(&j, device, threads, stats, &mine)
                                       : accumulate_cpu(&j, threads, stats, &mine);
     counts_add(counts, &mine);
     if (rc != MC_OK)

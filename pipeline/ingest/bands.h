@@ -7,7 +7,13 @@
  * added at the end, so the result does not depend on thread count or order.
  * A window with no parcel pixel is never decoded; a window whose SCL has no clear
  * pixel has only SCL decoded. Where the scene has B11 (scene->has_swir), its 20 m
- * pixels are read with B04/B08 and the kernel adds NDMI as well. */
+ * pixels are read with B04/B08 and the kernel adds NDMI as well.
+ *
+ * Each band that is a plain tiled GeoTIFF (DEFLATE, ZSTD or none, predictor none or
+ * horizontal) is read tile by tile with libtiff and inflated with libdeflate/libzstd
+ * (tiff_tiles.h), GDAL's own overhead aside; every other band (JP2, a zip, strips,
+ * other codecs) goes through GDAL. Both give the same pixels. MOWCHECK_DECODE=gdal in
+ * the environment sends every band through GDAL. */
 #ifndef MOWCHECK_BANDS_H
 #define MOWCHECK_BANDS_H
 
@@ -26,6 +32,8 @@ typedef struct bands_counts {
      * pixels SCL calls vegetation (4) with data in both bands, those of them whose red
      * or NIR reflectance is <= 0 after the offset, and those whose NDVI is <= 0. */
     int64_t veg_sampled, veg_below_zero, veg_ndvi_not_positive;
+    /* Bands read by the raw tile reader (tiff_tiles.h) rather than GDAL. */
+    int64_t bands_raw;
 } bands_counts;
 
 /* Clear vegetation pixels the sample needs before a scene is judged implausible. */

@@ -53,10 +53,11 @@ static inline int fx_mkdirs(const char *path)
     return mkdir(tmp, 0755) == 0 || access(tmp, F_OK) == 0 ? 0 : -1;
 }
 
-/* Writes one band as a cloud-optimised GeoTIFF (16 x 16 DEFLATE tiles, directory
- * first, as the public catalogs deliver them), pixel size px_m. */
-static inline int fx_write_band(const char *path, int w, int h, GDALDataType type, const void *data,
-                                double x0, double y0, double px_m, int epsg)
+/* Writes one band as a GeoTIFF with the GTiff creation options opts (NULL-terminated),
+ * pixel size px_m. */
+static inline int fx_write_band_opts(const char *path, int w, int h, GDALDataType type,
+                                     const void *data, double x0, double y0, double px_m, int epsg,
+                                     char **opts)
 {
     GDALAllRegister();
     GDALDatasetH mem = GDALCreate(GDALGetDriverByName("MEM"), "", w, h, 1, type, NULL);
@@ -70,9 +71,6 @@ static inline int fx_write_band(const char *path, int w, int h, GDALDataType typ
     OSRDestroySpatialReference(srs);
     CPLErr e = GDALRasterIO(GDALGetRasterBand(mem, 1), GF_Write, 0, 0, w, h, (void *)data, w, h,
                             type, 0, 0);
-    /* COPY_SRC_OVERVIEWS puts the directory before the tiles, as in a COG. */
-    char *opts[] = {"TILED=YES", "BLOCKXSIZE=16", "BLOCKYSIZE=16", "COMPRESS=DEFLATE",
-                    "COPY_SRC_OVERVIEWS=YES", NULL};
     GDALDatasetH ds = e == CE_None ? GDALCreateCopy(GDALGetDriverByName("GTiff"), path, mem, 0,
                                                     opts, NULL, NULL)
                                    : NULL;
@@ -81,6 +79,17 @@ static inline int fx_write_band(const char *path, int w, int h, GDALDataType typ
         return -1;
     GDALClose(ds);
     return 0;
+}
+
+/* Writes one band as a cloud-optimised GeoTIFF (16 x 16 DEFLATE tiles, directory
+ * first, as the public catalogs deliver them), pixel size px_m. */
+static inline int fx_write_band(const char *path, int w, int h, GDALDataType type, const void *data,
+                                double x0, double y0, double px_m, int epsg)
+{
+    /* COPY_SRC_OVERVIEWS puts the directory before the tiles, as in a COG. */
+    char *opts[] = {"TILED=YES", "BLOCKXSIZE=16", "BLOCKYSIZE=16", "COMPRESS=DEFLATE",
+                    "COPY_SRC_OVERVIEWS=YES", NULL};
+    return fx_write_band_opts(path, w, h, type, data, x0, y0, px_m, epsg, opts);
 }
 
 /* Cuts a file to half its size (a delivery that stopped halfway). */
