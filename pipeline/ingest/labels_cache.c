@@ -439,7 +439,8 @@ int labels_get_cached(const char *cache_dir, const parcel_set *set, const tile_g
         mc_error_clear();
     }
     double t0 = omp_get_wtime();
-    if (labels_build(set, tile, all_tiles, n_tiles, inner_buffer_m, out))
+    if (parcels_need_geometries(set) != MC_OK ||
+        labels_build(set, tile, all_tiles, n_tiles, inner_buffer_m, out))
         return MC_ERR;
     log_info("labels for tile %s: %zu parcels rasterised in %.2f s", tile->tile_id, set->n,
              omp_get_wtime() - t0);
