@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache_file.h"
 #include "error.h"
 #include "log.h"
 
@@ -253,21 +254,6 @@ static int encode_set(const parcel_set *set, const char *const *notes, size_t n_
                      : MC_OK;
 }
 
-static int write_all(int fd, const void *buf, size_t n)
-{
-    const unsigned char *p = buf;
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int cache_write(const char *file, const parcel_set *set, const char *const *notes,
                        size_t n_notes, const unsigned char key[32])
 {
@@ -284,24 +270,8 @@ static int cache_write(const char *file, const parcel_set *set, const char *cons
     memcpy(h + 8, &version, 4);
     memcpy(h + 16, &bytes, 8);
     memcpy(h + 24, key, 32);
-    char tmp[4200];
-    int fd = -1;
-    if (rc == MC_OK) {
-        snprintf(tmp, sizeof tmp, "%s.XXXXXX", file);
-        if ((fd = mkstemp(tmp)) < 0)
-            rc = mc_fail("parcel cache %s: cannot create a temporary file: %s", file,
-                         strerror(errno));
-    }
-    if (fd >= 0) {
-        if (write_all(fd, h, sizeof h) || write_all(fd, b.p, b.len) || fsync(fd) != 0)
-            rc = mc_fail("parcel cache %s: write failed: %s", tmp, strerror(errno));
-        if (close(fd) != 0 && rc == MC_OK)
-            rc = mc_fail("parcel cache %s: close failed: %s", tmp, strerror(errno));
-        if (rc == MC_OK && rename(tmp, file) != 0)
-            rc = mc_fail("parcel cache %s: rename failed: %s", file, strerror(errno));
-        if (rc != MC_OK)
-            unlink(tmp);
-    }
+    if (rc == MC_OK)
+        rc = cache_file_write(file, h, sizeof h, b.p, b.len, "parcel cache");
     free(b.p);
     return rc;
 }
@@ -577,26 +547,6 @@ int parcels_need_geometries(const parcel_set *cset)
 
 /* ---- the entry point ---- */
 
-static int make_dirs(const char *dir)
-{
-    char buf[4096];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof buf)
-        return mc_fail("parcel cache: bad folder name \"%s\"", dir);
-    memcpy(buf, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != 0)
-            continue;
-        char c = buf[i];
-        buf[i] = 0;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return mc_fail("parcel cache %s: cannot create folder %s: %s", dir, buf,
-                           strerror(errno));
-        buf[i] = c;
-    }
-    return MC_OK;
-}
-
 int parcels_load_cached(const char *cache_dir, const char *path, const char *id_field,
                         double inner_buffer_m, parcel_set **out)
 {
@@ -606,7 +556,8 @@ int parcels_load_cached(const char *cache_dir, const char *path, const char *id_
     double t0 = now_s();
     if (!path || !*path || !id_field || !*id_field || !cache_dir || !*cache_dir ||
         cache_key(path, id_field, inner_buffer_m, key) != MC_OK ||
-        make_dirs(cache_dir) != MC_OK || cache_path(cache_dir, key, file, sizeof file) != MC_OK) {
+        cache_file_make_dirs(cache_dir, "parcel cache") != MC_OK ||
+        cache_path(cache_dir, key, file, sizeof file) != MC_OK) {
         /* no key (say, a database or a URL; or a wrong argument): read as ever */
         log_debug("parcels %s: not cached (%s)", path ? path : "", mc_error_message());
         mc_error_clear();
@@ -625,7 +576,8 @@ int parcels_load_cached(const char *cache_dir, const char *path, const char *id_
     char **notes = NULL;
     size_t n_notes = 0;
     int rc = parcels_load_noting(path, id_field, inner_buffer_m, out, &notes, &n_notes);
-    if (rc == MC_OK && cache_write(file, *out, (const char *const *)notes, n_notes, key) != MC_OK) {
+    if (rc == MC_OK &&
+        cache_write(file, *out, (const char *const *)notes, n_notes, key) != MC_OK) {
         /* the set is right; only the next run reads the file again */
         log_warn("%s; parcels %s not cached", mc_error_message(), path);
         mc_error_clear();
