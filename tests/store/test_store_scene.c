@@ -392,6 +392,35 @@ static void test_parts_need_scene(store *s)
     CHECK_MSG(strstr(PQresultErrorMessage(r), "is not of tile 35VLF on 2026-06-15") != NULL,
               "message: %s", PQresultErrorMessage(r));
     PQclear(r);
+    /* one statement, several scenes (080's short way is for one): the first row's scene
+     * exists, a later row's does not, or is filed under another date; two good scenes */
+    const struct {
+        const char *second, *message;
+    } mixed[] = {
+        {"('S2A_NOSUCH_20260615_0_L2A', 'B', 1, 1, 1, 1, 1, '35VLF', '2026-06-15')",
+         "scene S2A_NOSUCH_20260615_0_L2A is not in scenes"},
+        {"('S2A_35VLF_20260620_0_L2A', 'B', 1, 1, 1, 1, 1, '35VLF', '2026-06-15')",
+         "scene S2A_35VLF_20260620_0_L2A is not of tile 35VLF on 2026-06-15"},
+        {"('S2A_35VLF_20260620_0_L2A', 'B', 1, 1, 1, 1, 1, '35VLF', '2026-06-20')", NULL},
+    };
+    for (size_t k = 0; k < sizeof mixed / sizeof mixed[0]; k++) {
+        char sql[512];
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO observation_parts_2026_35vlf VALUES "
+                 "('S2A_35VLF_20260615_0_L2A', 'Z', 1, 1, 1, 1, 1, '35VLF', '2026-06-15'), %s",
+                 mixed[k].second);
+        CHECK(store_exec(s, "t", "BEGIN", 0, NULL) == MC_OK);
+        r = PQexec(s->conn, sql);
+        if (mixed[k].message)
+            CHECK_MSG(PQresultStatus(r) == PGRES_FATAL_ERROR &&
+                          strstr(PQresultErrorMessage(r), mixed[k].message) != NULL,
+                      "%s: %s", mixed[k].second, PQresultErrorMessage(r));
+        else
+            CHECK_MSG(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", mixed[k].second,
+                      PQresultErrorMessage(r));
+        PQclear(r);
+        CHECK(store_exec(s, "t", "ROLLBACK", 0, NULL) == MC_OK);
+    }
     CHECK(store_exec(s, "t", "UPDATE scenes SET acquired_on = '2026-06-16' "
                              "WHERE scene_id = 'S2A_35VLF_20260615_0_L2A'", 0, NULL) == MC_ERR);
     CHECK_MSG(strstr(mc_error_message(), "cannot change") != NULL, "message: %s",
