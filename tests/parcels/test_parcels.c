@@ -28,10 +28,12 @@ typedef struct feat {
 } feat;
 
 /* Writes a GeoPackage with one layer; id field `field` (text unless int_ids). */
+static const char *vector_driver = "GPKG"; /* test_parcel_cache writes a shapefile too */
+
 static void write_gpkg(const char *path, int epsg, const char *field, int int_ids,
                        OGRwkbGeometryType type, const feat *f, size_t n)
 {
-    GDALDriverH drv = GDALGetDriverByName("GPKG");
+    GDALDriverH drv = GDALGetDriverByName(vector_driver);
     REQUIRE(drv);
     unlink(path);
     GDALDatasetH ds = GDALCreate(drv, path, 0, 0, 0, GDT_Unknown, NULL);
@@ -984,6 +986,32 @@ static void test_parcel_cache(void)
     CHECK_INT(count_files(dir, "parcels-*.mcp"), 3);
     CHECK_INT(count_files(dir, "*.XXXXXX"), 0);
     parcels_free(ref);
+
+    /* a shapefile is several files: new ids in its .dbf alone (the same .shp) make
+     * another key too */
+    char shp[600], base[400];
+    snprintf(base, sizeof base, "%s", path_in_tmp("shape"));
+    snprintf(shp, sizeof shp, "%s.shp", base);
+    feat a[] = {{"A", rect_wkt(X0, Y0 - 200, X0 + 200, Y0)},
+                {"B", rect_wkt(X0 + 100, Y0 - 300, X0 + 300, Y0 - 100)}};
+    feat renamed[] = {{"A2", a[0].wkt}, {"B", a[1].wkt}};
+    vector_driver = "ESRI Shapefile";
+    for (int round = 0; round < 2; round++) {
+        char rm[2600];
+        snprintf(rm, sizeof rm, "rm -f %s.shp %s.shx %s.dbf %s.prj %s.cpg", base, base, base,
+                 base, base);
+        REQUIRE(system(rm) == 0);
+        write_gpkg(shp, 32635, "parcel_id", 0, wkbPolygon, round ? renamed : a, 2);
+        parcel_set *first = load_cached(dir, shp, 10), *second = load_cached(dir, shp, 10);
+        REQUIRE(first && second);
+        CHECK_MSG(first->wkb == NULL && second->wkb != NULL, "round %d: not cached", round);
+        CHECK_STR(first->ids[0], round ? "A2" : "A");
+        CHECK_STR(second->ids[0], round ? "A2" : "A");
+        CHECK_STR(second->hash, first->hash);
+        parcels_free(first);
+        parcels_free(second);
+    }
+    vector_driver = "GPKG";
 }
 
 int main(void)
