@@ -185,6 +185,17 @@ static void test_commit_exact_values(store *s, int64_t run_id)
                  "SELECT count(*) FROM observation_parts WHERE scene_id = '%s'", sc.scene_id);
         CHECK_INT(store_test_int(s, sql), (long long)n);
     }
+    /* a scene without parts: a binary COPY of no rows (header and trailer only) */
+    scene_info empty = make_scene("S2A_35VLF_19991226_0_L2A", "35VLF", "1999-12-26");
+    int dup = -1;
+    CHECK(store_scene_commit(s, run_id, &empty, set_hash, parts, 0, &dup, NULL) == MC_OK);
+    CHECK_INT(dup, 0);
+    CHECK_INT(store_test_int(s, "SELECT count(*) FROM scenes WHERE scene_id = "
+                                "'S2A_35VLF_19991226_0_L2A'"),
+              1);
+    CHECK_INT(store_test_int(s, "SELECT count(*) FROM observation_parts WHERE scene_id = "
+                                "'S2A_35VLF_19991226_0_L2A'"),
+              0);
 }
 
 /* The binary date: days since 2000-01-01, as the server counts them; no non-date. */
