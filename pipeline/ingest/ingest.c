@@ -550,7 +550,10 @@ static int ingest_tiles(ingest_ctx *c)
 static int load_parcels(ingest_ctx *c)
 {
     const char *id_field = c->opt->id_field ? c->opt->id_field : "parcel_id";
-    if (parcels_load(c->opt->parcels_path, id_field, c->opt->inner_buffer_m, &c->set) != MC_OK)
+    char cache_dir[SCENE_PATH_MAX];
+    snprintf(cache_dir, sizeof cache_dir, "%s/parcels", c->opt->state_dir);
+    if (parcels_load_cached(cache_dir, c->opt->parcels_path, id_field, c->opt->inner_buffer_m,
+                            &c->set) != MC_OK)
         return MC_ERR;
     c->sum->parcels = c->set->n;
     if (!(c->observed = calloc(c->set->n + 1, 1)))

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache_file.h"
 #include "error.h"
 #include "log.h"
 
@@ -340,21 +341,6 @@ static int cache_read(const char *path, const tile_grid *tile, uint32_t n_labels
 
 /* ---- writing ---- */
 
-static int write_all(int fd, const void *buf, size_t n)
-{
-    const unsigned char *p = buf;
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int cache_write(const char *path, const label_raster *lr, const unsigned char key[32])
 {
     uint32_t *words = NULL;
@@ -375,49 +361,9 @@ static int cache_write(const char *path, const label_raster *lr, const unsigned 
         labels_mem_free(words, n_words * 4);
         return MC_ERR;
     }
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 8);
-    if (!tmp) {
-        labels_mem_free(words, n_words * 4);
-        return mc_fail("label cache %s: out of memory", path);
-    }
-    snprintf(tmp, plen + 8, "%s.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    int rc = MC_OK;
-    if (fd < 0) {
-        rc = mc_fail("label cache %s: cannot create a temporary file: %s", path, strerror(errno));
-    } else {
-        if (write_all(fd, h, sizeof h) || write_all(fd, words, n_words * 4) || fsync(fd) != 0)
-            rc = mc_fail("label cache %s: write failed: %s", tmp, strerror(errno));
-        if (close(fd) != 0 && rc == MC_OK)
-            rc = mc_fail("label cache %s: close failed: %s", tmp, strerror(errno));
-        if (rc == MC_OK && rename(tmp, path) != 0)
-            rc = mc_fail("label cache %s: rename failed: %s", path, strerror(errno));
-        if (rc != MC_OK)
-            unlink(tmp);
-    }
-    free(tmp);
+    int rc = cache_file_write(path, h, sizeof h, words, n_words * 4, "label cache");
     labels_mem_free(words, n_words * 4);
     return rc;
-}
-
-static int make_dirs(const char *dir)
-{
-    char buf[4096];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof buf)
-        return mc_fail("label cache: bad folder name \"%s\"", dir);
-    memcpy(buf, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != 0)
-            continue;
-        char c = buf[i];
-        buf[i] = 0;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return mc_fail("label cache %s: cannot create folder %s: %s", dir, buf, strerror(errno));
-        buf[i] = c;
-    }
-    return MC_OK;
 }
 
 int labels_get_cached(const char *cache_dir, const parcel_set *set, const tile_grid *tile,
@@ -427,7 +373,8 @@ int labels_get_cached(const char *cache_dir, const parcel_set *set, const tile_g
     *out = NULL;
     unsigned char key[32];
     char path[4096];
-    if (make_dirs(cache_dir) || cache_key(set, tile, all_tiles, n_tiles, inner_buffer_m, key) ||
+    if (cache_file_make_dirs(cache_dir, "label cache") ||
+        cache_key(set, tile, all_tiles, n_tiles, inner_buffer_m, key) ||
         cache_path(cache_dir, tile, key, path, sizeof path))
         return mc_fail_wrap("labels for tile %s", tile->tile_id);
     if (access(path, F_OK) == 0) {
@@ -439,7 +386,8 @@ int labels_get_cached(const char *cache_dir, const parcel_set *set, const tile_g
         mc_error_clear();
     }
     double t0 = omp_get_wtime();
-    if (labels_build(set, tile, all_tiles, n_tiles, inner_buffer_m, out))
+    if (parcels_need_geometries(set) != MC_OK ||
+        labels_build(set, tile, all_tiles, n_tiles, inner_buffer_m, out))
         return MC_ERR;
     log_info("labels for tile %s: %zu parcels rasterised in %.2f s", tile->tile_id, set->n,
              omp_get_wtime() - t0);

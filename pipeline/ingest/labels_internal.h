@@ -31,10 +31,10 @@ int labels_zone_neighbours(const tile_grid *tile, const tile_grid *all_tiles, si
 /* An empty raster (labels zeroed, counts zeroed, occupancy zeroed). */
 int labels_alloc(int width, int height, uint32_t n_labels, label_raster **out);
 
-/* Zeroed memory for big arrays. Large blocks are mapped with MAP_POPULATE: on
- * virtual machines where each first-touch page fault costs microseconds, faulting
- * in a 10980² label raster page by page took over a second; populating it at
- * once takes a tenth of that. Free with labels_mem_free and the same size. */
+/* Zeroed memory for big arrays. Large blocks are mapped in transparent huge pages
+ * where the kernel gives them and populated at once: on virtual machines where each
+ * first-touch page fault costs microseconds, faulting in a 10980² label raster page
+ * by page took over a second. Free with labels_mem_free and the same size. */
 void *labels_mem_alloc(size_t bytes);
 void labels_mem_free(void *p, size_t bytes);
 

@@ -31,6 +31,9 @@ typedef struct parcels_reader {
     EVP_MD_CTX *md;
     unsigned char *wkb;
     size_t wkb_cap;
+    char **notes;       /* the warnings about features left out, where asked for */
+    size_t n_notes;
+    int keep_notes;
 } parcels_reader;
 
 void parcels_free(parcel_set *set)
@@ -49,6 +52,7 @@ void parcels_free(parcel_set *set)
     if (set->srs)
         OSRDestroySpatialReference(set->srs);
     free(set->source_path);
+    parcels_wkb_free(set->wkb);
     free(set);
 }
 
@@ -191,6 +195,23 @@ static int check_geometries(parcels_reader *r)
     return MC_OK;
 }
 
+/* Takes note (malloc'd) where the caller asked for the notes, else frees it. */
+static int keep_note(parcels_reader *r, char *note)
+{
+    if (!r->keep_notes) {
+        free(note);
+        return MC_OK;
+    }
+    char **v = realloc(r->notes, (r->n_notes + 1) * sizeof *v);
+    if (!v) {
+        free(note);
+        return mc_fail("parcels %s: out of memory", r->path);
+    }
+    r->notes = v;
+    r->notes[r->n_notes++] = note;
+    return MC_OK;
+}
+
 static int read_feature(parcels_reader *r, OGRFeatureH f)
 {
     parcel_set *set = r->set;
@@ -203,12 +224,17 @@ static int read_feature(parcels_reader *r, OGRFeatureH f)
     if (bad) {
         /* It cannot be stored, exported or asked of the registry: left out, named. */
         char shown[160];
-        log_warn("parcels %s: feature %" PRId64 ": the id \"%s\" (field \"%s\") %s; parcel left "
-                 "out", r->path, (int64_t)OGR_F_GetFID(f), text_escape(id, shown, sizeof shown),
-                 r->id_field, bad);
+        char *note = NULL;
+        if (asprintf(&note, "feature %" PRId64 ": the id \"%s\" (field \"%s\") %s; parcel left out",
+                     (int64_t)OGR_F_GetFID(f), text_escape(id, shown, sizeof shown), r->id_field,
+                     bad) < 0)
+            note = NULL;
         free(id);
         set->n_dropped++;
-        return MC_OK;
+        if (!note)
+            return mc_fail("parcels %s: out of memory", r->path);
+        log_warn("parcels %s: %s", r->path, note);
+        return keep_note(r, note);
     }
     OGRGeometryH g = OGR_F_StealGeometry(f);
     if (hash_str(r, id) || hash_geometry(r, g)) {
@@ -321,7 +347,7 @@ static int read_layer(parcels_reader *r, GDALDatasetH ds, double inner_buffer_m)
     char buf[64];
     snprintf(buf, sizeof buf, "%.17g", inner_buffer_m);
     if (find_id_field(r, layer) || check_layer_type(r, layer) ||
-        hash_str(r, "mowcheck parcels v1") || hash_str(r, r->id_field) || hash_str(r, buf) ||
+        hash_str(r, PARCELS_HASH_VERSION) || hash_str(r, r->id_field) || hash_str(r, buf) ||
         read_srs(r, layer))
         return MC_ERR;
     OGR_L_ResetReading(layer);
@@ -353,7 +379,17 @@ static int finish_hash(parcels_reader *r)
 int parcels_load(const char *path, const char *id_field, double inner_buffer_m,
                  parcel_set **out)
 {
+    return parcels_load_noting(path, id_field, inner_buffer_m, out, NULL, NULL);
+}
+
+int parcels_load_noting(const char *path, const char *id_field, double inner_buffer_m,
+                        parcel_set **out, char ***notes, size_t *n_notes)
+{
     *out = NULL;
+    if (notes) {
+        *notes = NULL;
+        *n_notes = 0;
+    }
     if (!path || !*path)
         return mc_fail("parcels: no parcel file given");
     if (!id_field || !*id_field)
@@ -371,7 +407,7 @@ int parcels_load(const char *path, const char *id_field, double inner_buffer_m,
     if (!ds)
         return mc_fail("parcels %s: cannot open as a vector file (%s)", path,
                        *CPLGetLastErrorMsg() ? CPLGetLastErrorMsg() : "unknown format");
-    parcels_reader r = {.path = path, .id_field = id_field};
+    parcels_reader r = {.path = path, .id_field = id_field, .keep_notes = notes != NULL};
     r.set = calloc(1, sizeof *r.set);
     r.md = EVP_MD_CTX_new();
     int rc = MC_OK;
@@ -387,6 +423,14 @@ int parcels_load(const char *path, const char *id_field, double inner_buffer_m,
     EVP_MD_CTX_free(r.md);
     free(r.fids);
     free(r.wkb);
+    if (rc != MC_OK || !notes) {
+        for (size_t i = 0; i < r.n_notes; i++)
+            free(r.notes[i]);
+        free(r.notes);
+    } else {
+        *notes = r.notes;
+        *n_notes = r.n_notes;
+    }
     if (rc != MC_OK) {
         parcels_free(r.set);
         return MC_ERR;
@@ -463,6 +507,8 @@ int parcels_find_overlaps(const parcel_set *set, double min_share, parcel_overla
 {
     *out = NULL;
     *n_out = 0;
+    if (parcels_need_geometries(set) != MC_OK)
+        return MC_ERR;
     parcel_box *box = malloc((set->n ? set->n : 1) * sizeof *box);
     if (!box)
         return mc_fail("parcels %s: out of memory", set->source_path);

@@ -30,6 +30,9 @@ typedef struct parcel_set {
     size_t n_refused;       /* invalid or empty geometries, reported by id, never labelled */
     char **refused;         /* per parcel: why its geometry was refused; NULL where accepted */
     size_t n_dropped;       /* features left out: an id that is not usable (text_id_problem) */
+    /* A set read from the parcel cache: its geometries and srs stay NULL until
+     * parcels_need_geometries parses them from this (NULL for a set read from the file). */
+    struct parcel_set_wkb *wkb;
 } parcel_set;
 
 /* Two parcels of a set whose areas overlap: the shared area is share_a of parcel
@@ -46,6 +49,30 @@ typedef struct parcel_overlap {
 int parcels_load(const char *path, const char *id_field, double inner_buffer_m,
                  parcel_set **out);
 void parcels_free(parcel_set *set);
+
+/* parcels_load through a cache of the parsed set in cache_dir (parcels_cache.c): keyed
+ * by the bytes of the dataset's files, the id field, the buffer, GDAL's release and
+ * the cache format, so a warm night reads no vector file. A cache file that is
+ * unreadable, corrupt or made for something else is reported and rebuilt, never
+ * trusted; written atomically. The set is the one parcels_load gives (same ids,
+ * hash, refusals and warnings), except that its geometries and srs are parsed when
+ * first needed: call parcels_need_geometries before using them. A dataset that is
+ * not made of plain files (a database, a URL) is read uncached. */
+int parcels_load_cached(const char *cache_dir, const char *path, const char *id_field,
+                        double inner_buffer_m, parcel_set **out);
+/* Fills in the geometries and srs of a set read from the cache (a no-op otherwise).
+ * Not thread-safe: call it before handing the set to threads. */
+int parcels_need_geometries(const parcel_set *set);
+
+/* Between parcels.c and parcels_cache.c. The first thing hashed into a set's content
+ * hash (part of the parcel cache's key too). parcels_load_noting is parcels_load that
+ * also hands back the warnings about features left out (each without its leading
+ * "parcels <path>: "; *notes and each note malloc'd), so that a set read from the
+ * cache can say them again. */
+#define PARCELS_HASH_VERSION "mowcheck parcels v1"
+int parcels_load_noting(const char *path, const char *id_field, double inner_buffer_m,
+                        parcel_set **out, char ***notes, size_t *n_notes);
+void parcels_wkb_free(struct parcel_set_wkb *w);
 
 /* The pairs of accepted parcels whose overlap is more than min_share (0..1) of
  * either parcel's area, sorted by (a, b). *out is malloc'd (NULL where none). */

@@ -166,8 +166,97 @@ void store_copy_int64(store_copy *cp, int64_t v, int end_row)
     copy_end_field(cp, end_row);
 }
 
+/* ---- binary COPY (PGCOPY: signature, flags, header extension; per row a 16-bit
+ * field count, per field a 32-bit length (-1: NULL) and the value; trailer -1) ---- */
+
+static void put_be(store_copy *cp, uint64_t v, int bytes)
+{
+    copy_reserve(cp, (size_t)bytes);
+    if (cp->failed)
+        return;
+    for (int i = bytes - 1; i >= 0; i--)
+        cp->buf[cp->len++] = (char)(v >> (8 * i) & 0xff);
+}
+
+int store_copy_binary_begin(store *s, store_copy *cp, const char *what, const char *copy_sql)
+{
+    static const char signature[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', '\377', '\r', '\n', 0};
+    if (store_copy_begin(s, cp, what, copy_sql) != MC_OK)
+        return MC_ERR;
+    cp->binary = 1;
+    copy_reserve(cp, sizeof signature);
+    if (!cp->failed) {
+        memcpy(cp->buf, signature, sizeof signature);
+        cp->len = sizeof signature;
+    }
+    put_be(cp, 0, 4); /* flags: no OIDs */
+    put_be(cp, 0, 4); /* no header extension */
+    return MC_OK;
+}
+
+void store_copy_row(store_copy *cp, int n_fields)
+{
+    copy_flush(cp, 0); /* between rows: a block ends where a row does, as in text */
+    put_be(cp, (uint64_t)(uint16_t)n_fields, 2);
+}
+
+void store_copy_bin_int64(store_copy *cp, int64_t v)
+{
+    put_be(cp, 8, 4);
+    put_be(cp, (uint64_t)v, 8);
+}
+
+void store_copy_bin_date(store_copy *cp, int32_t days_since_2000)
+{
+    put_be(cp, 4, 4);
+    put_be(cp, (uint64_t)(uint32_t)days_since_2000, 4);
+}
+
+void store_copy_bin_null(store_copy *cp) { put_be(cp, 0xffffffffu, 4); }
+
+void store_copy_bin_text(store_copy *cp, const char *text)
+{
+    if (!text) {
+        store_copy_bin_null(cp);
+        return;
+    }
+    size_t n = strlen(text);
+    put_be(cp, (uint64_t)n, 4);
+    copy_reserve(cp, n);
+    if (cp->failed)
+        return;
+    memcpy(cp->buf + cp->len, text, n);
+    cp->len += n;
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (Howard
+ * Hinnant's days_from_civil). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+int store_date_days(const char *ymd, int32_t *days_since_2000)
+{
+    static const int month_days[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y, m, d, used = 0;
+    if (!ymd || strlen(ymd) != 10 || sscanf(ymd, "%4d-%2d-%2d%n", &y, &m, &d, &used) != 3 ||
+        used != 10 || y < 1 || m < 1 || m > 12 || d < 1 || d > month_days[m - 1] ||
+        (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))))
+        return mc_fail("'%s' is not a date (YYYY-MM-DD)", ymd ? ymd : "(none)");
+    *days_since_2000 = (int32_t)(days_from_civil(y, m, d) - days_from_civil(2000, 1, 1));
+    return MC_OK;
+}
+
 int store_copy_end(store_copy *cp, int abort)
 {
+    if (cp->binary)
+        put_be(cp, 0xffff, 2); /* the trailer: a field count of -1 */
     copy_flush(cp, 1);
     int failed = cp->failed || abort;
     free(cp->buf);

@@ -28,10 +28,12 @@ typedef struct feat {
 } feat;
 
 /* Writes a GeoPackage with one layer; id field `field` (text unless int_ids). */
+static const char *vector_driver = "GPKG"; /* test_parcel_cache writes a shapefile too */
+
 static void write_gpkg(const char *path, int epsg, const char *field, int int_ids,
                        OGRwkbGeometryType type, const feat *f, size_t n)
 {
-    GDALDriverH drv = GDALGetDriverByName("GPKG");
+    GDALDriverH drv = GDALGetDriverByName(vector_driver);
     REQUIRE(drv);
     unlink(path);
     GDALDatasetH ds = GDALCreate(drv, path, 0, 0, 0, GDT_Unknown, NULL);
@@ -813,6 +815,205 @@ static void test_cache(void)
     parcels_free(s);
 }
 
+/* ---- the parcel cache ---- */
+
+static int count_files(const char *dir, const char *glob)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "ls %s/%s 2>/dev/null | wc -l", dir, glob);
+    FILE *f = popen(cmd, "r");
+    int n = -1;
+    if (f && fscanf(f, "%d", &n) != 1)
+        n = -1;
+    if (f)
+        pclose(f);
+    return n;
+}
+
+/* Two sets are the same set: ids, hash, refusals, left-out count, and (parsed) the
+ * same labels on a tile and the same overlaps. */
+static void check_same_set(const parcel_set *ref, const parcel_set *s, const char *what)
+{
+    CHECK_MSG(s->n == ref->n && s->n_refused == ref->n_refused &&
+                  s->n_dropped == ref->n_dropped,
+              "%s: %zu/%zu/%zu parcels/refused/left out, expected %zu/%zu/%zu", what, s->n,
+              s->n_refused, s->n_dropped, ref->n, ref->n_refused, ref->n_dropped);
+    CHECK_STR(s->hash, ref->hash);
+    for (size_t i = 0; i < ref->n && i < s->n; i++) {
+        CHECK_STR(s->ids[i], ref->ids[i]);
+        CHECK_STR(s->refused[i] ? s->refused[i] : "-", ref->refused[i] ? ref->refused[i] : "-");
+    }
+    REQUIRE(parcels_need_geometries(s) == MC_OK);
+    CHECK(s->srs && OSRIsSame(s->srs, ref->srs));
+    tile_grid t = tile("35VLF", 32635, X0, Y0, 100, 100);
+    label_raster *a = build(ref, &t, &t, 1, 10), *b = build(s, &t, &t, 1, 10);
+    REQUIRE(a && b);
+    CHECK_MSG(same_labels(a, b), "%s: other labels", what);
+    labels_free(a);
+    labels_free(b);
+    parcel_overlap *oa = NULL, *ob = NULL;
+    size_t na = 0, nb = 0;
+    REQUIRE(parcels_find_overlaps(ref, 0.1, &oa, &na) == MC_OK);
+    REQUIRE(parcels_find_overlaps(s, 0.1, &ob, &nb) == MC_OK);
+    CHECK_MSG(na == nb && na > 0 && memcmp(oa, ob, na * sizeof *oa) == 0, "%s: other overlaps",
+              what);
+    free(oa);
+    free(ob);
+}
+
+/* Loads through the cache with warnings captured. */
+static parcel_set *load_cached(const char *dir, const char *p, double buffer)
+{
+    parcel_set *s = NULL;
+    capture_start();
+    int rc = parcels_load_cached(dir, p, "parcel_id", buffer, &s);
+    capture_end();
+    if (rc != MC_OK)
+        fprintf(stderr, "parcels_load_cached: %s\n", mc_error_message());
+    return s;
+}
+
+/* Flips one bit of the file at offset. */
+static void flip_byte(const char *file, long offset)
+{
+    FILE *fp = fopen(file, "r+b");
+    REQUIRE(fp);
+    fseek(fp, offset, SEEK_SET);
+    int ch = fgetc(fp);
+    fseek(fp, offset, SEEK_SET);
+    fputc(ch ^ 0x10, fp);
+    fclose(fp);
+}
+
+static void test_parcel_cache(void)
+{
+    char p[512], dir[512]; /* path_in_tmp's buffers are reused */
+    snprintf(p, sizeof p, "%s", path_in_tmp("cached.gpkg"));
+    snprintf(dir, sizeof dir, "%s", path_in_tmp("state/parcels"));
+    feat f[] = {
+        {"A", rect_wkt(X0, Y0 - 200, X0 + 200, Y0)},
+        {"B", rect_wkt(X0 + 100, Y0 - 300, X0 + 300, Y0 - 100)},
+        {"BOWTIE-7", "POLYGON((500200 6499900,500300 6500000,500300 6499900,500200 6500000,"
+                     "500200 6499900))"},
+        {"EE-\xff", rect_wkt(X0 + 500, Y0 - 500, X0 + 600, Y0 - 400)},
+        {"M", "MULTIPOLYGON(((500600 6499400,500700 6499400,500700 6499300,500600 6499300,"
+              "500600 6499400)),((500800 6499400,500900 6499400,500900 6499300,500800 6499300,"
+              "500800 6499400)))"},
+        {"NOGEOM-9", NULL},
+    };
+    write_gpkg(p, 32635, "parcel_id", 0, wkbUnknown, f, 6);
+    parcel_set *ref = NULL;
+    capture_start();
+    int rc = parcels_load(p, "parcel_id", 10, &ref);
+    capture_end();
+    REQUIRE(rc == MC_OK);
+    char ref_warnings[sizeof captured];
+    snprintf(ref_warnings, sizeof ref_warnings, "%s", captured);
+    CHECK(strstr(ref_warnings, "BOWTIE-7") && strstr(ref_warnings, "feature 4: the id"));
+
+    /* cold: read from the file, the cache written; warm: from the cache, with the same
+     * warnings, nothing parsed until asked */
+    parcel_set *cold = load_cached(dir, p, 10);
+    REQUIRE(cold);
+    CHECK_STR(captured, ref_warnings);
+    CHECK_INT(count_files(dir, "parcels-*.mcp"), 1);
+    CHECK(cold->wkb == NULL && cold->srs != NULL);
+    check_same_set(ref, cold, "cold");
+    parcel_set *warm = load_cached(dir, p, 10);
+    REQUIRE(warm);
+    CHECK_STR(captured, ref_warnings);
+    CHECK_MSG(warm->wkb != NULL && warm->srs == NULL && warm->geometries[0] == NULL,
+              "the warm set did not come from the cache");
+    check_same_set(ref, warm, "warm");
+    parcels_free(cold);
+    parcels_free(warm);
+
+    char file[600];
+    snprintf(file, sizeof file, "ls %s/parcels-*.mcp", dir);
+    FILE *ls = popen(file, "r");
+    REQUIRE(ls && fgets(file, sizeof file, ls));
+    pclose(ls);
+    file[strcspn(file, "\n")] = 0;
+    struct stat st1;
+    REQUIRE(stat(file, &st1) == 0);
+
+    /* corrupt, truncated, not a cache file, another format version: each reported,
+     * the file read again, the same set, the cache whole again */
+    struct {
+        const char *what, *message;
+        long offset; /* -1: truncate */
+    } damage[] = {{"payload byte", "checksum does not match", 88 + 70},
+                  {"truncated", "truncated", -1},
+                  {"magic", "not a parcel cache file", 2},
+                  {"version", "format version", 8}};
+    for (size_t k = 0; k < sizeof damage / sizeof damage[0]; k++) {
+        if (damage[k].offset < 0)
+            REQUIRE(truncate(file, st1.st_size / 2) == 0);
+        else
+            flip_byte(file, damage[k].offset);
+        parcel_set *again = load_cached(dir, p, 10);
+        REQUIRE(again);
+        CHECK_MSG(strstr(captured, damage[k].message) && strstr(captured, file) &&
+                      strstr(captured, "reading the parcel file again"),
+                  "%s: %s", damage[k].what, captured);
+        CHECK_MSG(again->wkb == NULL, "%s: a damaged cache was used", damage[k].what);
+        check_same_set(ref, again, damage[k].what);
+        parcels_free(again);
+        struct stat st2;
+        REQUIRE(stat(file, &st2) == 0);
+        CHECK_INT(st2.st_size, st1.st_size);
+        parcel_set *fine = load_cached(dir, p, 10);
+        REQUIRE(fine);
+        CHECK_MSG(fine->wkb != NULL, "%s: the rewritten cache was not used", damage[k].what);
+        parcels_free(fine);
+    }
+
+    /* another buffer is another key; so is a changed file: never the stale set */
+    parcel_set *other = load_cached(dir, p, 0);
+    REQUIRE(other);
+    CHECK(other->wkb == NULL && strcmp(other->hash, ref->hash) != 0);
+    parcels_free(other);
+    CHECK_INT(count_files(dir, "parcels-*.mcp"), 2);
+    feat more[7];
+    memcpy(more, f, sizeof f);
+    more[6] = (feat){"NEW", rect_wkt(X0 + 700, Y0 - 900, X0 + 800, Y0 - 800)};
+    write_gpkg(p, 32635, "parcel_id", 0, wkbUnknown, more, 7);
+    parcel_set *changed = load_cached(dir, p, 10);
+    REQUIRE(changed);
+    CHECK(changed->wkb == NULL && changed->n == ref->n + 1);
+    CHECK_STR(changed->ids[changed->n - 1], "NEW");
+    parcels_free(changed);
+    CHECK_INT(count_files(dir, "parcels-*.mcp"), 3);
+    CHECK_INT(count_files(dir, "*.XXXXXX"), 0);
+    parcels_free(ref);
+
+    /* a shapefile is several files: new ids in its .dbf alone (the same .shp) make
+     * another key too */
+    char shp[600], base[400];
+    snprintf(base, sizeof base, "%s", path_in_tmp("shape"));
+    snprintf(shp, sizeof shp, "%s.shp", base);
+    feat a[] = {{"A", rect_wkt(X0, Y0 - 200, X0 + 200, Y0)},
+                {"B", rect_wkt(X0 + 100, Y0 - 300, X0 + 300, Y0 - 100)}};
+    feat renamed[] = {{"A2", a[0].wkt}, {"B", a[1].wkt}};
+    vector_driver = "ESRI Shapefile";
+    for (int round = 0; round < 2; round++) {
+        char rm[2600];
+        snprintf(rm, sizeof rm, "rm -f %s.shp %s.shx %s.dbf %s.prj %s.cpg", base, base, base,
+                 base, base);
+        REQUIRE(system(rm) == 0);
+        write_gpkg(shp, 32635, "parcel_id", 0, wkbPolygon, round ? renamed : a, 2);
+        parcel_set *first = load_cached(dir, shp, 10), *second = load_cached(dir, shp, 10);
+        REQUIRE(first && second);
+        CHECK_MSG(first->wkb == NULL && second->wkb != NULL, "round %d: not cached", round);
+        CHECK_STR(first->ids[0], round ? "A2" : "A");
+        CHECK_STR(second->ids[0], round ? "A2" : "A");
+        CHECK_STR(second->hash, first->hash);
+        parcels_free(first);
+        parcels_free(second);
+    }
+    vector_driver = "GPKG";
+}
+
 int main(void)
 {
     GDALAllRegister();
@@ -830,6 +1031,7 @@ int main(void)
     test_ownership();
     test_zone_ownership();
     test_cache();
+    test_parcel_cache();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (test_failed == 0 && system(cmd) != 0)

@@ -123,6 +123,103 @@ static void test_commit_and_sum(store *s, int64_t run_id)
               expected);
 }
 
+/* The parts are sent in COPY's binary format: what is stored is exactly what was
+ * given, for ids that text COPY would escape (tab, newline, backslash), non-ASCII
+ * ids, numbers beyond 32 bits up to the int64 limits, dates before 2000 (negative
+ * days in the binary date) and a leap day, with and without the NDMI sums (NULL). */
+static void test_commit_exact_values(store *s, int64_t run_id)
+{
+    static const struct {
+        const char *scene_id, *tile_id, *date;
+        int swir;
+    } scenes[] = {{"S2A_35VLF_19991231_0_L2A", "35VLF", "1999-12-31", 0},
+                  {"S2B_35VLG_20320229_0_L2A", "35VLG", "2032-02-29", 1}};
+    store_obs_part parts[] = {
+        part("A", 6, 3, 5, 18000, 110000000),
+        part("B\tx", 3, 1, 3, -2000, 4000000),
+        part("line\nbreak\\back\r", 4294967296LL, 4294967295LL, 4294967296LL,
+             -9223372036854775807LL, 9223372036854775807LL),
+        part("P\xc3\xb5ld-\xc3\xbc 'q\"", 0, 0, 0, 0, 0),
+    };
+    parts[2].stats.n_moist = 4294967295LL;
+    parts[2].stats.sum_m = -9223372036854775807LL;
+    parts[3].stats.n_moist = 0;
+    parts[3].stats.sum_m = 0;
+    size_t n = sizeof parts / sizeof parts[0];
+    for (size_t k = 0; k < sizeof scenes / sizeof scenes[0]; k++) {
+        scene_info sc = make_scene(scenes[k].scene_id, scenes[k].tile_id, scenes[k].date);
+        sc.has_swir = scenes[k].swir;
+        int dup = -1;
+        CHECK(store_scene_commit(s, run_id, &sc, set_hash, parts, n, &dup, NULL) == MC_OK);
+        CHECK_INT(dup, 0);
+        for (size_t i = 0; i < n; i++) {
+            const store_obs_part *p = &parts[i];
+            char expected[512], got[512], sql[512];
+            if (sc.has_swir)
+                snprintf(expected, sizeof expected, "%s|%s|%s|%lld|%lld|%lld|%lld|%lld|%lld|%lld",
+                         sc.scene_id, sc.tile_id, sc.acquired_on, (long long)p->n_total,
+                         (long long)p->stats.n_valid, (long long)p->stats.n_seen,
+                         (long long)p->stats.sum_q, (long long)p->stats.sum_q2,
+                         (long long)p->stats.n_moist, (long long)p->stats.sum_m);
+            else
+                snprintf(expected, sizeof expected,
+                         "%s|%s|%s|%lld|%lld|%lld|%lld|%lld|NULL|NULL", sc.scene_id, sc.tile_id,
+                         sc.acquired_on, (long long)p->n_total, (long long)p->stats.n_valid,
+                         (long long)p->stats.n_seen, (long long)p->stats.sum_q,
+                         (long long)p->stats.sum_q2);
+            /* the id as a hex literal: nothing of it passes through SQL quoting */
+            char hex[2 * 64 + 1] = "";
+            for (const unsigned char *c = (const unsigned char *)p->parcel_id; *c; c++)
+                snprintf(hex + strlen(hex), 3, "%02x", *c);
+            snprintf(sql, sizeof sql,
+                     "SELECT concat_ws('|', scene_id, tile_id, acquired_on, n_total, n_valid, "
+                     "n_seen, sum_q, sum_q2, coalesce(n_moist::text, 'NULL'), "
+                     "coalesce(sum_m::text, 'NULL')) FROM observation_parts "
+                     "WHERE parcel_id = convert_from('\\x%s'::bytea, 'UTF8') "
+                     "AND acquired_on = '%s'",
+                     hex, sc.acquired_on);
+            CHECK_STR(store_test_value(s, sql, got, sizeof got), expected);
+        }
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM observation_parts WHERE scene_id = '%s'", sc.scene_id);
+        CHECK_INT(store_test_int(s, sql), (long long)n);
+    }
+    /* a scene without parts: a binary COPY of no rows (header and trailer only) */
+    scene_info empty = make_scene("S2A_35VLF_19991226_0_L2A", "35VLF", "1999-12-26");
+    int dup = -1;
+    CHECK(store_scene_commit(s, run_id, &empty, set_hash, parts, 0, &dup, NULL) == MC_OK);
+    CHECK_INT(dup, 0);
+    CHECK_INT(store_test_int(s, "SELECT count(*) FROM scenes WHERE scene_id = "
+                                "'S2A_35VLF_19991226_0_L2A'"),
+              1);
+    CHECK_INT(store_test_int(s, "SELECT count(*) FROM observation_parts WHERE scene_id = "
+                                "'S2A_35VLF_19991226_0_L2A'"),
+              0);
+}
+
+/* The binary date: days since 2000-01-01, as the server counts them; no non-date. */
+static void test_date_days(store *s)
+{
+    const char *dates[] = {"0001-01-01", "1582-10-10", "1900-02-28", "1900-03-01",
+                           "1999-12-31", "2000-01-01", "2000-02-29", "2000-03-01",
+                           "2026-06-15", "2100-02-28", "2100-03-01", "9999-12-31"};
+    for (size_t i = 0; i < sizeof dates / sizeof dates[0]; i++) {
+        int32_t days = 0;
+        char sql[128];
+        snprintf(sql, sizeof sql, "SELECT date '%s' - date '2000-01-01'", dates[i]);
+        CHECK_MSG(store_date_days(dates[i], &days) == MC_OK, "%s", dates[i]);
+        CHECK_INT(days, store_test_int(s, sql));
+    }
+    const char *bad[] = {"2026-02-29", "2100-02-29", "2026-13-01", "2026-04-31", "2026-6-15",
+                         "2026-06-15x", "0000-01-01", "", "20260615", NULL};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int32_t days = 0;
+        CHECK_MSG(store_date_days(bad[i], &days) == MC_ERR, "%s", bad[i] ? bad[i] : "NULL");
+    }
+    CHECK(strstr(mc_error_message(), "is not a date") != NULL);
+}
+
 /* Another scene of a stored tile-date, or the same scene again: nothing written. */
 static void test_duplicate(store *s, int64_t run_id)
 {
@@ -306,6 +403,35 @@ static void test_parts_need_scene(store *s)
     CHECK_MSG(strstr(PQresultErrorMessage(r), "is not of tile 35VLF on 2026-06-15") != NULL,
               "message: %s", PQresultErrorMessage(r));
     PQclear(r);
+    /* one statement, several scenes (080's short way is for one): the first row's scene
+     * exists, a later row's does not, or is filed under another date; two good scenes */
+    const struct {
+        const char *second, *message;
+    } mixed[] = {
+        {"('S2A_NOSUCH_20260615_0_L2A', 'B', 1, 1, 1, 1, 1, '35VLF', '2026-06-15')",
+         "scene S2A_NOSUCH_20260615_0_L2A is not in scenes"},
+        {"('S2A_35VLF_20260620_0_L2A', 'B', 1, 1, 1, 1, 1, '35VLF', '2026-06-15')",
+         "scene S2A_35VLF_20260620_0_L2A is not of tile 35VLF on 2026-06-15"},
+        {"('S2A_35VLF_20260620_0_L2A', 'B', 1, 1, 1, 1, 1, '35VLF', '2026-06-20')", NULL},
+    };
+    for (size_t k = 0; k < sizeof mixed / sizeof mixed[0]; k++) {
+        char sql[512];
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO observation_parts_2026_35vlf VALUES "
+                 "('S2A_35VLF_20260615_0_L2A', 'Z', 1, 1, 1, 1, 1, '35VLF', '2026-06-15'), %s",
+                 mixed[k].second);
+        CHECK(store_exec(s, "t", "BEGIN", 0, NULL) == MC_OK);
+        r = PQexec(s->conn, sql);
+        if (mixed[k].message)
+            CHECK_MSG(PQresultStatus(r) == PGRES_FATAL_ERROR &&
+                          strstr(PQresultErrorMessage(r), mixed[k].message) != NULL,
+                      "%s: %s", mixed[k].second, PQresultErrorMessage(r));
+        else
+            CHECK_MSG(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", mixed[k].second,
+                      PQresultErrorMessage(r));
+        PQclear(r);
+        CHECK(store_exec(s, "t", "ROLLBACK", 0, NULL) == MC_OK);
+    }
     CHECK(store_exec(s, "t", "UPDATE scenes SET acquired_on = '2026-06-16' "
                              "WHERE scene_id = 'S2A_35VLF_20260615_0_L2A'", 0, NULL) == MC_ERR);
     CHECK_MSG(strstr(mc_error_message(), "cannot change") != NULL, "message: %s",
@@ -612,6 +738,8 @@ int main(void)
     test_partitions(s, run_id);
     test_partition_waits_for_open_scene(s, dsn);
     test_partitions_concurrent(s, dsn);
+    test_commit_exact_values(s, run_id); /* seasons 1999 and 2032: after the partition tests */
+    test_date_days(s);
     store_close(s);
     test_claims(dsn);
     test_kill_mid_commit(dsn);
