@@ -357,15 +357,30 @@ done:
     return rc;
 }
 
+/* The index of the first of the n sorted days that is >= d (n when none is). A season
+ * looks only at its own observations: scanning all of the parcel's years for each
+ * season cost more than the rest of the season's work. */
+static size_t first_on_or_after(const int32_t *day, size_t n, int32_t d)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (day[mid] < d)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 /* The longest stretch without a clear observation inside [from, to]. */
 static int coverage_gap(const int32_t *day, size_t c, int32_t from, int32_t to, int *n_inside)
 {
     int32_t last = from;
     int gap = 0;
     *n_inside = 0;
-    for (size_t i = 0; i < c; i++) {
-        if (day[i] < from || day[i] > to)
-            continue;
+    size_t end = first_on_or_after(day, c, to + 1);
+    for (size_t i = first_on_or_after(day, c, from); i < end; i++) {
         (*n_inside)++;
         if (day[i] - last > gap)
             gap = day[i] - last;
@@ -442,9 +457,8 @@ static void season_features(const parcel_ctx *c, int32_t from, int32_t to, const
     }
     float peak = 0.0f, run = -2.0f, drawdown = 0.0f, late[LATE_OBS], ndmi_sum = 0.0f;
     int n_in = 0, n_ndmi = 0;
-    for (size_t i = 0; i < c->n_clear; i++) {
-        if (c->clear_day[i] < from || c->clear_day[i] > to)
-            continue;
+    size_t end = first_on_or_after(c->clear_day, c->n_clear, to + 1);
+    for (size_t i = first_on_or_after(c->clear_day, c->n_clear, from); i < end; i++) {
         float v = c->clear_ndvi[i];
         if (!isnan(c->clear_ndmi[i])) {
             ndmi_sum += c->clear_ndmi[i];
