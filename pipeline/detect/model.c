@@ -187,7 +187,10 @@ __attribute__((target("avx2"))) static void trees_lanes_avx2(const detect_model 
 }
 #endif
 
-void model_raw_scores(const detect_model *m, const float *x, size_t stride, size_t n, double *z)
+typedef void lanes_fn(const detect_model *, const char *, size_t, size_t, double *);
+
+static void raw_scores_with(lanes_fn *lanes, const detect_model *m, const float *x, size_t stride,
+                            size_t n, double *z)
 {
     const char *base = (const char *)x;
     if (m->kind != MODEL_KIND_TREES) {
@@ -195,13 +198,24 @@ void model_raw_scores(const detect_model *m, const float *x, size_t stride, size
             z[i] = model_raw_score(m, (const float *)(base + i * stride));
         return;
     }
-    void (*lanes)(const detect_model *, const char *, size_t, size_t, double *) = trees_lanes;
+    for (size_t i = 0; i < n; i += LANES)
+        lanes(m, base + i * stride, stride, n - i < LANES ? n - i : LANES, z + i);
+}
+
+void model_raw_scores(const detect_model *m, const float *x, size_t stride, size_t n, double *z)
+{
+    lanes_fn *lanes = trees_lanes;
 #ifdef HAVE_TREES_AVX2
     if (__builtin_cpu_supports("avx2"))
         lanes = trees_lanes_avx2;
 #endif
-    for (size_t i = 0; i < n; i += LANES)
-        lanes(m, base + i * stride, stride, n - i < LANES ? n - i : LANES, z + i);
+    raw_scores_with(lanes, m, x, stride, n, z);
+}
+
+void model_raw_scores_portable(const detect_model *m, const float *x, size_t stride, size_t n,
+                               double *z)
+{
+    raw_scores_with(trees_lanes, m, x, stride, n, z);
 }
 
 /* ---- writing ---- */
