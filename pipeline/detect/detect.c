@@ -166,13 +166,13 @@ static float calibrated(const detect_model *m, double z)
 }
 
 /* Scores the candidates (all at once: faster for trees), then removes harvests. */
-static void score_candidates(const detect_model *gate, const detect_model *m, detect_work *w,
-                             size_t n)
+static void score_candidates(const detect_model *gate, const detect_model *m,
+                             detect_candidate *cand, double *z, size_t n)
 {
-    model_raw_scores(m, w->cand[0].x, sizeof w->cand[0], n, w->z);
+    model_raw_scores(m, cand[0].x, sizeof cand[0], n, z);
     for (size_t i = 0; i < n; i++) {
-        detect_candidate *k = &w->cand[i];
-        k->p = calibrated(m, w->z[i]);
+        detect_candidate *k = &cand[i];
+        k->p = calibrated(m, z[i]);
         /* Bare soil that does not green up again is a harvest or ploughing, not a cut. */
         if (k->regrowth_known && k->x[2] < gate->harvest_bare_ndvi &&
             k->x[5] < gate->harvest_min_regrowth)
@@ -205,7 +205,7 @@ int detect_candidates(const series_obs *obs, size_t n, const detect_model *gate,
         k->p = 0.0f;
     }
     if (m && *n_cand)
-        score_candidates(gate, m, w, *n_cand);
+        score_candidates(gate, m, w->cand, w->z, *n_cand);
     return MC_OK;
 }
 
@@ -357,15 +357,30 @@ done:
     return rc;
 }
 
+/* The index of the first of the n sorted days that is >= d (n when none is). A season
+ * looks only at its own observations: scanning all of the parcel's years for each
+ * season cost more than the rest of the season's work. */
+static size_t first_on_or_after(const int32_t *day, size_t n, int32_t d)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (day[mid] < d)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 /* The longest stretch without a clear observation inside [from, to]. */
 static int coverage_gap(const int32_t *day, size_t c, int32_t from, int32_t to, int *n_inside)
 {
     int32_t last = from;
     int gap = 0;
     *n_inside = 0;
-    for (size_t i = 0; i < c; i++) {
-        if (day[i] < from || day[i] > to)
-            continue;
+    size_t end = first_on_or_after(day, c, to + 1);
+    for (size_t i = first_on_or_after(day, c, from); i < end; i++) {
         (*n_inside)++;
         if (day[i] - last > gap)
             gap = day[i] - last;
@@ -442,9 +457,8 @@ static void season_features(const parcel_ctx *c, int32_t from, int32_t to, const
     }
     float peak = 0.0f, run = -2.0f, drawdown = 0.0f, late[LATE_OBS], ndmi_sum = 0.0f;
     int n_in = 0, n_ndmi = 0;
-    for (size_t i = 0; i < c->n_clear; i++) {
-        if (c->clear_day[i] < from || c->clear_day[i] > to)
-            continue;
+    size_t end = first_on_or_after(c->clear_day, c->n_clear, to + 1);
+    for (size_t i = first_on_or_after(c->clear_day, c->n_clear, from); i < end; i++) {
         float v = c->clear_ndvi[i];
         if (!isnan(c->clear_ndmi[i])) {
             ndmi_sum += c->clear_ndmi[i];
@@ -517,15 +531,100 @@ static int emit_season(const parcel_ctx *c, int year, int32_t jan1, int32_t next
     return push_summary(b, &s);
 }
 
-static int detect_parcel(const series_set *s, size_t parcel, const detect_model *m,
-                         detect_work *w, unsigned char **chosen, size_t *chosen_cap,
-                         result_buf *b)
+/* Several parcels' spike-free clear series and candidates, scored together: the trees
+ * score eight candidates side by side, and one parcel's candidates seldom fill the last
+ * eight (a candidate's score does not depend on its neighbours: the same bits). */
+enum { BLOCK_PARCELS = 64 };
+typedef struct parcel_block {
+    size_t n;                              /* parcels in the block */
+    size_t parcel[BLOCK_PARCELS];
+    size_t clear_first[BLOCK_PARCELS + 1]; /* parcel j's clear observations: day[clear_first[j]..] */
+    size_t cand_first[BLOCK_PARCELS + 1];  /* parcel j's candidates: cand[cand_first[j]..] */
+    int32_t *day;
+    float *ndvi, *ndmi;
+    size_t cap_clear;
+    detect_candidate *cand;
+    double *z;
+    size_t cap_cand;
+} parcel_block;
+
+static void block_free(parcel_block *k)
+{
+    free(k->day);
+    free(k->ndvi);
+    free(k->ndmi);
+    free(k->cand);
+    free(k->z);
+    memset(k, 0, sizeof *k);
+}
+
+/* Room for `clear` more clear observations and `cand` more candidates. */
+static int block_reserve(parcel_block *k, size_t clear, size_t cand)
+{
+    size_t need = k->clear_first[k->n] + clear;
+    if (need > k->cap_clear) {
+        size_t cap = need * 2;
+        int32_t *day = realloc(k->day, cap * sizeof *day);
+        if (day)
+            k->day = day;
+        float *ndvi = realloc(k->ndvi, cap * sizeof *ndvi);
+        if (ndvi)
+            k->ndvi = ndvi;
+        float *ndmi = realloc(k->ndmi, cap * sizeof *ndmi);
+        if (ndmi)
+            k->ndmi = ndmi;
+        if (!day || !ndvi || !ndmi)
+            return mc_fail("detect: out of memory for %zu observations", need);
+        k->cap_clear = cap;
+    }
+    need = k->cand_first[k->n] + cand;
+    if (need > k->cap_cand) {
+        size_t cap = need * 2;
+        detect_candidate *c = realloc(k->cand, cap * sizeof *c);
+        if (c)
+            k->cand = c;
+        double *z = realloc(k->z, cap * sizeof *z);
+        if (z)
+            k->z = z;
+        if (!c || !z)
+            return mc_fail("detect: out of memory for %zu candidates", need);
+        k->cap_cand = cap;
+    }
+    return MC_OK;
+}
+
+/* Adds a parcel: its clear series and its candidates, not yet scored. */
+static int block_add(parcel_block *k, const series_set *s, size_t parcel, const detect_model *m,
+                     detect_work *w)
 {
     const series_parcel *p = &s->parcels[parcel];
-    const series_obs *obs = s->obs + p->first;
-    parcel_ctx c = {s, parcel, m, NULL, 0, NULL, NULL, NULL, NULL, 0};
-    if (detect_candidates(obs, p->count, m, m, w, &c.cand, &c.n_cand) != MC_OK)
+    detect_candidate *cand;
+    size_t n_cand;
+    if (detect_candidates(s->obs + p->first, p->count, m, NULL, w, &cand, &n_cand) != MC_OK ||
+        block_reserve(k, w->n_clear, n_cand) != MC_OK)
         return MC_ERR;
+    size_t c0 = k->clear_first[k->n], k0 = k->cand_first[k->n];
+    memcpy(k->day + c0, w->day, w->n_clear * sizeof *k->day);
+    memcpy(k->ndvi + c0, w->ndvi, w->n_clear * sizeof *k->ndvi);
+    memcpy(k->ndmi + c0, w->ndmi, w->n_clear * sizeof *k->ndmi);
+    memcpy(k->cand + k0, cand, n_cand * sizeof *k->cand);
+    k->parcel[k->n++] = parcel;
+    k->clear_first[k->n] = c0 + w->n_clear;
+    k->cand_first[k->n] = k0 + n_cand;
+    return MC_OK;
+}
+
+/* Events and season summaries of the block's parcel j (its candidates scored). */
+static int finish_parcel(const series_set *s, const parcel_block *k, size_t j,
+                         const detect_model *m, unsigned char **chosen, size_t *chosen_cap,
+                         result_buf *b)
+{
+    size_t parcel = k->parcel[j];
+    const series_parcel *p = &s->parcels[parcel];
+    const series_obs *obs = s->obs + p->first;
+    size_t c0 = k->clear_first[j];
+    parcel_ctx c = {s, parcel, m, k->cand + k->cand_first[j], k->cand_first[j + 1] - k->cand_first[j],
+                    NULL, k->day + c0, k->ndvi + c0, k->ndmi + c0, k->clear_first[j + 1] - c0};
     if (c.n_cand > *chosen_cap) {
         unsigned char *grown = realloc(*chosen, c.n_cand * 2);
         if (!grown)
@@ -536,11 +635,6 @@ static int detect_parcel(const series_set *s, size_t parcel, const detect_model 
     if (detect_choose_events(c.cand, c.n_cand, m, *chosen) != MC_OK)
         return MC_ERR;
     c.chosen = *chosen;
-    /* detect_candidates left the spike-free clear days in w->day. */
-    c.clear_day = w->day;
-    c.clear_ndvi = w->ndvi;
-    c.clear_ndmi = w->ndmi;
-    c.n_clear = w->n_clear;
     size_t i = 0;
     while (i < p->count) {
         int year = date_year(obs[i].day);
@@ -591,16 +685,25 @@ static int run_parcels(const series_set *s, const unsigned char *keep, const det
         b.cap_summaries = b.cap_events = seasons;
     }
     detect_work w = {0};
+    parcel_block blk = {0};
     unsigned char *chosen = NULL;
     size_t chosen_cap = 0;
     int rc = MC_OK;
-    for (size_t i = 0; i < s->n_parcels && rc == MC_OK; i++) {
-        if (!keep || keep[i])
-            rc = detect_parcel(s, i, m, &w, &chosen, &chosen_cap, &b);
-        if (bar && ((i + 1) % PROGRESS_EVERY_PARCELS == 0 || i + 1 == s->n_parcels))
-            progress_step(bar, (int64_t)(i % PROGRESS_EVERY_PARCELS) + 1);
+    for (size_t i = 0; i < s->n_parcels && rc == MC_OK;) {
+        blk.n = 0;
+        for (; i < s->n_parcels && blk.n < BLOCK_PARCELS && rc == MC_OK; i++) {
+            if (!keep || keep[i])
+                rc = block_add(&blk, s, i, m, &w);
+            if (bar && ((i + 1) % PROGRESS_EVERY_PARCELS == 0 || i + 1 == s->n_parcels))
+                progress_step(bar, (int64_t)(i % PROGRESS_EVERY_PARCELS) + 1);
+        }
+        if (rc == MC_OK && blk.cand_first[blk.n] > 0)
+            score_candidates(m, m, blk.cand, blk.z, blk.cand_first[blk.n]);
+        for (size_t j = 0; j < blk.n && rc == MC_OK; j++)
+            rc = finish_parcel(s, &blk, j, m, &chosen, &chosen_cap, &b);
     }
     detect_work_free(&w);
+    block_free(&blk);
     free(chosen);
     if (rc != MC_OK)
         detect_result_free(out);

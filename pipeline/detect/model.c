@@ -106,8 +106,8 @@ double model_raw_score(const detect_model *m, const float *x)
     return z;
 }
 
-/* Eight candidates at once (GCC vector extensions: AVX2 where the processor has it,
- * chosen at load time on x86-64, else SSE or NEON pairs, else plain code). All seven
+/* Eight candidates at once (GCC vector extensions: SSE or NEON pairs, or plain code;
+ * on x86-64 processors with AVX2 trees_lanes_avx2, chosen at run time). All seven
  * comparisons of a tree are made for the eight side by side, the path is picked with
  * masks, and each candidate's leaves are added in tree order, so the sums are
  * model_raw_score's, bit for bit. */
@@ -115,34 +115,42 @@ typedef float v8f __attribute__((vector_size(8 * sizeof(float))));
 typedef int v8i __attribute__((vector_size(8 * sizeof(int))));
 enum { LANES = 8 };
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define TREES_TARGETS __attribute__((target_clones("avx2", "default")))
-#else
-#define TREES_TARGETS
-#endif
+#define ALWAYS_INLINE inline __attribute__((always_inline))
 
-TREES_TARGETS
-static void trees_lanes(const detect_model *m, const char *base, size_t stride, size_t k,
-                       double *z)
+/* Feature f of the k candidates into xs[f] (lanes past k: 0). */
+static ALWAYS_INLINE void lanes_load(const char *base, size_t stride, size_t k, v8f *xs)
 {
-    v8f xs[DETECT_N_FEATURES]; /* feature f of the k candidates (lanes past k: 0) */
     for (int f = 0; f < DETECT_N_FEATURES; f++)
         for (int j = 0; j < LANES; j++)
             xs[f][j] = (size_t)j < k ? ((const float *)(base + (size_t)j * stride))[f] : 0.0f;
+}
+
+/* The leaf (0..7) that each of the eight candidates reaches in the tree of split s. */
+static ALWAYS_INLINE void lanes_leaf(const struct model_split *s, const v8f *xs, v8i *leaf)
+{
+    v8i c[MODEL_TREE_NODES];
+#pragma GCC unroll 7 /* the seven masks stay in registers */
+    for (int n = 0; n < MODEL_TREE_NODES; n++) {
+        float th = s->threshold[n];
+        c[n] = xs[s->feature[n]] > (v8f){th, th, th, th, th, th, th, th};
+    }
+    v8i l1 = c[0];                               /* -1: right at the root */
+    v8i l2 = (l1 & c[2]) | (~l1 & c[1]);         /* at node 1 + l1 */
+    v8i l3 = (l1 & ((l2 & c[6]) | (~l2 & c[5]))) | (~l1 & ((l2 & c[4]) | (~l2 & c[3])));
+    *leaf = (l1 & 4) | (l2 & 2) | (l3 & 1);
+}
+
+static void trees_lanes(const detect_model *m, const char *base, size_t stride, size_t k,
+                        double *z)
+{
+    v8f xs[DETECT_N_FEATURES];
+    lanes_load(base, stride, k, xs);
     double acc[LANES];
     for (int j = 0; j < LANES; j++)
         acc[j] = m->tree_base;
     for (int t = 0; t < m->n_trees; t++) {
-        const struct model_split *s = &m->split[t];
-        v8i c[MODEL_TREE_NODES];
-        for (int n = 0; n < MODEL_TREE_NODES; n++) {
-            float th = s->threshold[n];
-            c[n] = xs[s->feature[n]] > (v8f){th, th, th, th, th, th, th, th};
-        }
-        v8i l1 = c[0];                               /* -1: right at the root */
-        v8i l2 = (l1 & c[2]) | (~l1 & c[1]);         /* at node 1 + l1 */
-        v8i l3 = (l1 & ((l2 & c[6]) | (~l2 & c[5]))) | (~l1 & ((l2 & c[4]) | (~l2 & c[3])));
-        v8i leaf = (l1 & 4) | (l2 & 2) | (l3 & 1);
+        v8i leaf;
+        lanes_leaf(&m->split[t], xs, &leaf);
         const double *values = m->tree[t].leaf;
         for (int j = 0; j < LANES; j++)
             acc[j] += values[leaf[j]];
@@ -151,7 +159,38 @@ static void trees_lanes(const detect_model *m, const char *base, size_t stride, 
         z[j] = acc[j];
 }
 
-void model_raw_scores(const detect_model *m, const float *x, size_t stride, size_t n, double *z)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>
+#define HAVE_TREES_AVX2 1
+/* trees_lanes with AVX2: the leaf values are fetched with two gathers and added four
+ * lanes at a time (each lane's sum is still added in tree order: the same bits). */
+__attribute__((target("avx2"))) static void trees_lanes_avx2(const detect_model *m,
+                                                           const char *base, size_t stride,
+                                                           size_t k, double *z)
+{
+    v8f xs[DETECT_N_FEATURES];
+    lanes_load(base, stride, k, xs);
+    __m256d lo = _mm256_set1_pd(m->tree_base), hi = lo;
+    for (int t = 0; t < m->n_trees; t++) {
+        v8i leaf;
+        lanes_leaf(&m->split[t], xs, &leaf);
+        __m256i at = (__m256i)leaf;
+        const double *values = m->tree[t].leaf;
+        lo = _mm256_add_pd(lo, _mm256_i32gather_pd(values, _mm256_castsi256_si128(at), 8));
+        hi = _mm256_add_pd(hi, _mm256_i32gather_pd(values, _mm256_extracti128_si256(at, 1), 8));
+    }
+    double acc[LANES];
+    _mm256_storeu_pd(acc, lo);
+    _mm256_storeu_pd(acc + 4, hi);
+    for (size_t j = 0; j < k; j++)
+        z[j] = acc[j];
+}
+#endif
+
+typedef void lanes_fn(const detect_model *, const char *, size_t, size_t, double *);
+
+static void raw_scores_with(lanes_fn *lanes, const detect_model *m, const float *x, size_t stride,
+                            size_t n, double *z)
 {
     const char *base = (const char *)x;
     if (m->kind != MODEL_KIND_TREES) {
@@ -160,7 +199,23 @@ void model_raw_scores(const detect_model *m, const float *x, size_t stride, size
         return;
     }
     for (size_t i = 0; i < n; i += LANES)
-        trees_lanes(m, base + i * stride, stride, n - i < LANES ? n - i : LANES, z + i);
+        lanes(m, base + i * stride, stride, n - i < LANES ? n - i : LANES, z + i);
+}
+
+void model_raw_scores(const detect_model *m, const float *x, size_t stride, size_t n, double *z)
+{
+    lanes_fn *lanes = trees_lanes;
+#ifdef HAVE_TREES_AVX2
+    if (__builtin_cpu_supports("avx2"))
+        lanes = trees_lanes_avx2;
+#endif
+    raw_scores_with(lanes, m, x, stride, n, z);
+}
+
+void model_raw_scores_portable(const detect_model *m, const float *x, size_t stride, size_t n,
+                               double *z)
+{
+    raw_scores_with(trees_lanes, m, x, stride, n, z);
 }
 
 /* ---- writing ---- */

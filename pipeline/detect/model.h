@@ -103,6 +103,10 @@ double model_raw_score(const detect_model *m, const float *x);
  * the one before, into z: bit for bit model_raw_score's, faster for trees (the trees
  * are walked for all n at once, so the walks overlap in the processor). */
 void model_raw_scores(const detect_model *m, const float *x, size_t stride, size_t n, double *z);
+/* model_raw_scores without the processor-specific path (AVX2): the same bits; for the
+ * tests, which check both on any processor. */
+void model_raw_scores_portable(const detect_model *m, const float *x, size_t stride, size_t n,
+                               double *z);
 /* "logistic" or "trees"; model_kind_parse is MC_ERR for anything else. */
 const char *model_kind_name(model_kind k);
 int model_kind_parse(const char *name, model_kind *k);

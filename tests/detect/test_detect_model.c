@@ -234,8 +234,9 @@ static void test_approval_threshold(void)
 }
 
 /* Scoring candidates in batches gives model_raw_score's sums bit for bit, for every
- * batch size (the four-wide groups and their remainders), with values exactly on a
- * split threshold and NaN among the features. */
+ * batch size (the eight-wide groups and their remainders), with values exactly on a
+ * split threshold and NaN among the features: on the processor's own path (AVX2 where
+ * it has it) and on the portable one. */
 static void test_batch_scores(void)
 {
     detect_model *m = malloc(sizeof *m);
@@ -254,11 +255,16 @@ static void test_batch_scores(void)
                                                : (float)((seed >> 12) % 1000) / 100.0f - 2.0f;
         }
     for (size_t n = 1; n <= N; n++) {
-        double z[N];
+        double z[N], zp[N];
         model_raw_scores(m, x[0], sizeof x[0], n, z);
-        for (size_t i = 0; i < n; i++)
+        model_raw_scores_portable(m, x[0], sizeof x[0], n, zp);
+        for (size_t i = 0; i < n; i++) {
             CHECK_MSG(z[i] == model_raw_score(m, x[i]), "batch of %zu, candidate %zu: %.17g vs %.17g",
                       n, i, z[i], model_raw_score(m, x[i]));
+            CHECK_MSG(zp[i] == model_raw_score(m, x[i]),
+                      "portable batch of %zu, candidate %zu: %.17g vs %.17g", n, i, zp[i],
+                      model_raw_score(m, x[i]));
+        }
     }
     free(m);
 }
