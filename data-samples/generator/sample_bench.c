@@ -17,7 +17,7 @@
 #include "sample.h"
 #include "sample_prng.h"
 
-enum { BENCH_SIZE = 10980, BENCH_BLOCK = 1024, BENCH_STRIP = 512, BENCH_MAX_PARCELS = 500000 };
+enum { BENCH_SIZE = 10980, BENCH_BLOCK = 1024, BENCH_STRIP = 512, BENCH_MAX_PARCELS = 1000000 }; /* 1,000,000: cells of 110 m, parcels of about 1 ha */
 
 typedef struct bench_grid {
     sample_tile tile;
