@@ -1,0 +1,1009 @@
+#include "detect_state.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dates.h"
+#include "error.h"
+#include "log.h"
+
+enum { STATE_VERSION = 1, DIGEST_BYTES = 16 };
+static const char state_magic[8] = "MCDETST";
+static const uint32_t byte_order_mark = 0x01020304u;
+
+/* One parcel on one date: its parts summed (counts checked to fit 32 bits). */
+typedef struct state_obs {
+    int32_t day;
+    uint32_t n_total, n_valid, n_moist;
+    int64_t sum_q, sum_m;
+} state_obs;
+
+typedef struct result_digest {
+    char *parcel_id;
+    int32_t season;
+    unsigned char digest[DIGEST_BYTES];
+} result_digest;
+
+struct detect_state {
+    char *db_key, *set_hash;
+    int32_t season;
+    store_series_scene *scenes; /* by scene_id (bytes) */
+    size_t n_scenes;
+    /* parcels: ids interned (index = parcel), each with its dates */
+    char **ids;
+    uint32_t *n_obs;
+    uint64_t *first;            /* into obs */
+    size_t n_parcels, cap_parcels;
+    state_obs *obs;
+    size_t n_obs_total;
+    uint32_t *slots;            /* open addressing: parcel + 1, 0 empty */
+    size_t n_slots;
+    /* what the last run that saved the state stored */
+    int64_t stored_run_id;      /* 0: unknown */
+    char *model_version;
+    result_digest *digests;     /* by parcel_id (bytes), season */
+    size_t n_digests;
+};
+
+/* ---- parcel ids ---- */
+
+static uint64_t id_hash(const char *id)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a, for the table only */
+    for (; *id; id++)
+        h = (h ^ (unsigned char)*id) * 1099511628211ull;
+    return h;
+}
+
+static int grow_slots(detect_state *st)
+{
+    size_t n = st->n_slots ? st->n_slots * 2 : 1 << 16;
+    uint32_t *slots = calloc(n, sizeof *slots);
+    if (!slots)
+        return mc_fail("detect state: out of memory");
+    for (size_t p = 0; p < st->n_parcels; p++) {
+        size_t i = id_hash(st->ids[p]) & (n - 1);
+        while (slots[i])
+            i = (i + 1) & (n - 1);
+        slots[i] = (uint32_t)p + 1;
+    }
+    free(st->slots);
+    st->slots = slots;
+    st->n_slots = n;
+    return MC_OK;
+}
+
+static int add_parcel(detect_state *st, const char *id, uint32_t *parcel)
+{
+    if (st->n_parcels == st->cap_parcels) {
+        size_t cap = st->cap_parcels ? st->cap_parcels * 2 : 4096;
+        char **ids = realloc(st->ids, cap * sizeof *ids);
+        if (ids)
+            st->ids = ids;
+        uint32_t *n_obs = realloc(st->n_obs, cap * sizeof *n_obs);
+        if (n_obs)
+            st->n_obs = n_obs;
+        uint64_t *first = realloc(st->first, cap * sizeof *first);
+        if (first)
+            st->first = first;
+        if (!ids || !n_obs || !first)
+            return mc_fail("detect state: out of memory");
+        st->cap_parcels = cap;
+    }
+    if (st->n_parcels >= UINT32_MAX - 1 || !(st->ids[st->n_parcels] = strdup(id)))
+        return mc_fail("detect state: out of memory");
+    st->n_obs[st->n_parcels] = 0;
+    st->first[st->n_parcels] = 0;
+    *parcel = (uint32_t)st->n_parcels++;
+    return MC_OK;
+}
+
+/* The parcel of id, added where new. */
+static int intern(detect_state *st, const char *id, uint32_t *parcel)
+{
+    if (2 * (st->n_parcels + 1) > st->n_slots && grow_slots(st) != MC_OK)
+        return MC_ERR;
+    size_t i = id_hash(id) & (st->n_slots - 1);
+    for (; st->slots[i]; i = (i + 1) & (st->n_slots - 1))
+        if (strcmp(st->ids[st->slots[i] - 1], id) == 0) {
+            *parcel = st->slots[i] - 1;
+            return MC_OK;
+        }
+    if (add_parcel(st, id, parcel) != MC_OK)
+        return MC_ERR;
+    st->slots[i] = *parcel + 1;
+    return MC_OK;
+}
+
+/* ---- merging new parts ---- */
+
+typedef struct new_part {
+    uint32_t parcel;
+    state_obs obs;
+} new_part;
+
+typedef struct part_batch {
+    detect_state *st;
+    new_part *parts;
+    size_t n, cap;
+} part_batch;
+
+static int narrow(int64_t v, uint32_t *out)
+{
+    if (v < 0 || v > (int64_t)UINT32_MAX)
+        return MC_ERR;
+    *out = (uint32_t)v;
+    return MC_OK;
+}
+
+static int take_part(void *arg, const char *parcel_id, const store_raw_part *p)
+{
+    part_batch *b = arg;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 1 << 16;
+        new_part *grown = realloc(b->parts, cap * sizeof *grown);
+        if (!grown)
+            return mc_fail("detect state: out of memory reading observation parts");
+        b->parts = grown;
+        b->cap = cap;
+    }
+    new_part *np = &b->parts[b->n];
+    np->obs = (state_obs){.day = p->day, .sum_q = p->sum_q, .sum_m = p->sum_m};
+    if (narrow(p->n_total, &np->obs.n_total) || narrow(p->n_valid, &np->obs.n_valid) ||
+        narrow(p->n_moist, &np->obs.n_moist)) {
+        char date[11];
+        date_format(p->day, date);
+        return mc_fail("parcel %s on %s: pixel counts out of range (%" PRId64 " of %" PRId64 ")",
+                       parcel_id, date, p->n_valid, p->n_total);
+    }
+    if (intern(b->st, parcel_id, &np->parcel) != MC_OK)
+        return MC_ERR;
+    b->n++;
+    return MC_OK;
+}
+
+static int add_counts(state_obs *into, const state_obs *o, const char *parcel_id)
+{
+    uint64_t t = (uint64_t)into->n_total + o->n_total, v = (uint64_t)into->n_valid + o->n_valid,
+             m = (uint64_t)into->n_moist + o->n_moist;
+    if (t > UINT32_MAX || v > UINT32_MAX || m > UINT32_MAX)
+        return mc_fail("parcel %s: pixel counts of one date out of range", parcel_id);
+    into->n_total = (uint32_t)t;
+    into->n_valid = (uint32_t)v;
+    into->n_moist = (uint32_t)m;
+    into->sum_q += o->sum_q;
+    into->sum_m += o->sum_m;
+    return MC_OK;
+}
+
+/* Sorts a parcel's dates (already nearly in order: new ones come last) and adds up
+ * the parts of one date (tiles of the same day). Returns the new count. */
+static int fold_dates(state_obs *o, uint32_t n, const char *parcel_id, uint32_t *out)
+{
+    for (uint32_t i = 1; i < n; i++) {
+        state_obs x = o[i];
+        uint32_t j = i;
+        for (; j > 0 && o[j - 1].day > x.day; j--)
+            o[j] = o[j - 1];
+        o[j] = x;
+    }
+    uint32_t w = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (w > 0 && o[w - 1].day == o[i].day) {
+            if (add_counts(&o[w - 1], &o[i], parcel_id) != MC_OK)
+                return MC_ERR;
+        } else {
+            o[w++] = o[i];
+        }
+    }
+    *out = w;
+    return MC_OK;
+}
+
+/* The parts join the parcels' dates: a new array, parcel by parcel. */
+static int merge_parts(detect_state *st, const part_batch *b)
+{
+    size_t np = st->n_parcels;
+    uint64_t *added = calloc(np + 1, sizeof *added);
+    if (!added)
+        return mc_fail("detect state: out of memory");
+    for (size_t i = 0; i < b->n; i++)
+        added[b->parts[i].parcel + 1]++;
+    for (size_t p = 0; p < np; p++)
+        added[p + 1] += added[p]; /* added[p]: first new part of parcel p once sorted */
+    new_part *sorted = malloc((b->n ? b->n : 1) * sizeof *sorted);
+    uint64_t *at = malloc((np + 1) * sizeof *at);
+    state_obs *obs = malloc((st->n_obs_total + b->n + 1) * sizeof *obs);
+    int rc = sorted && at && obs ? MC_OK : mc_fail("detect state: out of memory");
+    if (rc == MC_OK) {
+        memcpy(at, added, (np + 1) * sizeof *at);
+        for (size_t i = 0; i < b->n; i++)
+            sorted[at[b->parts[i].parcel]++] = b->parts[i];
+    }
+    uint64_t w = 0;
+    for (size_t p = 0; p < np && rc == MC_OK; p++) {
+        state_obs *dst = obs + w;
+        memcpy(dst, st->obs + st->first[p], st->n_obs[p] * sizeof *dst);
+        uint64_t n = st->n_obs[p];
+        for (uint64_t k = added[p]; k < added[p + 1]; k++)
+            dst[n++] = sorted[k].obs;
+        if (n > UINT32_MAX)
+            rc = mc_fail("parcel %s: too many dates", st->ids[p]);
+        uint32_t kept = 0;
+        if (rc == MC_OK)
+            rc = fold_dates(dst, (uint32_t)n, st->ids[p], &kept);
+        st->first[p] = w;
+        st->n_obs[p] = kept;
+        w += kept;
+    }
+    free(added);
+    free(sorted);
+    free(at);
+    if (rc != MC_OK) {
+        free(obs);
+        return MC_ERR;
+    }
+    free(st->obs);
+    st->obs = obs;
+    st->n_obs_total = w;
+    return MC_OK;
+}
+
+/* ---- the series ---- */
+
+static const detect_state *sort_state; /* qsort has no argument */
+
+static int by_id(const void *a, const void *b)
+{
+    return strcmp(sort_state->ids[*(const uint32_t *)a], sort_state->ids[*(const uint32_t *)b]);
+}
+
+/* The parcel's size as the view takes it: over all tiles of the set, else its parts'. */
+static int64_t *sizes_of(detect_state *st, const store_series_snapshot *snap)
+{
+    int64_t *size = malloc((st->n_parcels + snap->n_sizes + 1) * sizeof *size);
+    if (!size)
+        return NULL;
+    for (size_t p = 0; p < st->n_parcels; p++)
+        size[p] = -1;
+    for (size_t i = 0; i < snap->n_sizes; i++) {
+        uint32_t p;
+        size_t before = st->n_parcels;
+        if (intern(st, snap->sizes[i].parcel_id, &p) != MC_OK) {
+            free(size);
+            return NULL;
+        }
+        if (st->n_parcels > before)
+            size[p] = -1;
+        size[p] = snap->sizes[i].n_pixels;
+    }
+    return size;
+}
+
+static int build_series(detect_state *st, const store_series_snapshot *snap,
+                        const store_series_filter *filter, series_set *set)
+{
+    memset(set, 0, sizeof *set);
+    store_series_rule rule;
+    if (store_series_rule_make(filter, &rule) != MC_OK)
+        return MC_ERR;
+    int64_t *size = sizes_of(st, snap);
+    uint32_t *order = malloc((st->n_parcels + 1) * sizeof *order);
+    set->parcels = malloc((st->n_parcels + 1) * sizeof *set->parcels);
+    set->obs = malloc((st->n_obs_total + 1) * sizeof *set->obs);
+    int rc = size && order && set->parcels && set->obs ? MC_OK
+                                                       : mc_fail("detect state: out of memory");
+    size_t n = 0;
+    for (size_t p = 0; p < st->n_parcels && rc == MC_OK; p++)
+        if (st->n_obs[p])
+            order[n++] = (uint32_t)p;
+    sort_state = st;
+    if (rc == MC_OK)
+        qsort(order, n, sizeof *order, by_id);
+    for (size_t i = 0; i < n && rc == MC_OK; i++) {
+        uint32_t p = order[i];
+        series_parcel *sp = &set->parcels[set->n_parcels];
+        sp->first = set->n_obs;
+        sp->count = st->n_obs[p];
+        if (!(sp->parcel_id = strdup(st->ids[p]))) {
+            rc = mc_fail("detect state: out of memory");
+            break;
+        }
+        set->n_parcels++;
+        for (uint32_t k = 0; k < st->n_obs[p] && rc == MC_OK; k++) {
+            const state_obs *o = &st->obs[st->first[p] + k];
+            store_raw_part sums = {o->day, o->n_total, o->n_valid, o->n_moist, o->sum_q, o->sum_m};
+            series_obs *so = &set->obs[set->n_obs++];
+            so->day = o->day;
+            if (store_series_apply(&rule, size[p] >= 0 ? size[p] : o->n_total, &sums, &so->ndvi,
+                                   &so->ndmi) != MC_OK)
+                rc = mc_fail("parcel %s: pixel counts out of range", st->ids[p]);
+        }
+    }
+    free(size);
+    free(order);
+    if (rc != MC_OK)
+        series_free(set);
+    return rc;
+}
+
+/* ---- freshness ---- */
+
+static void free_scenes(store_series_scene *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].scene_id);
+        free(v[i].tile_id);
+    }
+    free(v);
+}
+
+static void clear_series(detect_state *st)
+{
+    for (size_t p = 0; p < st->n_parcels; p++)
+        free(st->ids[p]);
+    free(st->ids);
+    free(st->n_obs);
+    free(st->first);
+    free(st->obs);
+    free(st->slots);
+    free_scenes(st->scenes, st->n_scenes);
+    st->ids = NULL;
+    st->n_obs = NULL;
+    st->first = NULL;
+    st->obs = NULL;
+    st->slots = NULL;
+    st->scenes = NULL;
+    st->n_parcels = st->cap_parcels = st->n_obs_total = st->n_slots = st->n_scenes = 0;
+}
+
+static int same_scene(const store_series_scene *a, const store_series_scene *b)
+{
+    return strcmp(a->tile_id, b->tile_id) == 0 && a->day == b->day &&
+           a->ingested_us == b->ingested_us && a->run_id == b->run_id &&
+           a->has_swir == b->has_swir;
+}
+
+/* Scenes of the snapshot the state lacks (into *fresh); *stale = why the state no
+ * longer describes the database (NULL where it does). */
+static int compare_scenes(const detect_state *st, const store_series_snapshot *snap,
+                          const store_series_scene ***fresh, size_t *n_fresh, char *stale,
+                          size_t size)
+{
+    *n_fresh = 0;
+    stale[0] = '\0';
+    *fresh = malloc((snap->n_scenes + 1) * sizeof **fresh);
+    if (!*fresh)
+        return mc_fail("detect state: out of memory");
+    size_t i = 0, j = 0;
+    while (i < st->n_scenes && !stale[0]) {
+        int c = j < snap->n_scenes ? strcmp(st->scenes[i].scene_id, snap->scenes[j].scene_id) : -1;
+        if (c < 0)
+            snprintf(stale, size, "scene %s is no longer stored", st->scenes[i].scene_id);
+        else if (c > 0)
+            (*fresh)[(*n_fresh)++] = &snap->scenes[j++];
+        else if (!same_scene(&st->scenes[i], &snap->scenes[j]))
+            snprintf(stale, size, "scene %s was measured again", st->scenes[i].scene_id);
+        else
+            i++, j++;
+    }
+    while (j < snap->n_scenes)
+        (*fresh)[(*n_fresh)++] = &snap->scenes[j++];
+    return MC_OK;
+}
+
+static int copy_scenes(detect_state *st, const store_series_snapshot *snap)
+{
+    free_scenes(st->scenes, st->n_scenes);
+    st->n_scenes = 0;
+    st->scenes = calloc(snap->n_scenes + 1, sizeof *st->scenes);
+    if (!st->scenes)
+        return mc_fail("detect state: out of memory");
+    for (size_t i = 0; i < snap->n_scenes; i++) {
+        st->scenes[i] = snap->scenes[i];
+        st->scenes[i].scene_id = strdup(snap->scenes[i].scene_id);
+        st->scenes[i].tile_id = strdup(snap->scenes[i].tile_id);
+        st->n_scenes++;
+        if (!st->scenes[i].scene_id || !st->scenes[i].tile_id)
+            return mc_fail("detect state: out of memory");
+    }
+    return MC_OK;
+}
+
+static int set_text(char **field, const char *value)
+{
+    free(*field);
+    *field = strdup(value);
+    return *field ? MC_OK : mc_fail("detect state: out of memory");
+}
+
+/* ---- the file ---- */
+
+typedef struct writer {
+    FILE *f;
+    EVP_MD_CTX *md;
+    uint64_t len;
+    int failed;
+} writer;
+
+static void put(writer *w, const void *data, size_t n)
+{
+    if (w->failed || n == 0)
+        return;
+    if (fwrite(data, 1, n, w->f) != n || !EVP_DigestUpdate(w->md, data, n))
+        w->failed = 1;
+    w->len += n;
+}
+
+static void put_u32(writer *w, uint32_t v) { put(w, &v, sizeof v); }
+static void put_i64(writer *w, int64_t v) { put(w, &v, sizeof v); }
+
+static void put_str(writer *w, const char *s)
+{
+    size_t n = strlen(s);
+    put_u32(w, (uint32_t)n);
+    put(w, s, n);
+}
+
+typedef struct header {
+    char magic[8];
+    uint32_t version, order;
+    uint64_t payload_len;
+    unsigned char sha256[32];
+} header;
+
+static void write_payload(writer *w, const detect_state *st)
+{
+    put_str(w, st->db_key);
+    put_u32(w, (uint32_t)st->season);
+    put_str(w, st->set_hash);
+    put_i64(w, (int64_t)st->n_scenes);
+    for (size_t i = 0; i < st->n_scenes; i++) {
+        const store_series_scene *sc = &st->scenes[i];
+        put_str(w, sc->scene_id);
+        put_str(w, sc->tile_id);
+        put_u32(w, (uint32_t)sc->day);
+        put_i64(w, sc->ingested_us);
+        put_i64(w, sc->run_id);
+        put_u32(w, (uint32_t)sc->has_swir);
+    }
+    put_i64(w, (int64_t)st->n_parcels);
+    for (size_t p = 0; p < st->n_parcels; p++) {
+        put_str(w, st->ids[p]);
+        put_u32(w, st->n_obs[p]);
+    }
+    for (size_t p = 0; p < st->n_parcels; p++)
+        put(w, st->obs + st->first[p], st->n_obs[p] * sizeof *st->obs);
+    put_i64(w, st->stored_run_id);
+    put_str(w, st->model_version ? st->model_version : "");
+    put_i64(w, (int64_t)st->n_digests);
+    for (size_t i = 0; i < st->n_digests; i++) {
+        put_str(w, st->digests[i].parcel_id);
+        put_u32(w, (uint32_t)st->digests[i].season);
+        put(w, st->digests[i].digest, DIGEST_BYTES);
+    }
+}
+
+int detect_state_save(const detect_state *st, const char *path)
+{
+    if (!path[0])
+        return MC_OK;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    writer w = {fopen(tmp, "wb"), EVP_MD_CTX_new(), 0, 0};
+    if (!w.f || !w.md) {
+        int err = errno;
+        if (w.f)
+            fclose(w.f);
+        EVP_MD_CTX_free(w.md);
+        return mc_fail("detect state %s: cannot write: %s", tmp, strerror(err));
+    }
+    header h = {.version = STATE_VERSION, .order = byte_order_mark};
+    memcpy(h.magic, state_magic, sizeof h.magic);
+    w.failed = fwrite(&h, sizeof h, 1, w.f) != 1 || !EVP_DigestInit_ex(w.md, EVP_sha256(), NULL);
+    write_payload(&w, st);
+    h.payload_len = w.len;
+    unsigned int n = 0;
+    if (!w.failed && (!EVP_DigestFinal_ex(w.md, h.sha256, &n) || fseek(w.f, 0, SEEK_SET) != 0 ||
+                      fwrite(&h, sizeof h, 1, w.f) != 1))
+        w.failed = 1;
+    int err = errno;
+    if (fclose(w.f) != 0)
+        w.failed = 1;
+    EVP_MD_CTX_free(w.md);
+    if (w.failed || rename(tmp, path) != 0) {
+        if (!w.failed)
+            err = errno;
+        unlink(tmp);
+        return mc_fail("detect state %s: cannot write: %s", path, strerror(err));
+    }
+    return MC_OK;
+}
+
+typedef struct reader {
+    const unsigned char *p, *end;
+    int bad;
+} reader;
+
+static void get(reader *r, void *out, size_t n)
+{
+    if (r->bad || (size_t)(r->end - r->p) < n) {
+        r->bad = 1;
+        memset(out, 0, n);
+        return;
+    }
+    memcpy(out, r->p, n);
+    r->p += n;
+}
+
+static uint32_t get_u32(reader *r)
+{
+    uint32_t v;
+    get(r, &v, sizeof v);
+    return v;
+}
+
+static int64_t get_i64(reader *r)
+{
+    int64_t v;
+    get(r, &v, sizeof v);
+    return v;
+}
+
+static char *get_str(reader *r)
+{
+    uint32_t n = get_u32(r);
+    if (r->bad || (size_t)(r->end - r->p) < n) {
+        r->bad = 1;
+        return NULL;
+    }
+    char *s = strndup((const char *)r->p, n);
+    r->p += n;
+    if (!s || strlen(s) != n)
+        r->bad = 1;
+    return s;
+}
+
+/* A count read from the file that must fit what is left of it. */
+static size_t get_count(reader *r, size_t min_bytes_each)
+{
+    int64_t n = get_i64(r);
+    if (n < 0 || (uint64_t)n > (uint64_t)(r->end - r->p) / min_bytes_each) {
+        r->bad = 1;
+        return 0;
+    }
+    return (size_t)n;
+}
+
+static void read_scenes(reader *r, detect_state *st)
+{
+    size_t n = get_count(r, 36);
+    st->scenes = calloc(n + 1, sizeof *st->scenes);
+    if (!st->scenes) {
+        r->bad = 1;
+        return;
+    }
+    for (size_t i = 0; i < n && !r->bad; i++) {
+        store_series_scene *sc = &st->scenes[i];
+        sc->scene_id = get_str(r);
+        sc->tile_id = get_str(r);
+        sc->day = (int32_t)get_u32(r);
+        sc->ingested_us = get_i64(r);
+        sc->run_id = get_i64(r);
+        sc->has_swir = (int)get_u32(r);
+        st->n_scenes++;
+        if (i > 0 && !r->bad && strcmp(st->scenes[i - 1].scene_id, sc->scene_id) >= 0)
+            r->bad = 1;
+    }
+}
+
+static void read_parcels(reader *r, detect_state *st)
+{
+    size_t n = get_count(r, 8);
+    uint64_t total = 0;
+    for (size_t p = 0; p < n && !r->bad; p++) {
+        char *id = get_str(r);
+        uint32_t parcel;
+        if (!id || intern(st, id, &parcel) != MC_OK || parcel != p)
+            r->bad = 1; /* a repeated id */
+        free(id);
+        if (!r->bad) {
+            st->n_obs[p] = get_u32(r);
+            st->first[p] = total;
+            total += st->n_obs[p];
+        }
+    }
+    if (r->bad || total > (uint64_t)(r->end - r->p) / sizeof *st->obs) {
+        r->bad = 1;
+        return;
+    }
+    st->obs = malloc((total + 1) * sizeof *st->obs);
+    if (!st->obs) {
+        r->bad = 1;
+        return;
+    }
+    get(r, st->obs, total * sizeof *st->obs);
+    st->n_obs_total = total;
+}
+
+static void read_results(reader *r, detect_state *st)
+{
+    st->stored_run_id = get_i64(r);
+    st->model_version = get_str(r);
+    size_t n = get_count(r, 4 + 4 + DIGEST_BYTES);
+    st->digests = calloc(n + 1, sizeof *st->digests);
+    if (!st->digests) {
+        r->bad = 1;
+        return;
+    }
+    for (size_t i = 0; i < n && !r->bad; i++) {
+        result_digest *d = &st->digests[i];
+        d->parcel_id = get_str(r);
+        d->season = (int32_t)get_u32(r);
+        get(r, d->digest, DIGEST_BYTES);
+        st->n_digests++;
+    }
+}
+
+/* Reads the file into st; *why: what is wrong with it ("" where nothing is; a
+ * missing file is not wrong, *missing = 1). */
+static int read_state_file(const char *path, detect_state *st, int *missing, char *why,
+                           size_t size)
+{
+    why[0] = '\0';
+    *missing = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errno == ENOENT)
+            *missing = 1;
+        else
+            snprintf(why, size, "cannot open: %s", strerror(errno));
+        return MC_OK;
+    }
+    header h;
+    struct stat sb;
+    unsigned char *buf = NULL;
+    if (fstat(fileno(f), &sb) != 0 || fread(&h, sizeof h, 1, f) != 1 ||
+        memcmp(h.magic, state_magic, sizeof h.magic) != 0)
+        snprintf(why, size, "not a detect state file");
+    else if (h.version != STATE_VERSION || h.order != byte_order_mark)
+        snprintf(why, size, "version %u, this mowcheck writes %d", h.version, STATE_VERSION);
+    else if (h.payload_len != (uint64_t)sb.st_size - sizeof h)
+        snprintf(why, size, "%lld bytes where its header says %llu", (long long)sb.st_size,
+                 (unsigned long long)(h.payload_len + sizeof h));
+    else if (!(buf = malloc(h.payload_len + 1)))
+        snprintf(why, size, "out of memory");
+    else if (fread(buf, 1, h.payload_len, f) != h.payload_len)
+        snprintf(why, size, "read error");
+    fclose(f);
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (!why[0] && (!EVP_Digest(buf, h.payload_len, digest, &n, EVP_sha256(), NULL) ||
+                    memcmp(digest, h.sha256, sizeof h.sha256) != 0))
+        snprintf(why, size, "checksum mismatch (damaged)");
+    if (!why[0]) {
+        reader r = {buf, buf + h.payload_len, 0};
+        st->db_key = get_str(&r);
+        st->season = (int32_t)get_u32(&r);
+        st->set_hash = get_str(&r);
+        read_scenes(&r, st);
+        read_parcels(&r, st);
+        read_results(&r, st);
+        if (r.bad || r.p != r.end)
+            snprintf(why, size, "its contents do not parse");
+    }
+    free(buf);
+    return MC_OK;
+}
+
+/* ---- loading ---- */
+
+void detect_state_free(detect_state *st)
+{
+    if (!st)
+        return;
+    clear_series(st);
+    for (size_t i = 0; i < st->n_digests; i++)
+        free(st->digests[i].parcel_id);
+    free(st->digests);
+    free(st->model_version);
+    free(st->db_key);
+    free(st->set_hash);
+    free(st);
+}
+
+static void forget_results(detect_state *st)
+{
+    for (size_t i = 0; i < st->n_digests; i++)
+        free(st->digests[i].parcel_id);
+    free(st->digests);
+    st->digests = NULL;
+    st->n_digests = 0;
+    st->stored_run_id = 0;
+}
+
+/* The state as read from path, or an empty one (with the reason logged). */
+static detect_state *open_state(const char *path, const char *db_key, int season,
+                                const char *set_hash, int *usable)
+{
+    detect_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return NULL;
+    char why[256] = "";
+    int missing = 1;
+    if (path[0])
+        read_state_file(path, st, &missing, why, sizeof why);
+    *usable = !missing && !why[0];
+    if (*usable && (strcmp(st->db_key, db_key) != 0 || st->season != season))
+        snprintf(why, sizeof why, "it describes another database or season");
+    else if (*usable && strcmp(st->set_hash, set_hash) != 0)
+        snprintf(why, sizeof why, "the current parcel set changed");
+    if (why[0]) {
+        log_warn("detect: state file %s is not usable (%s); rebuilding it from the database",
+                 path, why);
+        *usable = 0;
+    } else if (missing && path[0]) {
+        log_info("detect: no state file %s yet; building it from the database", path);
+    }
+    if (!*usable) {
+        clear_series(st);
+        forget_results(st);
+    }
+    if (set_text(&st->db_key, db_key) != MC_OK || set_text(&st->set_hash, set_hash) != MC_OK) {
+        detect_state_free(st);
+        return NULL;
+    }
+    st->season = season;
+    return st;
+}
+
+static int fetch_parts(store *s, detect_state *st, const store_series_snapshot *snap,
+                       int season, const store_series_scene *const *fresh, size_t n_fresh,
+                       int all)
+{
+    part_batch b = {st, NULL, 0, 0};
+    int rc = all ? store_series_all_parts(s, season, take_part, &b)
+                 : store_series_parts(s, fresh, n_fresh, take_part, &b);
+    if (rc == MC_OK)
+        rc = merge_parts(st, &b);
+    free(b.parts);
+    if (rc == MC_OK)
+        rc = copy_scenes(st, snap);
+    return rc;
+}
+
+int detect_state_load(store *s, const char *path, const char *db_key, int season,
+                      const store_series_filter *filter, detect_state **state, series_set *set,
+                      size_t *fetched_scenes, int *rebuilt)
+{
+    *state = NULL;
+    memset(set, 0, sizeof *set);
+    store_series_snapshot snap;
+    if (store_series_begin(s, season, &snap) != MC_OK)
+        return MC_ERR;
+    int usable = 0;
+    detect_state *st = open_state(path, db_key, season, snap.set_hash, &usable);
+    const store_series_scene **fresh = NULL;
+    size_t n_fresh = 0;
+    char stale[300] = "";
+    int rc = st ? MC_OK : mc_fail("detect state: out of memory");
+    if (rc == MC_OK && usable)
+        rc = compare_scenes(st, &snap, &fresh, &n_fresh, stale, sizeof stale);
+    if (rc == MC_OK && usable && stale[0]) {
+        log_info("detect: %s; rebuilding the state %s from the database", stale, path);
+        clear_series(st);
+        usable = 0;
+    }
+    *rebuilt = !usable;
+    *fetched_scenes = usable ? n_fresh : snap.n_scenes;
+    if (rc == MC_OK)
+        rc = fetch_parts(s, st, &snap, season, fresh, n_fresh, !usable);
+    free(fresh);
+    if (rc == MC_OK)
+        rc = build_series(st, &snap, filter, set);
+    store_series_end(s, &snap);
+    if (rc != MC_OK) {
+        detect_state_free(st);
+        return MC_ERR;
+    }
+    *state = st;
+    return MC_OK;
+}
+
+/* ---- results ---- */
+
+/* What parcel_seasons and events would hold for one parcel-season, as its digest. */
+static int season_digest(const detect_summary *d, const detect_event *ev, size_t n_ev,
+                         const char *model_version, unsigned char *out)
+{
+    char text[4096];
+    int n = snprintf(text, sizeof text, "%d|%d|%.6f|%s|%s", d->n_clear_obs, d->sufficient,
+                     (double)d->mowed_probability, detect_reason_text(d->reason), model_version);
+    for (size_t i = 0; i < n_ev && n > 0 && (size_t)n < sizeof text - 64; i++)
+        n += snprintf(text + n, sizeof text - (size_t)n, "|%" PRId32 ",%" PRId32 ",%" PRId32
+                      ",%.6f", ev[i].day_start, ev[i].day_end, ev[i].day,
+                      (double)ev[i].confidence);
+    unsigned char full[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (n < 0 || (size_t)n >= sizeof text - 64 ||
+        !EVP_Digest(text, (size_t)n, full, &len, EVP_sha256(), NULL))
+        return mc_fail("detect state: cannot digest the results of parcel %s", d->parcel_id);
+    memcpy(out, full, DIGEST_BYTES);
+    return MC_OK;
+}
+
+static int cmp_key(const char *id_a, int season_a, const char *id_b, int season_b)
+{
+    int c = strcmp(id_a, id_b);
+    return c ? c : (season_a > season_b) - (season_a < season_b);
+}
+
+/* The events of summary i: r's events are sorted by parcel, then day. */
+static size_t season_events(const detect_result *r, size_t *ev, const detect_summary *d)
+{
+    while (*ev < r->n_events && cmp_key(r->events[*ev].parcel_id, r->events[*ev].season,
+                                        d->parcel_id, d->season) < 0)
+        (*ev)++;
+    size_t n = 0;
+    while (*ev + n < r->n_events && r->events[*ev + n].parcel == d->parcel &&
+           r->events[*ev + n].season == d->season)
+        n++;
+    return n;
+}
+
+static int digest_cmp(const result_digest *a, const detect_summary *d)
+{
+    return cmp_key(a->parcel_id, a->season, d->parcel_id, d->season);
+}
+
+static void copy_digest(result_digest *to, const result_digest *from)
+{
+    *to = *from;
+    to->parcel_id = strdup(from->parcel_id);
+}
+
+/* The new digests (old ones of parcel-seasons absent from r kept: their rows stay)
+ * and which summaries differ from what is stored. */
+static int diff_results(const detect_state *st, const detect_result *r, const char *model_version,
+                        int trust, unsigned char *changed, result_digest **out, size_t *n_out)
+{
+    result_digest *v = calloc(r->n_summaries + st->n_digests + 1, sizeof *v);
+    if (!v)
+        return mc_fail("detect state: out of memory");
+    size_t n = 0, old = 0, ev = 0;
+    int rc = MC_OK;
+    for (size_t i = 0; i < r->n_summaries && rc == MC_OK; i++) {
+        const detect_summary *d = &r->summaries[i];
+        size_t n_ev = season_events(r, &ev, d);
+        for (; old < st->n_digests && digest_cmp(&st->digests[old], d) < 0; old++)
+            copy_digest(&v[n++], &st->digests[old]);
+        result_digest *nd = &v[n++];
+        nd->parcel_id = strdup(d->parcel_id);
+        nd->season = d->season;
+        rc = season_digest(d, r->events + ev, n_ev, model_version, nd->digest);
+        int stored = old < st->n_digests && digest_cmp(&st->digests[old], d) == 0;
+        changed[i] = !(trust && stored &&
+                       memcmp(st->digests[old].digest, nd->digest, DIGEST_BYTES) == 0);
+        old += stored;
+    }
+    for (; old < st->n_digests; old++)
+        copy_digest(&v[n++], &st->digests[old]);
+    for (size_t i = 0; i < n && rc == MC_OK; i++)
+        if (!v[i].parcel_id)
+            rc = mc_fail("detect state: out of memory");
+    if (rc != MC_OK) {
+        for (size_t i = 0; i < n; i++)
+            free(v[i].parcel_id);
+        free(v);
+        return MC_ERR;
+    }
+    *out = v;
+    *n_out = n;
+    return MC_OK;
+}
+
+/* The changed summaries and their events, as the store takes them. */
+static int store_changed(store *s, int64_t run_id, const char *model_version,
+                         const detect_result *r, const unsigned char *changed, size_t *n_stored)
+{
+    store_detected_season *seasons = calloc(r->n_summaries + 1, sizeof *seasons);
+    store_detected_event *events = calloc(r->n_events + 1, sizeof *events);
+    if (!seasons || !events) {
+        free(seasons);
+        free(events);
+        return mc_fail("detect: out of memory");
+    }
+    size_t ns = 0, ne = 0, ev = 0;
+    for (size_t i = 0; i < r->n_summaries; i++) {
+        const detect_summary *d = &r->summaries[i];
+        size_t n_ev = season_events(r, &ev, d);
+        if (!changed[i])
+            continue;
+        seasons[ns++] = (store_detected_season){d->parcel_id, d->season, d->n_clear_obs,
+                                                d->sufficient, d->mowed_probability,
+                                                detect_reason_text(d->reason)};
+        for (size_t k = 0; k < n_ev; k++) {
+            const detect_event *e = &r->events[ev + k];
+            events[ne++] = (store_detected_event){e->parcel_id, e->season, e->day_start,
+                                                  e->day_end, e->day, e->confidence};
+        }
+    }
+    int rc = ns ? store_detection_replace(s, run_id, model_version, seasons, ns, events, ne)
+                : MC_OK;
+    free(seasons);
+    free(events);
+    *n_stored = ns;
+    return rc;
+}
+
+int detect_state_store_results(store *s, detect_state *st, int64_t run_id,
+                               const char *model_version, const detect_result *r,
+                               size_t *n_stored)
+{
+    *n_stored = 0;
+    int64_t others = 1;
+    int trust = st->stored_run_id > 0 && st->model_version &&
+                strcmp(st->model_version, model_version) == 0;
+    if (trust && store_detect_runs_since(s, st->stored_run_id, run_id, &others) != MC_OK)
+        return MC_ERR;
+    trust = trust && others == 0;
+    unsigned char *changed = malloc(r->n_summaries + 1);
+    result_digest *digests = NULL;
+    size_t n_digests = 0;
+    int rc = changed ? MC_OK : mc_fail("detect: out of memory");
+    if (rc == MC_OK)
+        rc = diff_results(st, r, model_version, trust, changed, &digests, &n_digests);
+    if (rc == MC_OK)
+        rc = store_changed(s, run_id, model_version, r, changed, n_stored);
+    free(changed);
+    if (rc != MC_OK) {
+        for (size_t i = 0; i < n_digests; i++)
+            free(digests[i].parcel_id);
+        free(digests);
+        return MC_ERR;
+    }
+    forget_results(st);
+    st->digests = digests;
+    st->n_digests = n_digests;
+    st->stored_run_id = run_id;
+    return set_text(&st->model_version, model_version);
+}
+
+int detect_state_path(const char *state_dir, const char *db_key, int season, char *buf,
+                      size_t size)
+{
+    buf[0] = '\0';
+    if (!state_dir || !state_dir[0])
+        return MC_OK;
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (!EVP_Digest(db_key, strlen(db_key), digest, &len, EVP_sha256(), NULL))
+        return mc_fail("detect state: SHA-256 failed");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/detect", state_dir);
+    if (mkdir(state_dir, 0700) != 0 && errno != EEXIST)
+        return MC_OK;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return MC_OK;
+    char season_text[16];
+    if (season)
+        snprintf(season_text, sizeof season_text, "%d", season);
+    else
+        snprintf(season_text, sizeof season_text, "all");
+    int n = snprintf(buf, size, "%s/", dir);
+    for (unsigned i = 0; i < 8 && n > 0 && (size_t)n + 3 < size; i++)
+        n += snprintf(buf + n, size - (size_t)n, "%02x", digest[i]);
+    if (n < 0 || (size_t)n + strlen(season_text) + 8 >= size) {
+        buf[0] = '\0';
+        return MC_OK;
+    }
+    snprintf(buf + n, size - (size_t)n, "-%s.state", season_text);
+    return MC_OK;
+}
