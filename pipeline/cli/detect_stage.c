@@ -94,6 +94,13 @@ int detect_stage_detect(const series_set *set, const detect_model *m, detect_res
     return rc;
 }
 
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
 static void count_calls(const detect_result *r, detect_stage_summary *out)
 {
     out->n_seasons = r->n_summaries;
@@ -125,18 +132,27 @@ int detect_stage_run(store *s, const mc_settings *settings, int season, const ch
     detect_state *state = NULL;
     series_set set = {0};
     detect_result r = {0};
+    double t_load = 0, t_detect = 0, t_store = 0, t_save = 0;
     int rc = state_file(settings, season, state_path, sizeof state_path);
     if (rc == MC_OK)
         rc = load_series(s, settings, season, state_path, &state, &set, out);
+    t_load = seconds_since(&t0);
     if (rc == MC_OK && detect_stage_detect(&set, &m, &r) != MC_OK)
         rc = mc_fail_wrap("detecting on the stored observations");
+    t_detect = seconds_since(&t0);
     if (rc == MC_OK)
         rc = detect_state_store_results(s, state, run_id, out->model_version, &r,
                                         &out->n_stored);
+    t_store = seconds_since(&t0);
     if (rc == MC_OK && detect_state_save(state, state_path) != MC_OK) {
         /* the results are committed; the next night rebuilds what is missing */
         log_warn("detect: %s", mc_error_message());
     }
+    t_save = seconds_since(&t0);
+    log_debug("detect: series %.2f s (%zu scenes read%s), detection %.2f s, storing %zu "
+              "parcel-seasons %.2f s, state file %.2f s", t_load, out->n_scenes_read,
+              out->state_rebuilt ? ", state rebuilt" : "", t_detect - t_load, out->n_stored,
+              t_store - t_detect, t_save - t_store);
     detect_state_free(state);
     if (rc == MC_OK)
         rc = detect_stage_write_csv(events_out, &r, detect_write_events);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dates.h"
@@ -18,17 +19,26 @@ enum { STATE_VERSION = 1, DIGEST_BYTES = 16 };
 static const char state_magic[8] = "MCDETST";
 static const uint32_t byte_order_mark = 0x01020304u;
 
-/* One parcel on one date: its parts summed (counts checked to fit 32 bits). */
+/* One parcel on one date: its parts summed, in 16 bytes (the state's size and the
+ * time to read and write it follow from this). Counts below 65535 pixels (6.5 km²)
+ * fit, and then so do the sums (|q| <= 10000); a date of a larger parcel keeps its
+ * sums in the state's wide table (n_total = WIDE, sum_q = its index there). */
+enum { WIDE = 0xFFFF };
 typedef struct state_obs {
-    int32_t day;
-    uint32_t n_total, n_valid, n_moist;
-    int64_t sum_q, sum_m;
+    uint16_t day; /* days since 1970-01-01 (until 2149) */
+    uint16_t n_total, n_valid, n_moist;
+    int32_t sum_q, sum_m;
 } state_obs;
 
+typedef struct wide_obs {
+    int64_t n_total, n_valid, n_moist, sum_q, sum_m;
+} wide_obs;
+
+/* What is stored of one parcel-season: its parcel_seasons row and its events. */
 typedef struct result_digest {
     char *parcel_id;
     int32_t season;
-    unsigned char digest[DIGEST_BYTES];
+    unsigned char summary[DIGEST_BYTES], events[DIGEST_BYTES];
 } result_digest;
 
 struct detect_state {
@@ -43,6 +53,8 @@ struct detect_state {
     size_t n_parcels, cap_parcels;
     state_obs *obs;
     size_t n_obs_total;
+    wide_obs *wide;
+    size_t n_wide, cap_wide;
     uint32_t *slots;            /* open addressing: parcel + 1, 0 empty */
     size_t n_slots;
     /* what the last run that saved the state stored */
@@ -135,11 +147,50 @@ typedef struct part_batch {
     size_t n, cap;
 } part_batch;
 
-static int narrow(int64_t v, uint32_t *out)
+static void obs_sums(const detect_state *st, const state_obs *o, store_raw_part *v)
 {
-    if (v < 0 || v > (int64_t)UINT32_MAX)
-        return MC_ERR;
-    *out = (uint32_t)v;
+    v->day = o->day;
+    if (o->n_total == WIDE) {
+        const wide_obs *w = &st->wide[(uint32_t)o->sum_q];
+        *v = (store_raw_part){o->day, w->n_total, w->n_valid, w->n_moist, w->sum_q, w->sum_m};
+    } else {
+        *v = (store_raw_part){o->day, o->n_total, o->n_valid, o->n_moist, o->sum_q, o->sum_m};
+    }
+}
+
+static int fits16(int64_t v) { return v >= 0 && v < WIDE; }
+
+/* v into *o, in the wide table where it does not fit 16 bytes. */
+static int obs_set(detect_state *st, const store_raw_part *v, const char *parcel_id,
+                   state_obs *o)
+{
+    if (v->day < 0 || v->day > UINT16_MAX || v->n_total < 0 || v->n_valid < 0 || v->n_moist < 0)
+        return mc_fail("parcel %s: a date (day %" PRId32 ") or pixel count out of range",
+                       parcel_id, v->day);
+    o->day = (uint16_t)v->day;
+    if (fits16(v->n_total) && fits16(v->n_valid) && fits16(v->n_moist) &&
+        v->sum_q >= INT32_MIN && v->sum_q <= INT32_MAX && v->sum_m >= INT32_MIN &&
+        v->sum_m <= INT32_MAX) {
+        o->n_total = (uint16_t)v->n_total;
+        o->n_valid = (uint16_t)v->n_valid;
+        o->n_moist = (uint16_t)v->n_moist;
+        o->sum_q = (int32_t)v->sum_q;
+        o->sum_m = (int32_t)v->sum_m;
+        return MC_OK;
+    }
+    if (st->n_wide == st->cap_wide) {
+        size_t cap = st->cap_wide ? st->cap_wide * 2 : 256;
+        wide_obs *grown = cap <= INT32_MAX ? realloc(st->wide, cap * sizeof *grown) : NULL;
+        if (!grown)
+            return mc_fail("detect state: out of memory");
+        st->wide = grown;
+        st->cap_wide = cap;
+    }
+    st->wide[st->n_wide] = (wide_obs){v->n_total, v->n_valid, v->n_moist, v->sum_q, v->sum_m};
+    o->n_total = WIDE;
+    o->n_valid = o->n_moist = 0;
+    o->sum_q = (int32_t)st->n_wide++;
+    o->sum_m = 0;
     return MC_OK;
 }
 
@@ -155,37 +206,31 @@ static int take_part(void *arg, const char *parcel_id, const store_raw_part *p)
         b->cap = cap;
     }
     new_part *np = &b->parts[b->n];
-    np->obs = (state_obs){.day = p->day, .sum_q = p->sum_q, .sum_m = p->sum_m};
-    if (narrow(p->n_total, &np->obs.n_total) || narrow(p->n_valid, &np->obs.n_valid) ||
-        narrow(p->n_moist, &np->obs.n_moist)) {
-        char date[11];
-        date_format(p->day, date);
-        return mc_fail("parcel %s on %s: pixel counts out of range (%" PRId64 " of %" PRId64 ")",
-                       parcel_id, date, p->n_valid, p->n_total);
-    }
-    if (intern(b->st, parcel_id, &np->parcel) != MC_OK)
+    if (obs_set(b->st, p, parcel_id, &np->obs) != MC_OK ||
+        intern(b->st, parcel_id, &np->parcel) != MC_OK)
         return MC_ERR;
     b->n++;
     return MC_OK;
 }
 
-static int add_counts(state_obs *into, const state_obs *o, const char *parcel_id)
+/* The parts of one date added up. */
+static int add_parts(detect_state *st, state_obs *into, const state_obs *o, const char *parcel_id)
 {
-    uint64_t t = (uint64_t)into->n_total + o->n_total, v = (uint64_t)into->n_valid + o->n_valid,
-             m = (uint64_t)into->n_moist + o->n_moist;
-    if (t > UINT32_MAX || v > UINT32_MAX || m > UINT32_MAX)
-        return mc_fail("parcel %s: pixel counts of one date out of range", parcel_id);
-    into->n_total = (uint32_t)t;
-    into->n_valid = (uint32_t)v;
-    into->n_moist = (uint32_t)m;
-    into->sum_q += o->sum_q;
-    into->sum_m += o->sum_m;
-    return MC_OK;
+    store_raw_part a, b;
+    obs_sums(st, into, &a);
+    obs_sums(st, o, &b);
+    a.n_total += b.n_total;
+    a.n_valid += b.n_valid;
+    a.n_moist += b.n_moist;
+    a.sum_q += b.sum_q;
+    a.sum_m += b.sum_m;
+    return obs_set(st, &a, parcel_id, into);
 }
 
 /* Sorts a parcel's dates (already nearly in order: new ones come last) and adds up
  * the parts of one date (tiles of the same day). Returns the new count. */
-static int fold_dates(state_obs *o, uint32_t n, const char *parcel_id, uint32_t *out)
+static int fold_dates(detect_state *st, state_obs *o, uint32_t n, const char *parcel_id,
+                      uint32_t *out)
 {
     for (uint32_t i = 1; i < n; i++) {
         state_obs x = o[i];
@@ -197,7 +242,7 @@ static int fold_dates(state_obs *o, uint32_t n, const char *parcel_id, uint32_t 
     uint32_t w = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (w > 0 && o[w - 1].day == o[i].day) {
-            if (add_counts(&o[w - 1], &o[i], parcel_id) != MC_OK)
+            if (add_parts(st, &o[w - 1], &o[i], parcel_id) != MC_OK)
                 return MC_ERR;
         } else {
             o[w++] = o[i];
@@ -238,7 +283,7 @@ static int merge_parts(detect_state *st, const part_batch *b)
             rc = mc_fail("parcel %s: too many dates", st->ids[p]);
         uint32_t kept = 0;
         if (rc == MC_OK)
-            rc = fold_dates(dst, (uint32_t)n, st->ids[p], &kept);
+            rc = fold_dates(st, dst, (uint32_t)n, st->ids[p], &kept);
         st->first[p] = w;
         st->n_obs[p] = kept;
         w += kept;
@@ -318,11 +363,11 @@ static int build_series(detect_state *st, const store_series_snapshot *snap,
         }
         set->n_parcels++;
         for (uint32_t k = 0; k < st->n_obs[p] && rc == MC_OK; k++) {
-            const state_obs *o = &st->obs[st->first[p] + k];
-            store_raw_part sums = {o->day, o->n_total, o->n_valid, o->n_moist, o->sum_q, o->sum_m};
+            store_raw_part sums;
+            obs_sums(st, &st->obs[st->first[p] + k], &sums);
             series_obs *so = &set->obs[set->n_obs++];
-            so->day = o->day;
-            if (store_series_apply(&rule, size[p] >= 0 ? size[p] : o->n_total, &sums, &so->ndvi,
+            so->day = sums.day;
+            if (store_series_apply(&rule, size[p] >= 0 ? size[p] : sums.n_total, &sums, &so->ndvi,
                                    &so->ndmi) != MC_OK)
                 rc = mc_fail("parcel %s: pixel counts out of range", st->ids[p]);
         }
@@ -353,12 +398,15 @@ static void clear_series(detect_state *st)
     free(st->n_obs);
     free(st->first);
     free(st->obs);
+    free(st->wide);
     free(st->slots);
     free_scenes(st->scenes, st->n_scenes);
     st->ids = NULL;
     st->n_obs = NULL;
     st->first = NULL;
     st->obs = NULL;
+    st->wide = NULL;
+    st->n_wide = st->cap_wide = 0;
     st->slots = NULL;
     st->scenes = NULL;
     st->n_parcels = st->cap_parcels = st->n_obs_total = st->n_slots = st->n_scenes = 0;
@@ -481,13 +529,16 @@ static void write_payload(writer *w, const detect_state *st)
     }
     for (size_t p = 0; p < st->n_parcels; p++)
         put(w, st->obs + st->first[p], st->n_obs[p] * sizeof *st->obs);
+    put_i64(w, (int64_t)st->n_wide);
+    put(w, st->wide, st->n_wide * sizeof *st->wide);
     put_i64(w, st->stored_run_id);
     put_str(w, st->model_version ? st->model_version : "");
     put_i64(w, (int64_t)st->n_digests);
     for (size_t i = 0; i < st->n_digests; i++) {
         put_str(w, st->digests[i].parcel_id);
         put_u32(w, (uint32_t)st->digests[i].season);
-        put(w, st->digests[i].digest, DIGEST_BYTES);
+        put(w, st->digests[i].summary, DIGEST_BYTES);
+        put(w, st->digests[i].events, DIGEST_BYTES);
     }
 }
 
@@ -631,13 +682,25 @@ static void read_parcels(reader *r, detect_state *st)
     }
     get(r, st->obs, total * sizeof *st->obs);
     st->n_obs_total = total;
+    size_t n_wide = get_count(r, sizeof *st->wide);
+    st->wide = malloc((n_wide + 1) * sizeof *st->wide);
+    if (!st->wide) {
+        r->bad = 1;
+        return;
+    }
+    get(r, st->wide, n_wide * sizeof *st->wide);
+    st->n_wide = st->cap_wide = n_wide;
+    for (size_t i = 0; i < total && !r->bad; i++) /* wide references inside the table */
+        if (st->obs[i].n_total == WIDE &&
+            (st->obs[i].sum_q < 0 || (size_t)st->obs[i].sum_q >= n_wide))
+            r->bad = 1;
 }
 
 static void read_results(reader *r, detect_state *st)
 {
     st->stored_run_id = get_i64(r);
     st->model_version = get_str(r);
-    size_t n = get_count(r, 4 + 4 + DIGEST_BYTES);
+    size_t n = get_count(r, 4 + 4 + 2 * DIGEST_BYTES);
     st->digests = calloc(n + 1, sizeof *st->digests);
     if (!st->digests) {
         r->bad = 1;
@@ -647,7 +710,8 @@ static void read_results(reader *r, detect_state *st)
         result_digest *d = &st->digests[i];
         d->parcel_id = get_str(r);
         d->season = (int32_t)get_u32(r);
-        get(r, d->digest, DIGEST_BYTES);
+        get(r, d->summary, DIGEST_BYTES);
+        get(r, d->events, DIGEST_BYTES);
         st->n_digests++;
     }
 }
@@ -704,6 +768,13 @@ static int read_state_file(const char *path, detect_state *st, int *missing, cha
 }
 
 /* ---- loading ---- */
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
 
 void detect_state_free(detect_state *st)
 {
@@ -786,10 +857,14 @@ int detect_state_load(store *s, const char *path, const char *db_key, int season
     *state = NULL;
     memset(set, 0, sizeof *set);
     store_series_snapshot snap;
+    double t[5];
+    t[0] = now_s();
     if (store_series_begin(s, season, &snap) != MC_OK)
         return MC_ERR;
+    t[1] = now_s();
     int usable = 0;
     detect_state *st = open_state(path, db_key, season, snap.set_hash, &usable);
+    t[2] = now_s();
     const store_series_scene **fresh = NULL;
     size_t n_fresh = 0;
     char stale[300] = "";
@@ -806,9 +881,14 @@ int detect_state_load(store *s, const char *path, const char *db_key, int season
     if (rc == MC_OK)
         rc = fetch_parts(s, st, &snap, season, fresh, n_fresh, !usable);
     free(fresh);
+    t[3] = now_s();
     if (rc == MC_OK)
         rc = build_series(st, &snap, filter, set);
     store_series_end(s, &snap);
+    t[4] = now_s();
+    log_debug("detect: scenes and parcel sizes %.2f s, state file read %.2f s, parts read and "
+              "merged %.2f s, series built %.2f s", t[1] - t[0], t[2] - t[1], t[3] - t[2],
+              t[4] - t[3]);
     if (rc != MC_OK) {
         detect_state_free(st);
         return MC_ERR;
@@ -819,23 +899,31 @@ int detect_state_load(store *s, const char *path, const char *db_key, int season
 
 /* ---- results ---- */
 
-/* What parcel_seasons and events would hold for one parcel-season, as its digest. */
+static int digest_text(const char *text, int n, unsigned char *out)
+{
+    unsigned char full[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (n < 0 || !EVP_Digest(text, (size_t)n, full, &len, EVP_sha256(), NULL))
+        return MC_ERR;
+    memcpy(out, full, DIGEST_BYTES);
+    return MC_OK;
+}
+
+/* What parcel_seasons and events would hold for one parcel-season, as digests. */
 static int season_digest(const detect_summary *d, const detect_event *ev, size_t n_ev,
-                         const char *model_version, unsigned char *out)
+                         const char *model_version, result_digest *out)
 {
     char text[4096];
     int n = snprintf(text, sizeof text, "%d|%d|%.6f|%s|%s", d->n_clear_obs, d->sufficient,
                      (double)d->mowed_probability, detect_reason_text(d->reason), model_version);
+    int rc = digest_text(text, n, out->summary);
+    n = snprintf(text, sizeof text, "%s", model_version);
     for (size_t i = 0; i < n_ev && n > 0 && (size_t)n < sizeof text - 64; i++)
         n += snprintf(text + n, sizeof text - (size_t)n, "|%" PRId32 ",%" PRId32 ",%" PRId32
                       ",%.6f", ev[i].day_start, ev[i].day_end, ev[i].day,
                       (double)ev[i].confidence);
-    unsigned char full[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (n < 0 || (size_t)n >= sizeof text - 64 ||
-        !EVP_Digest(text, (size_t)n, full, &len, EVP_sha256(), NULL))
+    if (rc != MC_OK || (size_t)n >= sizeof text - 64 || digest_text(text, n, out->events))
         return mc_fail("detect state: cannot digest the results of parcel %s", d->parcel_id);
-    memcpy(out, full, DIGEST_BYTES);
     return MC_OK;
 }
 
@@ -869,8 +957,11 @@ static void copy_digest(result_digest *to, const result_digest *from)
     to->parcel_id = strdup(from->parcel_id);
 }
 
+enum { SUMMARY_CHANGED = 1, EVENTS_CHANGED = 2 };
+
 /* The new digests (old ones of parcel-seasons absent from r kept: their rows stay)
- * and which summaries differ from what is stored. */
+ * and, per summary, what of it differs from what is stored (SUMMARY_CHANGED,
+ * EVENTS_CHANGED). */
 static int diff_results(const detect_state *st, const detect_result *r, const char *model_version,
                         int trust, unsigned char *changed, result_digest **out, size_t *n_out)
 {
@@ -887,11 +978,15 @@ static int diff_results(const detect_state *st, const detect_result *r, const ch
         result_digest *nd = &v[n++];
         nd->parcel_id = strdup(d->parcel_id);
         nd->season = d->season;
-        rc = season_digest(d, r->events + ev, n_ev, model_version, nd->digest);
-        int stored = old < st->n_digests && digest_cmp(&st->digests[old], d) == 0;
-        changed[i] = !(trust && stored &&
-                       memcmp(st->digests[old].digest, nd->digest, DIGEST_BYTES) == 0);
-        old += stored;
+        rc = season_digest(d, r->events + ev, n_ev, model_version, nd);
+        const result_digest *was = old < st->n_digests && digest_cmp(&st->digests[old], d) == 0
+                                       ? &st->digests[old++]
+                                       : NULL;
+        changed[i] = 0;
+        if (!trust || !was || memcmp(was->summary, nd->summary, DIGEST_BYTES) != 0)
+            changed[i] |= SUMMARY_CHANGED;
+        if (!trust || !was || memcmp(was->events, nd->events, DIGEST_BYTES) != 0)
+            changed[i] |= EVENTS_CHANGED;
     }
     for (; old < st->n_digests; old++)
         copy_digest(&v[n++], &st->digests[old]);
@@ -926,10 +1021,11 @@ static int store_changed(store *s, int64_t run_id, const char *model_version,
         size_t n_ev = season_events(r, &ev, d);
         if (!changed[i])
             continue;
+        int keep_events = !(changed[i] & EVENTS_CHANGED);
         seasons[ns++] = (store_detected_season){d->parcel_id, d->season, d->n_clear_obs,
                                                 d->sufficient, d->mowed_probability,
-                                                detect_reason_text(d->reason)};
-        for (size_t k = 0; k < n_ev; k++) {
+                                                detect_reason_text(d->reason), keep_events};
+        for (size_t k = 0; k < n_ev && !keep_events; k++) {
             const detect_event *e = &r->events[ev + k];
             events[ne++] = (store_detected_event){e->parcel_id, e->season, e->day_start,
                                                   e->day_end, e->day, e->confidence};

@@ -253,14 +253,15 @@ typedef struct store_detected_season {
     int sufficient;
     double mowed_probability;
     const char *reason; /* detect_reason_text */
+    int keep_events;    /* 1: its stored events are still right; events must hold none of it */
 } store_detected_season;
 
-/* One transaction: the events and summaries of the given parcel-seasons replace the
- * rows those parcel-seasons had (a re-run changes nothing; a parcel-season whose
- * events disappeared loses them). */
 /* The model versions (detect_model_version) the stored detections of a season were
  * made with, distinct and sorted. Free with store_strings_free. */
 int store_detection_models(store *s, int season, char ***versions, size_t *n);
+/* One transaction: the events and summaries of the given parcel-seasons replace the
+ * rows those parcel-seasons had (a re-run changes nothing; a parcel-season whose
+ * events disappeared loses them), but for the events of a season with keep_events. */
 int store_detection_replace(store *s, int64_t run_id, const char *model_version,
                             const store_detected_season *seasons, size_t n_seasons,
                             const store_detected_event *events, size_t n_events);

@@ -39,7 +39,8 @@ static int load_seasons(store *s, const char *run_id, const char *model_version,
         copy_double(&cp, v[i].mowed_probability, 0);
         store_copy_text(&cp, v[i].reason, 0);
         store_copy_text(&cp, model_version, 0);
-        store_copy_text(&cp, run_id, 1);
+        store_copy_text(&cp, run_id, 0);
+        store_copy_text(&cp, v[i].keep_events ? "t" : "f", 1);
     }
     return store_copy_end(&cp, 0);
 }
@@ -64,16 +65,28 @@ static int load_events(store *s, const char *run_id, const char *model_version,
     return store_copy_end(&cp, 0);
 }
 
-/* Staging tables live for the transaction only; the replace is three set statements. */
+/* Staging tables live for the transaction only; the replace is four set statements.
+ * A parcel-season already stored is updated in place: deleting and inserting the
+ * same keys costs about twice as much (the new index entries of the primary key meet
+ * the dead ones of the deleted rows; measured on 160,000 of 200,000 parcel-seasons:
+ * 0.9-1.5 s against 0.6 s). */
 static const char staging_sql[] =
-    "CREATE TEMP TABLE detect_seasons_in (LIKE parcel_seasons) ON COMMIT DROP;"
+    "CREATE TEMP TABLE detect_seasons_in (LIKE parcel_seasons, keep_events boolean NOT NULL)"
+    " ON COMMIT DROP;"
     "CREATE TEMP TABLE detect_events_in (LIKE events) ON COMMIT DROP";
 static const char replace_sql[] =
+    "ANALYZE detect_seasons_in;"
     "DELETE FROM events e USING detect_seasons_in i"
-    " WHERE e.parcel_id = i.parcel_id AND e.season = i.season;"
-    "DELETE FROM parcel_seasons p USING detect_seasons_in i"
-    " WHERE p.parcel_id = i.parcel_id AND p.season = i.season;"
-    "INSERT INTO parcel_seasons SELECT * FROM detect_seasons_in;"
+    " WHERE e.parcel_id = i.parcel_id AND e.season = i.season AND NOT i.keep_events;"
+    "UPDATE parcel_seasons p SET n_clear_obs = i.n_clear_obs, sufficient = i.sufficient,"
+    " mowed_probability = i.mowed_probability, reason = i.reason,"
+    " model_version = i.model_version, run_id = i.run_id"
+    " FROM detect_seasons_in i WHERE p.parcel_id = i.parcel_id AND p.season = i.season;"
+    "INSERT INTO parcel_seasons (parcel_id, season, n_clear_obs, sufficient, mowed_probability,"
+    " reason, model_version, run_id)"
+    " SELECT i.parcel_id, i.season, i.n_clear_obs, i.sufficient, i.mowed_probability, i.reason,"
+    " i.model_version, i.run_id FROM detect_seasons_in i WHERE NOT EXISTS (SELECT 1 FROM"
+    " parcel_seasons p WHERE p.parcel_id = i.parcel_id AND p.season = i.season);"
     "INSERT INTO events SELECT * FROM detect_events_in";
 
 int store_detection_replace(store *s, int64_t run_id, const char *model_version,

@@ -425,35 +425,40 @@ static int take_part(void *arg, const field *f, int n)
     return sink->fn(sink->arg, id, &p);
 }
 
-/* The scenes' keys (id, tile, date) as SQL literals: a list that prunes the
- * partitions (season, then tile) and that the BRIN index on the date narrows. */
-static char *scene_list_sql(store *s, const store_series_scene *const *scenes, size_t n)
+/* One SELECT per scene, naming its id, tile and date as literals: each prunes the
+ * partitions (season, then tile) down to one leaf, where the BRIN index on the date
+ * finds the scene's blocks. (A list of (id, tile, date) rows in one IN () made the
+ * planner scan the whole leaf once it held more than one of the scenes.) */
+static char *scenes_sql(store *s, const char *select, const store_series_scene *const *scenes,
+                        size_t n)
 {
-    size_t cap = 256 + n * 160, len = 0;
+    size_t cap = 64 + n * (strlen(select) + 256), len = 0;
     char *sql = malloc(cap);
     if (!sql)
         return NULL;
-    len += (size_t)snprintf(sql, cap, "(p.scene_id, p.tile_id, p.acquired_on) IN (");
+    len += (size_t)snprintf(sql, cap, "COPY (");
     for (size_t i = 0; i < n; i++) {
         char *id = PQescapeLiteral(s->conn, scenes[i]->scene_id, strlen(scenes[i]->scene_id));
         char *tile = PQescapeLiteral(s->conn, scenes[i]->tile_id, strlen(scenes[i]->tile_id));
-        if (!id || !tile || len + strlen(id) + strlen(tile) + 64 >= cap) {
+        if (!id || !tile || len + strlen(select) + strlen(id) + strlen(tile) + 128 >= cap) {
             PQfreemem(id);
             PQfreemem(tile);
             free(sql);
             return NULL;
         }
-        len += (size_t)snprintf(sql + len, cap - len, "%s(%s, %s, date '1970-01-01' + %d)",
-                                i ? ", " : "", id, tile, (int)scenes[i]->day);
+        len += (size_t)snprintf(sql + len, cap - len,
+                                "%s%s WHERE p.scene_id = %s AND p.tile_id = %s"
+                                " AND p.acquired_on = date '1970-01-01' + %d",
+                                i ? " UNION ALL " : "", select, id, tile, (int)scenes[i]->day);
         PQfreemem(id);
         PQfreemem(tile);
     }
-    snprintf(sql + len, cap - len, ")");
+    snprintf(sql + len, cap - len, ") TO STDOUT (FORMAT binary)");
     return sql;
 }
 
-static const char parts_columns[] =
-    "COPY (SELECT p.parcel_id, (p.acquired_on - date '1970-01-01'), p.n_total, p.n_valid,"
+static const char parts_select[] =
+    "SELECT p.parcel_id, (p.acquired_on - date '1970-01-01'), p.n_total, p.n_valid,"
     " coalesce(p.n_moist, 0), p.sum_q, coalesce(p.sum_m, 0) FROM observation_parts p";
 
 int store_series_parts(store *s, const store_series_scene *const *scenes, size_t n,
@@ -461,21 +466,12 @@ int store_series_parts(store *s, const store_series_scene *const *scenes, size_t
 {
     if (n == 0)
         return MC_OK;
-    char *list = scene_list_sql(s, scenes, n);
-    if (!list)
+    char *sql = scenes_sql(s, parts_select, scenes, n);
+    if (!sql)
         return mc_fail("reading observation parts: out of memory");
-    size_t size = strlen(list) + sizeof parts_columns + 128;
-    char *sql = malloc(size);
-    int rc = MC_ERR;
-    if (sql) {
-        snprintf(sql, size, "%s WHERE %s) TO STDOUT (FORMAT binary)", parts_columns, list);
-        part_sink sink = {fn, arg};
-        rc = copy_binary(s, "reading observation parts", sql, take_part, &sink);
-    } else {
-        mc_fail("reading observation parts: out of memory");
-    }
+    part_sink sink = {fn, arg};
+    int rc = copy_binary(s, "reading observation parts", sql, take_part, &sink);
     free(sql);
-    free(list);
     return rc;
 }
 
@@ -483,7 +479,7 @@ int store_series_all_parts(store *s, int season, store_part_fn fn, void *arg)
 {
     char sql[2048];
     int n = snprintf(sql, sizeof sql,
-                     "%s JOIN (SELECT s.scene_id, s.tile_id, s.acquired_on", parts_columns);
+                     "COPY (%s JOIN (SELECT s.scene_id, s.tile_id, s.acquired_on", parts_select);
     n += snprintf(sql + n, sizeof sql - (size_t)n, scene_filter, season, season, season);
     n += snprintf(sql + n, sizeof sql - (size_t)n,
                   ") s ON s.scene_id = p.scene_id AND s.tile_id = p.tile_id"

@@ -94,7 +94,7 @@ int main(void)
     /* A stale event of FLAT (say from an older model) must be replaced, not kept. */
     int64_t old_run;
     REQUIRE(store_run_begin(s, "detect", &old_run) == MC_OK);
-    store_detected_season stale_season = {"FLAT", 2026, 30, 1, 0.99, "confident_event"};
+    store_detected_season stale_season = {"FLAT", 2026, 30, 1, 0.99, "confident_event", 0};
     store_detected_event stale = {"FLAT", 2026, date_days_from_civil(2026, 7, 1),
                                   date_days_from_civil(2026, 7, 6),
                                   date_days_from_civil(2026, 7, 3), 0.99};

@@ -36,11 +36,14 @@ static scene_info make_scene(const char *tile, int32_t day)
 enum { N_PARCELS = 40 };
 static char ids[N_PARCELS][16];
 
+/* Parcels 7 and 9 (in both tiles) are larger than the state's 16-byte dates hold. */
+static int64_t parcel_px(int i) { return i == 7 || i == 9 ? 70000 + i : 20 + (i * 7) % 50; }
+
 /* Parcel i on day k of tile t: sizes, cloud, NDVI and NDMI vary so that rounding
  * ties, negative means, partial cover and the share threshold all occur. */
 static store_obs_part part_of(int i, int k, int t)
 {
-    store_obs_part p = {ids[i], 20 + (i * 7) % 50, {0}};
+    store_obs_part p = {ids[i], parcel_px(i), {0}};
     int64_t valid = ((i + k * 3 + t) % 5 == 0) ? 0 : p.n_total - (i + k) % (p.n_total / 2 + 1);
     int64_t q = 7000 - ((k * 37 + i * 11) % 60) * 50 - (k > 8 && i % 4 == 0 ? 3500 : 0);
     if (i % 9 == 0)
@@ -84,7 +87,7 @@ static void store_season(store *s, int n_dates)
     for (int i = 0; i < N_PARCELS; i++) {
         snprintf(ids[i], sizeof ids[i], "P-%03d", i);
         id_ptr[i] = ids[i];
-        px[i] = 20 + (i * 7) % 50;
+        px[i] = parcel_px(i);
     }
     /* parcel 3 has no size row: the view falls back on its parts' n_total */
     REQUIRE(store_parcel_tile_put(s, set_hash, "35VLF", id_ptr + 4, px + 4, N_PARCELS - 4) ==
