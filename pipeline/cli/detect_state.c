@@ -58,7 +58,7 @@ struct detect_state {
     uint32_t *slots;            /* open addressing: parcel + 1, 0 empty */
     size_t n_slots;
     /* what the last run that saved the state stored */
-    int64_t stored_run_id;      /* 0: unknown */
+    store_detect_run_mark stored_by; /* run_id 0: unknown */
     char *model_version;
     result_digest *digests;     /* by parcel_id (bytes), season */
     size_t n_digests;
@@ -531,7 +531,8 @@ static void write_payload(writer *w, const detect_state *st)
         put(w, st->obs + st->first[p], st->n_obs[p] * sizeof *st->obs);
     put_i64(w, (int64_t)st->n_wide);
     put(w, st->wide, st->n_wide * sizeof *st->wide);
-    put_i64(w, st->stored_run_id);
+    put_i64(w, st->stored_by.run_id);
+    put_i64(w, st->stored_by.started_us);
     put_str(w, st->model_version ? st->model_version : "");
     put_i64(w, (int64_t)st->n_digests);
     for (size_t i = 0; i < st->n_digests; i++) {
@@ -698,7 +699,8 @@ static void read_parcels(reader *r, detect_state *st)
 
 static void read_results(reader *r, detect_state *st)
 {
-    st->stored_run_id = get_i64(r);
+    st->stored_by.run_id = get_i64(r);
+    st->stored_by.started_us = get_i64(r);
     st->model_version = get_str(r);
     size_t n = get_count(r, 4 + 4 + 2 * DIGEST_BYTES);
     st->digests = calloc(n + 1, sizeof *st->digests);
@@ -797,7 +799,7 @@ static void forget_results(detect_state *st)
     free(st->digests);
     st->digests = NULL;
     st->n_digests = 0;
-    st->stored_run_id = 0;
+    st->stored_by = (store_detect_run_mark){0, 0};
 }
 
 /* The state as read from path, or an empty one (with the reason logged). */
@@ -1044,12 +1046,12 @@ int detect_state_store_results(store *s, detect_state *st, int64_t run_id,
                                size_t *n_stored)
 {
     *n_stored = 0;
-    int64_t others = 1;
-    int trust = st->stored_run_id > 0 && st->model_version &&
-                strcmp(st->model_version, model_version) == 0;
-    if (trust && store_detect_runs_since(s, st->stored_run_id, run_id, &others) != MC_OK)
+    int unchanged = 0;
+    store_detect_run_mark this_run;
+    if (store_detect_runs_check(s, &st->stored_by, run_id, &unchanged, &this_run) != MC_OK)
         return MC_ERR;
-    trust = trust && others == 0;
+    int trust = unchanged && st->stored_by.run_id > 0 && st->model_version &&
+                strcmp(st->model_version, model_version) == 0;
     unsigned char *changed = malloc(r->n_summaries + 1);
     result_digest *digests = NULL;
     size_t n_digests = 0;
@@ -1068,7 +1070,7 @@ int detect_state_store_results(store *s, detect_state *st, int64_t run_id,
     forget_results(st);
     st->digests = digests;
     st->n_digests = n_digests;
-    st->stored_run_id = run_id;
+    st->stored_by = this_run;
     return set_text(&st->model_version, model_version);
 }
 

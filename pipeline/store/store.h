@@ -187,8 +187,16 @@ int store_series_rule_make(const store_series_filter *filter, store_series_rule 
 int store_series_apply(const store_series_rule *rule, int64_t n_total, const store_raw_part *sums,
                        float *ndvi, float *ndmi);
 
-/* Detect runs other than this_run_id started after after_run_id. */
-int store_detect_runs_since(store *s, int64_t after_run_id, int64_t this_run_id, int64_t *n);
+/* A run as the detect state remembers it: its id and when it started (an id alone
+ * could be another database's, or one made again). */
+typedef struct store_detect_run_mark {
+    int64_t run_id, started_us;
+} store_detect_run_mark;
+/* *unchanged = 1 where the run `last` is in this database and no detect run but
+ * this_run_id started after it (so the rows it stored are still its own); *this_run:
+ * this_run_id's mark. */
+int store_detect_runs_check(store *s, const store_detect_run_mark *last, int64_t this_run_id,
+                            int *unchanged, store_detect_run_mark *this_run);
 
 /* ---- audit log (registry requests; append-only; store_audit.c, schemas/010_audit.sql) ---- */
 /* One row per request ATTEMPT to the registry, committed on its own (autocommit:

@@ -493,19 +493,29 @@ int store_series_all_parts(store *s, int season, store_part_fn fn, void *arg)
     return copy_binary(s, "reading observation parts", sql, take_part, &sink);
 }
 
-int store_detect_runs_since(store *s, int64_t after_run_id, int64_t this_run_id, int64_t *n)
+int store_detect_runs_check(store *s, const store_detect_run_mark *last, int64_t this_run_id,
+                            int *unchanged, store_detect_run_mark *this_run)
 {
-    char after[24], self[24];
-    snprintf(after, sizeof after, "%" PRId64, after_run_id);
+    char last_id[24], last_us[24], self[24];
+    snprintf(last_id, sizeof last_id, "%" PRId64, last->run_id);
+    snprintf(last_us, sizeof last_us, "%" PRId64, last->started_us);
     snprintf(self, sizeof self, "%" PRId64, this_run_id);
-    const char *params[] = {after, self};
-    PGresult *r = store_query(s, "reading the detect runs",
-                              "SELECT count(*) FROM runs WHERE command = 'detect'"
-                              " AND run_id > $1::bigint AND run_id <> $2::bigint",
-                              2, params);
+    const char *params[] = {last_id, last_us, self};
+    PGresult *r = store_query(
+        s, "reading the detect runs",
+        "SELECT (SELECT count(*) FROM runs WHERE command = 'detect' AND run_id > $1::bigint"
+        "        AND run_id <> $3::bigint),"
+        " (SELECT count(*) FROM runs WHERE run_id = $1::bigint"
+        "        AND (extract(epoch FROM started_at) * 1000000)::int8 = $2::bigint),"
+        " (SELECT (extract(epoch FROM started_at) * 1000000)::int8 FROM runs"
+        "  WHERE run_id = $3::bigint)",
+        3, params);
     if (!r)
         return MC_ERR;
-    *n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    *unchanged = strtoll(PQgetvalue(r, 0, 0), NULL, 10) == 0 &&
+                 strtoll(PQgetvalue(r, 0, 1), NULL, 10) == 1;
+    this_run->run_id = this_run_id;
+    this_run->started_us = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
     PQclear(r);
     return MC_OK;
 }

@@ -294,6 +294,20 @@ int main(void)
     stored_rows(s, after, sizeof after);
     CHECK_STR(after, before);
 
+    /* the run the state names is not this database's (made again under the same DSN,
+     * run ids counting from 1 again): everything is stored */
+    run_detect(s, &set, &sum);
+    CHECK_INT(sum.n_stored, 0);
+    REQUIRE(store_test_int(s, "WITH u AS (UPDATE runs SET started_at = started_at - interval"
+                              " '1 day' WHERE command = 'detect' RETURNING 1)"
+                              " SELECT count(*) FROM u") > 0);
+    REQUIRE(store_test_int(s, "WITH u AS (UPDATE parcel_seasons SET n_clear_obs = 999"
+                              " RETURNING 1) SELECT count(*) FROM u") > 0);
+    run_detect(s, &set, &sum);
+    CHECK_INT(sum.n_stored, sum.n_seasons);
+    stored_rows(s, after, sizeof after);
+    CHECK_STR(after, before);
+
     settings_free(&set);
     store_close(s);
     unlink(state_path);
