@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,7 +18,10 @@
 #include "log.h"
 
 enum { STATE_VERSION = 1, DIGEST_BYTES = 16 };
-static const char state_magic[8] = "MCDETST";
+static const char state_magic[8] = "MCDETST", section_magic[8] = "MCDETSC";
+/* A night appends a section while the sections stay under half the base; then the
+ * state is written whole again. */
+enum { MAX_SECTIONS = 64 };
 static const uint32_t byte_order_mark = 0x01020304u;
 
 /* One parcel on one date: its parts summed, in 16 bytes (the state's size and the
@@ -33,6 +38,12 @@ typedef struct state_obs {
 typedef struct wide_obs {
     int64_t n_total, n_valid, n_moist, sum_q, sum_m;
 } wide_obs;
+
+/* A part read from the database, of one parcel. */
+typedef struct new_part {
+    uint32_t parcel;
+    state_obs obs;
+} new_part;
 
 /* What is stored of one parcel-season: its parcel_seasons row and its events. */
 typedef struct result_digest {
@@ -62,6 +73,15 @@ struct detect_state {
     char *model_version;
     result_digest *digests;     /* by parcel_id (bytes), season */
     size_t n_digests;
+    /* the file: a base, then one section per night appended to it */
+    int from_file, lock_fd;
+    size_t n_sections;
+    uint64_t base_bytes, file_bytes;
+    /* what this night added: the next section */
+    store_series_scene *new_scenes;
+    size_t n_new_scenes, first_new_parcel;
+    new_part *new_parts;
+    size_t n_new_parts;
 };
 
 /* ---- parcel ids ---- */
@@ -136,11 +156,6 @@ static int intern(detect_state *st, const char *id, uint32_t *parcel)
 
 /* ---- merging new parts ---- */
 
-typedef struct new_part {
-    uint32_t parcel;
-    state_obs obs;
-} new_part;
-
 typedef struct part_batch {
     detect_state *st;
     new_part *parts;
@@ -194,17 +209,26 @@ static int obs_set(detect_state *st, const store_raw_part *v, const char *parcel
     return MC_OK;
 }
 
+static int reserve_parts(part_batch *b, size_t n)
+{
+    if (n <= b->cap)
+        return MC_OK;
+    size_t cap = b->cap ? b->cap : 1 << 16;
+    while (cap < n)
+        cap *= 2;
+    new_part *grown = realloc(b->parts, cap * sizeof *grown);
+    if (!grown)
+        return mc_fail("detect state: out of memory reading observation parts");
+    b->parts = grown;
+    b->cap = cap;
+    return MC_OK;
+}
+
 static int take_part(void *arg, const char *parcel_id, const store_raw_part *p)
 {
     part_batch *b = arg;
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 1 << 16;
-        new_part *grown = realloc(b->parts, cap * sizeof *grown);
-        if (!grown)
-            return mc_fail("detect state: out of memory reading observation parts");
-        b->parts = grown;
-        b->cap = cap;
-    }
+    if (reserve_parts(b, b->n + 1) != MC_OK)
+        return MC_ERR;
     new_part *np = &b->parts[b->n];
     if (obs_set(b->st, p, parcel_id, &np->obs) != MC_OK ||
         intern(b->st, parcel_id, &np->parcel) != MC_OK)
@@ -507,30 +531,27 @@ typedef struct header {
     unsigned char sha256[32];
 } header;
 
-static void write_payload(writer *w, const detect_state *st)
+static void put_scene(writer *w, const store_series_scene *sc)
 {
-    put_str(w, st->db_key);
-    put_u32(w, (uint32_t)st->season);
-    put_str(w, st->set_hash);
-    put_i64(w, (int64_t)st->n_scenes);
-    for (size_t i = 0; i < st->n_scenes; i++) {
-        const store_series_scene *sc = &st->scenes[i];
-        put_str(w, sc->scene_id);
-        put_str(w, sc->tile_id);
-        put_u32(w, (uint32_t)sc->day);
-        put_i64(w, sc->ingested_us);
-        put_i64(w, sc->run_id);
-        put_u32(w, (uint32_t)sc->has_swir);
-    }
-    put_i64(w, (int64_t)st->n_parcels);
-    for (size_t p = 0; p < st->n_parcels; p++) {
-        put_str(w, st->ids[p]);
-        put_u32(w, st->n_obs[p]);
-    }
-    for (size_t p = 0; p < st->n_parcels; p++)
-        put(w, st->obs + st->first[p], st->n_obs[p] * sizeof *st->obs);
-    put_i64(w, (int64_t)st->n_wide);
-    put(w, st->wide, st->n_wide * sizeof *st->wide);
+    put_str(w, sc->scene_id);
+    put_str(w, sc->tile_id);
+    put_u32(w, (uint32_t)sc->day);
+    put_i64(w, sc->ingested_us);
+    put_i64(w, sc->run_id);
+    put_u32(w, (uint32_t)sc->has_swir);
+}
+
+/* The bytes put_results writes (a section names them, so a reader can skip them). */
+static uint64_t results_bytes(const detect_state *st)
+{
+    uint64_t n = 8 + 8 + 4 + (st->model_version ? strlen(st->model_version) : 0) + 8;
+    for (size_t i = 0; i < st->n_digests; i++)
+        n += 4 + strlen(st->digests[i].parcel_id) + 4 + 2 * DIGEST_BYTES;
+    return n;
+}
+
+static void put_results(writer *w, const detect_state *st)
+{
     put_i64(w, st->stored_by.run_id);
     put_i64(w, st->stored_by.started_us);
     put_str(w, st->model_version ? st->model_version : "");
@@ -543,40 +564,139 @@ static void write_payload(writer *w, const detect_state *st)
     }
 }
 
-int detect_state_save(const detect_state *st, const char *path)
+static void write_base(writer *w, const detect_state *st)
 {
-    if (!path[0])
-        return MC_OK;
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-    writer w = {fopen(tmp, "wb"), EVP_MD_CTX_new(), 0, 0};
-    if (!w.f || !w.md) {
-        int err = errno;
-        if (w.f)
-            fclose(w.f);
-        EVP_MD_CTX_free(w.md);
-        return mc_fail("detect state %s: cannot write: %s", tmp, strerror(err));
+    put_str(w, st->db_key);
+    put_u32(w, (uint32_t)st->season);
+    put_str(w, st->set_hash);
+    put_i64(w, (int64_t)st->n_scenes);
+    for (size_t i = 0; i < st->n_scenes; i++)
+        put_scene(w, &st->scenes[i]);
+    put_i64(w, (int64_t)st->n_parcels);
+    for (size_t p = 0; p < st->n_parcels; p++) {
+        put_str(w, st->ids[p]);
+        put_u32(w, st->n_obs[p]);
     }
+    for (size_t p = 0; p < st->n_parcels; p++)
+        put(w, st->obs + st->first[p], st->n_obs[p] * sizeof *st->obs);
+    put_i64(w, (int64_t)st->n_wide);
+    put(w, st->wide, st->n_wide * sizeof *st->wide);
+    put_results(w, st);
+}
+
+/* This night's scenes, new parcel ids and parts (their wide sums numbered within
+ * the section), and the results. */
+static void write_section(writer *w, const detect_state *st)
+{
+    put_i64(w, (int64_t)st->n_new_scenes);
+    for (size_t i = 0; i < st->n_new_scenes; i++)
+        put_scene(w, &st->new_scenes[i]);
+    put_i64(w, (int64_t)(st->n_parcels - st->first_new_parcel));
+    for (size_t p = st->first_new_parcel; p < st->n_parcels; p++)
+        put_str(w, st->ids[p]);
+    put_i64(w, (int64_t)st->n_new_parts);
+    int32_t n_wide = 0;
+    for (size_t i = 0; i < st->n_new_parts; i++) {
+        new_part np = st->new_parts[i];
+        if (np.obs.n_total == WIDE)
+            np.obs.sum_q = n_wide++;
+        put(w, &np, sizeof np);
+    }
+    put_i64(w, n_wide);
+    for (size_t i = 0; i < st->n_new_parts; i++)
+        if (st->new_parts[i].obs.n_total == WIDE)
+            put(w, &st->wide[st->new_parts[i].obs.sum_q], sizeof *st->wide);
+    put_i64(w, (int64_t)results_bytes(st));
+    put_results(w, st);
+}
+
+/* Header, then payload, into f at its current position (the header written again
+ * once the payload's length and digest are known). */
+static int write_block(FILE *f, const char *magic, const detect_state *st,
+                       void (*payload)(writer *, const detect_state *), uint64_t *bytes)
+{
+    long start = ftell(f);
+    writer w = {f, EVP_MD_CTX_new(), 0, 0};
     header h = {.version = STATE_VERSION, .order = byte_order_mark};
-    memcpy(h.magic, state_magic, sizeof h.magic);
-    w.failed = fwrite(&h, sizeof h, 1, w.f) != 1 || !EVP_DigestInit_ex(w.md, EVP_sha256(), NULL);
-    write_payload(&w, st);
+    memcpy(h.magic, magic, sizeof h.magic);
+    w.failed = start < 0 || !w.md || fwrite(&h, sizeof h, 1, f) != 1 ||
+               !EVP_DigestInit_ex(w.md, EVP_sha256(), NULL);
+    payload(&w, st);
     h.payload_len = w.len;
     unsigned int n = 0;
-    if (!w.failed && (!EVP_DigestFinal_ex(w.md, h.sha256, &n) || fseek(w.f, 0, SEEK_SET) != 0 ||
-                      fwrite(&h, sizeof h, 1, w.f) != 1))
-        w.failed = 1;
-    int err = errno;
-    if (fclose(w.f) != 0)
+    if (!w.failed && (!EVP_DigestFinal_ex(w.md, h.sha256, &n) || fseek(f, start, SEEK_SET) != 0 ||
+                      fwrite(&h, sizeof h, 1, f) != 1 || fseek(f, 0, SEEK_END) != 0))
         w.failed = 1;
     EVP_MD_CTX_free(w.md);
-    if (w.failed || rename(tmp, path) != 0) {
-        if (!w.failed)
+    *bytes = sizeof h + w.len;
+    return w.failed ? MC_ERR : MC_OK;
+}
+
+/* The whole state, to a temporary file renamed over path. */
+static int save_whole(const detect_state *st, const char *path)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f)
+        return mc_fail("detect state %s: cannot write: %s", tmp, strerror(errno));
+    uint64_t bytes;
+    int failed = write_block(f, state_magic, st, write_base, &bytes) != MC_OK;
+    int err = errno;
+    if (fclose(f) != 0 && !failed) {
+        failed = 1;
+        err = errno;
+    }
+    if (failed || rename(tmp, path) != 0) {
+        if (!failed)
             err = errno;
         unlink(tmp);
         return mc_fail("detect state %s: cannot write: %s", path, strerror(err));
     }
     return MC_OK;
+}
+
+/* This night as a section at the end of the file it was read from; on failure the
+ * file is cut back to what it was. *appended = 0 where the file is not as read. */
+static int append_section(const detect_state *st, const char *path, int *appended)
+{
+    *appended = 0;
+    FILE *f = fopen(path, "r+b");
+    struct stat sb;
+    if (!f)
+        return MC_OK;
+    if (fstat(fileno(f), &sb) != 0 || (uint64_t)sb.st_size != st->file_bytes ||
+        fseek(f, 0, SEEK_END) != 0) {
+        fclose(f);
+        return MC_OK;
+    }
+    uint64_t bytes;
+    int rc = write_block(f, section_magic, st, write_section, &bytes);
+    if (fflush(f) != 0)
+        rc = MC_ERR;
+    int err = errno;
+    if (rc != MC_OK && ftruncate(fileno(f), (off_t)st->file_bytes) != 0)
+        unlink(path);
+    fclose(f);
+    if (rc != MC_OK)
+        return mc_fail("detect state %s: cannot append: %s", path, strerror(err));
+    *appended = 1;
+    return MC_OK;
+}
+
+int detect_state_save(const detect_state *st, const char *path)
+{
+    if (!path[0])
+        return MC_OK;
+    uint64_t section = 64 + 20 * (uint64_t)st->n_new_parts + results_bytes(st);
+    if (st->from_file && st->n_sections < MAX_SECTIONS &&
+        st->file_bytes - st->base_bytes + section < st->base_bytes / 2) {
+        int appended = 0;
+        if (append_section(st, path, &appended) == MC_OK && appended)
+            return MC_OK;
+        log_warn("detect: %s; writing the state whole", mc_error_message()); /* then whole */
+    }
+    return save_whole(st, path);
 }
 
 typedef struct reader {
@@ -634,26 +754,49 @@ static size_t get_count(reader *r, size_t min_bytes_each)
     return (size_t)n;
 }
 
+static int add_scene_slot(detect_state *st)
+{
+    store_series_scene *grown = realloc(st->scenes, (st->n_scenes + 1) * sizeof *grown);
+    if (!grown)
+        return MC_ERR;
+    st->scenes = grown;
+    memset(&st->scenes[st->n_scenes], 0, sizeof *st->scenes);
+    return MC_OK;
+}
+
 static void read_scenes(reader *r, detect_state *st)
 {
     size_t n = get_count(r, 36);
-    st->scenes = calloc(n + 1, sizeof *st->scenes);
-    if (!st->scenes) {
-        r->bad = 1;
-        return;
-    }
     for (size_t i = 0; i < n && !r->bad; i++) {
-        store_series_scene *sc = &st->scenes[i];
+        if (add_scene_slot(st) != MC_OK) {
+            r->bad = 1;
+            return;
+        }
+        store_series_scene *sc = &st->scenes[st->n_scenes++];
         sc->scene_id = get_str(r);
         sc->tile_id = get_str(r);
         sc->day = (int32_t)get_u32(r);
         sc->ingested_us = get_i64(r);
         sc->run_id = get_i64(r);
         sc->has_swir = (int)get_u32(r);
-        st->n_scenes++;
-        if (i > 0 && !r->bad && strcmp(st->scenes[i - 1].scene_id, sc->scene_id) >= 0)
-            r->bad = 1;
     }
+}
+
+static int by_scene_id(const void *a, const void *b)
+{
+    return strcmp(((const store_series_scene *)a)->scene_id,
+                  ((const store_series_scene *)b)->scene_id);
+}
+
+/* Sections add scenes in any order: by id again, each once. */
+static void sort_scenes(reader *r, detect_state *st)
+{
+    if (r->bad)
+        return;
+    qsort(st->scenes, st->n_scenes, sizeof *st->scenes, by_scene_id);
+    for (size_t i = 1; i < st->n_scenes; i++)
+        if (strcmp(st->scenes[i - 1].scene_id, st->scenes[i].scene_id) == 0)
+            r->bad = 1;
 }
 
 static void read_parcels(reader *r, detect_state *st)
@@ -697,6 +840,44 @@ static void read_parcels(reader *r, detect_state *st)
             r->bad = 1;
 }
 
+static void read_section_parts(reader *r, detect_state *st, part_batch *b)
+{
+    size_t n_ids = get_count(r, 4);
+    for (size_t i = 0; i < n_ids && !r->bad; i++) {
+        char *id = get_str(r);
+        uint32_t parcel;
+        size_t before = st->n_parcels;
+        if (!id || intern(st, id, &parcel) != MC_OK || parcel != before)
+            r->bad = 1; /* an id the state had */
+        free(id);
+    }
+    size_t n = get_count(r, sizeof(new_part));
+    if (r->bad || reserve_parts(b, b->n + n) != MC_OK) {
+        r->bad = 1;
+        return;
+    }
+    size_t first = b->n, wide_base = st->n_wide;
+    get(r, b->parts + first, n * sizeof *b->parts);
+    b->n += n;
+    size_t n_wide = get_count(r, sizeof *st->wide);
+    for (size_t i = 0; i < n_wide && !r->bad; i++) {
+        wide_obs w;
+        get(r, &w, sizeof w);
+        store_raw_part v = {0, w.n_total, w.n_valid, w.n_moist, w.sum_q, w.sum_m};
+        state_obs o;
+        if (!r->bad && (obs_set(st, &v, "(state)", &o) != MC_OK || o.n_total != WIDE))
+            r->bad = 1; /* a wide entry that would fit 16 bytes was not written by us */
+    }
+    for (size_t i = first; i < b->n && !r->bad; i++) {
+        new_part *np = &b->parts[i];
+        if (np->parcel >= st->n_parcels ||
+            (np->obs.n_total == WIDE && (np->obs.sum_q < 0 || (size_t)np->obs.sum_q >= n_wide)))
+            r->bad = 1;
+        else if (np->obs.n_total == WIDE)
+            np->obs.sum_q += (int32_t)wide_base;
+    }
+}
+
 static void read_results(reader *r, detect_state *st)
 {
     st->stored_by.run_id = get_i64(r);
@@ -718,6 +899,89 @@ static void read_results(reader *r, detect_state *st)
     }
 }
 
+static void forget_results(detect_state *st);
+
+/* The block at buf[at]: its header checked, *payload and *len set; "" or why not. */
+static void check_block(const unsigned char *buf, uint64_t size, uint64_t at, const char *magic,
+                        const unsigned char **payload, uint64_t *len, char *why, size_t why_size)
+{
+    header h;
+    if (size - at < sizeof h) {
+        snprintf(why, why_size, "cut short at byte %llu", (unsigned long long)at);
+        return;
+    }
+    memcpy(&h, buf + at, sizeof h);
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (memcmp(h.magic, magic, sizeof h.magic) != 0)
+        snprintf(why, why_size, "not a detect state file at byte %llu", (unsigned long long)at);
+    else if (h.version != STATE_VERSION || h.order != byte_order_mark)
+        snprintf(why, why_size, "version %u, this mowcheck writes %d", h.version, STATE_VERSION);
+    else if (h.payload_len > size - at - sizeof h)
+        snprintf(why, why_size, "cut short (a block at byte %llu wants %llu bytes)",
+                 (unsigned long long)at, (unsigned long long)h.payload_len);
+    else if (!EVP_Digest(buf + at + sizeof h, h.payload_len, digest, &n, EVP_sha256(), NULL) ||
+             memcmp(digest, h.sha256, sizeof h.sha256) != 0)
+        snprintf(why, why_size, "checksum mismatch at byte %llu (damaged)",
+                 (unsigned long long)at);
+    *payload = buf + at + sizeof h;
+    *len = h.payload_len;
+}
+
+/* The sections after the base: scenes and parcels added, parts merged, and the
+ * results of the last one. */
+static void read_sections(const unsigned char *buf, uint64_t size, detect_state *st, char *why,
+                          size_t why_size)
+{
+    part_batch b = {st, NULL, 0, 0};
+    const unsigned char *results = NULL;
+    uint64_t results_len = 0, at = st->base_bytes;
+    reader r = {buf, buf, 0};
+    while (at < size && !why[0] && !r.bad) {
+        const unsigned char *payload = NULL;
+        uint64_t len = 0;
+        check_block(buf, size, at, section_magic, &payload, &len, why, why_size);
+        if (why[0])
+            break;
+        r = (reader){payload, payload + len, 0};
+        read_scenes(&r, st);
+        read_section_parts(&r, st, &b);
+        results_len = (uint64_t)get_i64(&r);
+        results = r.p;
+        if (results_len != (uint64_t)(r.end - r.p))
+            r.bad = 1;
+        at += sizeof(header) + len;
+        st->n_sections++;
+    }
+    if (!why[0] && results) {
+        forget_results(st);
+        reader rr = {results, results + results_len, 0};
+        read_results(&rr, st);
+        r.bad |= rr.bad || rr.p != rr.end;
+    }
+    sort_scenes(&r, st);
+    if (!why[0] && r.bad)
+        snprintf(why, why_size, "a section's contents do not parse");
+    if (!why[0] && b.n && merge_parts(st, &b) != MC_OK)
+        snprintf(why, why_size, "%s", mc_error_message());
+    free(b.parts);
+}
+
+static void read_base(const unsigned char *payload, uint64_t len, detect_state *st, char *why,
+                      size_t why_size)
+{
+    reader r = {payload, payload + len, 0};
+    st->db_key = get_str(&r);
+    st->season = (int32_t)get_u32(&r);
+    st->set_hash = get_str(&r);
+    read_scenes(&r, st);
+    sort_scenes(&r, st);
+    read_parcels(&r, st);
+    read_results(&r, st);
+    if (r.bad || r.p != r.end)
+        snprintf(why, why_size, "its contents do not parse");
+}
+
 /* Reads the file into st; *why: what is wrong with it ("" where nothing is; a
  * missing file is not wrong, *missing = 1). */
 static int read_state_file(const char *path, detect_state *st, int *missing, char *why,
@@ -733,38 +997,29 @@ static int read_state_file(const char *path, detect_state *st, int *missing, cha
             snprintf(why, size, "cannot open: %s", strerror(errno));
         return MC_OK;
     }
-    header h;
     struct stat sb;
     unsigned char *buf = NULL;
-    if (fstat(fileno(f), &sb) != 0 || fread(&h, sizeof h, 1, f) != 1 ||
-        memcmp(h.magic, state_magic, sizeof h.magic) != 0)
+    uint64_t bytes = 0;
+    if (fstat(fileno(f), &sb) != 0 || sb.st_size < (off_t)sizeof(header))
         snprintf(why, size, "not a detect state file");
-    else if (h.version != STATE_VERSION || h.order != byte_order_mark)
-        snprintf(why, size, "version %u, this mowcheck writes %d", h.version, STATE_VERSION);
-    else if (h.payload_len != (uint64_t)sb.st_size - sizeof h)
-        snprintf(why, size, "%lld bytes where its header says %llu", (long long)sb.st_size,
-                 (unsigned long long)(h.payload_len + sizeof h));
-    else if (!(buf = malloc(h.payload_len + 1)))
+    else if (!(buf = malloc((size_t)sb.st_size)))
         snprintf(why, size, "out of memory");
-    else if (fread(buf, 1, h.payload_len, f) != h.payload_len)
+    else if (fread(buf, 1, (size_t)sb.st_size, f) != (size_t)sb.st_size)
         snprintf(why, size, "read error");
+    else
+        bytes = (uint64_t)sb.st_size;
     fclose(f);
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    if (!why[0] && (!EVP_Digest(buf, h.payload_len, digest, &n, EVP_sha256(), NULL) ||
-                    memcmp(digest, h.sha256, sizeof h.sha256) != 0))
-        snprintf(why, size, "checksum mismatch (damaged)");
+    const unsigned char *payload = NULL;
+    uint64_t len = 0;
+    if (!why[0])
+        check_block(buf, bytes, 0, state_magic, &payload, &len, why, size);
     if (!why[0]) {
-        reader r = {buf, buf + h.payload_len, 0};
-        st->db_key = get_str(&r);
-        st->season = (int32_t)get_u32(&r);
-        st->set_hash = get_str(&r);
-        read_scenes(&r, st);
-        read_parcels(&r, st);
-        read_results(&r, st);
-        if (r.bad || r.p != r.end)
-            snprintf(why, size, "its contents do not parse");
+        st->base_bytes = sizeof(header) + len;
+        st->file_bytes = bytes;
+        read_base(payload, len, st, why, size);
     }
+    if (!why[0])
+        read_sections(buf, bytes, st, why, size);
     free(buf);
     return MC_OK;
 }
@@ -782,7 +1037,11 @@ void detect_state_free(detect_state *st)
 {
     if (!st)
         return;
+    if (st->lock_fd >= 0)
+        close(st->lock_fd); /* and with it the lock */
     clear_series(st);
+    free_scenes(st->new_scenes, st->n_new_scenes);
+    free(st->new_parts);
     for (size_t i = 0; i < st->n_digests; i++)
         free(st->digests[i].parcel_id);
     free(st->digests);
@@ -802,6 +1061,24 @@ static void forget_results(detect_state *st)
     st->stored_by = (store_detect_run_mark){0, 0};
 }
 
+/* One detect at a time per state file (<path>.lock, held until detect_state_free):
+ * a night's section is appended to the file another night read. -1: no lock. */
+static int lock_state(const char *path)
+{
+    if (!path[0])
+        return -1;
+    char lock_path[4200];
+    snprintf(lock_path, sizeof lock_path, "%s.lock", path);
+    int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || flock(fd, LOCK_EX) != 0) {
+        log_warn("detect: cannot lock %s: %s", lock_path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 /* The state as read from path, or an empty one (with the reason logged). */
 static detect_state *open_state(const char *path, const char *db_key, int season,
                                 const char *set_hash, int *usable)
@@ -809,6 +1086,7 @@ static detect_state *open_state(const char *path, const char *db_key, int season
     detect_state *st = calloc(1, sizeof *st);
     if (!st)
         return NULL;
+    st->lock_fd = lock_state(path);
     char why[256] = "";
     int missing = 1;
     if (path[0])
@@ -829,6 +1107,7 @@ static detect_state *open_state(const char *path, const char *db_key, int season
         clear_series(st);
         forget_results(st);
     }
+    st->from_file = *usable;
     if (set_text(&st->db_key, db_key) != MC_OK || set_text(&st->set_hash, set_hash) != MC_OK) {
         detect_state_free(st);
         return NULL;
@@ -837,16 +1116,35 @@ static detect_state *open_state(const char *path, const char *db_key, int season
     return st;
 }
 
+/* The parts of the fresh scenes (all of the snapshot's where all) join the state;
+ * tonight's scenes, new parcels and parts are kept for the file's next section. */
 static int fetch_parts(store *s, detect_state *st, const store_series_snapshot *snap,
                        int season, const store_series_scene *const *fresh, size_t n_fresh,
                        int all)
 {
     part_batch b = {st, NULL, 0, 0};
+    st->first_new_parcel = st->n_parcels;
     int rc = all ? store_series_all_parts(s, season, take_part, &b)
                  : store_series_parts(s, fresh, n_fresh, take_part, &b);
     if (rc == MC_OK)
         rc = merge_parts(st, &b);
-    free(b.parts);
+    if (all) { /* the state is written whole: no section */
+        free(b.parts);
+        b = (part_batch){st, NULL, 0, 0};
+    }
+    st->new_parts = b.parts;
+    st->n_new_parts = b.n;
+    st->new_scenes = calloc(n_fresh + 1, sizeof *st->new_scenes);
+    if (rc == MC_OK && !st->new_scenes)
+        rc = mc_fail("detect state: out of memory");
+    for (size_t i = 0; i < n_fresh && rc == MC_OK; i++) {
+        st->new_scenes[i] = *fresh[i];
+        st->new_scenes[i].scene_id = strdup(fresh[i]->scene_id);
+        st->new_scenes[i].tile_id = strdup(fresh[i]->tile_id);
+        st->n_new_scenes++;
+        if (!st->new_scenes[i].scene_id || !st->new_scenes[i].tile_id)
+            rc = mc_fail("detect state: out of memory");
+    }
     if (rc == MC_OK)
         rc = copy_scenes(st, snap);
     return rc;
@@ -876,7 +1174,7 @@ int detect_state_load(store *s, const char *path, const char *db_key, int season
     if (rc == MC_OK && usable && stale[0]) {
         log_info("detect: %s; rebuilding the state %s from the database", stale, path);
         clear_series(st);
-        usable = 0;
+        usable = st->from_file = 0;
     }
     *rebuilt = !usable;
     *fetched_scenes = usable ? n_fresh : snap.n_scenes;

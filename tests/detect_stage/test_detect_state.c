@@ -7,6 +7,7 @@
  * rebuilt. */
 #include <fcntl.h>
 #include <math.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../store/store_test.h"
@@ -244,12 +245,22 @@ int main(void)
     CHECK_INT(sum.n_scenes_read, 0);
     CHECK_INT(sum.n_stored, 0);
 
-    /* a night with one new tile-date: its scene only, the parcels it changed only */
+    /* a night with one new tile-date: its scene only, the parcels it changed only; the
+     * night is appended to the state file, not written whole */
+    struct stat before_night, after_night;
+    REQUIRE(stat(state_path, &before_night) == 0);
     store_date(s, ingest_run, "35VMF", 16);
     run_detect(s, &set, &sum);
     CHECK_INT(sum.state_rebuilt, 0);
     CHECK_INT(sum.n_scenes_read, 1);
     CHECK(sum.n_stored > 0 && sum.n_stored <= N_PARCELS / 4);
+    REQUIRE(stat(state_path, &after_night) == 0);
+    CHECK_INT(after_night.st_ino, before_night.st_ino);
+    CHECK(after_night.st_size > before_night.st_size);
+    run_detect(s, &set, &sum); /* read back with its section: nothing new */
+    CHECK_INT(sum.state_rebuilt, 0);
+    CHECK_INT(sum.n_scenes_read, 0);
+    CHECK_INT(sum.n_stored, 0);
     store_date(s, ingest_run, "35VLF", 17);
     check_same_as_scratch(s, &set, state_path);
 
@@ -279,6 +290,16 @@ int main(void)
     const char *logged = detect_logged(s, &set, &sum);
     CHECK_INT(sum.state_rebuilt, 1);
     CHECK_MSG(strstr(logged, state_path) && strstr(logged, "checksum"), "logged: %s", logged);
+    check_same_as_scratch(s, &set, state_path);
+
+    /* a night's section cut short (a crash while appending): named and rebuilt */
+    store_date(s, ingest_run, "35VMF", 18);
+    run_detect(s, &set, &sum);
+    REQUIRE(stat(state_path, &after_night) == 0);
+    REQUIRE(truncate(state_path, after_night.st_size - 7) == 0);
+    logged = detect_logged(s, &set, &sum);
+    CHECK_INT(sum.state_rebuilt, 1);
+    CHECK_MSG(strstr(logged, state_path) && strstr(logged, "cut short"), "logged: %s", logged);
     check_same_as_scratch(s, &set, state_path);
 
     /* another detect run in between (another state directory, another model):
