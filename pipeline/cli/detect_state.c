@@ -1384,10 +1384,12 @@ int detect_state_path(const char *state_dir, const char *db_key, int season, cha
         return mc_fail("detect state: SHA-256 failed");
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/detect", state_dir);
-    if (mkdir(state_dir, 0700) != 0 && errno != EEXIST)
+    if ((mkdir(state_dir, 0700) != 0 && errno != EEXIST) ||
+        (mkdir(dir, 0700) != 0 && errno != EEXIST)) {
+        log_warn("detect: cannot make %s (%s): no state between nights, the whole season is "
+                 "read from the database", dir, strerror(errno));
         return MC_OK;
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return MC_OK;
+    }
     char season_text[16];
     if (season)
         snprintf(season_text, sizeof season_text, "%d", season);
