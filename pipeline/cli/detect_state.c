@@ -9,6 +9,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -998,14 +999,13 @@ static int read_state_file(const char *path, detect_state *st, int *missing, cha
         return MC_OK;
     }
     struct stat sb;
-    unsigned char *buf = NULL;
+    unsigned char *buf = MAP_FAILED; /* mapped: read once, by the checksum, not copied */
     uint64_t bytes = 0;
     if (fstat(fileno(f), &sb) != 0 || sb.st_size < (off_t)sizeof(header))
         snprintf(why, size, "not a detect state file");
-    else if (!(buf = malloc((size_t)sb.st_size)))
-        snprintf(why, size, "out of memory");
-    else if (fread(buf, 1, (size_t)sb.st_size, f) != (size_t)sb.st_size)
-        snprintf(why, size, "read error");
+    else if ((buf = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fileno(f), 0)) ==
+             MAP_FAILED)
+        snprintf(why, size, "cannot read: %s", strerror(errno));
     else
         bytes = (uint64_t)sb.st_size;
     fclose(f);
@@ -1020,7 +1020,8 @@ static int read_state_file(const char *path, detect_state *st, int *missing, cha
     }
     if (!why[0])
         read_sections(buf, bytes, st, why, size);
-    free(buf);
+    if (buf != MAP_FAILED)
+        munmap(buf, (size_t)sb.st_size);
     return MC_OK;
 }
 
