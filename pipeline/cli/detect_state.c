@@ -1,4 +1,4 @@
-#include "detect_state_internal.h"
+#include "detect_state.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "dates.h"
+#include "detect_state_internal.h"
 #include "error.h"
 #include "log.h"
 

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "detect_state.h"
 #include "detect_state_internal.h"
 #include "error.h"
 #include "log.h"

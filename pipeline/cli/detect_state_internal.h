@@ -3,9 +3,12 @@
 #ifndef MOWCHECK_DETECT_STATE_INTERNAL_H
 #define MOWCHECK_DETECT_STATE_INTERNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-#include "detect_state.h"
+#include "store.h"
+
+typedef struct detect_state detect_state; /* as in detect_state.h */
 
 enum { STATE_VERSION = 1, DIGEST_BYTES = 16 };
 
