@@ -271,14 +271,11 @@ static int64_t *sizes_of(detect_state *st, const store_series_snapshot *snap)
     for (size_t p = 0; p < st->n_parcels; p++)
         size[p] = -1;
     for (size_t i = 0; i < snap->n_sizes; i++) {
-        uint32_t p;
-        size_t before = st->n_parcels;
+        uint32_t p; /* a parcel without dates yet is added: it has no series */
         if (dstate_intern(st, snap->sizes[i].parcel_id, &p) != MC_OK) {
             free(size);
             return NULL;
         }
-        if (st->n_parcels > before)
-            size[p] = -1;
         size[p] = snap->sizes[i].n_pixels;
     }
     return size;
