@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dates.h"
 #include "error.h"
 #include "store.h"
 #include "store_conn.h"
@@ -425,35 +426,78 @@ static int take_part(void *arg, const field *f, int n)
     return sink->fn(sink->arg, id, &p);
 }
 
-/* One SELECT per scene, naming its id, tile and date as literals: each prunes the
- * partitions (season, then tile) down to one leaf, where the BRIN index on the date
- * finds the scene's blocks. (A list of (id, tile, date) rows in one IN () made the
- * planner scan the whole leaf once it held more than one of the scenes.) */
+/* Appends text to the growing sql; MC_ERR when out of memory. */
+static int sql_add(char **sql, size_t *len, size_t *cap, const char *text)
+{
+    size_t n = strlen(text);
+    if (*len + n + 1 > *cap) {
+        size_t grown_cap = (*cap + n + 1) * 2;
+        char *grown = realloc(*sql, grown_cap);
+        if (!grown)
+            return MC_ERR;
+        *sql = grown;
+        *cap = grown_cap;
+    }
+    memcpy(*sql + *len, text, n + 1);
+    *len += n;
+    return MC_OK;
+}
+
+static int same_leaf(const store_series_scene *a, const store_series_scene *b)
+{
+    char da[11], db[11];
+    date_format(a->day, da);
+    date_format(b->day, db);
+    return strcmp(a->tile_id, b->tile_id) == 0 && strncmp(da, db, 4) == 0;
+}
+
+/* One SELECT per partition leaf (tile and season), naming its tile, the scenes'
+ * dates and ids as literals: the tile and dates prune the partitions to the leaf,
+ * and the dates find the scenes' blocks through the BRIN index, one pass over the
+ * leaf's matching (and not yet summarised) blocks for all of its scenes. */
 static char *scenes_sql(store *s, const char *select, const store_series_scene *const *scenes,
                         size_t n)
 {
-    size_t cap = 64 + n * (strlen(select) + 256), len = 0;
-    char *sql = malloc(cap);
-    if (!sql)
-        return NULL;
-    len += (size_t)snprintf(sql, cap, "COPY (");
-    for (size_t i = 0; i < n; i++) {
-        char *id = PQescapeLiteral(s->conn, scenes[i]->scene_id, strlen(scenes[i]->scene_id));
+    size_t len = 0, cap = 0;
+    char *sql = NULL;
+    unsigned char *done = calloc(n + 1, 1);
+    int ok = done && sql_add(&sql, &len, &cap, "COPY (") == MC_OK;
+    for (size_t i = 0; i < n && ok; i++) {
+        if (done[i])
+            continue;
         char *tile = PQescapeLiteral(s->conn, scenes[i]->tile_id, strlen(scenes[i]->tile_id));
-        if (!id || !tile || len + strlen(select) + strlen(id) + strlen(tile) + 128 >= cap) {
-            PQfreemem(id);
-            PQfreemem(tile);
-            free(sql);
-            return NULL;
-        }
-        len += (size_t)snprintf(sql + len, cap - len,
-                                "%s%s WHERE p.scene_id = %s AND p.tile_id = %s"
-                                " AND p.acquired_on = date '1970-01-01' + %d",
-                                i ? " UNION ALL " : "", select, id, tile, (int)scenes[i]->day);
-        PQfreemem(id);
+        ok = tile && sql_add(&sql, &len, &cap, len > 6 ? " UNION ALL " : "") == MC_OK &&
+             sql_add(&sql, &len, &cap, select) == MC_OK &&
+             sql_add(&sql, &len, &cap, " WHERE p.tile_id = ") == MC_OK &&
+             sql_add(&sql, &len, &cap, tile) == MC_OK &&
+             sql_add(&sql, &len, &cap, " AND p.acquired_on IN (") == MC_OK;
         PQfreemem(tile);
+        for (size_t j = i, k = 0; j < n && ok; j++) /* the dates */
+            if (!done[j] && same_leaf(scenes[i], scenes[j])) {
+                char date[32];
+                snprintf(date, sizeof date, "%sdate '", k++ ? ", " : "");
+                date_format(scenes[j]->day, date + strlen(date));
+                ok = sql_add(&sql, &len, &cap, date) == MC_OK &&
+                     sql_add(&sql, &len, &cap, "'") == MC_OK;
+            }
+        ok = ok && sql_add(&sql, &len, &cap, ") AND p.scene_id IN (") == MC_OK;
+        for (size_t j = i, k = 0; j < n && ok; j++) /* the ids */
+            if (!done[j] && same_leaf(scenes[i], scenes[j])) {
+                char *id = PQescapeLiteral(s->conn, scenes[j]->scene_id,
+                                           strlen(scenes[j]->scene_id));
+                ok = id && sql_add(&sql, &len, &cap, k++ ? ", " : "") == MC_OK &&
+                     sql_add(&sql, &len, &cap, id) == MC_OK;
+                PQfreemem(id);
+                done[j] = 1;
+            }
+        ok = ok && sql_add(&sql, &len, &cap, ")") == MC_OK;
     }
-    snprintf(sql + len, cap - len, ") TO STDOUT (FORMAT binary)");
+    ok = ok && sql_add(&sql, &len, &cap, ") TO STDOUT (FORMAT binary)") == MC_OK;
+    free(done);
+    if (!ok) {
+        free(sql);
+        return NULL;
+    }
     return sql;
 }
 

@@ -292,6 +292,16 @@ int main(void)
     CHECK_MSG(strstr(logged, state_path) && strstr(logged, "checksum"), "logged: %s", logged);
     check_same_as_scratch(s, &set, state_path);
 
+    /* a night of three scenes, two of them in one tile's leaf */
+    store_date(s, ingest_run, "35VLF", 19);
+    store_date(s, ingest_run, "35VLF", 20);
+    store_date(s, ingest_run, "35VMF", 20);
+    run_detect(s, &set, &sum);
+    CHECK_INT(sum.state_rebuilt, 0);
+    CHECK_INT(sum.n_scenes_read, 3);
+    check_same_as_scratch(s, &set, state_path);
+    check_series_equal(s, series_state, 0.5, 5);
+
     /* a night's section cut short (a crash while appending): named and rebuilt */
     store_date(s, ingest_run, "35VMF", 18);
     run_detect(s, &set, &sum);
