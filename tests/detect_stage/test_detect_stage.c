@@ -104,6 +104,9 @@ int main(void)
 
     mc_settings set;
     REQUIRE(settings_load(&set, NULL) == MC_OK);
+    char state_dir[] = "/tmp/detect-stage-test-XXXXXX"; /* the detect state's, not $HOME's */
+    REQUIRE(mkdtemp(state_dir) != NULL);
+    REQUIRE(settings_set(&set, "state_dir", state_dir) == MC_OK);
     detect_stage_summary sum;
     int rc = detect_stage_run(s, &set, 2026, NULL, NULL, &sum);
     if (rc != MC_OK)
@@ -134,5 +137,8 @@ int main(void)
 
     settings_free(&set);
     store_close(s);
+    char rm[200];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", state_dir);
+    CHECK(system(rm) == 0);
     return test_summary();
 }
