@@ -406,6 +406,7 @@ static void read_results(reader *r, detect_state *st)
 {
     st->stored_by.run_id = get_i64(r);
     st->stored_by.started_us = get_i64(r);
+    free(st->model_version);
     st->model_version = get_str(r);
     size_t n = get_count(r, 4 + 4 + 2 * DIGEST_BYTES);
     st->digests = calloc(n + 1, sizeof *st->digests);
