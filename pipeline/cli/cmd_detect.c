@@ -99,9 +99,11 @@ static int detect_stored(const mc_settings *set, const char *events_out, const c
         return EXIT_FAILURE_RUN;
     }
     log_info("detect: %zu parcels, %zu parcel-seasons, %zu events (model %s, %.1f s); "
-             "evidence suffices for %zu mowed and %zu not-mowed calls, %zu need a person",
+             "evidence suffices for %zu mowed and %zu not-mowed calls, %zu need a person; "
+             "%zu scenes read from the database%s, %zu parcel-seasons changed and stored",
              sum.n_parcels, sum.n_seasons, sum.n_events, sum.model_version, sum.seconds,
-             sum.n_call_mowed, sum.n_call_not_mowed, sum.n_insufficient);
+             sum.n_call_mowed, sum.n_call_not_mowed, sum.n_insufficient, sum.n_scenes_read,
+             sum.state_rebuilt ? " (state rebuilt)" : "", sum.n_stored);
     return EXIT_OK;
 }
 

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "detect.h"
+#include "detect_state.h"
 #include "error.h"
 #include "log.h"
 #include "progress.h"
@@ -34,18 +35,33 @@ int detect_model_version(const char *path, const void *model, char *buf, size_t 
     return MC_OK;
 }
 
-/* The stored series as CSV in memory (the observed test of the settings applied). */
-static int load_stored_series(store *s, const mc_settings *settings, int season, char **csv,
-                              size_t *csv_len)
+/* The state file of this database and season filter ("" where the state directory
+ * cannot be used: every night then reads the whole season). */
+static int state_file(const mc_settings *settings, int season, char *path, size_t size)
 {
-    FILE *mem = open_memstream(csv, csv_len);
-    if (!mem)
-        return mc_fail("detect: cannot open a memory stream: %s", strerror(errno));
+    char dir[4096];
+    path[0] = '\0';
+    if (settings_state_dir(settings, dir, sizeof dir) != MC_OK) {
+        log_warn("detect: no state directory (%s); reading the whole season", mc_error_message());
+        mc_error_clear();
+        return MC_OK;
+    }
+    const char *db_key = settings->db[0] ? settings->db : "private cluster";
+    return detect_state_path(dir, db_key, season, path, size);
+}
+
+/* The stored series, through the state (the season's sums kept between nights). */
+static int load_series(store *s, const mc_settings *settings, int season, const char *path,
+                       detect_state **state, series_set *set, detect_stage_summary *out)
+{
     store_series_filter filter = {settings->min_valid_pixels, settings->min_valid_share, season};
-    int rc = store_export_series(s, &filter, mem);
-    if (fclose(mem) != 0 && rc == MC_OK)
-        rc = mc_fail("detect: memory stream: %s", strerror(errno));
-    return rc;
+    const char *db_key = settings->db[0] ? settings->db : "private cluster";
+    int rebuilt = 0;
+    if (detect_state_load(s, path, db_key, season, &filter, state, set, &out->n_scenes_read,
+                          &rebuilt) != MC_OK)
+        return mc_fail_wrap("reading the stored observations");
+    out->state_rebuilt = rebuilt;
+    return MC_OK;
 }
 
 typedef int (*result_writer)(FILE *, const detect_result *);
@@ -78,31 +94,11 @@ int detect_stage_detect(const series_set *set, const detect_model *m, detect_res
     return rc;
 }
 
-static int store_result(store *s, int64_t run_id, const char *version, const detect_result *r)
+static double seconds_since(const struct timespec *t0)
 {
-    store_detected_season *seasons = calloc(r->n_summaries + 1, sizeof *seasons);
-    store_detected_event *events = calloc(r->n_events + 1, sizeof *events);
-    if (!seasons || !events) {
-        free(seasons);
-        free(events);
-        return mc_fail("detect: out of memory");
-    }
-    for (size_t i = 0; i < r->n_summaries; i++) {
-        const detect_summary *d = &r->summaries[i];
-        seasons[i] = (store_detected_season){d->parcel_id, d->season, d->n_clear_obs,
-                                             d->sufficient, d->mowed_probability,
-                                             detect_reason_text(d->reason)};
-    }
-    for (size_t i = 0; i < r->n_events; i++) {
-        const detect_event *e = &r->events[i];
-        events[i] = (store_detected_event){e->parcel_id, e->season, e->day_start,
-                                           e->day_end, e->day, e->confidence};
-    }
-    int rc = store_detection_replace(s, run_id, version, seasons, r->n_summaries, events,
-                                     r->n_events);
-    free(seasons);
-    free(events);
-    return rc;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
 static void count_calls(const detect_result *r, detect_stage_summary *out)
@@ -132,25 +128,32 @@ int detect_stage_run(store *s, const mc_settings *settings, int season, const ch
     int64_t run_id;
     if (store_run_begin(s, "detect", &run_id) != MC_OK)
         return MC_ERR;
-    char *csv = NULL;
-    size_t csv_len = 0;
+    char state_path[4200];
+    detect_state *state = NULL;
     series_set set = {0};
     detect_result r = {0};
-    int rc = load_stored_series(s, settings, season, &csv, &csv_len);
-    if (rc == MC_OK) {
-        FILE *in = fmemopen(csv, csv_len ? csv_len : 1, "r");
-        if (!in)
-            rc = mc_fail("detect: cannot read the stored series back: %s", strerror(errno));
-        else {
-            rc = series_read(in, "stored observations", &set);
-            fclose(in);
-        }
-        if (rc == MC_OK && detect_stage_detect(&set, &m, &r) != MC_OK)
-            rc = mc_fail_wrap("detecting on the stored observations");
-    }
-    free(csv);
+    double t_load = 0, t_detect = 0, t_store = 0, t_save = 0;
+    int rc = state_file(settings, season, state_path, sizeof state_path);
     if (rc == MC_OK)
-        rc = store_result(s, run_id, out->model_version, &r);
+        rc = load_series(s, settings, season, state_path, &state, &set, out);
+    t_load = seconds_since(&t0);
+    if (rc == MC_OK && detect_stage_detect(&set, &m, &r) != MC_OK)
+        rc = mc_fail_wrap("detecting on the stored observations");
+    t_detect = seconds_since(&t0);
+    if (rc == MC_OK)
+        rc = detect_state_store_results(s, state, run_id, out->model_version, &r,
+                                        &out->n_stored);
+    t_store = seconds_since(&t0);
+    if (rc == MC_OK && detect_state_save(state, state_path) != MC_OK) {
+        /* the results are committed; the next night rebuilds what is missing */
+        log_warn("detect: %s", mc_error_message());
+    }
+    t_save = seconds_since(&t0);
+    log_debug("detect: series %.2f s (%zu scenes read%s), detection %.2f s, storing %zu "
+              "parcel-seasons %.2f s, state file %.2f s", t_load, out->n_scenes_read,
+              out->state_rebuilt ? ", state rebuilt" : "", t_detect - t_load, out->n_stored,
+              t_store - t_detect, t_save - t_store);
+    detect_state_free(state);
     if (rc == MC_OK)
         rc = detect_stage_write_csv(events_out, &r, detect_write_events);
     if (rc == MC_OK)
@@ -167,8 +170,10 @@ int detect_stage_run(store *s, const mc_settings *settings, int season, const ch
 
     char summary_json[512];
     snprintf(summary_json, sizeof summary_json,
-             "{\"parcels\": %zu, \"parcel_seasons\": %zu, \"events\": %zu, \"model\": \"%s\"}",
-             out->n_parcels, out->n_seasons, out->n_events, out->model_version);
+             "{\"parcels\": %zu, \"parcel_seasons\": %zu, \"events\": %zu, \"model\": \"%s\","
+             " \"scenes_read\": %zu, \"state_rebuilt\": %s, \"parcel_seasons_stored\": %zu}",
+             out->n_parcels, out->n_seasons, out->n_events, out->model_version,
+             out->n_scenes_read, out->state_rebuilt ? "true" : "false", out->n_stored);
     if (rc != MC_OK) {
         char message[2048];
         snprintf(message, sizeof message, "%s", mc_error_message());

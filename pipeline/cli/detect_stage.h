@@ -1,7 +1,8 @@
-/* The detect stage on stored observations: the series the store holds (the same
- * CSV `mowcheck export series` writes, read back through an in-memory stream, so
- * there is one reader), the detector over every parcel-season, and its events and
- * summaries written back in one transaction. */
+/* The detect stage on stored observations: the series the store holds (the values
+ * `mowcheck export series` writes, built from the detect state, detect_state.h, which
+ * reads only the parts of scenes committed since the last night), the detector over
+ * every parcel-season, and the events and summaries of the parcel-seasons whose
+ * results changed written back in one transaction. */
 #ifndef MOWCHECK_DETECT_STAGE_H
 #define MOWCHECK_DETECT_STAGE_H
 
@@ -15,6 +16,9 @@
 typedef struct detect_stage_summary {
     size_t n_parcels, n_seasons, n_events;
     size_t n_call_mowed, n_call_not_mowed, n_insufficient;
+    size_t n_scenes_read;  /* scenes whose observation parts were read from the database */
+    int state_rebuilt;     /* 1: the detect state was built anew (detect_state.h) */
+    size_t n_stored;       /* parcel-seasons whose stored rows were written (changed) */
     char model_version[96]; /* "<model file name>@<first 12 hex of its SHA-256>" */
     double seconds;
 } detect_stage_summary;

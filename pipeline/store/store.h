@@ -129,6 +129,76 @@ typedef struct store_series_filter {
  * ndmi also where fewer than half of the valid pixels had B11 (SWIR) data. */
 int store_export_series(store *s, const store_series_filter *filter, FILE *out);
 
+/* ---- the season's observations as stored sums, for the detect stage's own state
+ * (store_series.c). A snapshot is one read-only REPEATABLE READ transaction:
+ * everything read between store_series_begin and store_series_end sees the same
+ * committed scenes. ---- */
+enum { STORE_PARCEL_ID_MAX = 256 }; /* bytes of a parcel id, its NUL included */
+
+typedef struct store_series_scene {
+    char *scene_id, *tile_id;
+    int32_t day;            /* acquired on, days since 1970-01-01 */
+    int64_t ingested_us;    /* when its parts were written (re-measuring renews it) */
+    int64_t run_id;         /* the run that wrote them (0: none) */
+    int has_swir;
+} store_series_scene;
+
+typedef struct store_parcel_size {
+    char *parcel_id;
+    int64_t n_pixels;       /* over all tiles of the current set: the observations' n_total */
+} store_parcel_size;
+
+typedef struct store_series_snapshot {
+    char *set_hash;                 /* the current parcel set; "" where none is */
+    store_series_scene *scenes;     /* the season's scenes of that set, by scene_id (bytes) */
+    size_t n_scenes;
+    store_parcel_size *sizes;       /* the set's parcels that some tile holds, any order */
+    size_t n_sizes;
+} store_series_snapshot;
+
+/* One parcel's part of one scene, or the sum of a parcel's parts on one date. */
+typedef struct store_raw_part {
+    int32_t day;
+    int64_t n_total, n_valid, n_moist, sum_q, sum_m; /* NDMI sums 0 where the scene had no B11 */
+} store_raw_part;
+
+/* season 0: all. Where no parcel set is current, scenes of several sets are refused
+ * (the series would hold a parcel's date twice). */
+int store_series_begin(store *s, int season, store_series_snapshot *snap);
+/* Ends the snapshot's transaction and frees it. */
+void store_series_end(store *s, store_series_snapshot *snap);
+typedef int (*store_part_fn)(void *arg, const char *parcel_id, const store_raw_part *part);
+/* Inside a snapshot: the parts of these scenes (binary COPY), in no order. */
+int store_series_parts(store *s, const store_series_scene *const *scenes, size_t n,
+                       store_part_fn fn, void *arg);
+/* Inside a snapshot: the parts of every scene of the snapshot's season. */
+int store_series_all_parts(store *s, int season, store_part_fn fn, void *arg);
+
+/* The observation rule of store_export_series, in C: the same decisions and the same
+ * rounded values the series reader would take from the CSV. */
+typedef struct store_series_rule {
+    int64_t min_valid_pixels;
+    uint64_t share_mantissa; /* min_valid_share = mantissa / 10^exp10, its decimal text */
+    int share_exp10;
+} store_series_rule;
+
+int store_series_rule_make(const store_series_filter *filter, store_series_rule *rule);
+/* One date of a parcel (its parts summed; n_total as the view takes it): ndvi and ndmi,
+ * NAN where the CSV's field would be empty. MC_ERR (no message) for counts out of range. */
+int store_series_apply(const store_series_rule *rule, int64_t n_total, const store_raw_part *sums,
+                       float *ndvi, float *ndmi);
+
+/* A run as the detect state remembers it: its id and when it started (an id alone
+ * could be another database's, or one made again). */
+typedef struct store_detect_run_mark {
+    int64_t run_id, started_us;
+} store_detect_run_mark;
+/* *unchanged = 1 where the run `last` is in this database and no detect run but
+ * this_run_id started after it (so the rows it stored are still its own); *this_run:
+ * this_run_id's mark. */
+int store_detect_runs_check(store *s, const store_detect_run_mark *last, int64_t this_run_id,
+                            int *unchanged, store_detect_run_mark *this_run);
+
 /* ---- audit log (registry requests; append-only; store_audit.c, schemas/010_audit.sql) ---- */
 /* One row per request ATTEMPT to the registry, committed on its own (autocommit:
  * calling this inside an open transaction is refused, so that a later rollback
@@ -192,14 +262,15 @@ typedef struct store_detected_season {
     int sufficient;
     double mowed_probability;
     const char *reason; /* detect_reason_text */
+    int keep_events;    /* 1: its stored events are still right; events must hold none of it */
 } store_detected_season;
 
-/* One transaction: the events and summaries of the given parcel-seasons replace the
- * rows those parcel-seasons had (a re-run changes nothing; a parcel-season whose
- * events disappeared loses them). */
 /* The model versions (detect_model_version) the stored detections of a season were
  * made with, distinct and sorted. Free with store_strings_free. */
 int store_detection_models(store *s, int season, char ***versions, size_t *n);
+/* One transaction: the events and summaries of the given parcel-seasons replace the
+ * rows those parcel-seasons had (a re-run changes nothing; a parcel-season whose
+ * events disappeared loses them), but for the events of a season with keep_events. */
 int store_detection_replace(store *s, int64_t run_id, const char *model_version,
                             const store_detected_season *seasons, size_t n_seasons,
                             const store_detected_event *events, size_t n_events);

@@ -2,6 +2,7 @@
  * (schemas/015_events.sql), replaced per parcel-season in one transaction. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "error.h"
 #include "dates.h"
@@ -39,7 +40,8 @@ static int load_seasons(store *s, const char *run_id, const char *model_version,
         copy_double(&cp, v[i].mowed_probability, 0);
         store_copy_text(&cp, v[i].reason, 0);
         store_copy_text(&cp, model_version, 0);
-        store_copy_text(&cp, run_id, 1);
+        store_copy_text(&cp, run_id, 0);
+        store_copy_text(&cp, v[i].keep_events ? "t" : "f", 1);
     }
     return store_copy_end(&cp, 0);
 }
@@ -64,17 +66,54 @@ static int load_events(store *s, const char *run_id, const char *model_version,
     return store_copy_end(&cp, 0);
 }
 
-/* Staging tables live for the transaction only; the replace is three set statements. */
+/* Staging tables live for the transaction only; the replace is a few set statements.
+ * A parcel-season already stored is updated in place: deleting and inserting the
+ * same keys costs about twice as much (the new index entries of the primary key meet
+ * the dead ones of the deleted rows; measured on 160,000 of 200,000 parcel-seasons:
+ * 0.9-1.5 s against 0.6 s). */
 static const char staging_sql[] =
-    "CREATE TEMP TABLE detect_seasons_in (LIKE parcel_seasons) ON COMMIT DROP;"
+    "CREATE TEMP TABLE detect_seasons_in (LIKE parcel_seasons, keep_events boolean NOT NULL)"
+    " ON COMMIT DROP;"
     "CREATE TEMP TABLE detect_events_in (LIKE events) ON COMMIT DROP";
-static const char replace_sql[] =
-    "DELETE FROM events e USING detect_seasons_in i"
-    " WHERE e.parcel_id = i.parcel_id AND e.season = i.season;"
-    "DELETE FROM parcel_seasons p USING detect_seasons_in i"
-    " WHERE p.parcel_id = i.parcel_id AND p.season = i.season;"
-    "INSERT INTO parcel_seasons SELECT * FROM detect_seasons_in;"
-    "INSERT INTO events SELECT * FROM detect_events_in";
+static const char update_sql[] =
+    "UPDATE parcel_seasons p SET n_clear_obs = i.n_clear_obs, sufficient = i.sufficient,"
+    " mowed_probability = i.mowed_probability, reason = i.reason,"
+    " model_version = i.model_version, run_id = i.run_id"
+    " FROM detect_seasons_in i WHERE p.parcel_id = i.parcel_id AND p.season = i.season";
+static const char insert_new_sql[] =
+    "INSERT INTO parcel_seasons (parcel_id, season, n_clear_obs, sufficient, mowed_probability,"
+    " reason, model_version, run_id)"
+    " SELECT i.parcel_id, i.season, i.n_clear_obs, i.sufficient, i.mowed_probability, i.reason,"
+    " i.model_version, i.run_id FROM detect_seasons_in i"
+    " ON CONFLICT (parcel_id, season) DO NOTHING"; /* updated already */
+
+/* The staged rows replace the stored ones: the events of the seasons whose events
+ * changed, the summaries updated in place, the new parcel-seasons inserted (where
+ * the update did not reach them all). The insert skips the updated ones through the
+ * primary key: a NOT EXISTS on parcel_seasons would scan the pages the insert itself
+ * adds, once per row (quadratic: minutes for 200,000 new parcel-seasons). */
+static int replace_staged(store *s, size_t n_seasons, size_t n_events)
+{
+    if (store_exec(s, "storing detections",
+                   "ANALYZE detect_seasons_in;"
+                   "DELETE FROM events e USING detect_seasons_in i WHERE e.parcel_id = i.parcel_id"
+                   " AND e.season = i.season AND NOT i.keep_events",
+                   0, NULL) != MC_OK)
+        return MC_ERR;
+    PGresult *r = store_query(s, "storing parcel-season summaries", update_sql, 0, NULL);
+    if (!r)
+        return MC_ERR;
+    size_t updated = (size_t)strtoull(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    if (updated < n_seasons &&
+        store_exec(s, "storing parcel-season summaries", insert_new_sql, 0, NULL) != MC_OK)
+        return MC_ERR;
+    if (n_events && store_exec(s, "storing mowing events",
+                               "INSERT INTO events SELECT * FROM detect_events_in", 0,
+                               NULL) != MC_OK)
+        return MC_ERR;
+    return MC_OK;
+}
 
 int store_detection_replace(store *s, int64_t run_id, const char *model_version,
                             const store_detected_season *seasons, size_t n_seasons,
@@ -96,7 +135,7 @@ int store_detection_replace(store *s, int64_t run_id, const char *model_version,
         store_exec(s, "storing detections", staging_sql, 0, NULL) != MC_OK ||
         load_seasons(s, run_text, model_version, seasons, n_seasons) != MC_OK ||
         load_events(s, run_text, model_version, events, n_events) != MC_OK ||
-        store_exec(s, "storing detections", replace_sql, 0, NULL) != MC_OK) {
+        replace_staged(s, n_seasons, n_events) != MC_OK) {
         store_rollback(s);
         return MC_ERR;
     }

@@ -10,16 +10,7 @@
 #include "error.h"
 #include "store.h"
 #include "store_conn.h"
-
-/* The shortest decimal that reads back as v, so 0.1 stays 0.1 in SQL (numeric). */
-static void format_double(double v, char *buf, size_t size)
-{
-    for (int digits = 1; digits <= 17; digits++) {
-        snprintf(buf, size, "%.*g", digits, v);
-        if (strtod(buf, NULL) == v)
-            return;
-    }
-}
+#include "store_series_rule.h"
 
 /* Numbers are rounded in numeric (exact, half away from zero) to 4 decimals.
  * ndvi and ndvi_std are NULL (empty in the CSV) where the date is not observed; ndmi
@@ -44,7 +35,7 @@ static const char series_sql[] =
 int store_export_series(store *s, const store_series_filter *filter, FILE *out)
 {
     char share[40], sql[sizeof series_sql + 128];
-    format_double(filter->min_valid_share, share, sizeof share);
+    store_share_text(filter->min_valid_share, share, sizeof share);
     snprintf(sql, sizeof sql, series_sql, filter->min_valid_pixels, share, filter->season,
              filter->season, filter->season);
     return store_copy_out(s, "exporting the series", sql, out);

@@ -94,7 +94,7 @@ int main(void)
     /* A stale event of FLAT (say from an older model) must be replaced, not kept. */
     int64_t old_run;
     REQUIRE(store_run_begin(s, "detect", &old_run) == MC_OK);
-    store_detected_season stale_season = {"FLAT", 2026, 30, 1, 0.99, "confident_event"};
+    store_detected_season stale_season = {"FLAT", 2026, 30, 1, 0.99, "confident_event", 0};
     store_detected_event stale = {"FLAT", 2026, date_days_from_civil(2026, 7, 1),
                                   date_days_from_civil(2026, 7, 6),
                                   date_days_from_civil(2026, 7, 3), 0.99};
@@ -104,6 +104,9 @@ int main(void)
 
     mc_settings set;
     REQUIRE(settings_load(&set, NULL) == MC_OK);
+    char state_dir[] = "/tmp/detect-stage-test-XXXXXX"; /* the detect state's, not $HOME's */
+    REQUIRE(mkdtemp(state_dir) != NULL);
+    REQUIRE(settings_set(&set, "state_dir", state_dir) == MC_OK);
     detect_stage_summary sum;
     int rc = detect_stage_run(s, &set, 2026, NULL, NULL, &sum);
     if (rc != MC_OK)
@@ -134,5 +137,8 @@ int main(void)
 
     settings_free(&set);
     store_close(s);
+    char rm[200];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", state_dir);
+    CHECK(system(rm) == 0);
     return test_summary();
 }

@@ -47,7 +47,7 @@ static void *replace_many(void *arg)
     int slot = j->run_id % 2;
     for (int i = 0; i < N; i++) {
         snprintf(ids[slot][i], sizeof ids[slot][i], "P-%05d", i);
-        v[i] = (store_detected_season){ids[slot][i], 2026, 10, 1, 0.9, "confident_event"};
+        v[i] = (store_detected_season){ids[slot][i], 2026, 10, 1, 0.9, "confident_event", 0};
         e[i] = (store_detected_event){ids[slot][i], 2026, 20600, 20610, 20605, 0.97};
     }
     j->rc = MC_OK;

@@ -1,0 +1,12 @@
+-- 070: parcel_seasons leaves room in its pages for the next night's version of a row.
+--
+-- The detect stage updates a parcel-season in place when its summary changed (most
+-- parcels of a tile that was clear that night: a new clear observation changes
+-- n_clear_obs). With full pages every such update puts the new row version on another
+-- page and adds an entry to the primary key's index; with room on the page it is a
+-- HOT update and the index is not touched. Measured on 160,000 of 200,000
+-- parcel-seasons (2 shared cores): 0.8-1.0 s at fillfactor 50 against 1.8-2.3 s at
+-- the default 100. The table takes about twice the space (some 30 MB per 200,000
+-- parcel-seasons). Pages written from now on keep the room; existing ones gain it as
+-- (auto)vacuum clears the old row versions.
+ALTER TABLE parcel_seasons SET (fillfactor = 50);
