@@ -227,7 +227,8 @@ int dstate_merge_parts(detect_state *st, const part_batch *b)
     uint64_t w = 0;
     for (size_t p = 0; p < np && rc == MC_OK; p++) {
         state_obs *dst = obs + w;
-        memcpy(dst, st->obs + st->first[p], st->n_obs[p] * sizeof *dst);
+        if (st->n_obs[p]) /* (st->obs is NULL in a state without observations) */
+            memcpy(dst, st->obs + st->first[p], st->n_obs[p] * sizeof *dst);
         uint64_t n = st->n_obs[p];
         for (uint64_t k = added[p]; k < added[p + 1]; k++)
             dst[n++] = sorted[k].obs;

@@ -230,6 +230,8 @@ typedef struct reader {
 
 static void get(reader *r, void *out, size_t n)
 {
+    if (n == 0) /* (out may be the NULL array of an empty section) */
+        return;
     if (r->bad || (size_t)(r->end - r->p) < n) {
         r->bad = 1;
         memset(out, 0, n);

@@ -604,10 +604,13 @@ static int block_add(parcel_block *k, const series_set *s, size_t parcel, const 
         block_reserve(k, w->n_clear, n_cand) != MC_OK)
         return MC_ERR;
     size_t c0 = k->clear_first[k->n], k0 = k->cand_first[k->n];
-    memcpy(k->day + c0, w->day, w->n_clear * sizeof *k->day);
-    memcpy(k->ndvi + c0, w->ndvi, w->n_clear * sizeof *k->ndvi);
-    memcpy(k->ndmi + c0, w->ndmi, w->n_clear * sizeof *k->ndmi);
-    memcpy(k->cand + k0, cand, n_cand * sizeof *k->cand);
+    if (w->n_clear) { /* (the block's arrays are NULL until something is put in them) */
+        memcpy(k->day + c0, w->day, w->n_clear * sizeof *k->day);
+        memcpy(k->ndvi + c0, w->ndvi, w->n_clear * sizeof *k->ndvi);
+        memcpy(k->ndmi + c0, w->ndmi, w->n_clear * sizeof *k->ndmi);
+    }
+    if (n_cand)
+        memcpy(k->cand + k0, cand, n_cand * sizeof *k->cand);
     k->parcel[k->n++] = parcel;
     k->clear_first[k->n] = c0 + w->n_clear;
     k->cand_first[k->n] = k0 + n_cand;
