@@ -114,19 +114,24 @@ static void copy_end_field(store_copy *cp, int end_row)
         copy_flush(cp, 0);
 }
 
-int store_copy_begin(store *s, store_copy *cp, const char *what, const char *copy_sql)
+int store_copy_start(store *s, const char *what, const char *copy_sql, int to_server)
 {
-    memset(cp, 0, sizeof *cp);
-    cp->s = s;
-    cp->what = what;
     PGresult *r = PQexec(s->conn, copy_sql);
-    if (PQresultStatus(r) != PGRES_COPY_IN) {
+    if (PQresultStatus(r) != (to_server ? PGRES_COPY_IN : PGRES_COPY_OUT)) {
         store_fail_result(s, what, r);
         PQclear(r);
         return MC_ERR;
     }
     PQclear(r);
     return MC_OK;
+}
+
+int store_copy_begin(store *s, store_copy *cp, const char *what, const char *copy_sql)
+{
+    memset(cp, 0, sizeof *cp);
+    cp->s = s;
+    cp->what = what;
+    return store_copy_start(s, what, copy_sql, 1);
 }
 
 /* Text format: backslash, tab, newline and carriage return are escaped; NULL is \N. */
@@ -278,13 +283,8 @@ int store_copy_end(store_copy *cp, int abort)
 
 int store_copy_out(store *s, const char *what, const char *copy_sql, FILE *out)
 {
-    PGresult *r = PQexec(s->conn, copy_sql);
-    if (PQresultStatus(r) != PGRES_COPY_OUT) {
-        store_fail_result(s, what, r);
-        PQclear(r);
+    if (store_copy_start(s, what, copy_sql, 0) != MC_OK)
         return MC_ERR;
-    }
-    PQclear(r);
     int rc = MC_OK, n;
     char *row;
     while ((n = PQgetCopyData(s->conn, &row, 0)) > 0) {
@@ -292,8 +292,14 @@ int store_copy_out(store *s, const char *what, const char *copy_sql, FILE *out)
             rc = mc_fail("%s: write failed: %s", what, strerror(errno));
         PQfreemem(row);
     }
-    if (n == -2 && rc == MC_OK)
+    return store_copy_out_end(s, what, n, rc);
+}
+
+int store_copy_out_end(store *s, const char *what, int last, int rc)
+{
+    if (last == -2 && rc == MC_OK)
         rc = store_fail_result(s, what, NULL);
+    PGresult *r;
     while ((r = PQgetResult(s->conn)) != NULL) {
         if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == MC_OK)
             rc = store_fail_result(s, what, r);

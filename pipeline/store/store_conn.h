@@ -65,7 +65,13 @@ typedef struct store_copy {
     int binary;
 } store_copy;
 
+/* Sends a COPY statement and checks the server is ready for its data (to_server = 1:
+ * FROM STDIN) or about to send it (0: TO STDOUT). */
+int store_copy_start(store *s, const char *what, const char *copy_sql, int to_server);
 int store_copy_begin(store *s, store_copy *cp, const char *what, const char *copy_sql);
+/* After a COPY TO STDOUT's last PQgetCopyData (its return value `last`): reads the
+ * statement's result; rc is the caller's result so far, kept where it is a failure. */
+int store_copy_out_end(store *s, const char *what, int last, int rc);
 /* Adds a text field (escaped; NULL for SQL NULL) or an int64; the last one of a row with end_row = 1. */
 void store_copy_text(store_copy *cp, const char *text, int end_row);
 void store_copy_int64(store_copy *cp, int64_t v, int end_row);

@@ -219,13 +219,8 @@ static int parse_rows(binary_reader *br, const char *what, row_fn fn, void *arg)
 /* Runs COPY (...) TO STDOUT (FORMAT binary) and hands each row to fn. */
 static int copy_binary(store *s, const char *what, const char *sql, row_fn fn, void *arg)
 {
-    PGresult *r = PQexec(s->conn, sql);
-    if (PQresultStatus(r) != PGRES_COPY_OUT) {
-        store_fail_result(s, what, r);
-        PQclear(r);
+    if (store_copy_start(s, what, sql, 0) != MC_OK)
         return MC_ERR;
-    }
-    PQclear(r);
     binary_reader br = {0};
     int rc = MC_OK, n;
     char *chunk;
@@ -236,13 +231,7 @@ static int copy_binary(store *s, const char *what, const char *sql, row_fn fn, v
         if (rc == MC_OK)
             rc = parse_rows(&br, what, fn, arg);
     }
-    if (n == -2 && rc == MC_OK)
-        rc = store_fail_result(s, what, NULL);
-    while ((r = PQgetResult(s->conn)) != NULL) {
-        if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == MC_OK)
-            rc = store_fail_result(s, what, r);
-        PQclear(r);
-    }
+    rc = store_copy_out_end(s, what, n, rc);
     if (rc == MC_OK && (!br.trailer_seen || br.pos != br.len))
         rc = mc_fail("%s: the binary COPY stream ended early", what);
     free(br.buf);
