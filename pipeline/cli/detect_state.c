@@ -477,14 +477,18 @@ static int lock_state(const char *path)
     return fd;
 }
 
-/* The state as read from path, or an empty one (with the reason logged). */
+/* The state as read from path, or an empty one (with the reason logged); it holds
+ * lock_fd (lock_state) from now on. */
 static detect_state *open_state(const char *path, const char *db_key, int season,
-                                const char *set_hash, int *usable)
+                                const char *set_hash, int lock_fd, int *usable)
 {
     detect_state *st = calloc(1, sizeof *st);
-    if (!st)
+    if (!st) {
+        if (lock_fd >= 0)
+            close(lock_fd);
         return NULL;
-    st->lock_fd = lock_state(path);
+    }
+    st->lock_fd = lock_fd;
     char why[256] = "";
     int missing = 1;
     if (path[0])
@@ -557,11 +561,17 @@ int detect_state_load(store *s, const char *path, const char *db_key, int season
     store_series_snapshot snap;
     double t[5];
     t[0] = now_s();
-    if (store_series_begin(s, season, &snap) != MC_OK)
+    /* The file's lock before the snapshot: a detect that waited for another must see
+     * what that one stored, or it would take its scenes for removed ones. */
+    int lock_fd = lock_state(path);
+    if (store_series_begin(s, season, &snap) != MC_OK) {
+        if (lock_fd >= 0)
+            close(lock_fd);
         return MC_ERR;
+    }
     t[1] = now_s();
     int usable = 0;
-    detect_state *st = open_state(path, db_key, season, snap.set_hash, &usable);
+    detect_state *st = open_state(path, db_key, season, snap.set_hash, lock_fd, &usable);
     t[2] = now_s();
     const store_series_scene **fresh = NULL;
     size_t n_fresh = 0;
@@ -649,6 +659,13 @@ static int digest_cmp(const result_digest *a, const detect_summary *d)
     return cmp_key(a->parcel_id, a->season, d->parcel_id, d->season);
 }
 
+static void digests_free(result_digest *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i].parcel_id);
+    free(v);
+}
+
 static void copy_digest(result_digest *to, const result_digest *from)
 {
     *to = *from;
@@ -657,9 +674,10 @@ static void copy_digest(result_digest *to, const result_digest *from)
 
 enum { SUMMARY_CHANGED = 1, EVENTS_CHANGED = 2 };
 
-/* The new digests (old ones of parcel-seasons absent from r kept: their rows stay)
- * and, per summary, what of it differs from what is stored (SUMMARY_CHANGED,
- * EVENTS_CHANGED). */
+/* The new digests and, per summary, what of it differs from what is stored
+ * (SUMMARY_CHANGED, EVENTS_CHANGED). The old digests of parcel-seasons absent from r
+ * are kept where they are trusted (their rows stay as that run stored them), dropped
+ * where not (another run may have written those rows since). */
 static int diff_results(const detect_state *st, const detect_result *r, const char *model_version,
                         int trust, unsigned char *changed, result_digest **out, size_t *n_out)
 {
@@ -672,7 +690,8 @@ static int diff_results(const detect_state *st, const detect_result *r, const ch
         const detect_summary *d = &r->summaries[i];
         size_t n_ev = season_events(r, &ev, d);
         for (; old < st->n_digests && digest_cmp(&st->digests[old], d) < 0; old++)
-            copy_digest(&v[n++], &st->digests[old]);
+            if (trust)
+                copy_digest(&v[n++], &st->digests[old]);
         result_digest *nd = &v[n++];
         nd->parcel_id = strdup(d->parcel_id);
         nd->season = d->season;
@@ -686,7 +705,7 @@ static int diff_results(const detect_state *st, const detect_result *r, const ch
         if (!trust || !was || memcmp(was->events, nd->events, DIGEST_BYTES) != 0)
             changed[i] |= EVENTS_CHANGED;
     }
-    for (; old < st->n_digests; old++)
+    for (; old < st->n_digests && trust; old++)
         copy_digest(&v[n++], &st->digests[old]);
     for (size_t i = 0; i < n && rc == MC_OK; i++)
         if (!v[i].parcel_id)
@@ -703,9 +722,12 @@ static int diff_results(const detect_state *st, const detect_result *r, const ch
 }
 
 /* The changed summaries and their events, as the store takes them. */
-static int store_changed(store *s, int64_t run_id, const char *model_version,
-                         const detect_result *r, const unsigned char *changed, size_t *n_stored)
+/* written_by: the run the state says stored the rows left out (0: none left out). */
+static int store_changed(store *s, int64_t written_by, int64_t run_id, const char *model_version,
+                         const detect_result *r, const unsigned char *changed, size_t *n_stored,
+                         int *stale)
 {
+    *stale = 0;
     store_detected_season *seasons = calloc(r->n_summaries + 1, sizeof *seasons);
     store_detected_event *events = calloc(r->n_events + 1, sizeof *events);
     if (!seasons || !events) {
@@ -729,8 +751,12 @@ static int store_changed(store *s, int64_t run_id, const char *model_version,
                                                   e->day_end, e->day, e->confidence};
         }
     }
-    int rc = ns ? store_detection_replace(s, run_id, model_version, seasons, ns, events, ne)
-                : MC_OK;
+    /* Even with nothing changed the last writer is checked (under the lock): rows of
+     * another run may stand where the state believes its own. */
+    int rc = ns || written_by ? store_detection_replace_since(s, written_by, run_id,
+                                                              model_version, seasons, ns, events,
+                                                              ne, stale)
+                              : MC_OK;
     free(seasons);
     free(events);
     *n_stored = ns;
@@ -752,15 +778,21 @@ int detect_state_store_results(store *s, detect_state *st, int64_t run_id,
     result_digest *digests = NULL;
     size_t n_digests = 0;
     int rc = changed ? MC_OK : mc_fail("detect: out of memory");
-    if (rc == MC_OK)
+    for (int stale = 1; rc == MC_OK && stale; trust = 0) {
+        digests_free(digests, n_digests);
+        digests = NULL;
+        n_digests = 0;
         rc = diff_results(st, r, model_version, trust, changed, &digests, &n_digests);
-    if (rc == MC_OK)
-        rc = store_changed(s, run_id, model_version, r, changed, n_stored);
+        if (rc == MC_OK)
+            rc = store_changed(s, trust ? st->stored_by.run_id : 0, run_id, model_version, r,
+                               changed, n_stored, &stale);
+        if (rc == MC_OK && stale)
+            log_info("detect: another detect run stored results since run %" PRId64
+                     ": storing every parcel-season", st->stored_by.run_id);
+    }
     free(changed);
     if (rc != MC_OK) {
-        for (size_t i = 0; i < n_digests; i++)
-            free(digests[i].parcel_id);
-        free(digests);
+        digests_free(digests, n_digests);
         return MC_ERR;
     }
     dstate_forget_results(st);

@@ -165,7 +165,10 @@ static int save_whole(const detect_state *st, const char *path)
     if (!f)
         return mc_fail("detect state %s: cannot write: %s", tmp, strerror(errno));
     uint64_t bytes;
-    int failed = write_block(f, state_magic, st, write_base, &bytes) != MC_OK;
+    /* synced before the rename, so that a crash leaves the old file or the whole new
+     * one (a torn file would fail its checksum and be rebuilt, more slowly) */
+    int failed = write_block(f, state_magic, st, write_base, &bytes) != MC_OK ||
+                 fflush(f) != 0 || fsync(fileno(f)) != 0;
     int err = errno;
     if (fclose(f) != 0 && !failed) {
         failed = 1;
@@ -196,12 +199,15 @@ static int append_section(const detect_state *st, const char *path, int *appende
     }
     uint64_t bytes;
     int rc = write_block(f, section_magic, st, write_section, &bytes);
-    if (fflush(f) != 0)
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
         rc = MC_ERR;
     int err = errno;
     if (rc != MC_OK && ftruncate(fileno(f), (off_t)st->file_bytes) != 0)
         unlink(path);
-    fclose(f);
+    if (fclose(f) != 0 && rc == MC_OK) {
+        rc = MC_ERR;
+        err = errno;
+    }
     if (rc != MC_OK)
         return mc_fail("detect state %s: cannot append: %s", path, strerror(err));
     *appended = 1;

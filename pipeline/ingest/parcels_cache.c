@@ -576,8 +576,15 @@ int parcels_load_cached(const char *cache_dir, const char *path, const char *id_
     char **notes = NULL;
     size_t n_notes = 0;
     int rc = parcels_load_noting(path, id_field, inner_buffer_m, out, &notes, &n_notes);
-    if (rc == MC_OK &&
-        cache_write(file, *out, (const char *const *)notes, n_notes, key) != MC_OK) {
+    /* The key again: a file replaced while it was read must not be cached under the key
+     * of the bytes before (they may come back, and would then find this set). */
+    unsigned char key_after[32];
+    if (rc == MC_OK && (cache_key(path, id_field, inner_buffer_m, key_after) != MC_OK ||
+                        memcmp(key, key_after, sizeof key) != 0)) {
+        log_warn("parcels %s: the file changed while it was read; not cached", path);
+        mc_error_clear();
+    } else if (rc == MC_OK &&
+               cache_write(file, *out, (const char *const *)notes, n_notes, key) != MC_OK) {
         /* the set is right; only the next run reads the file again */
         log_warn("%s; parcels %s not cached", mc_error_message(), path);
         mc_error_clear();

@@ -274,6 +274,15 @@ int store_detection_models(store *s, int season, char ***versions, size_t *n);
 int store_detection_replace(store *s, int64_t run_id, const char *model_version,
                             const store_detected_season *seasons, size_t n_seasons,
                             const store_detected_event *events, size_t n_events);
+/* The same, for a caller that left out the parcel-seasons it believes were stored by
+ * run `written_by` and are unchanged since: under the detect lock, the last run that
+ * stored detections (schemas/095) must be written_by; where it is not, nothing is
+ * written and *stale = 1, and the caller stores every parcel-season instead. */
+int store_detection_replace_since(store *s, int64_t written_by, int64_t run_id,
+                                  const char *model_version,
+                                  const store_detected_season *seasons, size_t n_seasons,
+                                  const store_detected_event *events, size_t n_events,
+                                  int *stale);
 
 /* ---- decisions, cases, reviews (store_decisions.c; schemas/015_events.sql, 020_decisions.sql) ---- */
 /* What the decide stage needs of one parcel in one season: the detector's summary and

@@ -571,7 +571,9 @@ int store_decisions_put_claims(store *s, const store_decision *d, size_t n,
         rc = pipeline_answer(s, &d[i], &effects[i], case_numbers[i], CASENUM_MAX);
     if (synced)
         pipeline_drain(s);
-    PQexitPipelineMode(s->conn);
+    if (!PQexitPipelineMode(s->conn))
+        PQreset(s->conn); /* answers left unread on a failed connection: start it afresh
+                           * (the server rolls the open transaction back) */
     return rc;
 }
 

@@ -2,6 +2,7 @@
  * (schemas/015_events.sql), replaced per parcel-season in one transaction. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
 #include "error.h"
@@ -115,10 +116,29 @@ static int replace_staged(store *s, size_t n_seasons, size_t n_events)
     return MC_OK;
 }
 
-int store_detection_replace(store *s, int64_t run_id, const char *model_version,
-                            const store_detected_season *seasons, size_t n_seasons,
-                            const store_detected_event *events, size_t n_events)
+/* Whether the last run that stored detections is written_by (read under the lock). */
+static int last_writer_is(store *s, int64_t written_by, int *is)
 {
+    char id[32];
+    snprintf(id, sizeof id, "%" PRId64, written_by);
+    const char *p[1] = {id};
+    PGresult *r = store_query(s, "reading the last detect run that stored",
+                              "SELECT count(*) FROM detection_writer WHERE run_id = $1::bigint",
+                              1, p);
+    if (!r)
+        return MC_ERR;
+    *is = strcmp(PQgetvalue(r, 0, 0), "1") == 0;
+    PQclear(r);
+    return MC_OK;
+}
+
+int store_detection_replace_since(store *s, int64_t written_by, int64_t run_id,
+                                  const char *model_version,
+                                  const store_detected_season *seasons, size_t n_seasons,
+                                  const store_detected_event *events, size_t n_events,
+                                  int *stale)
+{
+    *stale = 0;
     if (run_id <= 0)
         return mc_fail("storing detections: no run (the detect stage records one first)");
     char run_text[32];
@@ -129,17 +149,39 @@ int store_detection_replace(store *s, int64_t run_id, const char *model_version,
      * instead of one dying on a duplicate key. */
     char key[32];
     snprintf(key, sizeof key, "%" PRId64, store_lock_key("mowcheck stage detect"));
-    const char *lock[1] = {key};
+    const char *lock[1] = {key}, *run[1] = {run_text};
+    int last_ok = 1;
     if (store_exec(s, "waiting for another detect run", "SELECT pg_advisory_xact_lock($1::bigint)",
                    1, lock) != MC_OK ||
-        store_exec(s, "storing detections", staging_sql, 0, NULL) != MC_OK ||
+        (written_by > 0 && last_writer_is(s, written_by, &last_ok) != MC_OK))
+        goto fail;
+    if (!last_ok) {
+        store_rollback(s);
+        *stale = 1;
+        return MC_OK;
+    }
+    if (store_exec(s, "storing detections", staging_sql, 0, NULL) != MC_OK ||
         load_seasons(s, run_text, model_version, seasons, n_seasons) != MC_OK ||
         load_events(s, run_text, model_version, events, n_events) != MC_OK ||
-        replace_staged(s, n_seasons, n_events) != MC_OK) {
-        store_rollback(s);
-        return MC_ERR;
-    }
+        replace_staged(s, n_seasons, n_events) != MC_OK ||
+        store_exec(s, "recording the run that stored detections",
+                   "INSERT INTO detection_writer (run_id) VALUES ($1::bigint)"
+                   " ON CONFLICT (only_row) DO UPDATE SET run_id = EXCLUDED.run_id",
+                   1, run) != MC_OK)
+        goto fail;
     return store_commit(s, "storing detections");
+fail:
+    store_rollback(s);
+    return MC_ERR;
+}
+
+int store_detection_replace(store *s, int64_t run_id, const char *model_version,
+                            const store_detected_season *seasons, size_t n_seasons,
+                            const store_detected_event *events, size_t n_events)
+{
+    int stale;
+    return store_detection_replace_since(s, 0, run_id, model_version, seasons, n_seasons, events,
+                                         n_events, &stale);
 }
 
 int store_detection_models(store *s, int season, char ***versions, size_t *n)

@@ -378,8 +378,12 @@ int store_series_begin(store *s, int season, store_series_snapshot *snap)
 
 void store_series_end(store *s, store_series_snapshot *snap)
 {
+    /* A read that failed on the server left the snapshot aborted: roll it back, so
+     * that the connection can close the run and go on. */
     if (PQtransactionStatus(s->conn) == PQTRANS_INTRANS)
         store_exec(s, "reading the observations", "COMMIT", 0, NULL);
+    else
+        store_rollback(s);
     for (size_t i = 0; i < snap->n_scenes; i++) {
         free(snap->scenes[i].scene_id);
         free(snap->scenes[i].tile_id);

@@ -204,6 +204,83 @@ static const char *detect_logged(store *s, mc_settings *set, detect_stage_summar
     return text;
 }
 
+/* Every stored parcel-season written again by detect run run_id (n_clear_obs 999),
+ * through the store as a detect run writes. */
+static void store_all_as(store *s, int64_t run_id)
+{
+    char **ids_stored, **model;
+    size_t n, n_model;
+    REQUIRE(store_query_strings(s, "test", "SELECT parcel_id FROM parcel_seasons"
+                                           " WHERE season = 2026 ORDER BY parcel_id",
+                                0, NULL, &ids_stored, &n) == MC_OK);
+    REQUIRE(store_query_strings(s, "test", "SELECT max(model_version) FROM parcel_seasons", 0,
+                                NULL, &model, &n_model) == MC_OK);
+    REQUIRE(n > 0 && n_model == 1);
+    store_detected_season *v = calloc(n, sizeof *v);
+    REQUIRE(v != NULL);
+    for (size_t i = 0; i < n; i++)
+        v[i] = (store_detected_season){ids_stored[i], 2026, 999, 1, 0.5, "no_event_covered", 1};
+    REQUIRE(store_detection_replace(s, run_id, model[0], v, n, NULL, 0) == MC_OK);
+    free(v);
+    store_strings_free(ids_stored, n);
+    store_strings_free(model, n_model);
+}
+
+/* A detect run that started before the run the state names but stored after it (two
+ * runs at once, with other state files): its rows stand where the state believes its
+ * own, so the next night stores every parcel-season again. */
+static void test_earlier_run_stored_later(store *s, mc_settings *set)
+{
+    detect_stage_summary sum;
+    char before[64], after[64];
+    run_detect(s, set, &sum);
+    int64_t early;
+    REQUIRE(store_run_begin(s, "detect", &early) == MC_OK);
+    run_detect(s, set, &sum); /* started after `early`: it stores everything */
+    stored_rows(s, before, sizeof before);
+    store_all_as(s, early); /* `early` stores late */
+    REQUIRE(store_run_end(s, early, "ok", NULL) == MC_OK);
+    run_detect(s, set, &sum);
+    CHECK_INT(sum.n_stored, sum.n_seasons);
+    stored_rows(s, after, sizeof after);
+    CHECK_STR(after, before);
+    run_detect(s, set, &sum); /* and then the state is trusted again */
+    CHECK_INT(sum.n_stored, 0);
+}
+
+/* A read of the night's parts refused by the server (here a lock timeout): the night
+ * fails with the server's words, the connection is usable and the run is closed. */
+static void test_read_fails_on_server(store *s, mc_settings *set, const char *dsn)
+{
+    int64_t ingest_run;
+    REQUIRE(store_run_begin(s, "ingest", &ingest_run) == MC_OK);
+    store_date(s, ingest_run, "35VMF", 21); /* a new scene: its parts will be read */
+    REQUIRE(store_run_end(s, ingest_run, "ok", NULL) == MC_OK);
+    PGconn *other = PQconnectdb(dsn);
+    REQUIRE(PQstatus(other) == CONNECTION_OK);
+    PQclear(PQexec(other, "BEGIN"));
+    PGresult *r = PQexec(other, "LOCK TABLE observation_parts IN ACCESS EXCLUSIVE MODE");
+    REQUIRE(PQresultStatus(r) == PGRES_COMMAND_OK);
+    PQclear(r);
+    REQUIRE(store_test_int(s, "SELECT count(*) FROM set_config('lock_timeout', '300ms', false)")
+            == 1);
+    long long last_run = store_test_int(s, "SELECT max(run_id) FROM runs");
+    detect_stage_summary sum;
+    CHECK_INT(detect_stage_run(s, set, 2026, NULL, NULL, &sum), MC_ERR);
+    CHECK_MSG(strstr(mc_error_message(), "lock timeout") != NULL, "%s", mc_error_message());
+    CHECK_INT(PQtransactionStatus(s->conn), PQTRANS_IDLE);
+    PQclear(PQexec(other, "ROLLBACK"));
+    PQfinish(other);
+    char q[200];
+    snprintf(q, sizeof q, "SELECT count(*) FROM runs WHERE run_id > %lld AND command = 'detect'"
+             " AND status = 'failed' AND ended_at IS NOT NULL", last_run);
+    CHECK_INT(store_test_int(s, q), 1); /* the night's run, closed as failed */
+    REQUIRE(store_test_int(s, "SELECT count(*) FROM set_config('lock_timeout', '0', false)") == 1);
+    detect_stage_summary again;
+    run_detect(s, set, &again); /* the next night reads the scene */
+    CHECK_INT(again.n_scenes_read, 1);
+}
+
 int main(void)
 {
     char dsn[512], state_dir[] = "/tmp/detect-state-test-XXXXXX";
@@ -338,6 +415,9 @@ int main(void)
     CHECK_INT(sum.n_stored, sum.n_seasons);
     stored_rows(s, after, sizeof after);
     CHECK_STR(after, before);
+
+    test_earlier_run_stored_later(s, &set);
+    test_read_fails_on_server(s, &set, dsn);
 
     settings_free(&set);
     store_close(s);

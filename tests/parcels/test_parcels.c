@@ -984,7 +984,7 @@ static void test_parcel_cache(void)
     CHECK_STR(changed->ids[changed->n - 1], "NEW");
     parcels_free(changed);
     CHECK_INT(count_files(dir, "parcels-*.mcp"), 3);
-    CHECK_INT(count_files(dir, "*.XXXXXX"), 0);
+    CHECK_INT(count_files(dir, "*.mcp.*"), 0); /* no temporary file left (<name>.mcp.XXXXXX) */
     parcels_free(ref);
 
     /* a shapefile is several files: new ids in its .dbf alone (the same .shp) make
