@@ -476,7 +476,10 @@ static const char put_claim_sql[] =
 static int claim_answer(const PGresult *r, store_decision_effect *effect, char *case_number,
                         size_t size)
 {
-    static const char *const names[] = {"new", "unchanged", "changed", "proposed"};
+    static const char *const names[] = {[STORE_DECISION_NEW] = "new",
+                                        [STORE_DECISION_UNCHANGED] = "unchanged",
+                                        [STORE_DECISION_CHANGED] = "changed",
+                                        [STORE_DECISION_PROPOSED] = "proposed"};
     if (PQntuples(r) != 1)
         return mc_fail("decision_put_claim returned %d rows", PQntuples(r));
     const char *e = PQgetvalue(r, 0, 0);
@@ -485,10 +488,7 @@ static int claim_answer(const PGresult *r, store_decision_effect *effect, char *
         k++;
     if (k == sizeof names / sizeof *names)
         return mc_fail("decision_put_claim: unknown effect '%s'", e);
-    *effect = k == 0 ? STORE_DECISION_NEW
-              : k == 1 ? STORE_DECISION_UNCHANGED
-              : k == 2 ? STORE_DECISION_CHANGED
-                       : STORE_DECISION_PROPOSED;
+    *effect = (store_decision_effect)k;
     snprintf(case_number, size, "%s", PQgetvalue(r, 0, 1));
     return MC_OK;
 }
